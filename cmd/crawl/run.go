@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"golang.org/x/time/rate"
+
+	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/store"
+)
+
+// runOptions are the flags of `crawl run`; each maps onto a field of
+// crawler.Config, fetch.Config or store.Options.
+type runOptions struct {
+	db        string
+	workers   int
+	rate      float64
+	burst     int
+	perHost   int
+	maxDepth  int
+	maxPages  int
+	noFollow  bool
+	anyHost   bool
+	include   []string
+	exclude   []string
+	keepBody  bool
+	grace     time.Duration
+	timeout   time.Duration
+	maxBody   int64
+	userAgent string
+	quiet     bool
+	verbose   bool
+	noSync    bool
+}
+
+func (o *runOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.db, "db", "crawl.db", "database `FILE` (created if missing; an existing crawl resumes)")
+	f.IntVar(&o.workers, "workers", 64, "fetch goroutines")
+	f.Float64Var(&o.rate, "rate", 1, "requests per second per host (0: no limit)")
+	f.IntVar(&o.burst, "burst", 1, "requests a host may receive at once after a pause")
+	f.IntVar(&o.perHost, "per-host", 1, "concurrent requests per host")
+	f.IntVar(&o.maxDepth, "max-depth", 0, "follow links at most N hops from a seed (0: no limit)")
+	f.IntVar(&o.maxPages, "max-pages", 0, "stop once the database holds N pages (0: no limit)")
+	f.BoolVar(&o.noFollow, "no-follow", false, "fetch the seeds only, follow no links")
+	f.BoolVar(&o.anyHost, "any-host", false, "follow links to any host (default: only the seeds' hosts)")
+	f.StringArrayVar(&o.include, "include", nil, "follow only URLs matching this `REGEXP` (repeatable)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "never follow URLs matching this `REGEXP` (repeatable)")
+	f.BoolVar(&o.keepBody, "keep-body", false, "store response bodies (base64 in exports)")
+	f.DurationVar(&o.grace, "grace", 10*time.Second, "on interrupt, how long in-flight fetches may finish")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "whole-fetch timeout, slow bodies included")
+	f.Int64Var(&o.maxBody, "max-body", 10<<20, "keep at most `BYTES` of a body; longer ones are cut and marked")
+	f.StringVar(&o.userAgent, "user-agent", fetch.DefaultUserAgent, "User-Agent header (name the crawler and a contact URL)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only errors and the summary")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every fetch error")
+	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
+	f.MarkHidden("no-sync")
+}
+
+// config validates the options and builds the crawler's configuration.
+func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
+	cfg := crawler.Config{
+		Workers: o.workers, Burst: o.burst, PerHost: o.perHost,
+		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
+		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
+	}
+	switch {
+	case o.workers < 1:
+		return cfg, usageError{fmt.Errorf("--workers %d: need at least 1", o.workers)}
+	case o.rate < 0 || math.IsNaN(o.rate):
+		return cfg, usageError{fmt.Errorf("--rate %v: need 0 (no limit) or more", o.rate)}
+	case o.burst < 1:
+		return cfg, usageError{fmt.Errorf("--burst %d: need at least 1", o.burst)}
+	case o.perHost < 1:
+		return cfg, usageError{fmt.Errorf("--per-host %d: need at least 1", o.perHost)}
+	case o.maxDepth < 0:
+		return cfg, usageError{fmt.Errorf("--max-depth %d: need 0 (no limit) or more", o.maxDepth)}
+	case o.maxPages < 0:
+		return cfg, usageError{fmt.Errorf("--max-pages %d: need 0 (no limit) or more", o.maxPages)}
+	case o.maxBody < 1:
+		return cfg, usageError{fmt.Errorf("--max-body %d: need at least 1", o.maxBody)}
+	}
+	cfg.Rate = rate.Limit(o.rate)
+	if o.rate == 0 || math.IsInf(o.rate, 1) {
+		cfg.Rate = rate.Inf
+	}
+	for _, p := range o.include {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--include %q: %v", p, err)}
+		}
+		cfg.Include = append(cfg.Include, re)
+	}
+	for _, p := range o.exclude {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--exclude %q: %v", p, err)}
+		}
+		cfg.Exclude = append(cfg.Exclude, re)
+	}
+	return cfg, nil
+}
+
+func newRunCmd() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run [flags] [SEEDFILE]",
+		Short: "Crawl from a seed file into a database, or resume a crawl",
+		Long: `Crawl from SEEDFILE into the database --db, politely: each host gets at most
+--rate requests per second (bursts of --burst) and --per-host requests at once.
+
+The seed file has one absolute http(s) URL a line; blank lines and lines
+starting with # are skipped. A bad line stops the run before anything is
+fetched, naming the file and line.
+
+By default only the seeds' hosts are crawled. Ctrl-C (SIGINT) or SIGTERM stops
+the crawl: in-flight fetches may finish for --grace, what finished is committed,
+and a summary is printed (exit 130 or 143). A second signal exits at once.
+Run the same command again to resume: stored pages are not fetched again and
+pending URLs are not lost. SEEDFILE may be omitted when resuming; given again,
+only its new seeds are added.`,
+		Example: `  crawl run --db news.db --rate 0.5 --max-depth 3 seeds/public.txt
+  crawl run --db news.db                      # resume
+  crawl export --db news.db | jq -r .title`,
+		Args: argsUsage(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var seedFile string
+			if len(args) == 1 {
+				seedFile = args[0]
+			}
+			return runCrawl(cmd.Context(), &o, seedFile, nil, cmd.ErrOrStderr())
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+// runCrawl crawls seedFile (or the seeds given, or only the pending URLs)
+// into o.db and prints a summary to stderr.
+func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []string, stderr io.Writer) error {
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := o.config(logger)
+	if err != nil {
+		return err
+	}
+	// Read the seeds before touching the database: a bad seed file changes
+	// nothing and fetches nothing.
+	if seedFile != "" {
+		if seeds, err = crawler.ReadSeedFile(seedFile); err != nil {
+			return err
+		}
+	}
+	st, err := store.Open(o.db, &store.Options{NoSync: o.noSync})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	fetcher := fetch.New(fetch.Config{UserAgent: o.userAgent, Timeout: o.timeout, MaxBody: o.maxBody})
+	c, err := crawler.New(cfg, st, fetcher)
+	if err != nil {
+		return err
+	}
+	added, err := c.AddSeeds(seeds)
+	if err != nil {
+		return err
+	}
+	before := c.Stats()
+	if before.Pending == 0 {
+		if before.Stored == 0 {
+			return crawler.ErrNothingToDo
+		}
+		fmt.Fprintf(stderr, "crawl: nothing left to crawl in %s: %d pages stored, none pending\n", o.db, before.Stored)
+		return nil
+	}
+	if before.Stored > 0 || added < len(seeds) {
+		logger.Info("resuming", "db", o.db, "stored", before.Stored, "pending", before.Pending, "new_seeds", added)
+	}
+
+	stopProgress := startProgress(c, stderr, o.quiet)
+	runErr := c.Run(ctx)
+	stopProgress()
+
+	s := c.Stats()
+	state := "done"
+	if errors.Is(runErr, context.Canceled) {
+		state = "interrupted"
+		if cause := context.Cause(ctx); cause != nil {
+			runErr = cause
+		}
+	} else if runErr != nil {
+		state = "failed"
+	} else if o.maxPages > 0 && s.Stored >= o.maxPages && s.Pending > 0 {
+		state = "page limit reached"
+	}
+	fmt.Fprintf(stderr, "crawl: %s: %d pages stored (%d this run), %d pending, %d errors, %s elapsed, db %s\n",
+		state, s.Stored, s.Stored-before.Stored, s.Pending+s.InFlight, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
+	if state == "interrupted" {
+		fmt.Fprintf(stderr, "crawl: run the same command again to resume\n")
+	}
+	return runErr
+}
+
+// startProgress prints the crawl's progress to w until the returned function
+// is called: refreshed in place on a terminal, a line every 10 seconds
+// otherwise, nothing when quiet.
+func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
+	if quiet {
+		return func() {}
+	}
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	every := 10 * time.Second
+	if tty {
+		every = 250 * time.Millisecond
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				s := c.Stats()
+				rate := 0.0
+				if sec := s.Elapsed.Seconds(); sec > 0 {
+					rate = float64(s.Fetched) / sec
+				}
+				line := fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready) · errors %d · %s · %s",
+					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second))
+				if tty {
+					fmt.Fprint(w, "\r\033[K"+line)
+				} else {
+					fmt.Fprintln(w, "crawl: "+line)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,407 @@
+// Package crawltest provides a deterministic multi-host test web for
+// exercising a crawler over real HTTP, much as net/http/httptest serves a
+// single handler for HTTP clients.
+//
+// A Web owns a set of loopback listeners, one per simulated host, each on its
+// own address in 127.0.0.0/8 (127.0.1.1, 127.0.1.2, …, then 127.0.2.1 after
+// 127.0.1.254) and on a port chosen by the kernel, so no DNS is involved and
+// parallel test processes never collide. It owns the generated link graph
+// served on those hosts (see Config), the per-path overrides installed with
+// Handle, the simulated latency and a log of every request it receives.
+//
+// A Web is safe for concurrent use by multiple goroutines.
+package crawltest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config describes the generated site. The zero value of every field means
+// the default given in brackets.
+type Config struct {
+	Hosts        int           // number of hosts [3]
+	PagesPerHost int           // pages per host including the root "/" [20]
+	LinksPerPage int           // extra links per page besides the chain link [5]; negative means none
+	CrossHost    float64       // fraction of the extra links that point to another host [0.2]; negative means none
+	Seed         int64         // seed of the deterministic link graph [1]
+	Latency      time.Duration // delay before every response (honours request context cancellation) [0]
+}
+
+// maxHosts is the number of host addresses hostIP can give: 127.0.1.1
+// through 127.0.255.254.
+const maxHosts = 254 * 255
+
+// withDefaults returns cfg with zero fields replaced by their defaults, or an
+// error if cfg cannot be served.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Hosts == 0 {
+		cfg.Hosts = 3
+	}
+	if cfg.PagesPerHost == 0 {
+		cfg.PagesPerHost = 20
+	}
+	switch {
+	case cfg.LinksPerPage == 0:
+		cfg.LinksPerPage = 5
+	case cfg.LinksPerPage < 0:
+		cfg.LinksPerPage = 0
+	}
+	switch {
+	case cfg.CrossHost == 0:
+		cfg.CrossHost = 0.2
+	case cfg.CrossHost < 0:
+		cfg.CrossHost = 0
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Latency < 0 {
+		cfg.Latency = 0
+	}
+	if cfg.Hosts < 0 || cfg.Hosts > maxHosts {
+		return cfg, fmt.Errorf("crawltest: Hosts = %d, want 1..%d", cfg.Hosts, maxHosts)
+	}
+	if cfg.PagesPerHost < 0 {
+		return cfg, fmt.Errorf("crawltest: PagesPerHost = %d, want > 0", cfg.PagesPerHost)
+	}
+	return cfg, nil
+}
+
+// hostIP returns the loopback address of host i (0-based): 127.0.1.1 for
+// host 0, 127.0.1.254 for host 253, 127.0.2.1 for host 254, and so on.
+func hostIP(i int) string {
+	return fmt.Sprintf("127.0.%d.%d", 1+i/254, 1+i%254)
+}
+
+// Request is one entry of the request log of a Web.
+type Request struct {
+	Time      time.Time // when the request arrived (at handler entry, before latency)
+	Host      string    // address of the listener that accepted it, such as "127.0.1.1:41234" (not the Host header)
+	Path      string    // r.URL.RequestURI()
+	Method    string    // HTTP method
+	UserAgent string    // User-Agent header
+	Status    int       // status written; 0 if the client went away before a response was written
+}
+
+// TB is the part of testing.TB that New uses. *testing.T and *testing.B
+// implement it; the interface keeps the testing package out of binaries that
+// only call Start.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+}
+
+// host is one simulated host: its listener address and generated pages.
+type host struct {
+	addr  string            // "127.0.1.1:41234"
+	pages map[string][]byte // path → HTML body; immutable after Start
+}
+
+// override identifies a path installed with Handle.
+type override struct {
+	host int
+	path string
+}
+
+// Web is a running test web of several hosts. Create one with Start or New
+// and stop it with Close.
+type Web struct {
+	hosts  []host
+	byAddr map[string]int // listener address → host index; immutable after Start
+	pages  []string       // sorted page URLs; immutable after Start
+
+	srv      *http.Server
+	serving  sync.WaitGroup // Serve goroutines
+	handlers sync.WaitGroup // running handlers
+	latency  atomic.Int64   // time.Duration
+	done     chan struct{}  // closed by Close
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu        sync.Mutex
+	closed    bool
+	log       []*Request
+	overrides map[override]http.Handler
+}
+
+// Start listens on one loopback address per host, generates the site
+// described by cfg and serves it. It returns once every listener is bound, so
+// the Web answers requests as soon as Start returns. The caller must Close
+// the Web.
+func Start(cfg Config) (*Web, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	w := &Web{
+		byAddr:    make(map[string]int, cfg.Hosts),
+		done:      make(chan struct{}),
+		overrides: make(map[override]http.Handler),
+	}
+	w.latency.Store(int64(cfg.Latency))
+
+	listeners := make([]net.Listener, 0, cfg.Hosts)
+	for i := range cfg.Hosts {
+		l, err := net.Listen("tcp", net.JoinHostPort(hostIP(i), "0"))
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return nil, fmt.Errorf("crawltest: listen for host %d: %w", i, err)
+		}
+		listeners = append(listeners, l)
+		addr := l.Addr().String()
+		w.hosts = append(w.hosts, host{addr: addr})
+		w.byAddr[addr] = i
+	}
+	w.generate(cfg)
+
+	w.srv = &http.Server{
+		Handler:           http.HandlerFunc(w.serve),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	for _, l := range listeners {
+		w.serving.Add(1)
+		go func() {
+			defer w.serving.Done()
+			w.srv.Serve(l) // returns http.ErrServerClosed after Close
+		}()
+	}
+	return w, nil
+}
+
+// New is like Start but for tests: it calls t.Fatalf if the Web cannot be
+// started and registers Close with t.Cleanup.
+func New(t TB, cfg Config) *Web {
+	t.Helper()
+	w, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("crawltest.Start: %v", err)
+		return nil
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// Close stops every listener, closes open connections and waits for running
+// handlers to return. Handlers waiting out the latency return at once; a
+// handler installed with Handle must return once its request context is
+// done. Close is idempotent; later calls return the result of the first.
+func (w *Web) Close() error {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+		close(w.done)
+		w.closeErr = w.srv.Close()
+		w.serving.Wait()
+		w.handlers.Wait()
+	})
+	return w.closeErr
+}
+
+// Hosts returns the listener address of every host, such as
+// "127.0.1.1:41234", in host order.
+func (w *Web) Hosts() []string {
+	s := make([]string, len(w.hosts))
+	for i, h := range w.hosts {
+		s[i] = h.addr
+	}
+	return s
+}
+
+// Seeds returns the root URL of every host, such as "http://127.0.1.1:41234/",
+// in host order.
+func (w *Web) Seeds() []string {
+	s := make([]string, len(w.hosts))
+	for i, h := range w.hosts {
+		s[i] = "http://" + h.addr + "/"
+	}
+	return s
+}
+
+// Pages returns the URL of every page of the generated site, each exactly
+// once, sorted, in normalised form: lower-case scheme and host, no fragment,
+// no dot segments, such as "http://127.0.1.1:41234/" and
+// "http://127.0.1.1:41234/p/3". Paths installed with Handle are not included.
+func (w *Web) Pages() []string {
+	return slices.Clone(w.pages)
+}
+
+// Log returns a copy of the request log in arrival order.
+func (w *Web) Log() []Request {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := make([]Request, len(w.log))
+	for i, r := range w.log {
+		s[i] = *r
+	}
+	return s
+}
+
+// ResetLog empties the request log.
+func (w *Web) ResetLog() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.log = nil
+}
+
+// Handle installs h for requests whose URL path is exactly path on host
+// index host (0-based), taking precedence over the generated page, if any.
+// A nil h removes the override. Requests to h are logged and delayed by the
+// latency like any other. Handle panics if host is out of range.
+func (w *Web) Handle(host int, path string, h http.Handler) {
+	if host < 0 || host >= len(w.hosts) {
+		panic("crawltest: Handle: host index " + strconv.Itoa(host) + " out of range")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if h == nil {
+		delete(w.overrides, override{host, path})
+		return
+	}
+	w.overrides[override{host, path}] = h
+}
+
+// SetLatency sets the delay before every response from now on. Zero or
+// negative means none.
+func (w *Web) SetLatency(d time.Duration) {
+	w.latency.Store(int64(max(d, 0)))
+}
+
+// enter registers a running handler, unless the Web is closed.
+func (w *Web) enter() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false
+	}
+	w.handlers.Add(1)
+	return true
+}
+
+// serve is the handler of every listener.
+func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
+	if !w.enter() {
+		http.Error(rw, "crawltest: web closed", http.StatusServiceUnavailable)
+		return
+	}
+	defer w.handlers.Done()
+
+	hostIdx, known := -1, false
+	var addr string
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		addr = a.String()
+		hostIdx, known = w.byAddr[addr]
+	}
+	entry := &Request{
+		Time:      arrived,
+		Host:      addr,
+		Path:      r.URL.RequestURI(),
+		Method:    r.Method,
+		UserAgent: r.UserAgent(),
+	}
+	w.mu.Lock()
+	w.log = append(w.log, entry)
+	h := w.overrides[override{hostIdx, r.URL.Path}]
+	w.mu.Unlock()
+
+	if d := time.Duration(w.latency.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		case <-w.done:
+			return
+		}
+	}
+
+	rec := &recorder{ResponseWriter: rw, web: w, entry: entry}
+	switch {
+	case !known:
+		http.NotFound(rec, r)
+	case h != nil:
+		h.ServeHTTP(rec, r)
+	default:
+		w.servePage(rec, r, hostIdx)
+	}
+	if !rec.wrote {
+		// net/http answers 200 for a handler that wrote nothing.
+		rec.setStatus(http.StatusOK)
+	}
+}
+
+// servePage serves the generated page at r.URL.Path of host i, or 404.
+func (w *Web) servePage(rw http.ResponseWriter, r *http.Request, i int) {
+	body, ok := w.hosts[i].pages[r.URL.Path]
+	if !ok {
+		http.NotFound(rw, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rw.Header().Set("Allow", "GET, HEAD")
+		http.Error(rw, "405 method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	rw.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		rw.Write(body)
+	}
+}
+
+// recorder records the status of a response in its log entry before the
+// status reaches the client, so that a client that has seen the response
+// also sees its log entry complete.
+type recorder struct {
+	http.ResponseWriter
+	web   *Web
+	entry *Request
+	wrote bool
+}
+
+func (rec *recorder) setStatus(code int) {
+	rec.wrote = true
+	rec.web.mu.Lock()
+	rec.entry.Status = code
+	rec.web.mu.Unlock()
+}
+
+// WriteHeader records the first final (non-1xx) status.
+func (rec *recorder) WriteHeader(code int) {
+	if !rec.wrote && code >= 200 {
+		rec.setStatus(code)
+	}
+	rec.ResponseWriter.WriteHeader(code)
+}
+
+func (rec *recorder) Write(b []byte) (int, error) {
+	if !rec.wrote {
+		rec.WriteHeader(http.StatusOK)
+	}
+	return rec.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher when the underlying writer does.
+func (rec *recorder) Flush() {
+	if !rec.wrote {
+		rec.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(rec.ResponseWriter).Flush() // best effort
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (rec *recorder) Unwrap() http.ResponseWriter {
+	return rec.ResponseWriter
+}

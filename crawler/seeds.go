@@ -1,0 +1,79 @@
+package crawler
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxSeedLine bounds one line of a seed file; a longer line is an error, not
+// a reason to buffer without limit.
+const maxSeedLine = 64 << 10
+
+// ReadSeedFile reads the seed file at path (see ParseSeeds).
+func ReadSeedFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("seed file: %w", err)
+	}
+	defer f.Close()
+	return ParseSeeds(f, path)
+}
+
+// ParseSeeds reads a seed file: one absolute http(s) URL a line; blank lines
+// and lines starting with '#' are skipped, as is anything after " #" on a
+// line. It returns the normalised URLs in file order, without duplicates.
+// The first bad line fails the whole file with an error "name:line: reason".
+func ParseSeeds(r io.Reader, name string) ([]string, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxSeedLine)
+	var seeds []string
+	seen := map[string]bool{}
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if !utf8.ValidString(line) || strings.ContainsRune(line, 0) {
+			return nil, fmt.Errorf("%s:%d: not text (binary data or invalid UTF-8)", name, n)
+		}
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.ContainsAny(line, " \t") {
+			return nil, fmt.Errorf("%s:%d: %q: more than one field (one URL a line)", name, n, line)
+		}
+		u, err := Normalize(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %q: %v", name, n, line, unwrapParse(err))
+		}
+		if !seen[u] {
+			seen[u] = true
+			seeds = append(seeds, u)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s: a line is longer than %d bytes", name, maxSeedLine)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(seeds) == 0 {
+		return nil, fmt.Errorf("%s: no seed URLs (one absolute http(s) URL a line)", name)
+	}
+	return seeds, nil
+}
+
+// unwrapParse shortens net/url's "parse "x": reason" to the reason.
+func unwrapParse(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && ue.Unwrap() != nil {
+		return ue.Unwrap()
+	}
+	return err
+}

@@ -1,0 +1,410 @@
+// Package store owns the crawl database: a single bbolt file holding the
+// stored pages, the persisted frontier (per-host FIFO queues), the visited set
+// and the seeds, and every transaction that changes them.
+//
+// The schema (all keys and values are bytes):
+//
+//	pages    normalised URL → Page as JSON (the export schema)
+//	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
+//	seen     fingerprint (8 bytes, big endian) → empty
+//	seeds    seed URL → empty
+//
+// A URL is pending while its entry is in frontier and done once its page is in
+// pages. Commit moves fetched URLs from pending to done and queues the links
+// they found in one transaction, so that a crash at any moment leaves every
+// URL either pending or done: fetching is at-least-once, storing exactly-once.
+//
+// A Store is safe for concurrent use; bbolt serialises writers.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+var (
+	bucketPages    = []byte("pages")
+	bucketFrontier = []byte("frontier")
+	bucketSeen     = []byte("seen")
+	bucketSeeds    = []byte("seeds")
+)
+
+// Errors returned by Open.
+var (
+	// ErrLocked means another process (a running crawl) holds the database.
+	ErrLocked = errors.New("database is in use by another crawl")
+	// ErrNotDatabase means the file exists but is not a crawl database.
+	ErrNotDatabase = errors.New("not a crawl database")
+)
+
+// Options configures Open. The zero value means: read-write, wait at most one
+// second for the file lock, fsync every commit.
+type Options struct {
+	// ReadOnly opens the database with a shared lock, for export and stats.
+	ReadOnly bool
+	// Timeout bounds the wait for the file lock held by another process.
+	// Zero means one second; a negative value waits forever.
+	Timeout time.Duration
+	// NoSync skips fsync after each commit. Only for benchmarks and tests:
+	// a power cut may then lose or corrupt the database.
+	NoSync bool
+}
+
+// Store is an open crawl database.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens or creates the database at path. It fails with ErrLocked, within
+// Options.Timeout, when another crawl holds it, and with ErrNotDatabase when
+// the file is not a bbolt database.
+func Open(path string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case o.Timeout == 0:
+		o.Timeout = time.Second
+	case o.Timeout < 0:
+		o.Timeout = 0 // bbolt: wait forever
+	}
+	if o.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	db, err := bolt.Open(path, 0o644, &bolt.Options{
+		Timeout:        o.Timeout,
+		ReadOnly:       o.ReadOnly,
+		NoSync:         o.NoSync,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
+		errors.Is(err, bolterrors.ErrChecksum):
+		return nil, fmt.Errorf("open %s: %w", path, ErrNotDatabase)
+	case err != nil:
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if o.ReadOnly {
+		err = db.View(func(tx *bolt.Tx) error {
+			if tx.Bucket(bucketPages) == nil {
+				return ErrNotDatabase
+			}
+			return nil
+		})
+	} else {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{bucketPages, bucketFrontier, bucketSeen, bucketSeeds} {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Path returns the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database, waiting for open transactions to finish.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Page is one stored record: a fetched page, or the final error of a URL that
+// could not be fetched. Its JSON encoding is both the stored value and the
+// export schema (documented in README.md).
+type Page struct {
+	URL         string            `json:"url"`
+	FinalURL    string            `json:"final_url"`
+	Status      int               `json:"status"`
+	ContentType string            `json:"content_type"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Title       string            `json:"title"`
+	Text        string            `json:"text"`
+	Links       []string          `json:"links"`
+	Depth       int               `json:"depth"`
+	FetchedAt   time.Time         `json:"fetched_at"`
+	DurationMS  float64           `json:"duration_ms"`
+	Size        int64             `json:"size"`
+	Truncated   bool              `json:"truncated,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	Body        []byte            `json:"body,omitempty"`
+}
+
+// Failed reports whether the record is an error: no response, or a status of
+// 400 or more.
+func (p *Page) Failed() bool { return p.Error != "" || p.Status >= 400 }
+
+// Entry is a pending URL in a host's queue.
+type Entry struct {
+	URL   string // normalised absolute URL
+	Host  string // queue key (the URL's host[:port])
+	Depth int    // link distance from a seed
+	Seq   uint64 // position in the queue, assigned by Commit
+}
+
+// Done is a fetched URL: its page is stored and its frontier entry removed.
+type Done struct {
+	Entry Entry
+	Page  *Page
+}
+
+// Batch is the content of one transaction.
+type Batch struct {
+	Done  []Done   // pages to store, whose entries leave the frontier
+	Add   []Entry  // new frontier entries; Commit sets their Seq
+	Seen  []uint64 // fingerprints to mark as visited
+	Seeds []string // seed URLs to remember
+}
+
+// Len returns the number of records the batch writes.
+func (b *Batch) Len() int { return len(b.Done) + len(b.Add) + len(b.Seen) + len(b.Seeds) }
+
+// Commit writes the batch in one transaction: either all of it is durable
+// when Commit returns nil, or none of it is. On success the Seq field of every
+// entry in b.Add is set.
+func (s *Store) Commit(b *Batch) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		pages := tx.Bucket(bucketPages)
+		frontier := tx.Bucket(bucketFrontier)
+		touched := map[string]*bolt.Bucket{}
+		queue := func(host string, create bool) (*bolt.Bucket, error) {
+			if q := touched[host]; q != nil {
+				return q, nil
+			}
+			q := frontier.Bucket([]byte(host))
+			if q == nil && create {
+				var err error
+				if q, err = frontier.CreateBucket([]byte(host)); err != nil {
+					return nil, fmt.Errorf("queue %q: %w", host, err)
+				}
+			}
+			if q != nil {
+				touched[host] = q
+			}
+			return q, nil
+		}
+
+		for _, d := range b.Done {
+			v, err := json.Marshal(d.Page)
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
+			}
+			if err := pages.Put([]byte(d.Entry.URL), v); err != nil {
+				return fmt.Errorf("put %s: %w", d.Entry.URL, err)
+			}
+			if d.Entry.Seq == 0 {
+				continue // never queued (e.g. stored straight away)
+			}
+			q, err := queue(d.Entry.Host, false)
+			if err != nil {
+				return err
+			}
+			if q != nil {
+				if err := q.Delete(seqKey(d.Entry.Seq)); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range b.Add {
+			e := &b.Add[i]
+			q, err := queue(e.Host, true)
+			if err != nil {
+				return err
+			}
+			seq, err := frontier.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := q.Put(seqKey(seq), encodeEntry(e)); err != nil {
+				return fmt.Errorf("queue %s: %w", e.URL, err)
+			}
+			e.Seq = seq
+		}
+		seen := tx.Bucket(bucketSeen)
+		for _, fp := range b.Seen {
+			if err := seen.Put(seqKey(fp), nil); err != nil {
+				return err
+			}
+		}
+		seeds := tx.Bucket(bucketSeeds)
+		for _, u := range b.Seeds {
+			if err := seeds.Put([]byte(u), nil); err != nil {
+				return err
+			}
+		}
+		// Drop queues that are now empty, so Hosts lists only hosts with work.
+		for host, q := range touched {
+			if k, _ := q.Cursor().First(); k == nil {
+				if err := frontier.DeleteBucket([]byte(host)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for i := range b.Add {
+			b.Add[i].Seq = 0
+		}
+		return fmt.Errorf("commit to %s: %w", s.path, err)
+	}
+	return nil
+}
+
+func seqKey(n uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], n)
+	return k[:]
+}
+
+func encodeEntry(e *Entry) []byte {
+	v := make([]byte, 0, binary.MaxVarintLen64+len(e.URL))
+	v = binary.AppendUvarint(v, uint64(e.Depth))
+	return append(v, e.URL...)
+}
+
+func decodeEntry(host string, k, v []byte) (Entry, error) {
+	depth, n := binary.Uvarint(v)
+	if n <= 0 || len(k) != 8 {
+		return Entry{}, fmt.Errorf("corrupt frontier entry in queue %q", host)
+	}
+	return Entry{URL: string(v[n:]), Host: host, Depth: int(depth), Seq: binary.BigEndian.Uint64(k)}, nil
+}
+
+// Hosts returns the hosts that have pending entries.
+func (s *Store) Hosts() ([]string, error) {
+	var hosts []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFrontier).ForEachBucket(func(k []byte) error {
+			hosts = append(hosts, string(k))
+			return nil
+		})
+	})
+	return hosts, err
+}
+
+// Queue returns up to n pending entries of host, in queue order, whose Seq is
+// greater than after.
+func (s *Store) Queue(host string, after uint64, n int) ([]Entry, error) {
+	var out []Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bucketFrontier).Bucket([]byte(host))
+		if q == nil {
+			return nil
+		}
+		c := q.Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
+			e, err := decodeEntry(host, k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ForEachSeen calls fn with every fingerprint in the visited set.
+func (s *Store) ForEachSeen(fn func(fp uint64)) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSeen).ForEach(func(k, _ []byte) error {
+			if len(k) == 8 {
+				fn(binary.BigEndian.Uint64(k))
+			}
+			return nil
+		})
+	})
+}
+
+// Seeds returns every seed URL ever given to this database.
+func (s *Store) Seeds() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSeeds).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Counts holds the sizes of the database's parts.
+type Counts struct {
+	Pages   int // records stored, errors included
+	Pending int // frontier entries
+	Seen    int // URLs in the visited set
+}
+
+// Counts counts the pages, pending entries and visited URLs. It reads every
+// bucket's pages, so it is meant for start-up and summaries, not hot paths.
+func (s *Store) Counts() (Counts, error) {
+	var c Counts
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c.Pages = tx.Bucket(bucketPages).Stats().KeyN
+		c.Seen = tx.Bucket(bucketSeen).Stats().KeyN
+		return tx.Bucket(bucketFrontier).ForEachBucket(func(k []byte) error {
+			c.Pending += tx.Bucket(bucketFrontier).Bucket(k).Stats().KeyN
+			return nil
+		})
+	})
+	return c, err
+}
+
+// Page returns the stored record of a normalised URL, and whether there is one.
+func (s *Store) Page(url string) (*Page, bool, error) {
+	var p *Page
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPages).Get([]byte(url))
+		if v == nil {
+			return nil
+		}
+		p = new(Page)
+		return json.Unmarshal(v, p)
+	})
+	return p, p != nil, err
+}
+
+// ForEachPage calls fn with every stored record in URL order. The raw value is
+// the record's JSON encoding; it is only valid during the call. An error from
+// fn stops the walk and is returned.
+func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
+			return fn(string(k), v)
+		})
+	})
+}
+
+// Check runs bbolt's consistency check and returns the first problem found.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() { // drain: the checker goroutine sends every problem
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	})
+}
