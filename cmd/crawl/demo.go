@@ -15,6 +15,8 @@ func newDemoCmd() *cobra.Command {
 		o     runOptions
 		hosts int
 		pages int
+		serve bool
+		port  int
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [flags]",
@@ -22,12 +24,29 @@ func newDemoCmd() *cobra.Command {
 		Long: `Start a built-in test site of several hosts, each on its own loopback address
 (127.0.1.1, 127.0.1.2, …: no DNS, no internet), and crawl it with the same
 engine and flags as "crawl run". It shows progress on stderr and a summary,
-and leaves the database for "crawl export".`,
+and leaves the database for "crawl export".
+
+With --serve it only serves the site, on --port of every host, until Ctrl-C,
+so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 		Example: `  crawl demo
-  crawl demo --hosts 10 --pages 200 --rate 50 --db demo.db && crawl export --db demo.db | head`,
+  crawl demo --hosts 10 --pages 200 --rate 50 --db demo.db && crawl export --db demo.db | head
+  crawl demo --serve &  crawl run --db demo.db --rate 20 seeds/demo.txt`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
+			if serve {
+				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: 8, Port: port})
+				if err != nil {
+					return fmt.Errorf("demo site: %w", err)
+				}
+				defer web.Close()
+				fmt.Fprintf(stderr, "crawl: serving the demo site (%d hosts × %d pages) until interrupted; seeds:\n", hosts, pages)
+				for _, s := range web.Seeds() {
+					fmt.Fprintln(cmd.OutOrStdout(), s)
+				}
+				<-cmd.Context().Done()
+				return nil
+			}
 			if !cmd.Flags().Changed("db") {
 				dir, err := os.MkdirTemp("", "crawl-demo-")
 				if err != nil {
@@ -53,6 +72,8 @@ and leaves the database for "crawl export".`,
 	o.addFlags(cmd)
 	cmd.Flags().IntVar(&hosts, "hosts", 5, "hosts of the demo site")
 	cmd.Flags().IntVar(&pages, "pages", 40, "pages per host")
+	cmd.Flags().BoolVar(&serve, "serve", false, "only serve the demo site until interrupted (for crawl run seeds/demo.txt)")
+	cmd.Flags().IntVar(&port, "port", 8080, "with --serve: the TCP port of every demo host")
 	cmd.Flags().Lookup("rate").DefValue = "20"
 	o.rate = 20
 	cmd.Flags().Lookup("db").Usage = "database `FILE` (default: a new file in a temporary folder)"

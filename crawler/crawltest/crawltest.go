@@ -13,6 +13,7 @@
 package crawltest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -32,6 +33,10 @@ type Config struct {
 	CrossHost    float64       // fraction of the extra links that point to another host [0.2]; negative means none
 	Seed         int64         // seed of the deterministic link graph [1]
 	Latency      time.Duration // delay before every response (honours request context cancellation) [0]
+	// Port is the TCP port every host listens on; 0 lets the kernel choose
+	// a free port per host, which is what tests want [0]. A fixed port
+	// gives stable URLs (http://127.0.1.1:PORT/ …) for a seed file.
+	Port int
 }
 
 // maxHosts is the number of host addresses hostIP can give: 127.0.1.1
@@ -130,6 +135,7 @@ type Web struct {
 	mu        sync.Mutex
 	closed    bool
 	log       []*Request
+	logged    chan struct{} // closed and replaced whenever the log grows
 	overrides map[override]http.Handler
 }
 
@@ -151,7 +157,7 @@ func Start(cfg Config) (*Web, error) {
 
 	listeners := make([]net.Listener, 0, cfg.Hosts)
 	for i := range cfg.Hosts {
-		l, err := net.Listen("tcp", net.JoinHostPort(hostIP(i), "0"))
+		l, err := net.Listen("tcp", net.JoinHostPort(hostIP(i), strconv.Itoa(cfg.Port)))
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -248,6 +254,34 @@ func (w *Web) Log() []Request {
 	return s
 }
 
+// WaitRequests blocks until the log holds at least n requests that match
+// (all requests if match is nil), or ctx is done. It lets a test act at a
+// known point of a crawl without sleeping.
+func (w *Web) WaitRequests(ctx context.Context, n int, match func(Request) bool) error {
+	for {
+		w.mu.Lock()
+		count := 0
+		for _, r := range w.log {
+			if match == nil || match(*r) {
+				count++
+			}
+		}
+		if w.logged == nil {
+			w.logged = make(chan struct{})
+		}
+		ch := w.logged
+		w.mu.Unlock()
+		if count >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d requests, saw %d: %w", n, count, context.Cause(ctx))
+		}
+	}
+}
+
 // ResetLog empties the request log.
 func (w *Web) ResetLog() {
 	w.mu.Lock()
@@ -313,6 +347,10 @@ func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.mu.Lock()
 	w.log = append(w.log, entry)
+	if w.logged != nil {
+		close(w.logged)
+		w.logged = nil
+	}
 	h := w.overrides[override{hostIdx, r.URL.Path}]
 	w.mu.Unlock()
 

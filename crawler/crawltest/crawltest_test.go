@@ -474,3 +474,26 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Error("Get after Close succeeded")
 	}
 }
+
+func TestWaitRequests(t *testing.T) {
+	w := New(t, Config{Hosts: 1, PagesPerHost: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		got <- w.WaitRequests(ctx, 2, func(r Request) bool { return r.Path == "/p/1" })
+	}()
+	for range 2 {
+		resp, err := http.Get(w.Seeds()[0] + "p/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("WaitRequests after 2 matching requests: %v", err)
+	}
+	cancel()
+	if err := w.WaitRequests(ctx, 3, nil); err == nil {
+		t.Fatal("WaitRequests for a 3rd request with a cancelled context: got nil error")
+	}
+}

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// openTemp opens a new store in t.TempDir and checks its consistency when
+// the test ends.
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "crawl.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Check(); err != nil {
+			t.Errorf("consistency check: %v", err)
+		}
+		s.Close()
+	})
+	return s
+}
+
+func TestCommitMovesPendingToDone(t *testing.T) {
+	s := openTemp(t)
+	seed := Batch{
+		Add:   []Entry{{URL: "http://a.test/", Host: "a.test"}, {URL: "http://b.test/", Host: "b.test"}},
+		Seen:  []uint64{1, 2},
+		Seeds: []string{"http://a.test/", "http://b.test/"},
+	}
+	if err := s.Commit(&seed); err != nil {
+		t.Fatal(err)
+	}
+	if seed.Add[0].Seq == 0 || seed.Add[1].Seq <= seed.Add[0].Seq {
+		t.Fatalf("Commit set Seq %d, %d; want increasing non-zero", seed.Add[0].Seq, seed.Add[1].Seq)
+	}
+	c, _ := s.Counts()
+	if c != (Counts{Pages: 0, Pending: 2, Seen: 2}) {
+		t.Fatalf("Counts after seeding = %+v", c)
+	}
+
+	// Fetch a.test/: store it, drop its entry and queue two links.
+	done := Batch{
+		Done: []Done{{Entry: seed.Add[0], Page: &Page{URL: "http://a.test/", Status: 200, Title: "A"}}},
+		Add:  []Entry{{URL: "http://a.test/x", Host: "a.test", Depth: 1}, {URL: "http://a.test/y", Host: "a.test", Depth: 1}},
+		Seen: []uint64{3, 4},
+	}
+	if err := s.Commit(&done); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = s.Counts()
+	if c != (Counts{Pages: 1, Pending: 3, Seen: 4}) {
+		t.Fatalf("Counts after one page = %+v", c)
+	}
+	q, err := s.Queue("a.test", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 2 || q[0].URL != "http://a.test/x" || q[1].URL != "http://a.test/y" || q[0].Depth != 1 {
+		t.Fatalf("Queue(a.test) = %+v, want x then y at depth 1", q)
+	}
+	if q, _ := s.Queue("a.test", q[0].Seq, 10); len(q) != 1 || q[0].URL != "http://a.test/y" {
+		t.Fatalf("Queue(a.test, after x) = %+v, want y", q)
+	}
+	p, ok, err := s.Page("http://a.test/")
+	if err != nil || !ok || p.Title != "A" {
+		t.Fatalf("Page = %+v, %v, %v", p, ok, err)
+	}
+	seeds, _ := s.Seeds()
+	if len(seeds) != 2 {
+		t.Fatalf("Seeds = %q", seeds)
+	}
+
+	// Drain b.test: its queue disappears from Hosts.
+	if err := s.Commit(&Batch{Done: []Done{{Entry: seed.Add[1], Page: &Page{URL: "http://b.test/"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	hosts, _ := s.Hosts()
+	if len(hosts) != 1 || hosts[0] != "a.test" {
+		t.Fatalf("Hosts = %q, want [a.test]", hosts)
+	}
+	var fps []uint64
+	s.ForEachSeen(func(fp uint64) { fps = append(fps, fp) })
+	if len(fps) != 4 {
+		t.Fatalf("ForEachSeen gave %v", fps)
+	}
+}
+
+func TestCommitIsAtomic(t *testing.T) {
+	s := openTemp(t)
+	b := Batch{Add: []Entry{{URL: "http://a.test/", Host: "a.test"}}}
+	if err := s.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	// A page whose JSON cannot be encoded fails the whole batch: the entry
+	// stays pending and the new link is not queued.
+	bad := Batch{
+		Done: []Done{{Entry: b.Add[0], Page: &Page{URL: "http://a.test/", DurationMS: badFloat()}}},
+		Add:  []Entry{{URL: "http://a.test/new", Host: "a.test"}},
+	}
+	if err := s.Commit(&bad); err == nil {
+		t.Fatal("Commit of an unencodable page: got nil error")
+	}
+	if bad.Add[0].Seq != 0 {
+		t.Fatal("a failed Commit left a Seq set")
+	}
+	c, _ := s.Counts()
+	if c.Pages != 0 || c.Pending != 1 {
+		t.Fatalf("after a failed commit Counts = %+v, want 0 pages and 1 pending", c)
+	}
+}
+
+func badFloat() float64 { var z float64; return 0 / z } // NaN: json cannot encode it
+
+func TestOpenLockedFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crawl.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, ro := range []bool{false, true} {
+		start := time.Now()
+		_, err := Open(path, &Options{ReadOnly: ro, Timeout: 100 * time.Millisecond})
+		if !errors.Is(err, ErrLocked) {
+			t.Fatalf("Open(held, ReadOnly=%v) = %v, want ErrLocked", ro, err)
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q does not name %s", err, path)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Open(held) took %v", d)
+		}
+	}
+}
+
+func TestOpenNotADatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "seeds.txt")
+	content := bytes.Repeat([]byte("http://example.com/\n"), 1000)
+	os.WriteFile(path, content, 0o644)
+	for _, ro := range []bool{false, true} {
+		if _, err := Open(path, &Options{ReadOnly: ro}); !errors.Is(err, ErrNotDatabase) {
+			t.Fatalf("Open(text file, ReadOnly=%v) = %v, want ErrNotDatabase", ro, err)
+		}
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, content) {
+		t.Fatal("Open changed a file that is not a database")
+	}
+	if _, err := Open(filepath.Join(dir, "missing.db"), &Options{ReadOnly: true}); err == nil {
+		t.Fatal("Open(missing, ReadOnly): got nil error")
+	}
+}
+
+func TestExport(t *testing.T) {
+	s := openTemp(t)
+	b := Batch{Done: []Done{
+		{Entry: Entry{URL: "http://a.test/2"}, Page: &Page{URL: "http://a.test/2", Status: 200, Links: []string{"http://a.test/"}}},
+		{Entry: Entry{URL: "http://a.test/1"}, Page: &Page{URL: "http://a.test/1", Status: 404}},
+	}}
+	if err := s.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	var lines bytes.Buffer
+	if n, err := Export(&lines, s, JSONLines); err != nil || n != 2 {
+		t.Fatalf("Export jsonl = %d, %v", n, err)
+	}
+	var urls []string
+	for _, line := range strings.Split(strings.TrimSuffix(lines.String(), "\n"), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		for _, f := range []string{"url", "final_url", "status", "content_type", "title", "text", "links", "depth", "fetched_at"} {
+			if _, ok := m[f]; !ok {
+				t.Errorf("line %q has no field %q", line, f)
+			}
+		}
+		urls = append(urls, m["url"].(string))
+	}
+	if strings.Join(urls, " ") != "http://a.test/1 http://a.test/2" {
+		t.Fatalf("export order %q, want URL order", urls)
+	}
+	for _, tc := range []struct {
+		name string
+		s    *Store
+		n    int
+	}{{"two pages", s, 2}, {"empty", openTemp(t), 0}} {
+		var arr bytes.Buffer
+		if _, err := Export(&arr, tc.s, JSONArray); err != nil {
+			t.Fatal(err)
+		}
+		var pages []Page
+		if err := json.Unmarshal(arr.Bytes(), &pages); err != nil || len(pages) != tc.n {
+			t.Fatalf("%s: JSON array %q: %d pages, %v", tc.name, arr.String(), len(pages), err)
+		}
+	}
+}
