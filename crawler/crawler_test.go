@@ -244,7 +244,9 @@ func TestScope(t *testing.T) {
 		{name: "max depth 1", cfg: crawler.Config{MaxDepth: 1},
 			want: func(p string, d int) bool { return strings.HasPrefix(p, seed) && d <= 1 }},
 		{name: "exclude", cfg: crawler.Config{Exclude: []*regexp.Regexp{regexp.MustCompile(`/p/1\d$`)}},
-			want: func(p string, _ int) bool { return strings.HasPrefix(p, seed) && !regexp.MustCompile(`/p/1\d$`).MatchString(p) }},
+			want: func(p string, _ int) bool {
+				return strings.HasPrefix(p, seed) && !regexp.MustCompile(`/p/1\d$`).MatchString(p)
+			}},
 		{name: "max pages", cfg: crawler.Config{MaxPages: 7}, n: 7},
 	}
 	for _, tt := range tests {
