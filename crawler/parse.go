@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 	"golang.org/x/net/html"
@@ -57,7 +58,7 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 	} else if len(doc.Nodes) > 0 {
 		visibleText(&sb, doc.Nodes[0])
 	}
-	out.text = collapseSpace(sb.String())
+	out.text = truncateUTF8(collapseSpace(sb.String()), maxTextBytes)
 	return out, nil
 }
 
@@ -86,6 +87,17 @@ func visibleText(sb *strings.Builder, n *html.Node) {
 			stack = append(stack, c)
 		}
 	}
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // collapseSpace trims s and folds every run of white space into one space.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -40,6 +41,9 @@ func crawlMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "crawl:", err)
 	if _, ok := errors.AsType[usageError](err); ok {
+		return 2
+	}
+	if strings.HasPrefix(err.Error(), "unknown command ") { // cobra has no typed error for it
 		return 2
 	}
 	return 1
