@@ -109,6 +109,7 @@ type Crawler struct {
 	failed  atomic.Int64 // of which errors or status ≥ 400
 	bytes   atomic.Int64 // body bytes read this run
 	commits atomic.Int64 // transactions committed this run
+	commitT atomic.Int64 // nanoseconds spent committing this run
 	started atomic.Int64 // unix nanoseconds Run started
 }
 
@@ -434,9 +435,11 @@ func (c *Crawler) commitLoop(results <-chan result) error {
 		if n == 0 {
 			return nil
 		}
+		t0 := time.Now()
 		if err := c.store.Commit(&b); err != nil {
 			return err
 		}
+		c.commitT.Add(int64(time.Since(t0)))
 		c.commits.Add(1)
 		c.front.complete(n, b.Add)
 		b = store.Batch{}
@@ -476,6 +479,7 @@ type Stats struct {
 	Failed   int64         // of which errors or status ≥ 400
 	Bytes    int64         // body bytes read this run
 	Commits  int64         // transactions committed this run
+	CommitT  time.Duration // time spent committing this run
 	Hosts    int           // hosts known
 	Ready    int           // hosts with work and a free slot
 	Elapsed  time.Duration // since Run started
@@ -486,7 +490,7 @@ func (c *Crawler) Stats() Stats {
 	fs := c.front.stats()
 	s := Stats{
 		Stored: fs.done, Pending: fs.queued, InFlight: fs.open, Hosts: fs.hosts, Ready: fs.ready,
-		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(),
+		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(), CommitT: time.Duration(c.commitT.Load()),
 	}
 	if t := c.started.Load(); t != 0 {
 		s.Elapsed = time.Since(time.Unix(0, t))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,11 +13,14 @@ import (
 
 func newDemoCmd() *cobra.Command {
 	var (
-		o     runOptions
-		hosts int
-		pages int
-		serve bool
-		port  int
+		o       runOptions
+		hosts   int
+		pages   int
+		serve   bool
+		port    int
+		links   int
+		latency time.Duration
+		noLog   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [flags]",
@@ -35,7 +39,7 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
 			if serve {
-				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: 8, Port: port})
+				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog})
 				if err != nil {
 					return fmt.Errorf("demo site: %w", err)
 				}
@@ -54,7 +58,7 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 				}
 				o.db = filepath.Join(dir, "demo.db")
 			}
-			web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: 8})
+			web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Latency: latency})
 			if err != nil {
 				return fmt.Errorf("demo site: %w", err)
 			}
@@ -74,6 +78,10 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 	cmd.Flags().IntVar(&pages, "pages", 40, "pages per host")
 	cmd.Flags().BoolVar(&serve, "serve", false, "only serve the demo site until interrupted (for crawl run seeds/demo.txt)")
 	cmd.Flags().IntVar(&port, "port", 8080, "with --serve: the TCP port of every demo host")
+	cmd.Flags().IntVar(&links, "links", 8, "links per page besides the next page")
+	cmd.Flags().DurationVar(&latency, "latency", 0, "delay before every response of the demo site")
+	cmd.Flags().BoolVar(&noLog, "no-log", false, "keep no request log (long benchmark runs)")
+	cmd.Flags().MarkHidden("no-log")
 	cmd.Flags().Lookup("rate").DefValue = "20"
 	o.rate = 20
 	cmd.Flags().Lookup("db").Usage = "database `FILE` (default: a new file in a temporary folder)"

@@ -37,6 +37,9 @@ type Config struct {
 	// a free port per host, which is what tests want [0]. A fixed port
 	// gives stable URLs (http://127.0.1.1:PORT/ …) for a seed file.
 	Port int
+	// NoLog keeps no request log (Log stays empty), for benchmarks whose
+	// millions of requests would otherwise fill memory.
+	NoLog bool
 }
 
 // maxHosts is the number of host addresses hostIP can give: 127.0.1.1
@@ -104,10 +107,9 @@ type TB interface {
 	Fatalf(format string, args ...any)
 }
 
-// host is one simulated host: its listener address and generated pages.
+// host is one simulated host.
 type host struct {
-	addr  string            // "127.0.1.1:41234"
-	pages map[string][]byte // path → HTML body; immutable after Start
+	addr string // "127.0.1.1:41234"
 }
 
 // override identifies a path installed with Handle.
@@ -121,7 +123,7 @@ type override struct {
 type Web struct {
 	hosts  []host
 	byAddr map[string]int // listener address → host index; immutable after Start
-	pages  []string       // sorted page URLs; immutable after Start
+	cfg    Config         // with defaults; immutable after Start
 
 	srv      *http.Server
 	serving  sync.WaitGroup // Serve goroutines
@@ -169,7 +171,7 @@ func Start(cfg Config) (*Web, error) {
 		w.hosts = append(w.hosts, host{addr: addr})
 		w.byAddr[addr] = i
 	}
-	w.generate(cfg)
+	w.cfg = cfg
 
 	w.srv = &http.Server{
 		Handler:           http.HandlerFunc(w.serve),
@@ -240,7 +242,14 @@ func (w *Web) Seeds() []string {
 // no dot segments, such as "http://127.0.1.1:41234/" and
 // "http://127.0.1.1:41234/p/3". Paths installed with Handle are not included.
 func (w *Web) Pages() []string {
-	return slices.Clone(w.pages)
+	pages := make([]string, 0, len(w.hosts)*w.cfg.PagesPerHost)
+	for _, h := range w.hosts {
+		for k := range w.cfg.PagesPerHost {
+			pages = append(pages, "http://"+h.addr+pagePath(k))
+		}
+	}
+	slices.Sort(pages)
+	return pages
 }
 
 // Log returns a copy of the request log in arrival order.
@@ -346,7 +355,9 @@ func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 		UserAgent: r.UserAgent(),
 	}
 	w.mu.Lock()
-	w.log = append(w.log, entry)
+	if !w.cfg.NoLog {
+		w.log = append(w.log, entry)
+	}
 	if w.logged != nil {
 		close(w.logged)
 		w.logged = nil
@@ -381,7 +392,7 @@ func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 
 // servePage serves the generated page at r.URL.Path of host i, or 404.
 func (w *Web) servePage(rw http.ResponseWriter, r *http.Request, i int) {
-	body, ok := w.hosts[i].pages[r.URL.Path]
+	k, ok := w.pageIndex(r.URL.Path)
 	if !ok {
 		http.NotFound(rw, r)
 		return
@@ -391,6 +402,7 @@ func (w *Web) servePage(rw http.ResponseWriter, r *http.Request, i int) {
 		http.Error(rw, "405 method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	body := w.page(i, k)
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	rw.WriteHeader(http.StatusOK)

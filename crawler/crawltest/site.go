@@ -3,7 +3,6 @@ package crawltest
 import (
 	"html"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,40 +22,56 @@ func pagePath(k int) string {
 var words = strings.Fields(`alpha bravo charlie delta echo foxtrot golf hotel
 india juliett kilo lima mike november oscar papa quebec romeo sierra tango`)
 
-// generate builds the pages of every host and the sorted page list. The
-// random choices depend only on cfg, never on the listener ports, so the same
-// Config gives the same site byte for byte apart from the host addresses.
-func (w *Web) generate(cfg Config) {
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6372617774657374))
-	var f forms
-	for i := range w.hosts {
-		w.hosts[i].pages = make(map[string][]byte, cfg.PagesPerHost)
-		for k := range cfg.PagesPerHost {
-			links := []target{{i, (k + 1) % cfg.PagesPerHost}}
-			for range cfg.LinksPerPage {
-				t := target{host: i}
-				if len(w.hosts) > 1 && rng.Float64() < cfg.CrossHost {
-					t.host = rng.IntN(len(w.hosts) - 1)
-					if t.host >= i {
-						t.host++
-					}
-				}
-				t.page = rng.IntN(cfg.PagesPerHost)
-				links = append(links, t)
+// page renders page k of host i. Its random choices come from a generator
+// seeded by (Seed, i, k) alone, never by the listener ports or by the order
+// of requests, so the same Config gives the same site byte for byte apart
+// from the host addresses, and a site of millions of pages costs no memory.
+func (w *Web) page(i, k int) []byte {
+	cfg := w.cfg
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(i)<<32|uint64(k)))
+	// Start each page's spellings at a different point of the rotation so
+	// that every spelling occurs on any site with enough links.
+	n := uint64(i)*uint64(cfg.PagesPerHost) + uint64(k)
+	f := forms{same: int(n * 3 % numSameForms * 2), cross: int(n * 5 % numCrossForms * 2)}
+	links := make([]target, 1, 1+cfg.LinksPerPage)
+	links[0] = target{i, (k + 1) % cfg.PagesPerHost}
+	for range cfg.LinksPerPage {
+		t := target{host: i}
+		if len(w.hosts) > 1 && rng.Float64() < cfg.CrossHost {
+			t.host = rng.IntN(len(w.hosts) - 1)
+			if t.host >= i {
+				t.host++
 			}
-			text := make([]string, 12)
-			for j := range text {
-				text[j] = words[rng.IntN(len(words))]
-			}
-			hrefs := make([]string, len(links))
-			for j, t := range links {
-				hrefs[j] = f.href(w.hosts, i, k, t)
-			}
-			w.hosts[i].pages[pagePath(k)] = renderPage(i, k, links, hrefs, text)
-			w.pages = append(w.pages, "http://"+w.hosts[i].addr+pagePath(k))
 		}
+		t.page = rng.IntN(cfg.PagesPerHost)
+		links = append(links, t)
 	}
-	slices.Sort(w.pages)
+	text := make([]string, 12)
+	for j := range text {
+		text[j] = words[rng.IntN(len(words))]
+	}
+	hrefs := make([]string, len(links))
+	for j, t := range links {
+		hrefs[j] = f.href(w.hosts, i, k, t)
+	}
+	return renderPage(i, k, links, hrefs, text)
+}
+
+// pageIndex returns the page number of a generated page's path, and whether
+// path is one.
+func (w *Web) pageIndex(path string) (int, bool) {
+	if path == "/" {
+		return 0, true
+	}
+	rest, ok := strings.CutPrefix(path, "/p/")
+	if !ok || rest == "" || rest[0] == '0' || rest[0] == '+' {
+		return 0, false
+	}
+	k, err := strconv.Atoi(rest)
+	if err != nil || k < 1 || k >= w.cfg.PagesPerHost {
+		return 0, false
+	}
+	return k, true
 }
 
 // forms chooses the spelling of each link in turn so that every spelling

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
+
+	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/store"
+)
+
+// scenario is one benchmark setting of issue 5.
+type scenario struct {
+	name         string
+	hosts, pages int // pages per host
+	links        int
+	latency      time.Duration
+	rate         float64 // requests/s per host; 0: no limit
+	perHost      int
+	workers      int
+	bare         bool // also measure a bare fetch loop over the same URLs
+}
+
+// bound is the shortest time a polite crawl of s can take: each host's pages
+// at its rate.
+func (s scenario) bound() time.Duration {
+	if s.rate == 0 {
+		return 0
+	}
+	return time.Duration(float64(s.pages) / s.rate * float64(time.Second))
+}
+
+func scenarios(scale float64) map[string][]scenario {
+	n := func(x int) int { return max(1, int(float64(x)*scale)) }
+	growth := func(total int) scenario {
+		return scenario{name: fmt.Sprintf("growth-%d", n(total)), hosts: 20, pages: n(total) / 20, links: 60, perHost: 8, workers: 64}
+	}
+	return map[string][]scenario{
+		"throughput": {{name: "throughput", hosts: 20, pages: n(2000), links: 60, perHost: 8, workers: 64, bare: true}},
+		"polite":     {{name: "polite", hosts: 100, pages: n(50), links: 20, rate: 5, perHost: 1, workers: 64}},
+		"slow":       {{name: "slow", hosts: 50, pages: n(100), links: 20, latency: 200 * time.Millisecond, rate: 50, perHost: 16, workers: 1000}},
+		"growth":     {growth(10_000), growth(100_000), growth(1_000_000)},
+	}
+}
+
+func newBenchCmd() *cobra.Command {
+	var (
+		names      string
+		scale      float64
+		cpuprofile string
+		noSync     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench [--scenario LIST] [--scale F]",
+		Short: "Measure crawl speed and memory against the built-in test site",
+		Long: `Serve the built-in test site on loopback from a child process and measure, in
+one run, for each scenario: a bare fetch loop over the same URLs (net/http GET
+and read the body, 64 goroutines) where it applies, and the full crawl (fetch,
+parse, extract, store in bbolt with fsync): pages/s of each and their ratio,
+peak RSS of the crawl, allocations per page, pages per commit and commit time;
+and for rate-limited scenarios the efficiency (bound / wall), the shortest
+gap seen between two requests to one host, and URLs fetched twice.
+
+Scenarios: throughput (20 hosts × 2,000 pages, no rate limit, 60 links a
+page), polite (100 hosts × 50 pages at 5/s per host: bound 10 s), slow (200 ms
+latency, 50 hosts × 100 pages at 50/s per host, 1,000 workers: bound 2 s),
+growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
+		Example: `  crawl bench                                   # throughput, polite, slow
+  crawl bench --scenario growth
+  crawl bench --scenario throughput --cpuprofile cpu.prof`,
+		Args: argsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			all := scenarios(scale)
+			var run []scenario
+			for _, name := range strings.Split(names, ",") {
+				ss, ok := all[strings.TrimSpace(name)]
+				if !ok {
+					return usageError{fmt.Errorf("--scenario %q: want throughput, polite, slow or growth", name)}
+				}
+				run = append(run, ss...)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "machine: %d CPUs, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+			for _, s := range run {
+				r, err := benchScenario(cmd.Context(), s, cpuprofile, noSync)
+				if err != nil {
+					return fmt.Errorf("%s: %w", s.name, err)
+				}
+				r.print(out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&names, "scenario", "throughput,polite,slow", "comma-separated scenarios: throughput, polite, slow, growth")
+	cmd.Flags().Float64Var(&scale, "scale", 1, "multiply every scenario's page count")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the full crawls to `FILE`")
+	cmd.Flags().BoolVar(&noSync, "no-sync", false, "skip fsync on commit")
+	return cmd
+}
+
+// benchResult holds the figures of one scenario.
+type benchResult struct {
+	s            scenario
+	pages        int
+	bare, full   time.Duration
+	peakRSS      int64 // bytes
+	allocs       float64
+	commits      int64
+	commitT      time.Duration
+	minGap       time.Duration // shortest gap between two requests to one host
+	twice        int           // URLs fetched more than once
+	fastGaps     int           // gaps shorter than the host's interval (−2% slack)
+}
+
+func (r benchResult) print(w io.Writer) {
+	s := r.s
+	fmt.Fprintf(w, "\n== %s: %d hosts × %d pages, %d links/page, rate %s, per-host %d, %d workers, latency %v\n",
+		s.name, s.hosts, s.pages, s.links, rateString(s.rate), s.perHost, s.workers, s.latency)
+	fullRate := float64(r.pages) / r.full.Seconds()
+	if s.bare {
+		bareRate := float64(r.pages) / r.bare.Seconds()
+		fmt.Fprintf(w, "bare fetch loop  %8.0f pages/s  (%v)\n", bareRate, r.bare.Round(time.Millisecond))
+		fmt.Fprintf(w, "full crawl       %8.0f pages/s  (%v)\n", fullRate, r.full.Round(time.Millisecond))
+		fmt.Fprintf(w, "ratio full/bare  %8.2f\n", fullRate/bareRate)
+	} else {
+		fmt.Fprintf(w, "full crawl       %8.0f pages/s  (%v)\n", fullRate, r.full.Round(time.Millisecond))
+	}
+	if b := s.bound(); b > 0 {
+		fmt.Fprintf(w, "efficiency       %8.3f  (bound %v / wall %v)\n", b.Seconds()/r.full.Seconds(), b, r.full.Round(time.Millisecond))
+		fmt.Fprintf(w, "politeness       min gap %v (interval %v), %d gaps under interval, %d URLs fetched twice\n",
+			r.minGap.Round(time.Microsecond), time.Duration(float64(time.Second)/s.rate), r.fastGaps, r.twice)
+	} else {
+		fmt.Fprintf(w, "fetched twice    %8d URLs\n", r.twice)
+	}
+	fmt.Fprintf(w, "peak RSS         %8.1f MB\n", float64(r.peakRSS)/1e6)
+	fmt.Fprintf(w, "allocs/page      %8.0f\n", r.allocs)
+	if r.commits > 0 {
+		fmt.Fprintf(w, "commits          %8d  (%.0f pages/commit, %.1f ms mean commit)\n",
+			r.commits, float64(r.pages)/float64(r.commits), float64(r.commitT.Microseconds())/1000/float64(r.commits))
+	}
+}
+
+func rateString(r float64) string {
+	if r == 0 {
+		return "unlimited"
+	}
+	return strconv.FormatFloat(r, 'g', -1, 64) + "/s"
+}
+
+// benchScenario serves the site of s from a child process and measures it.
+func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bool) (benchResult, error) {
+	r := benchResult{s: s, pages: s.hosts * s.pages}
+	seeds, stop, err := serveSite(s)
+	if err != nil {
+		return r, err
+	}
+	defer stop()
+
+	if s.bare {
+		var urls []string
+		for _, seed := range seeds {
+			urls = append(urls, seed)
+			for k := 1; k < s.pages; k++ {
+				urls = append(urls, seed+"p/"+strconv.Itoa(k))
+			}
+		}
+		if r.bare, err = bareLoop(ctx, urls, 64); err != nil {
+			return r, err
+		}
+	}
+
+	dir, err := os.MkdirTemp("", "crawl-bench-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.Open(filepath.Join(dir, "bench.db"), &store.Options{NoSync: noSync})
+	if err != nil {
+		return r, err
+	}
+	defer st.Close()
+	cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost}
+	if s.rate > 0 {
+		cfg.Rate = rate.Limit(s.rate)
+	}
+	rec := &recordingFetcher{
+		Fetcher: fetch.New(fetch.Config{IdleConnsPerHost: max(64, s.perHost)}),
+		count:   make(map[string]int, r.pages),
+		last:    map[string]time.Time{},
+		minGap:  time.Hour,
+	}
+	if s.rate > 0 {
+		rec.interval = time.Duration(float64(time.Second) / s.rate)
+	}
+	c, err := crawler.New(cfg, st, rec)
+	if err != nil {
+		return r, err
+	}
+	if _, err := c.AddSeeds(seeds); err != nil {
+		return r, err
+	}
+
+	runtime.GC()
+	resetPeakRSS()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return r, err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+	}
+	start := time.Now()
+	err = c.Run(ctx)
+	r.full = time.Since(start)
+	if cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	runtime.ReadMemStats(&after)
+	r.peakRSS = peakRSS()
+	if err != nil {
+		return r, err
+	}
+	stats := c.Stats()
+	if stats.Stored != r.pages {
+		return r, fmt.Errorf("stored %d pages, want %d", stats.Stored, r.pages)
+	}
+	r.allocs = float64(after.Mallocs-before.Mallocs) / float64(r.pages)
+	r.commits, r.commitT = stats.Commits, stats.CommitT
+	rec.mu.Lock()
+	for _, n := range rec.count {
+		if n > 1 {
+			r.twice++
+		}
+	}
+	r.minGap, r.fastGaps = rec.minGap, rec.fast
+	rec.mu.Unlock()
+	return r, nil
+}
+
+// serveSite starts `crawl demo --serve` for s in a child process and returns
+// the seeds it prints and a function that stops it.
+func serveSite(s scenario) ([]string, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(exe, "demo", "--serve", "--port", "0", "--no-log",
+		"--hosts", strconv.Itoa(s.hosts), "--pages", strconv.Itoa(s.pages),
+		"--links", strconv.Itoa(s.links), "--latency", s.latency.String())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}
+	var seeds []string
+	sc := bufio.NewScanner(out)
+	for len(seeds) < s.hosts && sc.Scan() {
+		seeds = append(seeds, sc.Text())
+	}
+	if len(seeds) < s.hosts {
+		stop()
+		return nil, nil, fmt.Errorf("test site printed %d of %d seeds", len(seeds), s.hosts)
+	}
+	return seeds, stop, nil
+}
+
+// bareLoop GETs every URL with n goroutines and reads the bodies: the upper
+// bound a crawler on this machine can approach.
+func bareLoop(ctx context.Context, urls []string, n int) (time.Duration, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer client.CloseIdleConnections()
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	start := time.Now()
+	for range n {
+		wg.Go(func() {
+			for u := range ch {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	for _, u := range urls {
+		ch <- u
+	}
+	close(ch)
+	wg.Wait()
+	return time.Since(start), firstErr
+}
+
+// recordingFetcher counts the fetches of each URL and the gaps between the
+// fetches of each host, as the crawler issues them.
+type recordingFetcher struct {
+	crawler.Fetcher
+	interval time.Duration
+
+	mu     sync.Mutex
+	count  map[string]int
+	last   map[string]time.Time
+	minGap time.Duration
+	fast   int
+}
+
+func (f *recordingFetcher) Fetch(ctx context.Context, u string) (*fetch.Response, error) {
+	now := time.Now()
+	host := u
+	if i := strings.Index(u[len("http://"):], "/"); i >= 0 {
+		host = u[:len("http://")+i]
+	}
+	f.mu.Lock()
+	f.count[u]++
+	if prev, ok := f.last[host]; ok {
+		gap := now.Sub(prev)
+		f.minGap = min(f.minGap, gap)
+		if f.interval > 0 && gap < f.interval*98/100 {
+			f.fast++
+		}
+	}
+	f.last[host] = now
+	f.mu.Unlock()
+	return f.Fetcher.Fetch(ctx, u)
+}
+
+var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)
+
+// resetPeakRSS resets the kernel's record of this process's peak RSS
+// (Linux: /proc/self/clear_refs), so that peakRSS measures what follows.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS returns this process's peak resident set size in bytes since the
+// last resetPeakRSS, or 0 where /proc is not available.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	m := vmHWM.FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb << 10
+}
