@@ -117,16 +117,16 @@ growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
 
 // benchResult holds the figures of one scenario.
 type benchResult struct {
-	s            scenario
-	pages        int
-	bare, full   time.Duration
-	peakRSS      int64 // bytes
-	allocs       float64
-	commits      int64
-	commitT      time.Duration
-	minGap       time.Duration // shortest gap between two requests to one host
-	twice        int           // URLs fetched more than once
-	fastGaps     int           // gaps shorter than the host's interval (−2% slack)
+	s          scenario
+	pages      int
+	bare, full time.Duration
+	peakRSS    int64 // bytes
+	allocs     float64
+	commits    int64
+	commitT    time.Duration
+	minGap     time.Duration // shortest gap between two requests to one host
+	twice      int           // URLs fetched more than once
+	fastGaps   int           // gaps shorter than the host's interval (−2% slack)
 }
 
 func (r benchResult) print(w io.Writer) {
