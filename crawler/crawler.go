@@ -177,11 +177,12 @@ func (c *Crawler) AddSeeds(seeds []string) (int, error) {
 	return len(b.Add), nil
 }
 
-// inScope reports whether the crawl follows a link to u.
-func (c *Crawler) inScope(u *url.URL, s string) bool {
+// inScope reports whether the crawl follows a link.
+func (c *Crawler) inScope(l link) bool {
+	s := l.url
 	if !c.cfg.AnyHost {
 		c.scopeMu.RLock()
-		ok := c.hosts[hostKey(u)]
+		ok := c.hosts[l.host]
 		c.scopeMu.RUnlock()
 		if !ok {
 			return false
@@ -376,32 +377,32 @@ func (c *Crawler) process(ctx context.Context, e store.Entry) (result, bool) {
 			return r, true
 		}
 		p.Title, p.Text = x.title, x.text
-		p.Links = make([]string, 0, len(x.links))
-		for _, u := range x.links {
-			p.Links = append(p.Links, u.String())
+		p.Links = make([]string, len(x.links))
+		for i, l := range x.links {
+			p.Links[i] = l.url
 		}
-		c.follow(&r, x.links, p.Links, e.Depth+1)
+		c.follow(&r, x.links, e.Depth+1)
 	}
 	return r, true
 }
 
 // follow queues the links that are in scope, within depth and not seen.
-func (c *Crawler) follow(r *result, links []*url.URL, strs []string, depth int) {
+func (c *Crawler) follow(r *result, links []link, depth int) {
 	if c.cfg.NoFollow || (c.cfg.MaxDepth > 0 && depth > c.cfg.MaxDepth) {
 		return
 	}
-	for i, u := range links {
-		s := strs[i]
-		if !c.inScope(u, s) {
-			continue
+	var fps []uint64
+	var next []link
+	for _, l := range links {
+		if c.inScope(l) {
+			fps = append(fps, Fingerprint(l.url))
+			next = append(next, l)
 		}
-		fp := Fingerprint(s)
-		if !c.visited.add(fp) {
-			continue
-		}
-		r.add = append(r.add, store.Entry{URL: s, Host: hostKey(u), Depth: depth})
-		r.seen = append(r.seen, fp)
 	}
+	c.visited.addNew(fps, func(i int) {
+		r.add = append(r.add, store.Entry{URL: next[i].url, Host: next[i].host, Depth: depth})
+		r.seen = append(r.seen, fps[i])
+	})
 }
 
 // keptHeaders picks the response headers worth storing.

@@ -3,6 +3,7 @@ package crawler
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -46,7 +47,7 @@ func normalizeURL(u *url.URL) error {
 		return errNoHost
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
-	host = strings.TrimSuffix(host, ".")
+	host = strings.TrimRight(host, ".")
 	if host == "" {
 		return errNoHost
 	}
@@ -54,6 +55,10 @@ func normalizeURL(u *url.URL) error {
 		port = ""
 	}
 	if strings.Contains(host, ":") {
+		ip, err := netip.ParseAddr(host)
+		if err != nil || !ip.Is6() {
+			return errNoHost
+		}
 		host = "[" + host + "]" // IPv6 literal
 	}
 	if port != "" {
@@ -63,6 +68,7 @@ func normalizeURL(u *url.URL) error {
 	u.User = nil
 	u.Fragment, u.RawFragment = "", ""
 	u.ForceQuery = false
+	u.RawQuery = escapeQuery(u.RawQuery)
 	// Resolving u against an empty base removes its dot segments (RFC 3986
 	// section 5.2.4) and yields a fresh, canonically escaped path.
 	if strings.Contains(u.Path, ".") {
@@ -78,6 +84,36 @@ func normalizeURL(u *url.URL) error {
 		u.RawPath = ""
 	}
 	return nil
+}
+
+// escapeQuery percent-encodes the bytes of a raw query that may not appear
+// in a URL (controls, space, non-ASCII and "<>\^`{|}), as browsers do,
+// leaving every other byte, existing escapes included, as it is.
+func escapeQuery(q string) string {
+	const hex = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if badQueryByte(q[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return q
+	}
+	b := make([]byte, 0, len(q)+2*n)
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; badQueryByte(c) {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func badQueryByte(c byte) bool {
+	return c <= ' ' || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' ||
+		c == '`' || c == '{' || c == '|' || c == '}'
 }
 
 // resolve turns href, found on a page whose base URL is base, into a
@@ -112,4 +148,125 @@ func hostOf(normalized string) (string, error) {
 		return "", fmt.Errorf("parse %q: %w", normalized, err)
 	}
 	return hostKey(u), nil
+}
+
+// link is a followable link: its normalised URL and that URL's host key.
+type link struct {
+	url  string
+	host string
+}
+
+// resolveLink is resolve for the common case, without net/url: an href that
+// is an absolute path ("/a/b?q") or an absolute http(s) URL whose scheme,
+// host and path are already in canonical form comes out as is (less its
+// fragment). Anything else (relative paths, dot segments, escapes, upper
+// case, default ports, user info, IPv6) goes through resolve. Both give the
+// same result for every href; FuzzResolveLink checks it.
+func resolveLink(base *url.URL, baseOrigin, href string) (link, bool) {
+	if s, host, ok := fastLink(base, baseOrigin, href); ok {
+		return link{s, host}, true
+	}
+	u, ok := resolve(base, href)
+	if !ok {
+		return link{}, false
+	}
+	return link{u.String(), hostKey(u)}, true
+}
+
+// fastLink handles the canonical cases of resolveLink and reports false for
+// every other href.
+func fastLink(base *url.URL, baseOrigin, href string) (s, host string, ok bool) {
+	if i := strings.IndexByte(href, '#'); i >= 0 {
+		if strings.IndexByte(href[i:], '%') >= 0 {
+			return "", "", false // net/url validates escapes in fragments
+		}
+		href = href[:i]
+	}
+	var rest string
+	switch {
+	case strings.HasPrefix(href, "/") && !strings.HasPrefix(href, "//"):
+		host, rest = base.Host, href
+		if !canonicalPathQuery(rest) {
+			return "", "", false
+		}
+		return baseOrigin + rest, host, true
+	case strings.HasPrefix(href, "http://"), strings.HasPrefix(href, "https://"):
+		scheme := href[:strings.IndexByte(href, ':')]
+		after := href[len(scheme)+3:]
+		slash := strings.IndexByte(after, '/')
+		if slash <= 0 {
+			return "", "", false // no path (needs "/") or no host
+		}
+		host, rest = after[:slash], after[slash:]
+		if !canonicalHost(scheme, host) || !canonicalPathQuery(rest) {
+			return "", "", false
+		}
+		return href, host, true
+	}
+	return "", "", false
+}
+
+// canonicalHost reports whether host ("name" or "name:port") is already in
+// normalised form for scheme: lower case, no trailing dot, no default port.
+func canonicalHost(scheme, host string) bool {
+	name, port, hasPort := strings.Cut(host, ":")
+	if name == "" || name[len(name)-1] == '.' || name[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	if hasPort {
+		if port == "" || len(port) > 5 || port[0] == '0' {
+			return false
+		}
+		for i := 0; i < len(port); i++ {
+			if port[i] < '0' || port[i] > '9' {
+				return false
+			}
+		}
+		if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalPathQuery reports whether p, starting with "/", is a path (and
+// optional query) that normalisation leaves unchanged: no dot segments, no
+// escapes, only characters that net/url does not escape in a path (it
+// escapes ! ' ( ) *), and a
+// query of plain characters that is not empty.
+func canonicalPathQuery(p string) bool {
+	path, query, hasQuery := strings.Cut(p, "?")
+	if hasQuery && query == "" {
+		return false // "?" alone is dropped by normalisation
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '_' || c == '~' || c == '/' || c == ':' || c == '@' ||
+			c == '$' || c == '&' || c == '+' || c == ',' || c == ';' || c == '=':
+		case c == '.':
+			// A segment "." or ".." needs resolving; other dots are plain.
+			if path[i-1] == '/' && (i+1 == len(path) || path[i+1] == '/' ||
+				path[i+1] == '.' && (i+2 == len(path) || path[i+2] == '/')) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		if c <= ' ' || c >= 0x7f || c == '%' || c == '#' || c == '"' || c == '<' || c == '>' ||
+			c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' || c == '}' {
+			return false
+		}
+	}
+	return true
 }

@@ -2,12 +2,14 @@ package crawler
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net/url"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/PuerkitoBio/goquery"
 	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // Limits on what one page can make the crawler hold, whatever its size.
@@ -20,73 +22,152 @@ const (
 type extracted struct {
 	title string
 	text  string
-	links []*url.URL // normalised, absolute, de-duplicated, in page order
+	links []link // followable links, normalised, de-duplicated, in page order
 }
 
-// extract parses an HTML body once and returns its title, visible text and
-// links. Links resolve against <base href> if present, else against pageURL
-// (the final URL after redirects).
+// extract reads an HTML body in one streaming pass of the HTML tokenizer and
+// returns its title, visible text and links. Links resolve against the
+// document's first <base href> if it has one, else against pageURL (the final
+// URL after redirects).
+//
+// It builds no document tree: that is what makes it several times faster than
+// a goquery (DOM) parse of the same page, and what bounds its memory by the
+// body's size and the caps above on any input, a page nested 100,000 deep
+// included. goquery stays the tool for queries over a stored page's DOM.
 func extract(body []byte, pageURL *url.URL) (extracted, error) {
-	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
-	if err != nil {
-		return extracted{}, err
-	}
-	var out extracted
-	out.title = collapseSpace(doc.Find("title").First().Text())
+	var (
+		out     extracted
+		z       = html.NewTokenizer(bytes.NewReader(body))
+		text    strings.Builder
+		title   strings.Builder
+		inTitle bool
+		titled  bool
+		hidden  int // depth inside elements whose text is not shown
+		baseRef string
+		hrefs   []string
+		seen    = map[string]struct{}{}
+	)
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			if err := z.Err(); !errors.Is(err, io.EOF) {
+				return extracted{}, err
+			}
+			out.title = collapseSpace(title.String())
+			out.text = truncateUTF8(collapseSpace(text.String()), maxTextBytes)
+			out.links = resolveAll(pageURL, baseRef, hrefs)
+			return out, nil
 
+		case html.TextToken:
+			switch {
+			case inTitle:
+				if title.Len() < 4096 {
+					title.Write(z.Text())
+				}
+			case hidden == 0 && text.Len() < maxTextBytes:
+				text.Write(z.Text())
+				text.WriteByte(' ')
+			}
+
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			a := atom.Lookup(name)
+			switch a {
+			case atom.A, atom.Area, atom.Base:
+				if !hasAttr {
+					break
+				}
+				href, ok := attr(z, "href")
+				if !ok {
+					break
+				}
+				if a == atom.Base {
+					if baseRef == "" {
+						baseRef = href
+					}
+					break
+				}
+				if _, dup := seen[href]; !dup && len(hrefs) < maxLinksPerPage {
+					seen[href] = struct{}{}
+					hrefs = append(hrefs, href)
+				}
+			case atom.Title:
+				if tt == html.StartTagToken && !titled {
+					inTitle, titled = true, true
+				}
+			case atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea:
+				if tt == html.StartTagToken {
+					hidden++
+				}
+			}
+
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			switch atom.Lookup(name) {
+			case atom.Title:
+				inTitle = false
+			case atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea:
+				if hidden > 0 {
+					hidden--
+				}
+			}
+		}
+	}
+}
+
+// attr returns the value of the tag attribute key of the current token.
+func attr(z *html.Tokenizer, key string) (string, bool) {
+	for {
+		k, v, more := z.TagAttr()
+		if string(k) == key {
+			return string(v), true
+		}
+		if !more {
+			return "", false
+		}
+	}
+}
+
+// resolveAll resolves hrefs against the page's base URL (baseRef resolved
+// against pageURL, when it is an http(s) URL) and returns the followable
+// ones, normalised and de-duplicated.
+func resolveAll(pageURL *url.URL, baseRef string, hrefs []string) []link {
 	base := pageURL
-	if href, ok := doc.Find("base[href]").First().Attr("href"); ok {
-		if b, err := pageURL.Parse(strings.TrimSpace(href)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
+	if baseRef != "" {
+		if b, err := pageURL.Parse(strings.TrimSpace(baseRef)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
 			base = b
 		}
 	}
-	seen := map[string]bool{}
-	doc.Find("a[href], area[href]").EachWithBreak(func(_ int, s *goquery.Selection) bool {
-		href, _ := s.Attr("href")
-		if u, ok := resolve(base, href); ok {
-			if k := u.String(); !seen[k] {
-				seen[k] = true
-				out.links = append(out.links, u)
+	// The fast path of resolveLink needs the base's normalised origin.
+	nb := *base
+	origin := ""
+	if normalizeURL(&nb) == nil && nb.Host == base.Host && nb.Scheme == base.Scheme {
+		origin = nb.Scheme + "://" + nb.Host
+	}
+	links := make([]link, 0, len(hrefs))
+	seen := make(map[string]struct{}, len(hrefs))
+	for _, h := range hrefs {
+		var l link
+		var ok bool
+		if origin != "" {
+			l, ok = resolveLink(base, origin, h)
+		} else {
+			var u *url.URL
+			if u, ok = resolve(base, h); ok {
+				l = link{u.String(), hostKey(u)}
 			}
 		}
-		return len(out.links) < maxLinksPerPage
-	})
-
-	var sb strings.Builder
-	if body := doc.Find("body"); body.Length() > 0 {
-		visibleText(&sb, body.Nodes[0])
-	} else if len(doc.Nodes) > 0 {
-		visibleText(&sb, doc.Nodes[0])
-	}
-	out.text = truncateUTF8(collapseSpace(sb.String()), maxTextBytes)
-	return out, nil
-}
-
-// visibleText appends the text a reader sees under n: no scripts, styles,
-// templates or noscript fallbacks. It stops at maxTextBytes.
-func visibleText(sb *strings.Builder, n *html.Node) {
-	// An explicit stack: a page nested 100,000 deep must not overflow ours.
-	stack := []*html.Node{n}
-	for len(stack) > 0 && sb.Len() < maxTextBytes {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		switch n.Type {
-		case html.TextNode:
-			sb.WriteString(n.Data)
-			sb.WriteByte(' ')
-			continue
-		case html.ElementNode:
-			switch n.Data {
-			case "script", "style", "noscript", "template", "head", "iframe", "svg":
-				continue
-			}
-		case html.CommentNode, html.DoctypeNode:
+		if !ok {
 			continue
 		}
-		for c := n.LastChild; c != nil; c = c.PrevSibling {
-			stack = append(stack, c)
+		if _, dup := seen[l.url]; dup {
+			continue
 		}
+		seen[l.url] = struct{}{}
+		links = append(links, l)
 	}
+	return links
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.

@@ -25,8 +25,8 @@ text.</p><noscript>enable js</noscript><template><p>tpl</p></template>
 		t.Errorf("text = %q, want %q", x.text, want)
 	}
 	var links []string
-	for _, u := range x.links {
-		links = append(links, u.String())
+	for _, l := range x.links {
+		links = append(links, l.url)
 	}
 	if got, want := strings.Join(links, " "), "http://example.com/base/rel http://other.example/x http://example.com/map"; got != want {
 		t.Errorf("links = %q, want %q", got, want)
@@ -57,14 +57,29 @@ func TestExtractBounds(t *testing.T) {
 	}
 }
 
-// TestExtractDeepNesting: the HTML parser refuses a page nested 100,000 deep
-// with an error (its open-element stack is capped at 512) instead of using
-// memory and stack without bound; the crawler stores such a page with the
-// parse error.
+// TestExtractDeepNesting: a page nested 100,000 deep is read like any other
+// (the streaming tokenizer keeps no stack of open elements).
 func TestExtractDeepNesting(t *testing.T) {
 	page, _ := url.Parse("http://example.com/")
 	body := strings.Repeat("<div>", 100000) + "deep" + `<a href="/x">x</a>`
-	if _, err := extract([]byte(body), page); err == nil {
-		t.Fatal("extract of a page nested 100,000 deep: got nil error")
+	x, err := extract([]byte(body), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.text != "deep x" || len(x.links) != 1 || x.links[0].url != "http://example.com/x" {
+		t.Fatalf("deep page: text %q, links %v", x.text, x.links)
+	}
+}
+
+// TestExtractBaseAfterLinks: the document's base URL applies to every link,
+// as in a browser, even to links before the <base> element.
+func TestExtractBaseAfterLinks(t *testing.T) {
+	page, _ := url.Parse("http://example.com/a/b")
+	x, err := extract([]byte(`<a href="x">x</a><base href="http://other.example/dir/"><base href="/ignored/">`), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.links) != 1 || x.links[0].url != "http://other.example/dir/x" {
+		t.Fatalf("links = %v, want [http://other.example/dir/x]", x.links)
 	}
 }

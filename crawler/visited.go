@@ -24,6 +24,22 @@ func (v *visited) add(fp uint64) bool {
 	return true
 }
 
+// addNew marks every fingerprint of fps as visited under one lock, and calls
+// fn with the index of each one that was new.
+func (v *visited) addNew(fps []uint64, fn func(i int)) {
+	if len(fps) == 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, fp := range fps {
+		if _, ok := v.set[fp]; !ok {
+			v.set[fp] = struct{}{}
+			fn(i)
+		}
+	}
+}
+
 // forget removes fp, for a URL that was marked but could not be queued.
 func (v *visited) forget(fp uint64) {
 	v.mu.Lock()

@@ -1,0 +1,62 @@
+package crawler
+
+import (
+	"net/url"
+	"testing"
+)
+
+// slowLink is the reference resolveLink must agree with.
+func slowLink(base *url.URL, href string) (link, bool) {
+	u, ok := resolve(base, href)
+	if !ok {
+		return link{}, false
+	}
+	return link{u.String(), hostKey(u)}, true
+}
+
+var linkCases = []string{
+	"/", "/a", "/a/b.html", "/a/b?q=1&r=2", "/a#frag", "/a?", "/a?#f", "/.", "/..", "/a/./b", "/a/../b",
+	"/a/.b", "/a/..b", "/a/b.", "/a/b..", "/.well-known/x", "/a%20b", "/a b", "/a(b)", "/a!b", "/a*b", "/a'b",
+	"/a:b@c$d&e+f,g;h=i", "/a~b_c-d", "/é", "/a?b=é", "/a?b c", "/a?b%20c", "/a\\b", "//other/x",
+	"http://example.com/x", "https://example.com/x", "http://example.com", "http://example.com:80/x",
+	"https://example.com:443/x", "http://example.com:8080/x", "http://Example.com/x", "http://example.com./x",
+	"http://user@example.com/x", "http://[::1]:8080/x", "http://example.com:/x", "http://example.com:0080/x",
+	"http://example.com:99999/x", "http://-x.com/x", "http://ex_ample.com/x", "http:///x", "http://example.com/a/../b",
+	"HTTP://example.com/x", "ftp://example.com/x", "p/3", "../x", "?q", "#top", "", " /a ", "mailto:x@y",
+}
+
+func TestResolveLinkMatchesResolve(t *testing.T) {
+	for _, b := range []string{"http://example.com/dir/page", "https://h.example:8443/", "http://127.0.1.1:41234/p/3"} {
+		base, _ := url.Parse(b)
+		origin := base.Scheme + "://" + base.Host
+		for _, href := range linkCases {
+			got, gotOK := resolveLink(base, origin, href)
+			want, wantOK := slowLink(base, href)
+			if got != want || gotOK != wantOK {
+				t.Errorf("base %s, href %q: resolveLink = %+v, %v; resolve = %+v, %v", b, href, got, gotOK, want, wantOK)
+			}
+		}
+	}
+}
+
+// FuzzResolveLink checks that the fast path of resolveLink never disagrees
+// with the general resolver.
+func FuzzResolveLink(f *testing.F) {
+	for _, h := range linkCases {
+		f.Add(h)
+	}
+	base, _ := url.Parse("http://example.com:8080/dir/page")
+	origin := "http://example.com:8080"
+	f.Fuzz(func(t *testing.T, href string) {
+		got, gotOK := resolveLink(base, origin, href)
+		want, wantOK := slowLink(base, href)
+		if got != want || gotOK != wantOK {
+			t.Fatalf("href %q: resolveLink = %+v, %v; resolve = %+v, %v", href, got, gotOK, want, wantOK)
+		}
+		if gotOK {
+			if n, err := Normalize(got.url); err != nil || n != got.url {
+				t.Fatalf("href %q gave %q, which normalises to %q, %v", href, got.url, n, err)
+			}
+		}
+	})
+}
