@@ -156,26 +156,58 @@ type link struct {
 	host string
 }
 
-// resolveLink is resolve for the common case, without net/url: an href that
-// is an absolute path ("/a/b?q") or an absolute http(s) URL whose scheme,
-// host and path are already in canonical form comes out as is (less its
-// fragment). Anything else (relative paths, dot segments, escapes, upper
-// case, default ports, user info, IPv6) goes through resolve. Both give the
-// same result for every href; FuzzResolveLink checks it.
-func resolveLink(base *url.URL, baseOrigin, href string) (link, bool) {
-	if s, host, ok := fastLink(base, baseOrigin, href); ok {
-		return link{s, host}, true
+// resolver resolves the links of one page against its base URL.
+type resolver struct {
+	base   *url.URL
+	origin string // the base's normalised "scheme://host", or "" to disable the fast path
+	dir    string // baseDir(base)
+}
+
+func newResolver(base *url.URL) resolver {
+	r := resolver{base: base}
+	nb := *base
+	if normalizeURL(&nb) == nil && nb.Host == base.Host && nb.Scheme == base.Scheme {
+		r.origin, r.dir = nb.Scheme+"://"+nb.Host, baseDir(base)
 	}
-	u, ok := resolve(base, href)
+	return r
+}
+
+// link is resolve for the common case, without net/url: an href that is an
+// absolute path ("/a/b?q"), a plain relative path ("b/c"), or an absolute or
+// scheme-relative http(s) URL whose host and path are already in canonical
+// form comes out as is (less its fragment). Anything else (dot segments,
+// escapes, upper case, default ports, user info, IPv6) goes through resolve.
+// Both give the same result for every href; FuzzResolveLink checks it.
+func (r resolver) link(href string) (link, bool) {
+	if r.origin != "" {
+		if s, host, ok := fastLink(r.base, r.origin, r.dir, href); ok {
+			return link{s, host}, true
+		}
+	}
+	u, ok := resolve(r.base, href)
 	if !ok {
 		return link{}, false
 	}
 	return link{u.String(), hostKey(u)}, true
 }
 
-// fastLink handles the canonical cases of resolveLink and reports false for
-// every other href.
-func fastLink(base *url.URL, baseOrigin, href string) (s, host string, ok bool) {
+// baseDir returns the directory of a normalised base URL's path ("/a/" for
+// "/a/b"), or "" when the base has a raw path that fastLink should not
+// build on.
+func baseDir(base *url.URL) string {
+	if base.RawPath != "" || base.Opaque != "" {
+		return ""
+	}
+	p := base.Path
+	if !canonicalPathQuery(p) {
+		return ""
+	}
+	return p[:strings.LastIndexByte(p, '/')+1]
+}
+
+// fastLink handles the canonical cases of resolver.link and reports false for
+// every other href. dir is baseDir(base).
+func fastLink(base *url.URL, baseOrigin, dir, href string) (s, host string, ok bool) {
 	if i := strings.IndexByte(href, '#'); i >= 0 {
 		if strings.IndexByte(href[i:], '%') >= 0 {
 			return "", "", false // net/url validates escapes in fragments
@@ -190,6 +222,23 @@ func fastLink(base *url.URL, baseOrigin, href string) (s, host string, ok bool) 
 			return "", "", false
 		}
 		return baseOrigin + rest, host, true
+	case strings.HasPrefix(href, "//"):
+		// Scheme-relative: as an absolute URL with the base's scheme.
+		return fastLink(base, baseOrigin, dir, base.Scheme+":"+href)
+	case href != "" && dir != "" && isSegmentStart(href[0]):
+		// A relative path "p/3" (no scheme: no ':' before the first '/').
+		first := href
+		if i := strings.IndexAny(href, "/?"); i >= 0 {
+			first = href[:i]
+		}
+		if strings.IndexByte(first, ':') >= 0 {
+			return "", "", false
+		}
+		rest = dir + href
+		if !canonicalPathQuery(rest) {
+			return "", "", false
+		}
+		return baseOrigin + rest, base.Host, true
 	case strings.HasPrefix(href, "http://"), strings.HasPrefix(href, "https://"):
 		scheme := href[:strings.IndexByte(href, ':')]
 		after := href[len(scheme)+3:]
@@ -204,6 +253,13 @@ func fastLink(base *url.URL, baseOrigin, href string) (s, host string, ok bool) 
 		return href, host, true
 	}
 	return "", "", false
+}
+
+// isSegmentStart reports whether c may start a relative path that fastLink
+// handles: a letter, digit, '-', '_' or '~' (no '.', which may start a dot
+// segment, and nothing that needs escaping).
+func isSegmentStart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '~'
 }
 
 // canonicalHost reports whether host ("name" or "name:port") is already in

@@ -139,25 +139,11 @@ func resolveAll(pageURL *url.URL, baseRef string, hrefs []string) []link {
 			base = b
 		}
 	}
-	// The fast path of resolveLink needs the base's normalised origin.
-	nb := *base
-	origin := ""
-	if normalizeURL(&nb) == nil && nb.Host == base.Host && nb.Scheme == base.Scheme {
-		origin = nb.Scheme + "://" + nb.Host
-	}
+	res := newResolver(base)
 	links := make([]link, 0, len(hrefs))
 	seen := make(map[string]struct{}, len(hrefs))
 	for _, h := range hrefs {
-		var l link
-		var ok bool
-		if origin != "" {
-			l, ok = resolveLink(base, origin, h)
-		} else {
-			var u *url.URL
-			if u, ok = resolve(base, h); ok {
-				l = link{u.String(), hostKey(u)}
-			}
-		}
+		l, ok := res.link(h)
 		if !ok {
 			continue
 		}

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// slowLink is the reference resolveLink must agree with.
+// slowLink is the reference resolver.link must agree with.
 func slowLink(base *url.URL, href string) (link, bool) {
 	u, ok := resolve(base, href)
 	if !ok {
@@ -22,36 +22,36 @@ var linkCases = []string{
 	"https://example.com:443/x", "http://example.com:8080/x", "http://Example.com/x", "http://example.com./x",
 	"http://user@example.com/x", "http://[::1]:8080/x", "http://example.com:/x", "http://example.com:0080/x",
 	"http://example.com:99999/x", "http://-x.com/x", "http://ex_ample.com/x", "http:///x", "http://example.com/a/../b",
-	"HTTP://example.com/x", "ftp://example.com/x", "p/3", "../x", "?q", "#top", "", " /a ", "mailto:x@y",
+	"HTTP://example.com/x", "ftp://example.com/x", "p/3", "p/3?x=1", "p/./3", "a:b/c", "a/b:c", "-x", "~u/p", "_x", ".x", "3#f", "../x", "?q", "#top", "", " /a ", "mailto:x@y",
 }
 
-func TestResolveLinkMatchesResolve(t *testing.T) {
+func TestResolverMatchesResolve(t *testing.T) {
 	for _, b := range []string{"http://example.com/dir/page", "https://h.example:8443/", "http://127.0.1.1:41234/p/3"} {
 		base, _ := url.Parse(b)
-		origin := base.Scheme + "://" + base.Host
+		res := newResolver(base)
 		for _, href := range linkCases {
-			got, gotOK := resolveLink(base, origin, href)
+			got, gotOK := res.link(href)
 			want, wantOK := slowLink(base, href)
 			if got != want || gotOK != wantOK {
-				t.Errorf("base %s, href %q: resolveLink = %+v, %v; resolve = %+v, %v", b, href, got, gotOK, want, wantOK)
+				t.Errorf("base %s, href %q: link = %+v, %v; resolve = %+v, %v", b, href, got, gotOK, want, wantOK)
 			}
 		}
 	}
 }
 
-// FuzzResolveLink checks that the fast path of resolveLink never disagrees
+// FuzzResolveLink checks that the fast path of resolver.link never disagrees
 // with the general resolver.
 func FuzzResolveLink(f *testing.F) {
 	for _, h := range linkCases {
 		f.Add(h)
 	}
 	base, _ := url.Parse("http://example.com:8080/dir/page")
-	origin := "http://example.com:8080"
+	res := newResolver(base)
 	f.Fuzz(func(t *testing.T, href string) {
-		got, gotOK := resolveLink(base, origin, href)
+		got, gotOK := res.link(href)
 		want, wantOK := slowLink(base, href)
 		if got != want || gotOK != wantOK {
-			t.Fatalf("href %q: resolveLink = %+v, %v; resolve = %+v, %v", href, got, gotOK, want, wantOK)
+			t.Fatalf("href %q: link = %+v, %v; resolve = %+v, %v", href, got, gotOK, want, wantOK)
 		}
 		if gotOK {
 			if n, err := Normalize(got.url); err != nil || n != got.url {

@@ -1,0 +1,104 @@
+package crawler
+
+import (
+	"bytes"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+)
+
+// extractGoquery is the reference extraction, through a goquery DOM: what
+// extract did before it became one streaming tokenizer pass. Tests check that
+// the two agree; BenchmarkExtract measures what the tokenizer gains.
+func extractGoquery(body []byte, pageURL *url.URL) (title string, links []string, err error) {
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		return "", nil, err
+	}
+	title = collapseSpace(doc.Find("title").First().Text())
+	base := pageURL
+	if href, ok := doc.Find("base[href]").First().Attr("href"); ok {
+		if b, err := pageURL.Parse(strings.TrimSpace(href)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
+			base = b
+		}
+	}
+	doc.Find("a[href], area[href]").Each(func(_ int, s *goquery.Selection) {
+		href, _ := s.Attr("href")
+		if u, ok := resolve(base, href); ok && !slices.Contains(links, u.String()) {
+			links = append(links, u.String())
+		}
+	})
+	return title, links, nil
+}
+
+var refPages = []string{
+	`<html><head><title>T</title><base href="/b/"></head><body><a href="x">x</a><a href="/y#f">y</a><area href="z"></body></html>`,
+	`<title>  Spaced   title </title><a href="HTTP://Example.COM:80/a/./b">a</a><a href="mailto:x@y">m</a><a href="/a/b">dup</a>`,
+	`<p>no links<a>empty</a><a href="">blank</a><a href="#only">frag</a></p>`,
+	`<a href="//other.example/p?q=1">o</a><a href=" /trim ">t</a><a href="javascript:x()">j</a>`,
+	`<svg><a href="/in-svg">s</a></svg><table><tr><td><a href="/cell">c</a></table>`,
+	`<title>a &amp; b</title><a href="/q?a=1&amp;b=2">amp</a>`,
+}
+
+func TestExtractMatchesGoquery(t *testing.T) {
+	page, _ := url.Parse("http://example.com/dir/page")
+	for _, body := range append(refPages, string(samplePage(60))) {
+		x, err := extract([]byte(body), page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		title, links, err := extractGoquery([]byte(body), page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range x.links {
+			got = append(got, l.url)
+		}
+		if x.title != title || !slices.Equal(got, links) {
+			t.Errorf("page %.60q:\n tokenizer title %q links %q\n goquery   title %q links %q", body, x.title, got, title, links)
+		}
+	}
+}
+
+// samplePage is a page like the test web's: n links in the usual spellings.
+func samplePage(n int) []byte {
+	var b strings.Builder
+	b.WriteString("<!doctype html><html><head><title>Host 1 page 7</title><style>p{}</style><script>var x=1;</script></head><body><h1>Host 1 page 7</h1><p>alpha bravo charlie delta echo foxtrot golf hotel india</p><nav>")
+	forms := []string{"/p/%d", "p/%d", "../p/%d", "/p/../p/%d", "http://127.0.1.1:41234/p/%d", "HTTP://127.0.1.2:41234/p/%d#s", "//127.0.1.3:41234/p/%d"}
+	for i := range n {
+		b.WriteString(`<a href="` + strings.Replace(forms[i%len(forms)], "%d", strconv.Itoa(i*37%2000), 1) + `">Host 1 page ` + strconv.Itoa(i) + "</a>\n")
+	}
+	b.WriteString("</nav><noscript>no script</noscript></body></html>")
+	return []byte(b.String())
+}
+
+
+// BenchmarkExtract compares one page's extraction by the streaming tokenizer
+// (what the crawler runs) with the goquery DOM reference.
+func BenchmarkExtract(b *testing.B) {
+	page, _ := url.Parse("http://127.0.1.1:41234/p/7")
+	body := samplePage(60)
+	b.Run("tokenizer", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if x, err := extract(body, page); err != nil || len(x.links) == 0 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("goquery", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, links, err := extractGoquery(body, page); err != nil || len(links) == 0 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
