@@ -19,7 +19,8 @@ var (
 // Normalize returns the canonical form of an absolute http(s) URL: scheme and
 // host in lower case, the default port dropped, the fragment and user info
 // dropped, dot segments resolved, an empty path made "/", an empty query
-// ("?") dropped and the path's percent-encoding made canonical. Two URLs that
+// ("?") dropped, tracking parameters (utm_* and trackingParams) dropped from
+// the query and the path's percent-encoding made canonical. Two URLs that
 // name the same resource this way normalise to the same string, and
 // Normalize(Normalize(u)) == Normalize(u).
 func Normalize(raw string) (string, error) {
@@ -63,6 +64,9 @@ func normalizeURL(u *url.URL) error {
 	u.User = nil
 	u.Fragment, u.RawFragment = "", ""
 	u.ForceQuery = false
+	if u.RawQuery != "" {
+		u.RawQuery = dropParams(u.RawQuery, isTracking)
+	}
 	// Resolving u against an empty base removes its dot segments (RFC 3986
 	// section 5.2.4) and yields a fresh, canonically escaped path.
 	if strings.Contains(u.Path, ".") {
@@ -78,6 +82,40 @@ func normalizeURL(u *url.URL) error {
 		u.RawPath = ""
 	}
 	return nil
+}
+
+// trackingParams are query parameters that identify a click or a
+// campaign, not a resource; Normalize drops them, and those starting with
+// "utm_".
+var trackingParams = map[string]bool{
+	"fbclid": true, "gclid": true, "dclid": true, "gbraid": true, "wbraid": true, "msclkid": true,
+	"mc_eid": true, "mc_cid": true, "_ga": true, "_gl": true, "yclid": true, "igshid": true,
+	"twclid": true, "ttclid": true, "li_fat_id": true,
+}
+
+func isTracking(key string) bool {
+	key = strings.ToLower(key)
+	return strings.HasPrefix(key, "utm_") || trackingParams[key]
+}
+
+// dropParams returns rawQuery without the parameters whose (unescaped)
+// name drop reports true for; the others keep their order and spelling.
+func dropParams(rawQuery string, drop func(key string) bool) string {
+	if rawQuery == "" {
+		return ""
+	}
+	parts := strings.Split(rawQuery, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if !drop(k) {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "&")
 }
 
 // resolve turns href, found on a page whose base URL is base, into a

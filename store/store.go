@@ -147,7 +147,12 @@ type Page struct {
 	Size        int64             `json:"size"`
 	Truncated   bool              `json:"truncated,omitempty"`
 	Error       string            `json:"error,omitempty"`
-	Body        []byte            `json:"body,omitempty"`
+	// Skipped marks a URL that was not fetched because robots.txt
+	// disallows it (Error says so).
+	Skipped bool `json:"skipped,omitempty"`
+	// Attempts is how many times the URL was requested (retries included).
+	Attempts int    `json:"attempts,omitempty"`
+	Body     []byte `json:"body,omitempty"`
 }
 
 // Failed reports whether the record is an error: no response, or a status of
