@@ -319,7 +319,9 @@ func (f *frontier) observe(host string, ok bool, latency time.Duration) {
 			h.latency += time.Duration(latencyWeight * float64(latency-h.latency))
 		}
 	} else {
-		h.slow = min(h.slow*slowOnError, float64(maxBackoff/minBackoff))
+		// No higher than what reaches the cap, so that recovery starts at once.
+		limit := float64(maxBackoff) / float64(max(f.every, h.crawlDelay, minBackoff))
+		h.slow = min(h.slow*slowOnError, max(limit, 1))
 	}
 	f.retune(h, time.Now())
 }
