@@ -70,6 +70,10 @@ type Config struct {
 	RetryBackoff time.Duration
 	// MaxHold caps a host's hold, whether from back-off or Retry-After [10m].
 	MaxHold time.Duration
+	// MaxBackoff caps the interval to which errors and slow responses
+	// stretch a host's rate (never below the configured rate or
+	// Crawl-delay) [60s].
+	MaxBackoff time.Duration
 	// MaxRedirects is how many redirects are followed from one URL [10].
 	MaxRedirects int
 	// Trap limits: links whose URL is longer than MaxURLLength, whose path has
@@ -221,6 +225,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	}
 	c.front = newFrontier(frontierConfig{
 		window: cfg.Window, perHost: cfg.PerHost, limit: cfg.Rate, burst: cfg.Burst, maxPages: cfg.MaxPages,
+		maxBackoff: cfg.MaxBackoff,
 	}, st.Queue)
 	c.front.restore(hosts, counts.Pending, counts.Pages)
 	if cfg.MaxPerHost > 0 {

@@ -28,15 +28,16 @@ type loadFunc func(host string, after uint64, n int) ([]store.Entry, error)
 // configured rate or slower: Crawl-delay, errors and slow responses lengthen
 // the interval (see retune); nothing makes it faster than configured.
 type frontier struct {
-	mu      sync.Mutex
-	hosts   map[string]*hostQueue
-	ready   readyHeap
-	load    loadFunc
-	window  int
-	perHost int
-	limit   rate.Limit
-	burst   int
-	every   time.Duration // the configured interval, 1/limit; 0 for rate.Inf
+	mu         sync.Mutex
+	hosts      map[string]*hostQueue
+	ready      readyHeap
+	load       loadFunc
+	window     int
+	perHost    int
+	limit      rate.Limit
+	burst      int
+	every      time.Duration // the configured interval, 1/limit; 0 for rate.Inf
+	maxBackoff time.Duration
 
 	queued   int // entries pending, in memory or in the store
 	open     int // entries handed out by next and not yet completed
@@ -67,13 +68,14 @@ type hostQueue struct {
 // slowOnError, each success by recoverOnSuccess (down to the configured
 // interval), and the interval is at least the average response time divided
 // by the per-host concurrency (like Scrapy's AutoThrottle). A host without a
-// rate limit backs off from minBackoff; no back-off exceeds maxBackoff.
+// rate limit backs off from minBackoff; no back-off exceeds the frontier's
+// maxBackoff (defaultMaxBackoff unless configured).
 const (
-	slowOnError      = 2.0
-	recoverOnSuccess = 0.8
-	latencyWeight    = 0.3
-	minBackoff       = 100 * time.Millisecond
-	maxBackoff       = 60 * time.Second
+	slowOnError       = 2.0
+	recoverOnSuccess  = 0.8
+	latencyWeight     = 0.3
+	minBackoff        = 100 * time.Millisecond
+	defaultMaxBackoff = 60 * time.Second
 )
 
 func (h *hostQueue) hasWork() bool { return len(h.entries) > 0 || h.spill }
@@ -81,6 +83,7 @@ func (h *hostQueue) hasWork() bool { return len(h.entries) > 0 || h.spill }
 type frontierConfig struct {
 	window, perHost, burst, maxPages int
 	limit                            rate.Limit
+	maxBackoff                       time.Duration // [defaultMaxBackoff]
 }
 
 func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
@@ -88,16 +91,20 @@ func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
 	if cfg.limit != rate.Inf && cfg.limit > 0 {
 		every = time.Duration(float64(time.Second) / float64(cfg.limit))
 	}
+	if cfg.maxBackoff <= 0 {
+		cfg.maxBackoff = defaultMaxBackoff
+	}
 	return &frontier{
-		every:    every,
-		hosts:    map[string]*hostQueue{},
-		load:     load,
-		window:   cfg.window,
-		perHost:  cfg.perHost,
-		limit:    cfg.limit,
-		burst:    cfg.burst,
-		maxPages: cfg.maxPages,
-		changed:  make(chan struct{}, 1),
+		every:      every,
+		maxBackoff: cfg.maxBackoff,
+		hosts:      map[string]*hostQueue{},
+		load:       load,
+		window:     cfg.window,
+		perHost:    cfg.perHost,
+		limit:      cfg.limit,
+		burst:      cfg.burst,
+		maxPages:   cfg.maxPages,
+		changed:    make(chan struct{}, 1),
 	}
 }
 
@@ -320,7 +327,7 @@ func (f *frontier) observe(host string, ok bool, latency time.Duration) {
 		}
 	} else {
 		// No higher than what reaches the cap, so that recovery starts at once.
-		limit := float64(maxBackoff) / float64(max(f.every, h.crawlDelay, minBackoff))
+		limit := float64(f.maxBackoff) / float64(max(f.every, h.crawlDelay, minBackoff))
 		h.slow = min(h.slow*slowOnError, max(limit, 1))
 	}
 	f.retune(h, time.Now())
@@ -348,13 +355,18 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 		iv = max(iv, time.Duration(float64(max(base, minBackoff))*h.slow))
 	}
 	iv = max(iv, h.latency/time.Duration(max(f.perHost, 1)))
-	iv = min(iv, max(maxBackoff, base))
+	iv = min(iv, max(f.maxBackoff, base))
 	lim := f.limit
 	if iv > 0 {
 		lim = min(f.limit, rate.Every(iv))
 	}
-	if lim != h.limiter.Limit() {
+	if old := h.limiter.Limit(); lim != old {
 		h.limiter.SetLimitAt(now, lim)
+		if old == rate.Inf {
+			// An unlimited limiter kept no account of the request that
+			// led here (robots.txt, an error): count it now.
+			h.limiter.ReserveN(now, h.limiter.Burst())
+		}
 		if h.index >= 0 {
 			f.schedule(h, now)
 		}

@@ -116,8 +116,8 @@ func TestFrontierAdaptiveBackoff(t *testing.T) {
 		for range 20 {
 			f.observe("h", false, 0)
 		}
-		if iv := f.interval("h"); iv != maxBackoff {
-			t.Fatalf("interval %v after many errors, want the cap %v", iv, maxBackoff)
+		if iv := f.interval("h"); iv != defaultMaxBackoff {
+			t.Fatalf("interval %v after many errors, want the cap %v", iv, defaultMaxBackoff)
 		}
 		// Successes bring it back slowly, never below the configured rate.
 		prev := f.interval("h")
