@@ -47,7 +47,7 @@ func normalizeURL(u *url.URL) error {
 		return errNoHost
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
-	host = strings.TrimSuffix(host, ".")
+	host = strings.TrimRight(host, ".")
 	if host == "" {
 		return errNoHost
 	}
