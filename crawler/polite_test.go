@@ -603,3 +603,25 @@ func TestPrivateAddressesNeedTheSeed(t *testing.T) {
 		t.Error("AllowPrivate: host 1 not requested")
 	}
 }
+
+func TestRobotsOncePerHostUnderConcurrency(t *testing.T) {
+	w := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 30, LinksPerPage: 8})
+	for i := range 3 {
+		w.Handle(i, "/robots.txt", text("User-agent: *\nDisallow: /p/7\n"))
+	}
+	w.SetLatency(5 * time.Millisecond)
+	crawlWeb(t, Config{Workers: 32, PerHost: 8, Burst: 8}, fetch.Config{}, w.Seeds()...)
+	for i := range 3 {
+		reqs := hostLog(w, i)
+		checkRobotsFirst(t, reqs)
+		if count(reqs, "/p/7") != 0 {
+			t.Errorf("host %d: disallowed /p/7 requested", i)
+		}
+		// Every page request arrived after robots.txt was answered.
+		for _, r := range reqs[1:] {
+			if r.Time.Before(reqs[0].Time.Add(5 * time.Millisecond)) {
+				t.Errorf("host %d: %s arrived %v after robots.txt, before its answer", i, r.Path, r.Time.Sub(reqs[0].Time))
+			}
+		}
+	}
+}
