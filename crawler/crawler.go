@@ -8,6 +8,12 @@
 // the removal of their frontier entries and the links they add are committed
 // to the store in batched transactions: whatever stops the process, each URL
 // is either still pending or stored, and a new Run continues the crawl.
+//
+// Politeness: a host's robots.txt is fetched (as one of its rate-limited
+// requests) before its first page and honoured; its Crawl-delay, errors and
+// slow answers stretch its interval, Retry-After and retry back-off hold it.
+// No worker ever sleeps: a URL to retry and the next hop of a redirect go
+// back to the front of their host's queue and wait for that host's turn.
 package crawler
 
 import (
