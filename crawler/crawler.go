@@ -8,6 +8,12 @@
 // the removal of their frontier entries and the links they add are committed
 // to the store in batched transactions: whatever stops the process, each URL
 // is either still pending or stored, and a new Run continues the crawl.
+//
+// Politeness: a host's robots.txt is fetched (as one of its rate-limited
+// requests) before its first page and honoured; its Crawl-delay, errors and
+// slow answers stretch its interval, Retry-After and retry back-off hold it.
+// No worker ever sleeps: a URL to retry and the next hop of a redirect go
+// back to the front of their host's queue and wait for that host's turn.
 package crawler
 
 import (
@@ -27,12 +33,22 @@ import (
 	"github.com/politecrawl/crawl/store"
 )
 
-// Fetcher fetches one URL. *fetch.Client implements it.
+// Fetcher fetches one URL without following redirects, and tells what a
+// host's robots.txt says (see fetch.Client.Robots: fetched reports that this
+// call made the request). *fetch.Client implements it.
 type Fetcher interface {
 	Fetch(ctx context.Context, url string) (*fetch.Response, error)
+	Robots(ctx context.Context, url string) (r *fetch.Robots, fetched bool, err error)
 }
 
-var _ Fetcher = (*fetch.Client)(nil)
+// hostAllower is implemented by fetchers that refuse private addresses
+// unless told that a seed's host may be reached (fetch.Client.AllowHost).
+type hostAllower interface{ AllowHost(host string) }
+
+var (
+	_ Fetcher     = (*fetch.Client)(nil)
+	_ hostAllower = (*fetch.Client)(nil)
+)
 
 // Config configures a Crawler. The zero value means the defaults in brackets;
 // flags of `crawl run` map one to one onto these fields.
@@ -48,6 +64,39 @@ type Config struct {
 	Include  []*regexp.Regexp
 	Exclude  []*regexp.Regexp
 	KeepBody bool // store response bodies
+
+	NoRobots   bool // neither fetch nor honour robots.txt
+	NoSitemaps bool // do not read robots.txt Sitemap: lines and /sitemap.xml
+	// Retries is how many times a URL is tried again after a retryable
+	// failure (timeout, connection error, 5xx, 429) before its error is
+	// stored [3]; negative means never.
+	Retries int
+	// RetryBackoff is the host's hold before the first retry, doubled for
+	// each further one, with jitter, up to MaxHold [1s].
+	RetryBackoff time.Duration
+	// MaxHold caps a host's hold, whether from back-off or Retry-After [10m].
+	MaxHold time.Duration
+	// MaxBackoff caps the interval to which errors and slow responses
+	// stretch a host's rate (never below the configured rate or
+	// Crawl-delay) [60s].
+	MaxBackoff time.Duration
+	// MaxRedirects is how many redirects are followed from one URL [10].
+	MaxRedirects int
+	// Trap limits: links whose URL is longer than MaxURLLength, whose path has
+	// more than MaxPathDepth segments or one segment more than MaxRepeats
+	// times are not followed [2048, 32, 3]; at most MaxPerHost URLs of a
+	// host are queued (0: no limit).
+	MaxURLLength int
+	MaxPathDepth int
+	MaxRepeats   int
+	MaxPerHost   int
+	// DropParams are query parameters removed from links besides utm_* and
+	// the well-known trackers Normalize always drops.
+	DropParams []string
+	// SitemapURLs caps the URLs read from sitemaps per host [50000];
+	// SitemapBytes caps the decompressed bytes read from one sitemap [50 MiB].
+	SitemapURLs  int
+	SitemapBytes int64
 
 	// Grace is how long in-flight fetches may run on after Run's context is
 	// cancelled; those still running then are abandoned and stay pending [10s].
@@ -90,6 +139,36 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case c.Retries == 0:
+		c.Retries = 3
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = time.Second
+	}
+	if c.MaxHold <= 0 {
+		c.MaxHold = 10 * time.Minute
+	}
+	if c.MaxRedirects <= 0 {
+		c.MaxRedirects = 10
+	}
+	if c.MaxURLLength <= 0 {
+		c.MaxURLLength = 2048
+	}
+	if c.MaxPathDepth <= 0 {
+		c.MaxPathDepth = 32
+	}
+	if c.MaxRepeats <= 0 {
+		c.MaxRepeats = 3
+	}
+	if c.SitemapURLs <= 0 {
+		c.SitemapURLs = 50000
+	}
+	if c.SitemapBytes <= 0 {
+		c.SitemapBytes = 50 << 20
+	}
 }
 
 // Crawler crawls into one store. Its methods are safe for concurrent use, but
@@ -105,11 +184,19 @@ type Crawler struct {
 	scopeMu sync.RWMutex
 	hosts   map[string]bool // the seeds' hosts
 
+	hostMu   sync.Mutex
+	perHost  map[string]int  // URLs queued per host, for MaxPerHost
+	sitemaps map[string]int  // URLs read from sitemaps per host
+	met      map[string]bool // hosts met this run (sitemap discovery without robots)
+	drop     map[string]bool // Config.DropParams
+
 	fetched atomic.Int64 // fetches finished this run
 	failed  atomic.Int64 // of which errors or status ≥ 400
 	bytes   atomic.Int64 // body bytes read this run
 	commits atomic.Int64 // transactions committed this run
 	commitT atomic.Int64 // nanoseconds spent committing this run
+	skipped atomic.Int64 // URLs stored unfetched (robots.txt) this run
+	retried atomic.Int64 // retries queued this run
 	started atomic.Int64 // unix nanoseconds Run started
 }
 
@@ -117,7 +204,11 @@ type Crawler struct {
 // the visited set and the seeds' hosts are loaded from it.
 func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	cfg.defaults()
-	c := &Crawler{cfg: cfg, store: st, fetcher: f, log: cfg.Logger, hosts: map[string]bool{}}
+	c := &Crawler{cfg: cfg, store: st, fetcher: f, log: cfg.Logger, hosts: map[string]bool{},
+		perHost: map[string]int{}, sitemaps: map[string]int{}, met: map[string]bool{}, drop: map[string]bool{}}
+	for _, p := range cfg.DropParams {
+		c.drop[p] = true
+	}
 	counts, err := st.Counts()
 	if err != nil {
 		return nil, err
@@ -132,7 +223,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	}
 	for _, s := range seeds {
 		if h, err := hostOf(s); err == nil {
-			c.hosts[h] = true
+			c.addSeedHost(h)
 		}
 	}
 	hosts, err := st.Hosts()
@@ -141,8 +232,14 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	}
 	c.front = newFrontier(frontierConfig{
 		window: cfg.Window, perHost: cfg.PerHost, limit: cfg.Rate, burst: cfg.Burst, maxPages: cfg.MaxPages,
+		maxBackoff: cfg.MaxBackoff,
 	}, st.Queue)
 	c.front.restore(hosts, counts.Pending, counts.Pages)
+	if cfg.MaxPerHost > 0 {
+		if err := c.countPerHost(hosts); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -157,11 +254,12 @@ func (c *Crawler) AddSeeds(seeds []string) (int, error) {
 		if err != nil || normalizeURL(u) != nil || u.String() != s {
 			return 0, fmt.Errorf("seed %q is not a normalised absolute URL", s)
 		}
-		c.scopeMu.Lock()
-		c.hosts[hostKey(u)] = true
-		c.scopeMu.Unlock()
+		c.addSeedHost(hostKey(u))
 		b.Seeds = append(b.Seeds, s)
 		if fp := Fingerprint(s); c.visited.add(fp) {
+			c.hostMu.Lock()
+			c.perHost[hostKey(u)]++
+			c.hostMu.Unlock()
 			fps = append(fps, fp)
 			b.Add = append(b.Add, store.Entry{URL: s, Host: hostKey(u)})
 			b.Seen = append(b.Seen, fp)
@@ -175,6 +273,17 @@ func (c *Crawler) AddSeeds(seeds []string) (int, error) {
 	}
 	c.front.complete(0, b.Add)
 	return len(b.Add), nil
+}
+
+// addSeedHost puts host in scope and lets the fetcher reach it even at a
+// private address: the user pointed the crawl there.
+func (c *Crawler) addSeedHost(host string) {
+	c.scopeMu.Lock()
+	c.hosts[host] = true
+	c.scopeMu.Unlock()
+	if a, ok := c.fetcher.(hostAllower); ok {
+		a.AllowHost(host)
+	}
 }
 
 // inScope reports whether the crawl follows a link.
@@ -204,12 +313,15 @@ func (c *Crawler) inScope(l link) bool {
 	return false
 }
 
-// result is one fetched URL on its way to the committer.
+// result is what a worker hands the committer: the record of a URL that is
+// done (nil when the URL went back to the frontier) and the URLs it found.
 type result struct {
-	done store.Done
+	done *store.Done
 	add  []store.Entry
 	seen []uint64
 }
+
+func (r *result) empty() bool { return r.done == nil && len(r.add) == 0 && len(r.seen) == 0 }
 
 // Run crawls until no URL is pending (or MaxPages is reached), ctx is
 // cancelled, or the store fails. On cancellation it stops dispatching, lets
@@ -229,20 +341,20 @@ func (c *Crawler) Run(ctx context.Context) error {
 	failCtx, fail := context.WithCancelCause(context.Background())
 	defer fail(nil)
 
-	jobs := make(chan store.Entry, c.cfg.Workers)
+	jobs := make(chan job, c.cfg.Workers)
 	results := make(chan result, c.cfg.Workers)
 	slots := make(chan struct{}, c.cfg.Workers) // one per busy worker
 
 	var workers sync.WaitGroup
 	for range c.cfg.Workers {
 		workers.Go(func() {
-			for e := range jobs {
-				r, ok := c.process(fetchCtx, e)
-				if ok {
+			for j := range jobs {
+				r, ok := c.process(fetchCtx, j)
+				if ok && !r.empty() {
 					select {
 					case results <- r:
 					case <-failCtx.Done():
-						ok = false
+						ok = r.done == nil // a requeued URL is no longer handed out
 					}
 				}
 				if !ok {
@@ -288,7 +400,7 @@ func (c *Crawler) Run(ctx context.Context) error {
 // dispatch hands URLs of ready hosts to free workers until the crawl is
 // finished or stopped. A worker slot is taken before a host's token, so a
 // token is never spent while the request waits for a worker.
-func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- store.Entry, slots chan struct{}) error {
+func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots chan struct{}) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -333,82 +445,11 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- store.Entry
 	}
 }
 
-// process fetches one URL and prepares its record and new links. It reports
-// false when the fetch was abandoned because the crawl is stopping.
-func (c *Crawler) process(ctx context.Context, e store.Entry) (result, bool) {
-	start := time.Now()
-	resp, err := c.fetcher.Fetch(ctx, e.URL)
-	c.front.release(e.Host)
-	if err != nil && ctx.Err() != nil {
-		return result{}, false // stopped by us: the URL stays pending
-	}
-	c.fetched.Add(1)
-	p := &store.Page{URL: e.URL, FinalURL: e.URL, Depth: e.Depth, FetchedAt: start.UTC().Truncate(time.Millisecond)}
-	r := result{done: store.Done{Entry: e, Page: p}}
-	if err != nil {
-		c.failed.Add(1)
-		p.Error = err.Error()
-		p.DurationMS = msSince(start)
-		c.log.Debug("fetch failed", "url", e.URL, "err", err)
-		return r, true
-	}
-	c.bytes.Add(int64(len(resp.Body)))
-	p.FinalURL = resp.FinalURL
-	p.Status = resp.Status
-	p.ContentType = resp.ContentType
-	p.Headers = keptHeaders(resp)
-	p.Size = int64(len(resp.Body))
-	p.Truncated = resp.Truncated
-	p.DurationMS = float64(resp.Duration.Microseconds()) / 1000
-	if c.cfg.KeepBody {
-		p.Body = resp.Body
-	}
-	if p.Failed() {
-		c.failed.Add(1)
-	}
-	if resp.IsHTML() && resp.Status < 300 {
-		final, err := url.Parse(resp.FinalURL)
-		if err != nil {
-			final, _ = url.Parse(e.URL)
-		}
-		x, err := extract(resp.Body, final)
-		if err != nil {
-			p.Error = "parse: " + err.Error()
-			return r, true
-		}
-		p.Title, p.Text = x.title, x.text
-		p.Links = make([]string, len(x.links))
-		for i, l := range x.links {
-			p.Links[i] = l.url
-		}
-		c.follow(&r, x.links, e.Depth+1)
-	}
-	return r, true
-}
-
-// follow queues the links that are in scope, within depth and not seen.
-func (c *Crawler) follow(r *result, links []link, depth int) {
-	if c.cfg.NoFollow || (c.cfg.MaxDepth > 0 && depth > c.cfg.MaxDepth) {
-		return
-	}
-	var fps []uint64
-	var next []link
-	for _, l := range links {
-		if c.inScope(l) {
-			fps = append(fps, Fingerprint(l.url))
-			next = append(next, l)
-		}
-	}
-	c.visited.addNew(fps, func(i int) {
-		r.add = append(r.add, store.Entry{URL: next[i].url, Host: next[i].host, Depth: depth})
-		r.seen = append(r.seen, fps[i])
-	})
-}
-
 // keptHeaders picks the response headers worth storing.
 func keptHeaders(resp *fetch.Response) map[string]string {
 	var m map[string]string
-	for _, k := range []string{"Content-Length", "Content-Language", "Last-Modified", "Etag", "Server", "X-Robots-Tag"} {
+	for _, k := range []string{"Content-Length", "Content-Language", "Content-Encoding", "Last-Modified", "Etag",
+		"Server", "X-Robots-Tag", "Location", "Retry-After"} {
 		if v := resp.Header.Get(k); v != "" {
 			if m == nil {
 				m = make(map[string]string, 4)
@@ -427,15 +468,17 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 func (c *Crawler) commitLoop(results <-chan result) error {
 	var (
 		b     store.Batch
+		nres  int // results in b
 		timer = time.NewTimer(time.Hour)
 	)
 	timer.Stop()
 	flush := func() error {
 		timer.Stop()
 		n := len(b.Done)
-		if n == 0 {
+		if nres == 0 {
 			return nil
 		}
+		nres = 0
 		t0 := time.Now()
 		if err := c.store.Commit(&b); err != nil {
 			return err
@@ -452,13 +495,15 @@ func (c *Crawler) commitLoop(results <-chan result) error {
 			if !ok {
 				return flush()
 			}
-			b.Done = append(b.Done, r.done)
+			if r.done != nil {
+				b.Done = append(b.Done, *r.done)
+			}
 			b.Add = append(b.Add, r.add...)
 			b.Seen = append(b.Seen, r.seen...)
-			if len(b.Done) == 1 {
+			if nres++; nres == 1 {
 				timer.Reset(c.cfg.BatchDelay)
 			}
-			if len(b.Done) >= c.cfg.BatchSize {
+			if nres >= c.cfg.BatchSize {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -481,6 +526,8 @@ type Stats struct {
 	Bytes    int64         // body bytes read this run
 	Commits  int64         // transactions committed this run
 	CommitT  time.Duration // time spent committing this run
+	Skipped  int64         // URLs stored unfetched this run (robots.txt)
+	Retries  int64         // retries queued this run
 	Hosts    int           // hosts known
 	Ready    int           // hosts with work and a free slot
 	Elapsed  time.Duration // since Run started
@@ -491,7 +538,8 @@ func (c *Crawler) Stats() Stats {
 	fs := c.front.stats()
 	s := Stats{
 		Stored: fs.done, Pending: fs.queued, InFlight: fs.open, Hosts: fs.hosts, Ready: fs.ready,
-		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(), CommitT: time.Duration(c.commitT.Load()),
+		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(),
+		CommitT: time.Duration(c.commitT.Load()), Skipped: c.skipped.Load(), Retries: c.retried.Load(),
 	}
 	if t := c.started.Load(); t != 0 {
 		s.Elapsed = time.Since(time.Unix(0, t))

@@ -77,7 +77,6 @@ func samplePage(n int) []byte {
 	return []byte(b.String())
 }
 
-
 // BenchmarkExtract compares one page's extraction by the streaming tokenizer
 // (what the crawler runs) with the goquery DOM reference.
 func BenchmarkExtract(b *testing.B) {

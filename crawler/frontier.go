@@ -22,15 +22,22 @@ type loadFunc func(host string, after uint64, n int) ([]store.Entry, error)
 //
 // It also counts the URLs handed out but not yet committed ("open"), so that
 // the crawl knows when it is over. A frontier is safe for concurrent use.
+//
+// A host's next request is allowed at the later of its limiter's next token
+// and its hold (Retry-After, retry back-off). Its limiter runs at the
+// configured rate or slower: Crawl-delay, errors and slow responses lengthen
+// the interval (see retune); nothing makes it faster than configured.
 type frontier struct {
-	mu      sync.Mutex
-	hosts   map[string]*hostQueue
-	ready   readyHeap
-	load    loadFunc
-	window  int
-	perHost int
-	limit   rate.Limit
-	burst   int
+	mu         sync.Mutex
+	hosts      map[string]*hostQueue
+	ready      readyHeap
+	load       loadFunc
+	window     int
+	perHost    int
+	limit      rate.Limit
+	burst      int
+	every      time.Duration // the configured interval, 1/limit; 0 for rate.Inf
+	maxBackoff time.Duration
 
 	queued   int // entries pending, in memory or in the store
 	open     int // entries handed out by next and not yet completed
@@ -43,32 +50,61 @@ type frontier struct {
 // hostQueue is one host's queue and politeness state.
 type hostQueue struct {
 	name     string
-	entries  []store.Entry // in-memory window, FIFO
-	lastSeq  uint64        // highest Seq ever put in the window
-	spill    bool          // the store may hold entries after lastSeq
+	entries  []job  // in-memory window, FIFO; retries and redirect hops go first
+	lastSeq  uint64 // highest Seq ever put in the window
+	spill    bool   // the store may hold entries after lastSeq
 	inflight int
 	limiter  *rate.Limiter
 	readyAt  time.Time
 	index    int // in the ready heap, or -1
+
+	holdUntil  time.Time     // no request before this (Retry-After, retry back-off)
+	crawlDelay time.Duration // robots.txt Crawl-delay
+	slow       float64       // back-off factor from errors, ≥ 1
+	latency    time.Duration // moving average of successful response times
 }
+
+// Adaptive back-off: each retryable failure multiplies a host's interval by
+// slowOnError, each success by recoverOnSuccess (down to the configured
+// interval), and the interval is at least the average response time divided
+// by the per-host concurrency (like Scrapy's AutoThrottle). A host without a
+// rate limit backs off from minBackoff; no back-off exceeds the frontier's
+// maxBackoff (defaultMaxBackoff unless configured).
+const (
+	slowOnError       = 2.0
+	recoverOnSuccess  = 0.8
+	latencyWeight     = 0.3
+	minBackoff        = 100 * time.Millisecond
+	defaultMaxBackoff = 60 * time.Second
+)
 
 func (h *hostQueue) hasWork() bool { return len(h.entries) > 0 || h.spill }
 
 type frontierConfig struct {
 	window, perHost, burst, maxPages int
 	limit                            rate.Limit
+	maxBackoff                       time.Duration // [defaultMaxBackoff]
 }
 
 func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
+	var every time.Duration
+	if cfg.limit != rate.Inf && cfg.limit > 0 {
+		every = time.Duration(float64(time.Second) / float64(cfg.limit))
+	}
+	if cfg.maxBackoff <= 0 {
+		cfg.maxBackoff = defaultMaxBackoff
+	}
 	return &frontier{
-		hosts:    map[string]*hostQueue{},
-		load:     load,
-		window:   cfg.window,
-		perHost:  cfg.perHost,
-		limit:    cfg.limit,
-		burst:    cfg.burst,
-		maxPages: cfg.maxPages,
-		changed:  make(chan struct{}, 1),
+		every:      every,
+		maxBackoff: cfg.maxBackoff,
+		hosts:      map[string]*hostQueue{},
+		load:       load,
+		window:     cfg.window,
+		perHost:    cfg.perHost,
+		limit:      cfg.limit,
+		burst:      cfg.burst,
+		maxPages:   cfg.maxPages,
+		changed:    make(chan struct{}, 1),
 	}
 }
 
@@ -82,7 +118,7 @@ func (f *frontier) signal() {
 func (f *frontier) host(name string) *hostQueue {
 	h := f.hosts[name]
 	if h == nil {
-		h = &hostQueue{name: name, limiter: rate.NewLimiter(f.limit, f.burst), index: -1}
+		h = &hostQueue{name: name, limiter: rate.NewLimiter(f.limit, f.burst), index: -1, slow: 1}
 		f.hosts[name] = h
 	}
 	return h
@@ -114,6 +150,9 @@ func (f *frontier) schedule(h *hostQueue, now time.Time) {
 		return
 	}
 	h.readyAt = nextToken(h.limiter, now)
+	if h.holdUntil.After(h.readyAt) {
+		h.readyAt = h.holdUntil
+	}
 	if h.index >= 0 {
 		heap.Fix(&f.ready, h.index)
 	} else {
@@ -149,7 +188,7 @@ func (f *frontier) complete(n int, entries []store.Entry) {
 		case e.Seq <= h.lastSeq:
 			// Already loaded from the store by a refill.
 		case !h.spill && len(h.entries) < f.window:
-			h.entries = append(h.entries, e)
+			h.entries = append(h.entries, job{Entry: e})
 			h.lastSeq = e.Seq
 		default:
 			h.spill = true
@@ -164,7 +203,7 @@ func (f *frontier) complete(n int, entries []store.Entry) {
 // next hands out the next entry of a host whose time has come and takes a
 // token from its limiter. If none is ready it returns ok=false and the time
 // the earliest host will be ready (zero if no host has work now).
-func (f *frontier) next(now time.Time) (e store.Entry, ok bool, wake time.Time, err error) {
+func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for f.ready.Len() > 0 {
@@ -189,7 +228,7 @@ func (f *frontier) next(now time.Time) (e store.Entry, ok bool, wake time.Time, 
 			continue
 		}
 		e = h.entries[0]
-		h.entries[0] = store.Entry{}
+		h.entries[0] = job{}
 		h.entries = h.entries[1:]
 		if len(h.entries) == 0 {
 			h.entries = nil // let the backing array go
@@ -215,9 +254,9 @@ func (f *frontier) refill(h *hostQueue) error {
 	if len(entries) < f.window {
 		h.spill = false
 	}
-	if len(entries) > 0 {
-		h.entries = append(h.entries, entries...)
-		h.lastSeq = entries[len(entries)-1].Seq
+	for _, e := range entries {
+		h.entries = append(h.entries, job{Entry: e})
+		h.lastSeq = e.Seq
 	}
 	return nil
 }
@@ -230,6 +269,108 @@ func (f *frontier) release(host string) {
 	h.inflight--
 	f.schedule(h, time.Now())
 	f.signal()
+}
+
+// requeue puts a handed-out job back at the front of its host's queue (a
+// retry, or the next hop of a redirect, possibly on another host) and holds
+// that host until until (zero: no hold). The job counts as queued again.
+func (f *frontier) requeue(j job, until time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.host(j.Host)
+	h.entries = append([]job{j}, h.entries...)
+	f.open--
+	f.queued++
+	if until.After(h.holdUntil) {
+		h.holdUntil = until
+	}
+	f.schedule(h, time.Now())
+	f.signal()
+}
+
+// hold holds host: no request is handed out for it before until.
+func (f *frontier) hold(host string, until time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.host(host)
+	if until.After(h.holdUntil) {
+		h.holdUntil = until
+		if h.index >= 0 {
+			f.schedule(h, time.Now())
+		}
+	}
+}
+
+// setCrawlDelay sets host's robots.txt Crawl-delay, which lengthens its
+// interval if it is longer than the configured one.
+func (f *frontier) setCrawlDelay(host string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.host(host)
+	h.crawlDelay = max(d, 0)
+	f.retune(h, time.Now())
+}
+
+// observe feeds the outcome of a request to host into its adaptive
+// back-off: ok is false for retryable failures (timeouts, connection errors,
+// 5xx, 429); latency is the response time of a success.
+func (f *frontier) observe(host string, ok bool, latency time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.host(host)
+	if ok {
+		h.slow = max(1, h.slow*recoverOnSuccess)
+		if h.latency == 0 {
+			h.latency = latency
+		} else {
+			h.latency += time.Duration(latencyWeight * float64(latency-h.latency))
+		}
+	} else {
+		// No higher than what reaches the cap, so that recovery starts at once.
+		limit := float64(f.maxBackoff) / float64(max(f.every, h.crawlDelay, minBackoff))
+		h.slow = min(h.slow*slowOnError, max(limit, 1))
+	}
+	f.retune(h, time.Now())
+}
+
+// interval returns the time host's limiter now leaves between requests
+// (the inverse of its rate; 0 for no limit). For tests and stats.
+func (f *frontier) interval(host string) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lim := f.host(host).limiter.Limit()
+	if lim == rate.Inf || lim <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / float64(lim))
+}
+
+// retune sets h's limiter from the configured interval, Crawl-delay,
+// back-off factor and latency: the longest of them wins, back-off is capped
+// at maxBackoff, and the result is never faster than configured.
+func (f *frontier) retune(h *hostQueue, now time.Time) {
+	base := max(f.every, h.crawlDelay)
+	iv := base
+	if h.slow > 1 {
+		iv = max(iv, time.Duration(float64(max(base, minBackoff))*h.slow))
+	}
+	iv = max(iv, h.latency/time.Duration(max(f.perHost, 1)))
+	iv = min(iv, max(f.maxBackoff, base))
+	lim := f.limit
+	if iv > 0 {
+		lim = min(f.limit, rate.Every(iv))
+	}
+	if old := h.limiter.Limit(); lim != old {
+		h.limiter.SetLimitAt(now, lim)
+		if old == rate.Inf {
+			// An unlimited limiter kept no account of the request that
+			// led here (robots.txt, an error): count it now.
+			h.limiter.ReserveN(now, h.limiter.Burst())
+		}
+		if h.index >= 0 {
+			f.schedule(h, now)
+		}
+	}
 }
 
 // abandon returns n handed-out entries that will not be completed in this

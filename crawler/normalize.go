@@ -20,7 +20,8 @@ var (
 // Normalize returns the canonical form of an absolute http(s) URL: scheme and
 // host in lower case, the default port dropped, the fragment and user info
 // dropped, dot segments resolved, an empty path made "/", an empty query
-// ("?") dropped and the path's percent-encoding made canonical. Two URLs that
+// ("?") dropped, tracking parameters (utm_* and trackingParams) dropped from
+// the query and the path's percent-encoding made canonical. Two URLs that
 // name the same resource this way normalise to the same string, and
 // Normalize(Normalize(u)) == Normalize(u).
 func Normalize(raw string) (string, error) {
@@ -68,7 +69,9 @@ func normalizeURL(u *url.URL) error {
 	u.User = nil
 	u.Fragment, u.RawFragment = "", ""
 	u.ForceQuery = false
-	u.RawQuery = escapeQuery(u.RawQuery)
+	if u.RawQuery != "" {
+		u.RawQuery = escapeQuery(dropParams(u.RawQuery, isTracking))
+	}
 	// Resolving u against an empty base removes its dot segments (RFC 3986
 	// section 5.2.4) and yields a fresh, canonically escaped path.
 	if strings.Contains(u.Path, ".") {
@@ -114,6 +117,40 @@ func escapeQuery(q string) string {
 func badQueryByte(c byte) bool {
 	return c <= ' ' || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' ||
 		c == '`' || c == '{' || c == '|' || c == '}'
+}
+
+// trackingParams are query parameters that identify a click or a
+// campaign, not a resource; Normalize drops them, and those starting with
+// "utm_".
+var trackingParams = map[string]bool{
+	"fbclid": true, "gclid": true, "dclid": true, "gbraid": true, "wbraid": true, "msclkid": true,
+	"mc_eid": true, "mc_cid": true, "_ga": true, "_gl": true, "yclid": true, "igshid": true,
+	"twclid": true, "ttclid": true, "li_fat_id": true,
+}
+
+func isTracking(key string) bool {
+	key = strings.ToLower(key)
+	return strings.HasPrefix(key, "utm_") || trackingParams[key]
+}
+
+// dropParams returns rawQuery without the parameters whose (unescaped)
+// name drop reports true for; the others keep their order and spelling.
+func dropParams(rawQuery string, drop func(key string) bool) string {
+	if rawQuery == "" {
+		return ""
+	}
+	parts := strings.Split(rawQuery, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if !drop(k) {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "&")
 }
 
 // resolve turns href, found on a page whose base URL is base, into a
@@ -255,6 +292,19 @@ func fastLink(base *url.URL, baseOrigin, dir, href string) (s, host string, ok b
 	return "", "", false
 }
 
+// mayTrack reports whether a raw query may hold a parameter that
+// normalisation drops: a tracking name, or a name with escapes or empty
+// parts that only the full path can judge.
+func mayTrack(query string) bool {
+	for part := range strings.SplitSeq(query, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if k == "" || strings.ContainsAny(k, "%+") || isTracking(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // isSegmentStart reports whether c may start a relative path that fastLink
 // handles: a letter, digit, '-', '_' or '~' (no '.', which may start a dot
 // segment, and nothing that needs escaping).
@@ -298,8 +348,8 @@ func canonicalHost(scheme, host string) bool {
 // query of plain characters that is not empty.
 func canonicalPathQuery(p string) bool {
 	path, query, hasQuery := strings.Cut(p, "?")
-	if hasQuery && query == "" {
-		return false // "?" alone is dropped by normalisation
+	if hasQuery && (query == "" || mayTrack(query)) {
+		return false // "?" alone and tracking parameters are dropped by normalisation
 	}
 	for i := 0; i < len(path); i++ {
 		c := path[i]

@@ -24,18 +24,18 @@ func (v *visited) add(fp uint64) bool {
 	return true
 }
 
-// addNew marks every fingerprint of fps as visited under one lock, and calls
-// fn with the index of each one that was new.
-func (v *visited) addNew(fps []uint64, fn func(i int)) {
+// addNew marks every new fingerprint of fps as visited under one lock: for
+// each one that is not yet in the set it calls keep with its index, and
+// marks it only if keep returns true. keep must not use v.
+func (v *visited) addNew(fps []uint64, keep func(i int) bool) {
 	if len(fps) == 0 {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for i, fp := range fps {
-		if _, ok := v.set[fp]; !ok {
+		if _, ok := v.set[fp]; !ok && keep(i) {
 			v.set[fp] = struct{}{}
-			fn(i)
 		}
 	}
 }

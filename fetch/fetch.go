@@ -1,11 +1,16 @@
 // Package fetch owns the crawler's HTTP: the client and its limits (timeouts,
-// redirects, body cap, user agent). It knows nothing of the crawl: it fetches
-// one URL when asked and reports what the server said.
+// body cap, content decoding, user agent, the addresses it may dial) and the
+// per-host robots.txt cache. It knows nothing of the crawl: it fetches one URL
+// when asked and reports what the server said. It never follows redirects for
+// pages: a redirect is a response, and the caller decides whether and when to
+// request its target (the crawler queues it, so each hop pays for its own
+// politeness token).
 //
 // A Client is safe for concurrent use by many goroutines.
 package fetch
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -13,23 +18,41 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
+
+	"github.com/andybalholm/brotli"
 )
 
 // DefaultUserAgent names the crawler and where to learn about it.
 const DefaultUserAgent = "politecrawl/0.1 (+https://github.com/politecrawl/crawl)"
 
-// Config configures a Client. The zero value means the defaults below.
+// Config configures a Client. The zero value means the defaults in brackets.
 type Config struct {
-	UserAgent    string        // sent on every request [DefaultUserAgent]
-	Timeout      time.Duration // whole fetch, from dial to the last body byte [30s]
-	DialTimeout  time.Duration // TCP connect [10s]
-	MaxBody      int64         // bytes of body kept; longer bodies are cut and marked [10 MiB]
-	MaxRedirects int           // redirects followed before giving up [10]
+	UserAgent     string        // sent on every request, robots.txt included [DefaultUserAgent]
+	Timeout       time.Duration // whole fetch, from dial to the last body byte [30s]
+	DialTimeout   time.Duration // TCP connect [10s]
+	TLSTimeout    time.Duration // TLS handshake [10s]
+	HeaderTimeout time.Duration // from the request written to the response headers [Timeout]
+	MaxBody       int64         // bytes of decoded body kept; longer bodies are cut and marked [10 MiB]
 	// IdleConnsPerHost bounds the keep-alive connections kept per host [64].
 	IdleConnsPerHost int
+	// AllowPrivate lets the client dial loopback, private, link-local,
+	// unspecified and multicast addresses. Without it only hosts given to
+	// AllowHost may reach such addresses; the check is made on the address
+	// actually dialled, after DNS.
+	AllowPrivate bool
+
+	// RobotsTTL is how long a fetched robots.txt (or its absence, 4xx) is
+	// trusted [24h]. RobotsErrorTTL is how long a host whose robots.txt
+	// could not be had (5xx, 429, network error) is treated as disallowing
+	// everything before robots.txt is asked for again [1m].
+	RobotsTTL      time.Duration
+	RobotsErrorTTL time.Duration
 }
 
 func (c *Config) defaults() {
@@ -42,29 +65,43 @@ func (c *Config) defaults() {
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second
 	}
+	if c.TLSTimeout <= 0 {
+		c.TLSTimeout = 10 * time.Second
+	}
+	if c.HeaderTimeout <= 0 {
+		c.HeaderTimeout = c.Timeout
+	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = 10 << 20
-	}
-	if c.MaxRedirects <= 0 {
-		c.MaxRedirects = 10
 	}
 	if c.IdleConnsPerHost <= 0 {
 		c.IdleConnsPerHost = 64
 	}
+	if c.RobotsTTL <= 0 {
+		c.RobotsTTL = 24 * time.Hour
+	}
+	if c.RobotsErrorTTL <= 0 {
+		c.RobotsErrorTTL = time.Minute
+	}
 }
 
-// ErrTooManyRedirects is returned when a chain of redirects exceeds
-// Config.MaxRedirects.
-var ErrTooManyRedirects = errors.New("too many redirects")
+// Errors of a fetch, for errors.Is.
+var (
+	// ErrBlockedAddress means the host resolved to an address the client
+	// may not dial (see Config.AllowPrivate).
+	ErrBlockedAddress = errors.New("address not allowed (loopback, private, link-local or multicast)")
+	// ErrDecode means the body could not be decoded (Content-Encoding).
+	ErrDecode = errors.New("cannot decode body")
+)
 
 // Response is what a fetch brought back.
 type Response struct {
 	URL         string        // the URL asked for
-	FinalURL    string        // the URL of the last response, after redirects
+	FinalURL    string        // the URL that answered (the one asked for: redirects are not followed)
 	Status      int           // HTTP status code
-	Header      http.Header   // response headers of the final response
+	Header      http.Header   // response headers
 	ContentType string        // media type without parameters, lower case ("text/html")
-	Body        []byte        // at most Config.MaxBody bytes
+	Body        []byte        // decoded (gzip, br), at most Config.MaxBody bytes
 	Truncated   bool          // the body was longer than Config.MaxBody and was cut
 	Duration    time.Duration // from the request to the last body byte read
 }
@@ -74,35 +111,76 @@ func (r *Response) IsHTML() bool {
 	return r.ContentType == "text/html" || r.ContentType == "application/xhtml+xml"
 }
 
-// Client fetches URLs over HTTP.
+// Location returns the redirect target of a 3xx response resolved against
+// its URL, and whether there is one.
+func (r *Response) Location() (*url.URL, bool) {
+	if r.Status < 300 || r.Status > 399 {
+		return nil, false
+	}
+	loc := r.Header.Get("Location")
+	if loc == "" {
+		return nil, false
+	}
+	base, err := url.Parse(r.FinalURL)
+	if err != nil {
+		return nil, false
+	}
+	u, err := base.Parse(loc)
+	if err != nil {
+		return nil, false
+	}
+	return u, true
+}
+
+// Client fetches URLs over HTTP. The zero value is not usable; call New.
 type Client struct {
-	cfg  Config
-	http *http.Client
+	cfg    Config
+	agent  string       // robots.txt product token, lower case
+	http   *http.Client // pages: no redirects followed
+	robots *http.Client // robots.txt: up to maxRobotsRedirects followed
+
+	allowMu sync.RWMutex
+	allowed map[string]bool // dial addresses ("host:port") exempt from the address check
+
+	cache robotsCache
 }
 
 // New returns a Client configured by cfg.
 func New(cfg Config) *Client {
 	cfg.defaults()
+	c := &Client{cfg: cfg, agent: agentToken(cfg.UserAgent), allowed: map[string]bool{}}
+	open := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	guarded := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second, Control: checkAddress}
 	tr := &http.Transport{
 		Proxy: nil, // a crawler talks to the hosts it names
-		DialContext: (&net.Dialer{
-			Timeout:   cfg.DialTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if c.cfg.AllowPrivate || c.isAllowed(addr) {
+				return open.DialContext(ctx, network, addr)
+			}
+			return guarded.DialContext(ctx, network, addr)
+		},
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          0, // no global cap: the per-host cap bounds it
 		MaxIdleConnsPerHost:   cfg.IdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
+		TLSHandshakeTimeout:   cfg.TLSTimeout,
+		ResponseHeaderTimeout: cfg.HeaderTimeout,
 		ExpectContinueTimeout: time.Second,
+		// We ask for gzip and br ourselves and decode both (net/http would
+		// only do gzip).
+		DisableCompression: true,
 	}
-	c := &Client{cfg: cfg}
 	c.http = &http.Client{
 		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	c.robots = &http.Client{
+		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > cfg.MaxRedirects {
-				return fmt.Errorf("%w (%d)", ErrTooManyRedirects, cfg.MaxRedirects)
+			if len(via) > maxRobotsRedirects {
+				return http.ErrUseLastResponse
 			}
 			return nil
 		},
@@ -113,10 +191,76 @@ func New(cfg Config) *Client {
 // UserAgent returns the User-Agent header the client sends.
 func (c *Client) UserAgent() string { return c.cfg.UserAgent }
 
-// Fetch GETs rawURL and reads at most Config.MaxBody bytes of its body. The
-// whole fetch, a slowly dripping body included, is bounded by Config.Timeout
-// and by ctx. A non-2xx status is not an error: it is in Response.Status.
+// Agent returns the product token robots.txt groups are matched against:
+// the User-Agent up to its first '/' or space, in lower case.
+func (c *Client) Agent() string { return c.agent }
+
+func agentToken(ua string) string {
+	if i := strings.IndexAny(ua, "/ "); i >= 0 {
+		ua = ua[:i]
+	}
+	return strings.ToLower(ua)
+}
+
+// AllowHost exempts host ("name" or "name:port", as in a URL) from the
+// address check, for a crawl whose seed points at a private address. A host
+// without a port is allowed on 80 and 443.
+func (c *Client) AllowHost(host string) {
+	c.allowMu.Lock()
+	defer c.allowMu.Unlock()
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		c.allowed[host] = true
+		return
+	}
+	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	c.allowed[net.JoinHostPort(h, "80")] = true
+	c.allowed[net.JoinHostPort(h, "443")] = true
+}
+
+func (c *Client) isAllowed(addr string) bool {
+	c.allowMu.RLock()
+	defer c.allowMu.RUnlock()
+	return c.allowed[addr]
+}
+
+// checkAddress is the guarded dialer's Control hook: it runs on the address
+// about to be connected to, after name resolution.
+func checkAddress(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrBlockedAddress, address)
+	}
+	if blocked(ap.Addr()) {
+		return fmt.Errorf("%w: %s", ErrBlockedAddress, ap.Addr())
+	}
+	return nil
+}
+
+var (
+	thisNetwork  = netip.MustParsePrefix("0.0.0.0/8")
+	sharedSpace  = netip.MustParsePrefix("100.64.0.0/10") // carrier-grade NAT
+	benchmarking = netip.MustParsePrefix("198.18.0.0/15")
+)
+
+// blocked reports whether a is an address a crawler must not reach unless
+// told to: loopback, private, link-local, unspecified, multicast and the
+// other non-public IPv4 ranges above.
+func blocked(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
+		thisNetwork.Contains(a) || sharedSpace.Contains(a) || benchmarking.Contains(a)
+}
+
+// Fetch GETs rawURL and reads at most Config.MaxBody bytes of its decoded
+// body. The whole fetch, a slowly dripping body included, is bounded by
+// Config.Timeout and by ctx. A non-2xx status is not an error: it is in
+// Response.Status; a redirect is returned as it is, not followed.
 func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
+	return c.get(ctx, c.http, rawURL, c.cfg.MaxBody)
+}
+
+func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBody int64) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
@@ -125,15 +269,16 @@ func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+	req.Header.Set("Accept-Encoding", "gzip, br")
 
 	start := time.Now()
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", rawURL, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBody+1))
+	body, err := decodedBody(resp, maxBody+1)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: read body: %w", rawURL, err)
 	}
@@ -145,8 +290,8 @@ func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
 		Body:     body,
 		Duration: time.Since(start),
 	}
-	if int64(len(body)) > c.cfg.MaxBody {
-		r.Body, r.Truncated = body[:c.cfg.MaxBody], true
+	if int64(len(body)) > maxBody {
+		r.Body, r.Truncated = body[:maxBody], true
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err == nil {
@@ -161,6 +306,41 @@ func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
 	return r, nil
 }
 
+// decodedBody reads at most limit bytes of resp's body after undoing its
+// Content-Encoding (gzip or br; an unknown coding is kept as it is).
+func decodedBody(resp *http.Response, limit int64) ([]byte, error) {
+	var rd io.Reader = resp.Body
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "gzip", "x-gzip":
+		gz, err := gzip.NewReader(resp.Body)
+		if errors.Is(err, io.EOF) {
+			return nil, nil // empty body (HEAD-like, 204, 304)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: gzip: %v", ErrDecode, err)
+		}
+		defer gz.Close()
+		rd = gz
+	case "br":
+		rd = brotli.NewReader(resp.Body)
+	}
+	body, err := io.ReadAll(io.LimitReader(rd, limit))
+	if err != nil && rd != io.Reader(resp.Body) && !isNetwork(err) {
+		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	return body, err
+}
+
+// isNetwork reports whether err comes from the connection or a deadline,
+// not from a decoder.
+func isNetwork(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	_, ok := errors.AsType[net.Error](err)
+	return ok
+}
+
 // unwrapURLError drops the *url.Error wrapper, whose message repeats the
 // method and URL that the caller already names.
 func unwrapURLError(err error) error {
@@ -168,4 +348,52 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// Retryable reports whether a failed fetch may succeed if tried again later:
+// timeouts, refused or reset connections, bodies cut off by the network and
+// temporary DNS failures. Unknown hosts, blocked addresses, malformed URLs,
+// undecodable bodies and TLS certificate errors are permanent.
+func Retryable(err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrBlockedAddress), errors.Is(err, ErrDecode):
+		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	if de, ok := errors.AsType[*net.DNSError](err); ok {
+		return !de.IsNotFound && (de.IsTimeout || de.IsTemporary)
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return true
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return true // refused, reset, unreachable
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// RetryAfter parses the Retry-After header of h (delay-seconds or an HTTP
+// date) relative to now, and reports whether there was a valid one. A date in
+// the past gives zero.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	var secs int64
+	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && fmt.Sprint(secs) == v {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(1<<33))) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
 }

@@ -147,12 +147,19 @@ type Page struct {
 	Size        int64             `json:"size"`
 	Truncated   bool              `json:"truncated,omitempty"`
 	Error       string            `json:"error,omitempty"`
-	Body        []byte            `json:"body,omitempty"`
+	// Skipped marks a URL that was not fetched because robots.txt
+	// disallows it, or the probe of a /sitemap.xml that the host does not
+	// have (404, 410). Skipped records are not failures.
+	Skipped bool `json:"skipped,omitempty"`
+	// Attempts is how many times the URL was requested (retries included).
+	Attempts int    `json:"attempts,omitempty"`
+	Body     []byte `json:"body,omitempty"`
 }
 
 // Failed reports whether the record is an error: no response, or a status of
-// 400 or more.
-func (p *Page) Failed() bool { return p.Error != "" || p.Status >= 400 }
+// 400 or more, unless the URL was skipped on purpose (robots.txt, or a
+// host without a /sitemap.xml).
+func (p *Page) Failed() bool { return !p.Skipped && (p.Error != "" || p.Status >= 400) }
 
 // Entry is a pending URL in a host's queue.
 type Entry struct {

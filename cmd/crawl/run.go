@@ -42,6 +42,16 @@ type runOptions struct {
 	quiet     bool
 	verbose   bool
 	noSync    bool
+
+	noRobots      bool
+	noSitemaps    bool
+	retries       int
+	contact       string
+	allowPrivate  bool
+	maxPerHost    int
+	dialTimeout   time.Duration
+	headerTimeout time.Duration
+	dropParams    []string
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -64,6 +74,15 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.userAgent, "user-agent", fetch.DefaultUserAgent, "User-Agent header (name the crawler and a contact URL)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only errors and the summary")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every fetch error")
+	f.BoolVar(&o.noRobots, "no-robots", false, "neither fetch nor honour robots.txt (only for sites you run)")
+	f.BoolVar(&o.noSitemaps, "no-sitemaps", false, "do not read sitemaps (robots.txt Sitemap: lines and /sitemap.xml)")
+	f.IntVar(&o.retries, "retries", 3, "retry a URL this many times after a timeout, connection error, 5xx or 429")
+	f.StringVar(&o.contact, "contact", "", "contact `URL` appended to the User-Agent as \"(+URL)\"")
+	f.BoolVar(&o.allowPrivate, "allow-private", false, "allow connections to loopback, private and link-local addresses (default: only the seeds' hosts may be there)")
+	f.IntVar(&o.maxPerHost, "max-per-host", 0, "queue at most N URLs of one host (0: no limit)")
+	f.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "TCP connect and TLS handshake timeout")
+	f.DurationVar(&o.headerTimeout, "header-timeout", 0, "timeout for the response headers (0: --timeout)")
+	f.StringArrayVar(&o.dropParams, "drop-param", nil, "also drop this query `PARAM` from links (repeatable; utm_*, fbclid, gclid, … always are)")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
 }
@@ -74,6 +93,11 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		Workers: o.workers, Burst: o.burst, PerHost: o.perHost,
 		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
 		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
+		NoRobots: o.noRobots, NoSitemaps: o.noSitemaps, Retries: o.retries, MaxPerHost: o.maxPerHost,
+		DropParams: o.dropParams,
+	}
+	if o.retries == 0 {
+		cfg.Retries = -1 // Config: zero means the default
 	}
 	switch {
 	case o.workers < 1:
@@ -88,6 +112,12 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{fmt.Errorf("--max-depth %d: need 0 (no limit) or more", o.maxDepth)}
 	case o.maxPages < 0:
 		return cfg, usageError{fmt.Errorf("--max-pages %d: need 0 (no limit) or more", o.maxPages)}
+	case o.retries < 0:
+		return cfg, usageError{fmt.Errorf("--retries %d: need 0 (no retries) or more", o.retries)}
+	case o.maxPerHost < 0:
+		return cfg, usageError{fmt.Errorf("--max-per-host %d: need 0 (no limit) or more", o.maxPerHost)}
+	case o.timeout <= 0:
+		return cfg, usageError{fmt.Errorf("--timeout %v: need more than 0", o.timeout)}
 	case o.maxBody < 1:
 		return cfg, usageError{fmt.Errorf("--max-body %d: need at least 1", o.maxBody)}
 	}
@@ -110,6 +140,18 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		cfg.Exclude = append(cfg.Exclude, re)
 	}
 	return cfg, nil
+}
+
+// fetchConfig builds the fetcher's configuration.
+func (o *runOptions) fetchConfig() fetch.Config {
+	ua := o.userAgent
+	if o.contact != "" {
+		ua += " (+" + o.contact + ")"
+	}
+	return fetch.Config{
+		UserAgent: ua, Timeout: o.timeout, MaxBody: o.maxBody, AllowPrivate: o.allowPrivate,
+		DialTimeout: o.dialTimeout, TLSTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout,
+	}
 }
 
 func newRunCmd() *cobra.Command {
@@ -171,7 +213,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	}
 	defer st.Close()
 
-	fetcher := fetch.New(fetch.Config{UserAgent: o.userAgent, Timeout: o.timeout, MaxBody: o.maxBody})
+	fetcher := fetch.New(o.fetchConfig())
 	c, err := crawler.New(cfg, st, fetcher)
 	if err != nil {
 		return err
@@ -208,8 +250,8 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	} else if o.maxPages > 0 && s.Stored >= o.maxPages && s.Pending > 0 {
 		state = "page limit reached"
 	}
-	fmt.Fprintf(stderr, "crawl: %s: %d pages stored (%d this run), %d pending, %d errors, %s elapsed, db %s\n",
-		state, s.Stored, s.Stored-before.Stored, s.Pending+s.InFlight, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
+	fmt.Fprintf(stderr, "crawl: %s: %d records stored (%d this run, %d skipped), %d pending, %d errors, %s elapsed, db %s\n",
+		state, s.Stored, s.Stored-before.Stored, s.Skipped, s.Pending+s.InFlight, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
 	if state == "interrupted" {
 		fmt.Fprintf(stderr, "crawl: run the same command again to resume\n")
 	}

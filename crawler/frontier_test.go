@@ -1,0 +1,163 @@
+package crawler
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/politecrawl/crawl/store"
+)
+
+// newTestFrontier returns a frontier with n entries queued for host "h",
+// nothing in the store, at lim requests per second (burst 1, one at a time).
+func newTestFrontier(t *testing.T, lim rate.Limit, n int) *frontier {
+	t.Helper()
+	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: lim},
+		func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
+	var es []store.Entry
+	for i := range n {
+		es = append(es, store.Entry{URL: "http://h/" + string(rune('a'+i)), Host: "h", Seq: uint64(i + 1)})
+	}
+	f.complete(0, es)
+	return f
+}
+
+// take hands out the next job, which must be ready now, and releases the
+// host's slot at once.
+func take(t *testing.T, f *frontier) job {
+	t.Helper()
+	j, ok, wake, err := f.next(time.Now())
+	if err != nil || !ok {
+		t.Fatalf("next at %v: ok %v, wake in %v, err %v; want a job", time.Now(), ok, time.Until(wake), err)
+	}
+	f.release(j.Host)
+	return j
+}
+
+// readyIn returns how long until the frontier hands out a job.
+func readyIn(t *testing.T, f *frontier) time.Duration {
+	t.Helper()
+	_, ok, wake, err := f.next(time.Now())
+	if err != nil || ok {
+		t.Fatalf("next: ok %v, err %v; want nothing ready", ok, err)
+	}
+	return time.Until(wake)
+}
+
+func TestFrontierHoldAndRequeue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, rate.Inf, 2)
+		j := take(t, f)
+		if s := f.stats(); s.queued != 1 || s.open != 1 {
+			t.Fatalf("after next: %+v", s)
+		}
+		// A retry goes to the front and holds the host for 3s.
+		j.attempts++
+		f.requeue(j, time.Now().Add(3*time.Second))
+		if s := f.stats(); s.queued != 2 || s.open != 0 || f.finished() {
+			t.Fatalf("after requeue: %+v, finished %v", s, f.finished())
+		}
+		if d := readyIn(t, f); d != 3*time.Second {
+			t.Fatalf("ready in %v, want 3s (the hold)", d)
+		}
+		time.Sleep(3 * time.Second)
+		if got := take(t, f); got.URL != j.URL || got.attempts != 1 {
+			t.Fatalf("got %s (attempts %d), want the retried %s first", got.URL, got.attempts, j.URL)
+		}
+		// A shorter hold does not shorten a longer one.
+		f.hold("h", time.Now().Add(5*time.Second))
+		f.hold("h", time.Now().Add(time.Second))
+		if d := readyIn(t, f); d != 5*time.Second {
+			t.Fatalf("ready in %v, want 5s", d)
+		}
+		time.Sleep(5 * time.Second)
+		take(t, f)
+		f.complete(3, nil)
+		if !f.finished() {
+			t.Fatalf("not finished: %+v", f.stats())
+		}
+	})
+}
+
+func TestFrontierCrawlDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 10, 4) // every 100ms
+		if iv := f.interval("h"); iv != 100*time.Millisecond {
+			t.Fatalf("interval %v, want 100ms", iv)
+		}
+		take(t, f)
+		f.setCrawlDelay("h", 2*time.Second)
+		if iv := f.interval("h"); iv != 2*time.Second {
+			t.Fatalf("interval %v after Crawl-delay 2s", iv)
+		}
+		if d := readyIn(t, f); d != 2*time.Second {
+			t.Fatalf("ready in %v, want 2s", d)
+		}
+		time.Sleep(2 * time.Second)
+		take(t, f)
+		// A Crawl-delay shorter than the configured interval changes nothing.
+		f.setCrawlDelay("h", 10*time.Millisecond)
+		if iv := f.interval("h"); iv != 100*time.Millisecond {
+			t.Fatalf("interval %v after Crawl-delay 10ms, want the configured 100ms", iv)
+		}
+	})
+}
+
+func TestFrontierAdaptiveBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 2, 1) // every 500ms
+		f.observe("h", false, 0)
+		f.observe("h", false, 0)
+		if iv := f.interval("h"); iv != 2*time.Second {
+			t.Fatalf("interval %v after two errors, want 4 × 500ms", iv)
+		}
+		for range 20 {
+			f.observe("h", false, 0)
+		}
+		if iv := f.interval("h"); iv != defaultMaxBackoff {
+			t.Fatalf("interval %v after many errors, want the cap %v", iv, defaultMaxBackoff)
+		}
+		// Successes bring it back slowly, never below the configured rate.
+		prev := f.interval("h")
+		for range 5 {
+			f.observe("h", true, time.Millisecond)
+			iv := f.interval("h")
+			if iv >= prev || iv < 500*time.Millisecond {
+				t.Fatalf("interval %v after a success, was %v", iv, prev)
+			}
+			prev = iv
+		}
+		for range 100 {
+			f.observe("h", true, time.Millisecond)
+		}
+		if iv := f.interval("h"); iv != 500*time.Millisecond {
+			t.Fatalf("interval %v after recovery, want the configured 500ms", iv)
+		}
+		// Slow responses stretch the interval to the response time.
+		for range 30 {
+			f.observe("h", true, 3*time.Second)
+		}
+		if iv := f.interval("h"); iv < 2900*time.Millisecond || iv > 3*time.Second {
+			t.Fatalf("interval %v with 3s responses, want about 3s", iv)
+		}
+	})
+}
+
+func TestFrontierUnlimitedHostBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, rate.Inf, 3)
+		take(t, f)
+		f.observe("h", false, 0)
+		if iv := f.interval("h"); iv != 2*minBackoff {
+			t.Fatalf("interval %v after an error without a rate limit, want %v", iv, 2*minBackoff)
+		}
+		for range 50 {
+			f.observe("h", true, 0)
+		}
+		if iv := f.interval("h"); iv != 0 {
+			t.Fatalf("interval %v after recovery, want none", iv)
+		}
+	})
+}

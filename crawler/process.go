@@ -1,0 +1,461 @@
+package crawler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/html/charset"
+
+	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/store"
+)
+
+// job is a URL handed to a worker: its queue entry and what the crawl keeps
+// of it in memory only (after a restart a URL starts afresh).
+type job struct {
+	store.Entry
+	attempts int          // retryable failures so far
+	origin   *store.Entry // for a redirect hop: the queued URL whose record this fetch completes
+	hops     int          // redirects followed to reach URL
+	seen     []uint64     // fingerprints of the hops' targets, committed with the record
+}
+
+// record returns the queue entry that the job's record completes.
+func (j *job) record() store.Entry {
+	if j.origin != nil {
+		return *j.origin
+	}
+	return j.Entry
+}
+
+// process handles one job: robots.txt, the fetch, and what the response
+// calls for (a record, a retry, the next redirect hop, new links). It
+// reports false when the work was abandoned because the crawl is stopping
+// (the URL stays pending). A result without a record means the job went
+// back to the frontier.
+func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
+	release := sync.OnceFunc(func() { c.front.release(j.Host) })
+	defer release()
+	u, err := url.Parse(j.URL)
+	if err != nil {
+		r := c.newRecord(j, time.Now())
+		r.done.Page.Error = fmt.Sprintf("parse %q: %v", j.URL, err)
+		return r, true
+	}
+	var found result // URLs found before the fetch (sitemaps)
+	if !c.cfg.NoRobots {
+		r, ok, done := c.robots(ctx, j, u, release)
+		if done {
+			return r, ok
+		}
+		found = r
+	} else if c.firstMeeting(j.Host) {
+		c.discoverSitemaps(&found, u, nil, j.record().Depth)
+	}
+
+	start := time.Now()
+	resp, err := c.fetcher.Fetch(ctx, j.URL)
+	release()
+	if err != nil && ctx.Err() != nil {
+		return result{}, false // stopped by us: the URL stays pending
+	}
+	c.fetched.Add(1)
+	r := c.newRecord(j, start)
+	r.add, r.seen = append(r.add, found.add...), append(r.seen, found.seen...)
+	p := r.done.Page
+	if err != nil {
+		p.Error = err.Error()
+		p.DurationMS = msSince(start)
+		if fetch.Retryable(err) {
+			c.front.observe(j.Host, false, 0)
+			if c.retry(j, 0) {
+				return found, true
+			}
+			p.Error += fmt.Sprintf(" (after %d attempts)", j.attempts+1)
+		}
+		c.failed.Add(1)
+		c.log.Debug("fetch failed", "url", j.URL, "err", err)
+		return r, true
+	}
+	c.bytes.Add(int64(len(resp.Body)))
+	p.FinalURL = resp.FinalURL
+	p.Status = resp.Status
+	p.ContentType = resp.ContentType
+	p.Headers = keptHeaders(resp)
+	p.Size = int64(len(resp.Body))
+	p.Truncated = resp.Truncated
+	p.DurationMS = float64(resp.Duration.Microseconds()) / 1000
+	if c.cfg.KeepBody {
+		p.Body = resp.Body
+	}
+
+	switch s := resp.Status; {
+	case s == http.StatusTooManyRequests || s >= 500:
+		c.front.observe(j.Host, false, 0)
+		wait, _ := fetch.RetryAfter(resp.Header, time.Now())
+		if c.retry(j, wait) {
+			return found, true
+		}
+		p.Error = fmt.Sprintf("http %d %s (after %d attempts)", s, http.StatusText(s), j.attempts+1)
+	case s >= 300 && s < 400:
+		c.front.observe(j.Host, true, resp.Duration)
+		if c.redirect(j, resp, p) {
+			return found, true
+		}
+	case s >= 400:
+		c.front.observe(j.Host, true, resp.Duration)
+		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s))
+		if (s == http.StatusNotFound || s == http.StatusGone) && escapedPath(j.URL) == "/sitemap.xml" {
+			// The probe of a host's default sitemap: most hosts have none,
+			// which is no error of theirs or ours.
+			p.Skipped, p.Error = true, "no sitemap: "+p.Error
+			c.skipped.Add(1)
+		}
+	default:
+		c.front.observe(j.Host, true, resp.Duration)
+		c.content(&r, resp, p)
+	}
+	if p.Failed() {
+		c.failed.Add(1)
+	}
+	return r, true
+}
+
+// newRecord returns a result holding the (empty) record of j.
+func (c *Crawler) newRecord(j job, start time.Time) result {
+	e := j.record()
+	p := &store.Page{URL: e.URL, FinalURL: j.URL, Depth: e.Depth, Attempts: j.attempts + 1,
+		FetchedAt: start.UTC().Truncate(time.Millisecond)}
+	return result{done: &store.Done{Entry: e, Page: p}, seen: slices.Clone(j.seen)}
+}
+
+// robots applies robots.txt to j before its fetch. done reports that j
+// needs no fetch now: r and ok are then process's results. Otherwise r
+// holds the sitemaps found.
+func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func()) (r result, ok, done bool) {
+	rb, fetched, err := c.fetcher.Robots(ctx, j.URL)
+	if err != nil {
+		release()
+		if ctx.Err() != nil {
+			return result{}, false, true
+		}
+		r = c.newRecord(j, time.Now())
+		r.done.Page.Error = err.Error()
+		return r, true, true
+	}
+	depth := j.record().Depth
+	if fetched {
+		// The request this job was dispatched for went to robots.txt.
+		if rb.CrawlDelay > 0 {
+			c.front.setCrawlDelay(j.Host, rb.CrawlDelay)
+		}
+		if rb.Err != nil && rb.Status != 0 {
+			c.front.observe(j.Host, false, 0)
+		}
+		c.discoverSitemaps(&r, u, rb, depth)
+	}
+	switch {
+	case rb.Err != nil:
+		release()
+		if rb.Status != 0 || fetch.Retryable(rb.Err) {
+			// Everything is disallowed until robots.txt is asked for again.
+			if c.retryAt(j, rb.Expires) {
+				return r, true, true
+			}
+		}
+		rec := c.newRecord(j, time.Now())
+		rec.done.Page.Status = 0
+		rec.done.Page.Error = "robots.txt unavailable: " + rb.Err.Error()
+		if j.attempts > 0 {
+			rec.done.Page.Error += fmt.Sprintf(" (after %d attempts)", j.attempts+1)
+		}
+		c.failed.Add(1)
+		rec.add, rec.seen = r.add, append(rec.seen, r.seen...)
+		return rec, true, true
+	case !rb.Allowed(u):
+		release()
+		c.skipped.Add(1)
+		rec := c.newRecord(j, time.Now())
+		rec.done.Page.Attempts = 0
+		rec.done.Page.Skipped = true
+		rec.done.Page.Error = "robots.txt disallows " + u.RequestURI()
+		rec.add, rec.seen = r.add, append(rec.seen, r.seen...)
+		return rec, true, true
+	case fetched:
+		release()
+		c.front.requeue(j, time.Time{})
+		return r, true, true
+	}
+	return r, true, false
+}
+
+// retry puts j back in the frontier for another attempt, holding its host
+// for the back-off or wait (a Retry-After), whichever is longer, and
+// reports true; it reports false if j has no retries left (the host is
+// still held for wait).
+func (c *Crawler) retry(j job, wait time.Duration) bool {
+	wait = min(wait, c.cfg.MaxHold)
+	if j.attempts >= c.cfg.Retries {
+		if wait > 0 {
+			c.front.hold(j.Host, time.Now().Add(wait))
+		}
+		return false
+	}
+	return c.retryAt(j, time.Now().Add(max(c.backoff(j.attempts+1), wait)))
+}
+
+// retryAt puts j back in the frontier, its host held until until, unless
+// j has no retries left.
+func (c *Crawler) retryAt(j job, until time.Time) bool {
+	if j.attempts >= c.cfg.Retries {
+		return false
+	}
+	j.attempts++
+	c.retried.Add(1)
+	c.front.requeue(j, until)
+	return true
+}
+
+// backoff returns the hold before attempt n+1 (n ≥ 1): RetryBackoff
+// doubled n-1 times, capped at MaxHold, jittered to between half and all
+// of it.
+func (c *Crawler) backoff(n int) time.Duration {
+	d := c.cfg.RetryBackoff
+	for i := 1; i < n && d < c.cfg.MaxHold; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.MaxHold)
+	return d/2 + rand.N(d/2+1)
+}
+
+// redirect handles a 3xx response to j. If the target is to be fetched it
+// queues the next hop at the front of the target host's queue (so that the
+// hop waits for that host's politeness like any request) and reports true.
+// Otherwise p, the record, keeps the 3xx status and Location header, with an
+// error for a loop or too many redirects.
+func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
+	loc, ok := resp.Location()
+	if !ok || normalizeURL(loc) != nil {
+		return false
+	}
+	l := c.dropTracking([]link{{loc.String(), hostKey(loc)}})[0]
+	s := l.url
+	fp := Fingerprint(s)
+	rec := j.record()
+	switch {
+	case fp == Fingerprint(rec.URL) || slices.Contains(j.seen, fp):
+		p.Error = "redirect loop at " + s
+		return false
+	case j.hops >= c.cfg.MaxRedirects:
+		p.Error = fmt.Sprintf("too many redirects (more than %d)", c.cfg.MaxRedirects)
+		return false
+	case !c.inScope(l) || c.trap(s) != "":
+		return false
+	case !c.visited.add(fp):
+		return false // queued or fetched on its own account
+	}
+	next := job{
+		Entry:  store.Entry{URL: s, Host: l.host, Depth: rec.Depth},
+		origin: &rec,
+		hops:   j.hops + 1,
+		seen:   append(slices.Clone(j.seen), fp),
+	}
+	c.front.requeue(next, time.Time{})
+	return true
+}
+
+// content extracts what a 2xx response holds: title, text and links of
+// HTML (decoded to UTF-8 first), the URLs of a sitemap; other types keep
+// their metadata only.
+func (c *Crawler) content(r *result, resp *fetch.Response, p *store.Page) {
+	final, err := url.Parse(resp.FinalURL)
+	if err != nil {
+		final, _ = url.Parse(p.URL)
+	}
+	switch {
+	case resp.IsHTML():
+		body, err := toUTF8(resp.Body, resp.Header.Get("Content-Type"))
+		if err != nil {
+			p.Error = "decode: " + err.Error()
+			return
+		}
+		x, err := extract(body, final)
+		if err != nil {
+			p.Error = "parse: " + err.Error()
+			return
+		}
+		p.Title, p.Text = x.title, x.text
+		links := c.dropTracking(x.links)
+		p.Links = make([]string, len(links))
+		for i, l := range links {
+			p.Links[i] = l.url
+		}
+		c.follow(r, links, p.Depth+1)
+	case !c.cfg.NoSitemaps && maybeSitemap(resp):
+		c.readSitemap(r, resp, final, p.Depth)
+	}
+}
+
+// toUTF8 decodes an HTML body to UTF-8 using, in order, its byte order
+// mark, the Content-Type charset, a <meta> charset in its first 1024 bytes;
+// without any, valid UTF-8 stays as it is and the rest is read as
+// windows-1252, as browsers do.
+func toUTF8(body []byte, contentType string) ([]byte, error) {
+	enc, name, certain := charset.DetermineEncoding(body, contentType)
+	if name == "utf-8" || (!certain && name == "windows-1252" && utf8.Valid(body)) {
+		return bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), nil
+	}
+	return io.ReadAll(enc.NewDecoder().Reader(bytes.NewReader(body)))
+}
+
+// follow queues the links that are in scope, within depth, not traps and
+// not seen, taking the visited set's lock once for the page.
+func (c *Crawler) follow(r *result, links []link, depth int) {
+	if c.cfg.NoFollow || (c.cfg.MaxDepth > 0 && depth > c.cfg.MaxDepth) {
+		return
+	}
+	fps := make([]uint64, 0, len(links))
+	next := make([]link, 0, len(links))
+	for _, l := range links {
+		if c.inScope(l) && c.trap(l.url) == "" {
+			fps = append(fps, Fingerprint(l.url))
+			next = append(next, l)
+		}
+	}
+	c.visited.addNew(fps, func(i int) bool {
+		if !c.takeHostSlot(next[i].host) {
+			return false
+		}
+		r.add = append(r.add, store.Entry{URL: next[i].url, Host: next[i].host, Depth: depth})
+		r.seen = append(r.seen, fps[i])
+		return true
+	})
+}
+
+// takeHostSlot counts one more URL queued for host and reports whether it
+// is within Config.MaxPerHost.
+func (c *Crawler) takeHostSlot(host string) bool {
+	if c.cfg.MaxPerHost <= 0 {
+		return true
+	}
+	c.hostMu.Lock()
+	defer c.hostMu.Unlock()
+	if c.perHost[host] >= c.cfg.MaxPerHost {
+		return false
+	}
+	c.perHost[host]++
+	return true
+}
+
+// countPerHost loads, for Config.MaxPerHost, how many URLs of each host the
+// database already holds, stored or pending.
+func (c *Crawler) countPerHost(pending []string) error {
+	err := c.store.ForEachPage(func(u string, _ []byte) error {
+		if h, err := hostOf(u); err == nil {
+			c.perHost[h]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, h := range pending {
+		for after := uint64(0); ; {
+			es, err := c.store.Queue(h, after, 1024)
+			if err != nil {
+				return err
+			}
+			if len(es) == 0 {
+				break
+			}
+			c.perHost[h] += len(es)
+			after = es[len(es)-1].Seq
+		}
+	}
+	return nil
+}
+
+// trap returns why u (s is its string) looks like a crawler trap, or "".
+func (c *Crawler) trap(s string) string {
+	if len(s) > c.cfg.MaxURLLength {
+		return "URL too long"
+	}
+	segs := strings.Split(strings.Trim(escapedPath(s), "/"), "/")
+	if len(segs) > c.cfg.MaxPathDepth {
+		return "path too deep"
+	}
+	if len(segs) > c.cfg.MaxRepeats {
+		count := make(map[string]int, len(segs))
+		for _, seg := range segs {
+			if seg == "" {
+				continue
+			}
+			if count[seg]++; count[seg] > c.cfg.MaxRepeats {
+				return "path segment repeated"
+			}
+		}
+	}
+	return ""
+}
+
+// dropTracking removes Config.DropParams from the links' queries (Normalize
+// has already removed the well-known trackers); links that become the same
+// are kept once.
+func (c *Crawler) dropTracking(links []link) []link {
+	if len(c.drop) == 0 {
+		return links
+	}
+	out := links[:0]
+	seen := make(map[string]bool, len(links))
+	for _, l := range links {
+		if base, q, ok := strings.Cut(l.url, "?"); ok {
+			if q = dropParams(q, func(k string) bool { return c.drop[k] }); q != "" {
+				l.url = base + "?" + q
+			} else {
+				l.url = base
+			}
+		}
+		if !seen[l.url] {
+			seen[l.url] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// escapedPath returns the path of a normalised absolute URL, as written.
+func escapedPath(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[i:]
+	} else {
+		return "/"
+	}
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// firstMeeting reports whether host is met for the first time this run.
+func (c *Crawler) firstMeeting(host string) bool {
+	c.hostMu.Lock()
+	defer c.hostMu.Unlock()
+	if c.met[host] {
+		return false
+	}
+	c.met[host] = true
+	return true
+}

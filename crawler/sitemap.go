@@ -1,0 +1,131 @@
+package crawler
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/xml"
+	"io"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/html/charset"
+
+	"github.com/politecrawl/crawl/fetch"
+)
+
+// discoverSitemaps queues the sitemaps of u's host: the Sitemap: lines of
+// its robots.txt (rb, if any) and /sitemap.xml. They are fetched like any
+// URL, politely, at depth (the depth of the URL that led to the host), and
+// read by readSitemap.
+func (c *Crawler) discoverSitemaps(r *result, u *url.URL, rb *fetch.Robots, depth int) {
+	if c.cfg.NoSitemaps || c.cfg.NoFollow {
+		return
+	}
+	raw := []string{u.Scheme + "://" + u.Host + "/sitemap.xml"}
+	if rb != nil {
+		raw = append(rb.Sitemaps, raw...)
+	}
+	var links []link
+	for _, s := range raw {
+		l, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || normalizeURL(l) != nil {
+			continue
+		}
+		links = append(links, link{l.String(), hostKey(l)})
+	}
+	c.follow(r, links, depth)
+}
+
+// maybeSitemap reports whether resp may be a sitemap: XML, or gzip.
+func maybeSitemap(resp *fetch.Response) bool {
+	ct := resp.ContentType
+	return strings.Contains(ct, "xml") || bytes.HasPrefix(resp.Body, []byte{0x1f, 0x8b})
+}
+
+// readSitemap reads a sitemap or sitemap index (gzipped or not) and follows
+// its <loc> URLs: those of an index at the index's depth (they are more
+// sitemaps), those of a urlset one deeper. At most Config.SitemapURLs URLs
+// are read per host and Config.SitemapBytes bytes per sitemap.
+func (c *Crawler) readSitemap(r *result, resp *fetch.Response, base *url.URL, depth int) {
+	var rd io.Reader = bytes.NewReader(resp.Body)
+	if bytes.HasPrefix(resp.Body, []byte{0x1f, 0x8b}) {
+		gz, err := gzip.NewReader(rd)
+		if err != nil {
+			return
+		}
+		defer gz.Close()
+		rd = gz
+	}
+	host := base.Host
+	locs, index := parseSitemap(io.LimitReader(rd, c.cfg.SitemapBytes), func() bool {
+		c.hostMu.Lock()
+		defer c.hostMu.Unlock()
+		if c.sitemaps[host] >= c.cfg.SitemapURLs {
+			return false
+		}
+		c.sitemaps[host]++
+		return true
+	})
+	var links []link
+	for _, s := range locs {
+		l, err := base.Parse(s)
+		if err != nil || normalizeURL(l) != nil {
+			continue
+		}
+		links = append(links, link{l.String(), hostKey(l)})
+	}
+	links = c.dropTracking(links)
+	if index {
+		c.follow(r, links, depth)
+	} else {
+		c.follow(r, links, depth+1)
+	}
+}
+
+// parseSitemap returns the <loc> values of a sitemap (<urlset>) or sitemap
+// index (<sitemapindex>) read from rd, and whether it is an index; nothing
+// if the document is neither. It stops at the first XML error (a cut body
+// yields what came before it) or when take returns false.
+func parseSitemap(rd io.Reader, take func() bool) (locs []string, index bool) {
+	d := xml.NewDecoder(rd)
+	d.Strict = false
+	d.CharsetReader = charset.NewReaderLabel
+	root := ""
+	inLoc := false
+	var loc strings.Builder
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return locs, index
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if root == "" {
+				root = t.Name.Local
+				if root != "urlset" && root != "sitemapindex" {
+					return nil, false
+				}
+				index = root == "sitemapindex"
+				continue
+			}
+			if t.Name.Local == "loc" {
+				inLoc = true
+				loc.Reset()
+			}
+		case xml.CharData:
+			if inLoc && loc.Len() < 4096 {
+				loc.Write(t)
+			}
+		case xml.EndElement:
+			if inLoc && t.Name.Local == "loc" {
+				inLoc = false
+				if s := strings.TrimSpace(loc.String()); s != "" {
+					if !take() {
+						return locs, index
+					}
+					locs = append(locs, s)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,328 @@
+package fetch
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/politecrawl/crawl/crawler/crawltest"
+)
+
+// newWeb starts a one-host test web whose generated pages are not used.
+func newWeb(t *testing.T) (*crawltest.Web, string) {
+	t.Helper()
+	w := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 1})
+	return w, w.Seeds()[0]
+}
+
+func newClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	cfg.AllowPrivate = true
+	return New(cfg)
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"7", 7 * time.Second, true},
+		{"0", 0, true},
+		{"-3", 0, false},
+		{"1.5", 0, false},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"soon", 0, false},
+	} {
+		h := http.Header{}
+		if tc.v != "" {
+			h.Set("Retry-After", tc.v)
+		}
+		got, ok := RetryAfter(h, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("RetryAfter(%q) = %v, %v; want %v, %v", tc.v, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("fetch x: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")}), true},
+		{&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, false},
+		{&net.DNSError{Err: "timeout", Name: "x.example", IsTimeout: true}, true},
+		{fmt.Errorf("dial: %w", ErrBlockedAddress), false},
+		{fmt.Errorf("%w: gzip", ErrDecode), false},
+		{errors.New("x509: certificate signed by unknown authority"), false},
+	} {
+		if got := Retryable(tc.err); got != tc.want {
+			t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestBlocked(t *testing.T) {
+	for a, want := range map[string]bool{
+		"127.0.0.1": true, "127.0.1.7": true, "10.1.2.3": true, "172.16.0.1": true, "192.168.1.1": true,
+		"169.254.169.254": true, "0.0.0.0": true, "224.0.0.1": true, "100.64.0.1": true, "::1": true,
+		"fe80::1": true, "fc00::1": true, "::ffff:127.0.0.1": true, "::": true,
+		"93.184.216.34": false, "2606:2800:220:1::1": false, "8.8.8.8": false,
+	} {
+		if got := blocked(netip.MustParseAddr(a)); got != want {
+			t.Errorf("blocked(%s) = %v, want %v", a, got, want)
+		}
+	}
+}
+
+func TestPrivateAddressesRefusedAtDial(t *testing.T) {
+	w, seed := newWeb(t)
+	ctx := context.Background()
+
+	c := New(Config{Timeout: 5 * time.Second})
+	_, err := c.Fetch(ctx, seed)
+	if !errors.Is(err, ErrBlockedAddress) {
+		t.Fatalf("Fetch(%s) = %v, want ErrBlockedAddress", seed, err)
+	}
+	if Retryable(err) {
+		t.Errorf("a blocked address is retryable: %v", err)
+	}
+	if n := len(w.Log()); n != 0 {
+		t.Fatalf("the server saw %d requests, want none", n)
+	}
+
+	// The seed's host is allowed, and only that one.
+	c.AllowHost(w.Hosts()[0])
+	if resp, err := c.Fetch(ctx, seed); err != nil || resp.Status != 200 {
+		t.Fatalf("Fetch(allowed %s) = %v, %v", seed, resp, err)
+	}
+	if _, err := c.Fetch(ctx, w.Seeds()[1]); !errors.Is(err, ErrBlockedAddress) {
+		t.Fatalf("Fetch(other host) = %v, want ErrBlockedAddress", err)
+	}
+	// A name that resolves to loopback is refused too: the check is on the
+	// dialled address, not the name.
+	port := w.Hosts()[0][strings.LastIndex(w.Hosts()[0], ":")+1:]
+	if _, err := c.Fetch(ctx, "http://localhost:"+port+"/"); !errors.Is(err, ErrBlockedAddress) {
+		t.Fatalf("Fetch(localhost) = %v, want ErrBlockedAddress", err)
+	}
+	if resp, err := New(Config{AllowPrivate: true}).Fetch(ctx, w.Seeds()[1]); err != nil || resp.Status != 200 {
+		t.Fatalf("Fetch with AllowPrivate = %v, %v", resp, err)
+	}
+}
+
+func TestSlowDripBoundedByTimeout(t *testing.T) {
+	w, seed := newWeb(t)
+	w.Handle(0, "/drip", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "text/html")
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			if _, err := rw.Write([]byte("x")); err != nil {
+				return
+			}
+			http.NewResponseController(rw).Flush()
+			select {
+			case <-tick.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	c := newClient(t, Config{Timeout: 700 * time.Millisecond})
+	start := time.Now()
+	_, err := c.Fetch(context.Background(), seed+"drip")
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("Fetch of a dripping body succeeded")
+	}
+	if !Retryable(err) {
+		t.Errorf("timeout not retryable: %v", err)
+	}
+	// Bounded from above only, with generous slack for a loaded machine.
+	if took > 5*time.Second {
+		t.Errorf("Fetch took %v with a 700ms timeout", took)
+	}
+}
+
+func TestBodyCapAndEncodings(t *testing.T) {
+	w, seed := newWeb(t)
+	page := bytes.Repeat([]byte("<p>hello</p>"), 1000) // 12,000 bytes
+	w.Handle(0, "/big", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "text/html")
+		rw.Write(page)
+	}))
+	var gz, br bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(page)
+	zw.Close()
+	bw := brotli.NewWriter(&br)
+	bw.Write(page)
+	bw.Close()
+	var mu sync.Mutex
+	var accept []string
+	for path, enc := range map[string]string{"/gz": "gzip", "/br": "br"} {
+		body := gz.Bytes()
+		if enc == "br" {
+			body = br.Bytes()
+		}
+		w.Handle(0, path, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			accept = append(accept, r.Header.Get("Accept-Encoding"))
+			mu.Unlock()
+			rw.Header().Set("Content-Type", "text/html")
+			rw.Header().Set("Content-Encoding", enc)
+			rw.Write(body)
+		}))
+	}
+	ctx := context.Background()
+	c := newClient(t, Config{MaxBody: 5000})
+	for _, p := range []string{"big", "gz", "br"} {
+		resp, err := c.Fetch(ctx, seed+p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if !resp.Truncated || len(resp.Body) != 5000 || !bytes.Equal(resp.Body, page[:5000]) {
+			t.Errorf("%s: truncated %v, %d bytes, want the first 5000 bytes of the page", p, resp.Truncated, len(resp.Body))
+		}
+	}
+	c = newClient(t, Config{})
+	for _, p := range []string{"gz", "br"} {
+		resp, err := c.Fetch(ctx, seed+p)
+		if err != nil || resp.Truncated || !bytes.Equal(resp.Body, page) {
+			t.Errorf("%s: err %v, truncated %v, %d bytes, want the page decoded", p, err, resp.Truncated, len(resp.Body))
+		}
+	}
+	for _, a := range accept {
+		if a != "gzip, br" {
+			t.Errorf("Accept-Encoding = %q, want \"gzip, br\"", a)
+		}
+	}
+}
+
+func TestRedirectNotFollowed(t *testing.T) {
+	w, seed := newWeb(t)
+	w.Handle(0, "/old", http.RedirectHandler("/new?x=1", http.StatusMovedPermanently))
+	resp, err := newClient(t, Config{}).Fetch(context.Background(), seed+"old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, ok := resp.Location()
+	if resp.Status != 301 || !ok || loc.String() != seed+"new?x=1" {
+		t.Fatalf("got %d %v %v, want 301 to %snew?x=1", resp.Status, loc, ok, seed)
+	}
+	if n := len(w.Log()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+func TestRobots(t *testing.T) {
+	w, _ := newWeb(t)
+	seeds := w.Seeds()
+	w.Handle(0, "/robots.txt", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(rw, "User-agent: *\nDisallow: /\n\nUser-agent: politecrawl\nDisallow: /private\nAllow: /private/ok\nCrawl-delay: 2.5\n\nSitemap: http://example.com/sm.xml\n")
+	}))
+	ua := "politecrawl/9 (+https://example.com/bot)"
+	c := newClient(t, Config{UserAgent: ua})
+	if c.Agent() != "politecrawl" {
+		t.Fatalf("Agent() = %q", c.Agent())
+	}
+
+	// Many goroutines at once: one fetch, one caller told it fetched.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fetched := 0
+	for range 20 {
+		wg.Go(func() {
+			r, f, err := c.Robots(context.Background(), seeds[0]+"some/page")
+			if err != nil || r == nil {
+				t.Errorf("Robots: %v", err)
+				return
+			}
+			if f {
+				mu.Lock()
+				fetched++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	log := w.Log()
+	if len(log) != 1 || log[0].Path != "/robots.txt" || log[0].UserAgent != ua || fetched != 1 {
+		t.Fatalf("log %+v, fetched by %d callers; want one robots.txt request with our UA, one fetcher", log, fetched)
+	}
+	r, _, _ := c.Robots(context.Background(), seeds[0])
+	for path, want := range map[string]bool{"/": true, "/private": false, "/private/x": false, "/private/ok": true} {
+		if got := r.Allowed(&url.URL{Path: path}); got != want {
+			t.Errorf("Allowed(%s) = %v, want %v", path, got, want)
+		}
+	}
+	if r.CrawlDelay != 2500*time.Millisecond || len(r.Sitemaps) != 1 {
+		t.Errorf("Crawl-delay %v, sitemaps %v", r.CrawlDelay, r.Sitemaps)
+	}
+
+	// 404: everything allowed.
+	r, f, err := c.Robots(context.Background(), seeds[1])
+	if err != nil || !f || r.Err != nil || !r.Allowed(&url.URL{Path: "/x"}) {
+		t.Errorf("404 robots.txt: %+v, %v, %v; want all allowed", r, f, err)
+	}
+}
+
+func TestRobotsUnavailable(t *testing.T) {
+	w, seed := newWeb(t)
+	var mu sync.Mutex
+	status := http.StatusServiceUnavailable
+	w.Handle(0, "/robots.txt", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		s := status
+		mu.Unlock()
+		rw.WriteHeader(s)
+		fmt.Fprint(rw, "User-agent: *\nDisallow: /no\n")
+	}))
+	c := newClient(t, Config{RobotsErrorTTL: 50 * time.Millisecond})
+	ctx := context.Background()
+	r, f, err := c.Robots(ctx, seed)
+	if err != nil || !f || r.Err == nil || r.Status != 503 || r.Allowed(&url.URL{Path: "/"}) {
+		t.Fatalf("503 robots.txt: %+v, %v, %v; want an error disallowing all", r, f, err)
+	}
+	if _, f, _ := c.Robots(ctx, seed); f {
+		t.Fatal("fetched again before RobotsErrorTTL")
+	}
+	mu.Lock()
+	status = 200
+	mu.Unlock()
+	<-time.After(time.Until(r.Expires)) // the TTL must pass: this is what is tested
+	r, f, err = c.Robots(ctx, seed)
+	if err != nil || !f || r.Err != nil || r.Allowed(&url.URL{Path: "/no"}) || !r.Allowed(&url.URL{Path: "/"}) {
+		t.Fatalf("after the TTL: %+v, %v, %v; want the file fetched again and honoured", r, f, err)
+	}
+
+	// Unreachable: a host with nothing listening.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	r, _, err = c.Robots(ctx, "http://"+addr+"/")
+	if err != nil || r.Err == nil || !Retryable(r.Err) {
+		t.Fatalf("unreachable robots.txt: %+v, %v", r, err)
+	}
+}

@@ -1,0 +1,144 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/temoto/robotstxt"
+)
+
+const (
+	// maxRobotsBody is how much of a robots.txt is read (RFC 9309 asks for
+	// at least 500 KiB).
+	maxRobotsBody = 512 << 10
+	// maxRobotsRedirects is how many redirects a robots.txt fetch follows
+	// (RFC 9309: at least five).
+	maxRobotsRedirects = 5
+)
+
+// Robots is what a host's robots.txt says to this client's agent. A Robots
+// is immutable and safe for concurrent use.
+type Robots struct {
+	// Status is the HTTP status of /robots.txt; 0 if it could not be fetched.
+	Status int
+	// Err says why robots.txt could not be had (a 5xx or 429 status, or a
+	// fetch error): until Expires everything is disallowed. Nil otherwise.
+	Err error
+	// CrawlDelay is the Crawl-delay of the agent's group; 0 if none.
+	CrawlDelay time.Duration
+	// Sitemaps are the Sitemap: lines, as written.
+	Sitemaps []string
+	// Expires is when robots.txt should be fetched again.
+	Expires time.Time
+
+	group *robotstxt.Group // nil: everything allowed
+}
+
+// Allowed reports whether the agent may fetch u (path and query are matched).
+func (r *Robots) Allowed(u *url.URL) bool {
+	if r.Err != nil {
+		return false
+	}
+	if r.group == nil {
+		return true
+	}
+	return r.group.Test(u.RequestURI())
+}
+
+// robotsCache holds one entry per scheme://host[:port].
+type robotsCache struct {
+	mu      sync.Mutex
+	entries map[string]*robotsEntry
+}
+
+// robotsEntry is one host's robots.txt. sem is held by the goroutine
+// fetching it, so the others wait for its result instead of fetching too;
+// r is only read or written while sem is held.
+type robotsEntry struct {
+	sem chan struct{}
+	r   *Robots
+}
+
+func (rc *robotsCache) entry(key string) *robotsEntry {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.entries == nil {
+		rc.entries = map[string]*robotsEntry{}
+	}
+	e := rc.entries[key]
+	if e == nil {
+		e = &robotsEntry{sem: make(chan struct{}, 1)}
+		rc.entries[key] = e
+	}
+	return e
+}
+
+// Robots returns the robots.txt rules of rawURL's host for this client's
+// agent, fetching /robots.txt if it is not cached or has expired. However
+// many goroutines ask at once, one fetch is made per host; fetched is true
+// for the one caller whose call made it (the request that the caller's
+// politeness budget paid for). Robots returns an error only when ctx ends
+// or rawURL is not an absolute http(s) URL: an unreachable robots.txt is a
+// Robots whose Err is set.
+func (c *Client) Robots(ctx context.Context, rawURL string) (r *Robots, fetched bool, err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false, fmt.Errorf("robots.txt for %q: not an absolute http(s) URL", rawURL)
+	}
+	key := u.Scheme + "://" + u.Host
+	e := c.cache.entry(key)
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	defer func() { <-e.sem }()
+	if e.r != nil && time.Now().Before(e.r.Expires) {
+		return e.r, false, nil
+	}
+	r, err = c.fetchRobots(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	e.r = r
+	return r, true, nil
+}
+
+// fetchRobots fetches and parses origin's /robots.txt.
+func (c *Client) fetchRobots(ctx context.Context, origin string) (*Robots, error) {
+	resp, err := c.get(ctx, c.robots, origin+"/robots.txt", maxRobotsBody)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	now := time.Now()
+	r := &Robots{Expires: now.Add(c.cfg.RobotsTTL)}
+	switch {
+	case err != nil:
+		r.Err = err
+	case resp.Status == http.StatusTooManyRequests || resp.Status >= 500:
+		r.Status = resp.Status
+		r.Err = fmt.Errorf("%s/robots.txt: status %d", origin, resp.Status)
+	case resp.Status >= 200 && resp.Status < 300:
+		r.Status = resp.Status
+		data, err := robotstxt.FromBytes(resp.Body)
+		if err != nil {
+			// The parser rejects a whole file for one bad line; RFC 9309
+			// asks for leniency, so an unparsable file restricts nothing.
+			break
+		}
+		r.group = data.FindGroup(c.agent)
+		r.CrawlDelay = r.group.CrawlDelay
+		r.Sitemaps = data.Sitemaps
+	default:
+		// 4xx, or redirects beyond the limit: no robots.txt, no restriction.
+		r.Status = resp.Status
+	}
+	if r.Err != nil {
+		r.Expires = now.Add(c.cfg.RobotsErrorTTL)
+	}
+	return r, nil
+}
