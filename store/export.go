@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -28,6 +29,19 @@ func ParseFormat(s string) (Format, error) {
 // how many it wrote. Records are streamed from one read transaction: memory
 // does not grow with the database.
 func Export(w io.Writer, s *Store, f Format) (int, error) {
+	return ExportSelected(w, s, f, nil)
+}
+
+// ExportSelected is like Export but writes only the records and fields that
+// sel selects. With no filter and no field list, the stored bytes are copied
+// as they are, without decoding.
+func ExportSelected(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
+	if sel.whole() {
+		sel = nil
+	} else if err := sel.Check(); err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	var rec bytes.Buffer
 	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
 	sep, end := []byte("\n"), []byte("\n")
@@ -35,7 +49,20 @@ func Export(w io.Writer, s *Store, f Format) (int, error) {
 		bw.WriteString("[")
 		sep, end = []byte(",\n"), []byte("\n]\n")
 	}
-	err := s.ForEachPage(func(_ string, raw []byte) error {
+	err := s.ForEachPage(func(u string, raw []byte) error {
+		if sel != nil {
+			ok, err := sel.keep(u, raw)
+			if !ok || err != nil {
+				return err
+			}
+			if len(sel.Fields) > 0 {
+				rec.Reset()
+				if err := sel.project(&rec, u, raw); err != nil {
+					return err
+				}
+				raw = rec.Bytes()
+			}
+		}
 		if f == JSONArray {
 			if n == 0 {
 				bw.WriteString("\n")
