@@ -360,6 +360,7 @@ func (c *Crawler) process(ctx context.Context, e store.Entry) (result, bool) {
 	p.DurationMS = float64(resp.Duration.Microseconds()) / 1000
 	if c.cfg.KeepBody {
 		p.Body = resp.Body
+		p.HTTP = exchangeOf(resp)
 	}
 	if p.Failed() {
 		c.failed.Add(1)

@@ -67,6 +67,10 @@ type Response struct {
 	Body        []byte        // at most Config.MaxBody bytes
 	Truncated   bool          // the body was longer than Config.MaxBody and was cut
 	Duration    time.Duration // from the request to the last body byte read
+
+	Proto         string      // protocol of the final response, such as "HTTP/1.1"
+	StatusText    string      // status as received after the protocol, such as "200 OK"
+	RequestHeader http.Header // headers sent with the final request
 }
 
 // IsHTML reports whether the response is an HTML document.
@@ -144,6 +148,10 @@ func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
 		Header:   resp.Header,
 		Body:     body,
 		Duration: time.Since(start),
+
+		Proto:         resp.Proto,
+		StatusText:    resp.Status,
+		RequestHeader: resp.Request.Header,
 	}
 	if int64(len(body)) > c.cfg.MaxBody {
 		r.Body, r.Truncated = body[:c.cfg.MaxBody], true

@@ -14,15 +14,16 @@ type Format string
 const (
 	JSONLines Format = "jsonl" // one JSON object per line
 	JSONArray Format = "json"  // one JSON array of objects
+	WARC      Format = "warc"  // WARC 1.1 request and response records (see ExportWARC)
 )
 
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
-	case JSONLines, JSONArray:
+	case JSONLines, JSONArray, WARC:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown export format %q (want jsonl or json)", s)
+	return "", fmt.Errorf("unknown export format %q (want jsonl, json or warc)", s)
 }
 
 // Export writes every stored page to w in format f, in URL order, and returns
@@ -36,6 +37,9 @@ func Export(w io.Writer, s *Store, f Format) (int, error) {
 // sel selects. With no filter and no field list, the stored bytes are copied
 // as they are, without decoding.
 func ExportSelected(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
+	if f != JSONLines && f != JSONArray {
+		return 0, fmt.Errorf("export: format %q is not JSON", f)
+	}
 	if sel.whole() {
 		sel = nil
 	} else if err := sel.Check(); err != nil {

@@ -148,6 +148,9 @@ type Page struct {
 	Truncated   bool              `json:"truncated,omitempty"`
 	Error       string            `json:"error,omitempty"`
 	Body        []byte            `json:"body,omitempty"`
+	// HTTP is the exchange's status line and headers, kept with the body
+	// (crawl run --keep-body) so that a WARC export can rebuild it.
+	HTTP *HTTPExchange `json:"http,omitempty"`
 }
 
 // Failed reports whether the record is an error: no response, or a status of

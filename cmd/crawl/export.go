@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -95,19 +96,25 @@ within a second instead of waiting.`,
 				return err
 			}
 			defer st.Close()
-			if o.out == "" || o.out == "-" {
-				_, err = store.ExportSelected(cmd.OutOrStdout(), st, f, sel)
-				return err
-			}
-			return writeAtomically(o.out, func(w io.Writer) error {
+			export := func(w io.Writer) error {
 				_, err := store.ExportSelected(w, st, f, sel)
 				return err
-			})
+			}
+			if f == store.WARC {
+				if len(sel.Fields) > 0 {
+					return usageError{errors.New("--fields: not with --format warc (records are written whole)")}
+				}
+				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
+			}
+			if o.out == "" || o.out == "-" {
+				return export(cmd.OutOrStdout())
+			}
+			return writeAtomically(o.out, export)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.db, "db", "crawl.db", "database `FILE` to read")
-	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines) or json (one array)")
+	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines), json (one array) or warc (WARC 1.1; gzipped unless -o ends in .warc)")
 	fl.StringVarP(&o.out, "output", "o", "", "write to `FILE` instead of standard output")
 	fl.StringArrayVar(&o.hosts, "host", nil, "keep records of this `HOST` or host:port (repeatable)")
 	fl.StringArrayVar(&o.status, "status", nil, "keep records with this status: 2xx, 404, error (repeatable, or comma-separated)")
@@ -115,6 +122,31 @@ within a second instead of waiting.`,
 	fl.StringVar(&o.since, "since", "", "keep records fetched at or after this RFC 3339 `TIME`")
 	fl.StringSliceVar(&o.fields, "fields", nil, "write only these fields, in this order: url,title,… (see README)")
 	return cmd
+}
+
+// exportWARC writes the selected pages as WARC records to w, gzipped unless
+// out ends in ".warc", and says on stderr what it wrote and skipped.
+func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, stderr io.Writer) error {
+	opts := &store.WARCOptions{
+		Software: "politecrawl/" + versionString(),
+		NoGzip:   strings.HasSuffix(out, ".warc"),
+	}
+	if out != "" && out != "-" {
+		opts.Filename = filepath.Base(out)
+	}
+	res, err := store.ExportWARC(w, st, sel, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "crawl: wrote %d pages as WARC request/response records", res.Pages)
+	if res.NoBody > 0 {
+		fmt.Fprintf(stderr, "; skipped %d without a kept body (crawl with --keep-body)", res.NoBody)
+	}
+	if res.NoReply > 0 {
+		fmt.Fprintf(stderr, "; skipped %d fetch errors (no response)", res.NoReply)
+	}
+	fmt.Fprintln(stderr)
+	return nil
 }
 
 // writeAtomically writes a file through a temporary file in the same folder

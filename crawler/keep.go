@@ -1,0 +1,27 @@
+package crawler
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/store"
+)
+
+// exchangeOf returns what a WARC export needs besides the body: the status
+// line and every header of the response, and the request's headers. It is
+// only called when bodies are kept, so the default crawl stores none of it.
+func exchangeOf(resp *fetch.Response) *store.HTTPExchange {
+	proto, status := resp.Proto, resp.StatusText
+	if proto == "" {
+		proto = "HTTP/1.1"
+	}
+	if status == "" {
+		status = strconv.Itoa(resp.Status) + " " + http.StatusText(resp.Status)
+	}
+	return &store.HTTPExchange{
+		StatusLine:    proto + " " + status,
+		Header:        resp.Header.Clone(),
+		RequestHeader: resp.RequestHeader.Clone(),
+	}
+}
