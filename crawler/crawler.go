@@ -49,6 +49,11 @@ type Config struct {
 	Exclude  []*regexp.Regexp
 	KeepBody bool // store response bodies
 
+	// HostLimits, if set, gives a host's rate, burst and concurrency in
+	// place of Rate, Burst and PerHost (a result ≤ 0 keeps the Config's).
+	// It is called once per host, when the crawl first meets the host.
+	HostLimits func(host string) (r rate.Limit, burst, perHost int)
+
 	// Grace is how long in-flight fetches may run on after Run's context is
 	// cancelled; those still running then are abandoned and stay pending [10s].
 	Grace time.Duration
@@ -140,6 +145,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	}
 	c.front = newFrontier(frontierConfig{
 		window: cfg.Window, perHost: cfg.PerHost, limit: cfg.Rate, burst: cfg.Burst, maxPages: cfg.MaxPages,
+		limits: cfg.HostLimits,
 	}, st.Queue)
 	c.front.restore(hosts, counts.Pending, counts.Pages)
 	return c, nil

@@ -31,6 +31,7 @@ type frontier struct {
 	perHost int
 	limit   rate.Limit
 	burst   int
+	limits  func(host string) (rate.Limit, int, int) // per-host override; may be nil
 
 	queued   int // entries pending, in memory or in the store
 	open     int // entries handed out by next and not yet completed
@@ -47,6 +48,7 @@ type hostQueue struct {
 	lastSeq  uint64        // highest Seq ever put in the window
 	spill    bool          // the store may hold entries after lastSeq
 	inflight int
+	perHost  int // concurrency cap
 	limiter  *rate.Limiter
 	readyAt  time.Time
 	index    int // in the ready heap, or -1
@@ -57,6 +59,7 @@ func (h *hostQueue) hasWork() bool { return len(h.entries) > 0 || h.spill }
 type frontierConfig struct {
 	window, perHost, burst, maxPages int
 	limit                            rate.Limit
+	limits                           func(host string) (rate.Limit, int, int)
 }
 
 func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
@@ -67,6 +70,7 @@ func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
 		perHost:  cfg.perHost,
 		limit:    cfg.limit,
 		burst:    cfg.burst,
+		limits:   cfg.limits,
 		maxPages: cfg.maxPages,
 		changed:  make(chan struct{}, 1),
 	}
@@ -82,7 +86,11 @@ func (f *frontier) signal() {
 func (f *frontier) host(name string) *hostQueue {
 	h := f.hosts[name]
 	if h == nil {
-		h = &hostQueue{name: name, limiter: rate.NewLimiter(f.limit, f.burst), index: -1}
+		limit, burst, perHost := f.limit, f.burst, f.perHost
+		if f.limits != nil {
+			limit, burst, perHost = hostLimits(f.limits, name, limit, burst, perHost)
+		}
+		h = &hostQueue{name: name, limiter: rate.NewLimiter(limit, burst), perHost: perHost, index: -1}
 		f.hosts[name] = h
 	}
 	return h
@@ -107,7 +115,7 @@ func (f *frontier) restore(hosts []string, pending, done int) {
 // schedule puts h in the ready heap, or updates its place, if it has work and
 // a free concurrency slot; otherwise it takes h out of the heap.
 func (f *frontier) schedule(h *hostQueue, now time.Time) {
-	if !h.hasWork() || h.inflight >= f.perHost {
+	if !h.hasWork() || h.inflight >= h.perHost {
 		if h.index >= 0 {
 			heap.Remove(&f.ready, h.index)
 		}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"golang.org/x/time/rate"
+
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
@@ -24,4 +26,20 @@ func exchangeOf(resp *fetch.Response) *store.HTTPExchange {
 		Header:        resp.Header.Clone(),
 		RequestHeader: resp.RequestHeader.Clone(),
 	}
+}
+
+// hostLimits asks fn for host's limits and keeps the defaults given for any
+// result that is not positive.
+func hostLimits(fn func(string) (rate.Limit, int, int), host string, limit rate.Limit, burst, perHost int) (rate.Limit, int, int) {
+	l, b, p := fn(host)
+	if l > 0 {
+		limit = l
+	}
+	if b > 0 {
+		burst = b
+	}
+	if p > 0 {
+		perHost = p
+	}
+	return limit, burst, perHost
 }

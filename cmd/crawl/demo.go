@@ -28,6 +28,9 @@ and leaves the database for "crawl export".`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
+			if err := o.load(cmd); err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("db") {
 				dir, err := os.MkdirTemp("", "crawl-demo-")
 				if err != nil {

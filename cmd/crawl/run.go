@@ -42,10 +42,25 @@ type runOptions struct {
 	quiet     bool
 	verbose   bool
 	noSync    bool
+
+	configFile string            // --config
+	hostRules  hostRules         // [[host]] tables of the config file
+	sources    map[string]string // flag name → fromDefault, fromFile or fromFlag
+}
+
+// load reads the --config file into the flags not set on the command line.
+func (o *runOptions) load(cmd *cobra.Command) error {
+	rules, sources, err := loadConfig(cmd, o.configFile)
+	if err != nil {
+		return err
+	}
+	o.hostRules, o.sources = rules, sources
+	return nil
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
+	f.StringVar(&o.configFile, "config", "", "read settings from this TOML `FILE` (flags given here win; see crawl config --help)")
 	f.StringVar(&o.db, "db", "crawl.db", "database `FILE` (created if missing; an existing crawl resumes)")
 	f.IntVar(&o.workers, "workers", 64, "fetch goroutines")
 	f.Float64Var(&o.rate, "rate", 1, "requests per second per host (0: no limit)")
@@ -95,6 +110,9 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 	if o.rate == 0 || math.IsInf(o.rate, 1) {
 		cfg.Rate = rate.Inf
 	}
+	if len(o.hostRules) > 0 {
+		cfg.HostLimits = o.hostRules.limits
+	}
 	for _, p := range o.include {
 		re, err := regexp.Compile(p)
 		if err != nil {
@@ -135,6 +153,9 @@ only its new seeds are added.`,
   crawl export --db news.db | jq -r .title`,
 		Args: argsUsage(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
 			var seedFile string
 			if len(args) == 1 {
 				seedFile = args[0]
