@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -22,6 +24,7 @@ type exportOptions struct {
 	contentTypes    []string
 	since           string
 	fields          []string
+	mainText        bool
 }
 
 // selection builds the store's selection from the filter and field flags.
@@ -48,6 +51,12 @@ func (o *exportOptions) selection() (*store.Selection, error) {
 			sel.Fields = append(sel.Fields, f)
 		}
 	}
+	if o.mainText && !slices.Contains(sel.Fields, "main_text") {
+		if len(sel.Fields) == 0 {
+			sel.Fields = store.FieldNames()
+		}
+		sel.Fields = append(sel.Fields, "main_text")
+	}
 	sel.Computed = computedFields()
 	if err := sel.Check(); err != nil {
 		return nil, usageError{fmt.Errorf("--fields: %w", err)}
@@ -57,7 +66,20 @@ func (o *exportOptions) selection() (*store.Selection, error) {
 
 // computedFields are the export fields computed from a stored record.
 func computedFields() map[string]func(*store.Page) any {
-	return map[string]func(*store.Page) any{}
+	return map[string]func(*store.Page) any{
+		"main_text": mainText,
+	}
+}
+
+// mainText is the page's main text without boilerplate when its body was
+// kept (crawl run --keep-body), else the stored visible text.
+func mainText(p *store.Page) any {
+	if len(p.Body) > 0 && (p.ContentType == "text/html" || p.ContentType == "application/xhtml+xml") {
+		if text, ok := crawler.MainText(p.Body, p.FinalURL); ok {
+			return text
+		}
+	}
+	return p.Text
 }
 
 func newExportCmd() *cobra.Command {
@@ -73,14 +95,24 @@ Filters keep only some records; they combine with AND, and a repeated filter
 with OR: --host (host, or host:port), --status (2xx, 404, error; repeatable
 or comma-separated), --content-type (text/html, text/*), --since (RFC 3339
 time of the fetch). --fields url,title,… writes only those fields, in that
-order. Without filters and --fields each record is written as stored.
+order; besides the stored fields there is main_text, the article without
+navigation, header and footer (Readability), which needs bodies kept with
+crawl run --keep-body and falls back on the stored text. --main-text adds
+it to every record. Without filters and --fields each record is written as
+stored.
+
+--format warc writes a WARC 1.1 file (-o FILE.warc.gz, or FILE.warc for no
+compression): a request and a response record for every page whose body the
+crawl kept (crawl run --keep-body); the filters apply.
 
 The database is opened read-only. If a running crawl holds it, export says so
 within a second instead of waiting.`,
 		Example: `  crawl export --db crawl.db | jq -r '.url + " " + .title'
   crawl export --db crawl.db --format json -o pages.json
   crawl export --db crawl.db --status 4xx,5xx,error --fields url,status,error
-  crawl export --db crawl.db --host example.com --content-type text/html --since 2026-01-01T00:00:00Z`,
+  crawl export --db crawl.db --host example.com --content-type text/html --since 2026-01-01T00:00:00Z
+  crawl export --db crawl.db --fields url,title,main_text --content-type text/html
+  crawl export --db crawl.db --format warc -o crawl.warc.gz`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := store.ParseFormat(o.format)
@@ -121,6 +153,7 @@ within a second instead of waiting.`,
 	fl.StringArrayVar(&o.contentTypes, "content-type", nil, "keep records of this media `TYPE`, such as text/html or text/* (repeatable)")
 	fl.StringVar(&o.since, "since", "", "keep records fetched at or after this RFC 3339 `TIME`")
 	fl.StringSliceVar(&o.fields, "fields", nil, "write only these fields, in this order: url,title,… (see README)")
+	fl.BoolVar(&o.mainText, "main-text", false, "add the field main_text: the article without navigation and boilerplate (needs --keep-body bodies, else the stored text)")
 	return cmd
 }
 
