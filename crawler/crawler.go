@@ -54,6 +54,24 @@ type Config struct {
 	// It is called once per host, when the crawl first meets the host.
 	HostLimits func(host string) (r rate.Limit, burst, perHost int)
 
+	// Hooks for programs that embed the crawler; each may be nil. They run
+	// on the crawl's own goroutines, so they must be quick and safe for
+	// concurrent use; a slow hook slows the crawl.
+	//
+	// OnPage is called with every record once it is durably stored (errors
+	// included: see store.Page.Failed), in commit order, from the
+	// committer goroutine. The page must not be modified or retained after
+	// the call returns.
+	OnPage func(*store.Page)
+	// OnError is called, like OnPage and just before it, for each stored
+	// record of a URL whose fetch failed without a response (store.Page.Error
+	// is set); err's message is that field.
+	OnError func(url string, err error)
+	// URLFilter is asked about every link in scope before it is queued; a
+	// link is followed only if it returns true. It is called from the fetch
+	// workers, concurrently. Seeds are not filtered.
+	URLFilter func(*url.URL) bool
+
 	// Grace is how long in-flight fetches may run on after Run's context is
 	// cancelled; those still running then are abandoned and stay pending [10s].
 	Grace time.Duration
@@ -184,6 +202,9 @@ func (c *Crawler) AddSeeds(seeds []string) (int, error) {
 
 // inScope reports whether the crawl follows a link to u.
 func (c *Crawler) inScope(u *url.URL, s string) bool {
+	if c.cfg.URLFilter != nil && !c.cfg.URLFilter(u) {
+		return false
+	}
 	if !c.cfg.AnyHost {
 		c.scopeMu.RLock()
 		ok := c.hosts[hostKey(u)]
@@ -446,6 +467,7 @@ func (c *Crawler) commitLoop(results <-chan result) error {
 		}
 		c.commits.Add(1)
 		c.front.complete(n, b.Add)
+		c.committed(b.Done)
 		b = store.Batch{}
 		return nil
 	}
@@ -485,6 +507,8 @@ type Stats struct {
 	Commits  int64         // transactions committed this run
 	Hosts    int           // hosts known
 	Ready    int           // hosts with work and a free slot
+	Waiting  int           // hosts with work and a free slot, waiting for their rate limit
+	Held     int           // hosts with work and no free slot (at their concurrency cap)
 	Elapsed  time.Duration // since Run started
 }
 
@@ -495,6 +519,7 @@ func (c *Crawler) Stats() Stats {
 		Stored: fs.done, Pending: fs.queued, InFlight: fs.open, Hosts: fs.hosts, Ready: fs.ready,
 		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(),
 	}
+	s.Ready, s.Waiting, s.Held = c.front.hostStates(time.Now())
 	if t := c.started.Load(); t != 0 {
 		s.Elapsed = time.Since(time.Unix(0, t))
 	}

@@ -271,8 +271,8 @@ func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
 				if sec := s.Elapsed.Seconds(); sec > 0 {
 					rate = float64(s.Fetched) / sec
 				}
-				line := fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready) · errors %d · %s · %s",
-					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second))
+				line := fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready, %d waiting, %d held) · errors %d · %s · %s",
+					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Waiting, s.Held, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second))
 				if tty {
 					fmt.Fprint(w, "\r\033[K"+line)
 				} else {

@@ -1,8 +1,10 @@
 package crawler
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -42,4 +44,41 @@ func hostLimits(fn func(string) (rate.Limit, int, int), host string, limit rate.
 		perHost = p
 	}
 	return limit, burst, perHost
+}
+
+// committed calls the OnError and OnPage hooks for durably stored records.
+func (c *Crawler) committed(done []store.Done) {
+	if c.cfg.OnPage == nil && c.cfg.OnError == nil {
+		return
+	}
+	for _, d := range done {
+		if c.cfg.OnError != nil && d.Page.Error != "" && d.Page.Status == 0 {
+			c.cfg.OnError(d.Entry.URL, errors.New(d.Page.Error))
+		}
+		if c.cfg.OnPage != nil {
+			c.cfg.OnPage(d.Page)
+		}
+	}
+}
+
+// hostStates counts the hosts with work by state at now: ready (a free
+// slot and a token), waiting (a free slot, no token yet) and held (no free
+// slot). It walks every host, so it is for progress and metrics, not for
+// hot paths.
+func (f *frontier) hostStates(now time.Time) (ready, waiting, held int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, h := range f.ready {
+		if h.readyAt.After(now) {
+			waiting++
+		} else {
+			ready++
+		}
+	}
+	for _, h := range f.hosts {
+		if h.index < 0 && h.hasWork() && h.inflight >= h.perHost {
+			held++
+		}
+	}
+	return ready, waiting, held
 }
