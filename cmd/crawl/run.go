@@ -17,6 +17,7 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/metrics"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -42,6 +43,9 @@ type runOptions struct {
 	quiet     bool
 	verbose   bool
 	noSync    bool
+
+	metricsAddr string // --metrics-addr
+	logFormat   string // --log-format
 
 	configFile string            // --config
 	hostRules  hostRules         // [[host]] tables of the config file
@@ -79,6 +83,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.userAgent, "user-agent", fetch.DefaultUserAgent, "User-Agent header (name the crawler and a contact URL)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only errors and the summary")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every fetch error")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
 }
@@ -192,10 +197,24 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	}
 	defer st.Close()
 
-	fetcher := fetch.New(fetch.Config{UserAgent: o.userAgent, Timeout: o.timeout, MaxBody: o.maxBody})
+	var fetcher crawler.Fetcher = fetch.New(fetch.Config{UserAgent: o.userAgent, Timeout: o.timeout, MaxBody: o.maxBody})
+	var m *metrics.Metrics
+	if o.metricsAddr != "" {
+		m = metrics.New()
+		fetcher = m.Fetcher(fetcher)
+	}
 	c, err := crawler.New(cfg, st, fetcher)
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		m.Watch(c)
+		url, stop, err := serveMetrics(o.metricsAddr, m.Handler())
+		if err != nil {
+			return err
+		}
+		defer stop()
+		logger.Info("serving metrics", "url", url)
 	}
 	added, err := c.AddSeeds(seeds)
 	if err != nil {
