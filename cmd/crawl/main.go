@@ -133,7 +133,18 @@ resumes where it stopped, and exports the pages as JSON Lines or JSON.
 
 Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted (SIGINT),
 143 interrupted (SIGTERM).`,
-		Version:       versionString() + " (" + runtime.Version() + ")",
+		Version: versionString() + " (" + runtime.Version() + ")",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q (see crawl --help)", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg = fmt.Sprintf("unknown command %q; did you mean %q?", args[0], s[0])
+			}
+			return usageError{errors.New(msg)}
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -83,6 +83,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.userAgent, "user-agent", fetch.DefaultUserAgent, "User-Agent header (name the crawler and a contact URL)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only errors and the summary")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every fetch error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log lines on stderr as text or json (log/slog)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
@@ -110,6 +111,8 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{fmt.Errorf("--max-pages %d: need 0 (no limit) or more", o.maxPages)}
 	case o.maxBody < 1:
 		return cfg, usageError{fmt.Errorf("--max-body %d: need at least 1", o.maxBody)}
+	case o.logFormat != "text" && o.logFormat != "json":
+		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", o.logFormat)}
 	}
 	cfg.Rate = rate.Limit(o.rate)
 	if o.rate == 0 || math.IsInf(o.rate, 1) {
@@ -179,7 +182,14 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	hopts := &slog.HandlerOptions{Level: level}
+	var logger *slog.Logger
+	switch o.logFormat {
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	default: // "text"; o.config rejects others
+		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
 	cfg, err := o.config(logger)
 	if err != nil {
 		return err
@@ -232,7 +242,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		logger.Info("resuming", "db", o.db, "stored", before.Stored, "pending", before.Pending, "new_seeds", added)
 	}
 
-	stopProgress := startProgress(c, stderr, o.quiet)
+	stopProgress := startProgress(c, stderr, logger, o.quiet, 10*time.Second)
 	runErr := c.Run(ctx)
 	stopProgress()
 
@@ -248,6 +258,11 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	} else if o.maxPages > 0 && s.Stored >= o.maxPages && s.Pending > 0 {
 		state = "page limit reached"
 	}
+	if o.logFormat == "json" {
+		logger.Info("crawl "+state, "stored", s.Stored, "stored_this_run", s.Stored-before.Stored,
+			"pending", s.Pending+s.InFlight, "errors", s.Failed, "elapsed", s.Elapsed.Round(time.Millisecond).String(), "db", o.db)
+		return runErr
+	}
 	fmt.Fprintf(stderr, "crawl: %s: %d pages stored (%d this run), %d pending, %d errors, %s elapsed, db %s\n",
 		state, s.Stored, s.Stored-before.Stored, s.Pending+s.InFlight, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
 	if state == "interrupted" {
@@ -256,10 +271,11 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	return runErr
 }
 
-// startProgress prints the crawl's progress to w until the returned function
-// is called: refreshed in place on a terminal, a line every 10 seconds
-// otherwise, nothing when quiet.
-func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
+// startProgress prints the crawl's progress until the returned function is
+// called: on a terminal, one line refreshed in place 4 times a second;
+// otherwise a log line (through logger, so text or JSON as --log-format
+// says) every period; nothing when quiet.
+func startProgress(c *crawler.Crawler, w io.Writer, logger *slog.Logger, quiet bool, period time.Duration) (stop func()) {
 	if quiet {
 		return func() {}
 	}
@@ -267,7 +283,7 @@ func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	every := 10 * time.Second
+	every := period
 	if tty {
 		every = 250 * time.Millisecond
 	}
@@ -290,13 +306,15 @@ func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
 				if sec := s.Elapsed.Seconds(); sec > 0 {
 					rate = float64(s.Fetched) / sec
 				}
-				line := fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready, %d waiting, %d held) · errors %d · %s · %s",
-					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Waiting, s.Held, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second))
-				if tty {
-					fmt.Fprint(w, "\r\033[K"+line)
-				} else {
-					fmt.Fprintln(w, "crawl: "+line)
+				if !tty {
+					logger.Info("progress", "stored", s.Stored, "pages_per_s", math.Round(rate*10)/10,
+						"queued", s.Pending, "in_flight", s.InFlight, "hosts", s.Hosts, "ready", s.Ready,
+						"waiting", s.Waiting, "held", s.Held, "errors", s.Failed, "bytes", s.Bytes,
+						"elapsed", s.Elapsed.Round(time.Second).String())
+					continue
 				}
+				fmt.Fprint(w, "\r\033[K"+fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready, %d waiting, %d held) · errors %d · %s · %s",
+					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Waiting, s.Held, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second)))
 			}
 		}
 	}()
