@@ -123,7 +123,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 func warcinfo(o *WARCOptions) (gowarc.WarcRecord, error) {
 	b := gowarc.NewRecordBuilder(gowarc.Warcinfo)
 	b.AddWarcHeader(gowarc.ContentType, gowarc.ApplicationWarcFields)
-	b.AddWarcHeaderTime(gowarc.WarcDate, time.Now().UTC())
+	b.AddWarcHeaderTime(gowarc.WarcDate, time.Now().UTC().Truncate(time.Millisecond))
 	if o.Filename != "" {
 		b.AddWarcHeader(gowarc.WarcFilename, o.Filename)
 	}

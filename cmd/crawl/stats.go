@@ -64,13 +64,13 @@ within a second instead of waiting.`,
 func writeStats(w io.Writer, s *store.Summary) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "pages\t%d\t(%d failed, %d truncated)\n", s.Pages, s.Failed, s.Truncated)
-	fmt.Fprintf(tw, "body bytes\t%d\t(%s)\n", s.Bytes, byteSize(s.Bytes))
+	fmt.Fprintf(tw, "pages\t%d (%d failed, %d truncated)\n", s.Pages, s.Failed, s.Truncated)
+	fmt.Fprintf(tw, "body bytes\t%d (%s)\n", s.Bytes, byteSize(s.Bytes))
 	if s.FirstFetch != nil && s.LastFetch != nil {
-		fmt.Fprintf(tw, "fetched\t%s … %s\t\n", s.FirstFetch.Format(time.RFC3339), s.LastFetch.Format(time.RFC3339))
+		fmt.Fprintf(tw, "fetched\t%s … %s\n", s.FirstFetch.Format(time.RFC3339), s.LastFetch.Format(time.RFC3339))
 	}
-	fmt.Fprintf(tw, "hosts\t%d\t\n", s.Hosts)
-	fmt.Fprintf(tw, "pending\t%d\t(%s)\n", s.Pending, plural(s.PendingHosts, "host"))
+	fmt.Fprintf(tw, "hosts\t%d\n", s.Hosts)
+	fmt.Fprintf(tw, "pending\t%d (%s)\n", s.Pending, plural(s.PendingHosts, "host"))
 	tw.Flush()
 	section := func(title string, rows []store.Count) {
 		if len(rows) == 0 {

@@ -32,6 +32,10 @@ func (d *testDB) summary(t *testing.T) *store.Summary {
 	return sum
 }
 
+// TestStatsGolden compares the text and JSON of a summary with the golden
+// files (go test -update rewrites them). Host names are anonymised; body
+// sizes include the test web's absolute links, whose ports Linux picks from
+// 32768–60999, always five digits, so the byte counts are stable.
 func TestStatsGolden(t *testing.T) {
 	d := buildDB(t, false)
 	sum := d.summary(t)
