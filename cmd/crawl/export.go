@@ -134,7 +134,7 @@ within a second instead of waiting.`,
 			}
 			if f == store.WARC {
 				if len(sel.Fields) > 0 {
-					return usageError{errors.New("--fields: not with --format warc (records are written whole)")}
+					return usageError{errors.New("--fields and --main-text: not with --format warc (records are written whole)")}
 				}
 				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
 			}
