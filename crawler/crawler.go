@@ -98,6 +98,29 @@ type Config struct {
 	SitemapURLs  int
 	SitemapBytes int64
 
+	// HostLimits, if set, gives a host's rate, burst and concurrency in
+	// place of Rate, Burst and PerHost (a result ≤ 0 keeps the Config's).
+	// It is called once per host, when the crawl first meets the host.
+	HostLimits func(host string) (r rate.Limit, burst, perHost int)
+
+	// Hooks for programs that embed the crawler; each may be nil. They run
+	// on the crawl's own goroutines, so they must be quick and safe for
+	// concurrent use; a slow hook slows the crawl.
+	//
+	// OnPage is called with every record once it is durably stored (errors
+	// included: see store.Page.Failed), in commit order, from the
+	// committer goroutine. The page must not be modified or retained after
+	// the call returns.
+	OnPage func(*store.Page)
+	// OnError is called, like OnPage and just before it, for each stored
+	// record that failed (store.Page.Failed: no response, a status of 400
+	// or more, a redirect loop); err's message is the record's error field.
+	OnError func(url string, err error)
+	// URLFilter is asked about every link in scope before it is queued; a
+	// link is followed only if it returns true. It is called from the fetch
+	// workers, concurrently. Seeds are not filtered.
+	URLFilter func(*url.URL) bool
+
 	// Grace is how long in-flight fetches may run on after Run's context is
 	// cancelled; those still running then are abandoned and stay pending [10s].
 	Grace time.Duration
@@ -195,7 +218,8 @@ type Crawler struct {
 	bytes   atomic.Int64 // body bytes read this run
 	commits atomic.Int64 // transactions committed this run
 	commitT atomic.Int64 // nanoseconds spent committing this run
-	skipped atomic.Int64 // URLs stored unfetched (robots.txt) this run
+	skipped atomic.Int64 // URLs stored unfetched (robots.txt) or skipped (no /sitemap.xml) this run
+	denied  atomic.Int64 // of which robots.txt denials
 	retried atomic.Int64 // retries queued this run
 	started atomic.Int64 // unix nanoseconds Run started
 }
@@ -233,6 +257,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	c.front = newFrontier(frontierConfig{
 		window: cfg.Window, perHost: cfg.PerHost, limit: cfg.Rate, burst: cfg.Burst, maxPages: cfg.MaxPages,
 		maxBackoff: cfg.MaxBackoff,
+		limits:     cfg.HostLimits,
 	}, st.Queue)
 	c.front.restore(hosts, counts.Pending, counts.Pages)
 	if cfg.MaxPerHost > 0 {
@@ -271,7 +296,7 @@ func (c *Crawler) AddSeeds(seeds []string) (int, error) {
 		}
 		return 0, err
 	}
-	c.front.complete(0, b.Add)
+	c.front.complete(0, 0, b.Add)
 	return len(b.Add), nil
 }
 
@@ -289,6 +314,11 @@ func (c *Crawler) addSeedHost(host string) {
 // inScope reports whether the crawl follows a link.
 func (c *Crawler) inScope(l link) bool {
 	s := l.url
+	if c.cfg.URLFilter != nil {
+		if u, err := url.Parse(s); err != nil || !c.cfg.URLFilter(u) {
+			return false
+		}
+	}
 	if !c.cfg.AnyHost {
 		c.scopeMu.RLock()
 		ok := c.hosts[l.host]
@@ -485,7 +515,14 @@ func (c *Crawler) commitLoop(results <-chan result) error {
 		}
 		c.commitT.Add(int64(time.Since(t0)))
 		c.commits.Add(1)
-		c.front.complete(n, b.Add)
+		stored := 0
+		for _, d := range b.Done {
+			if d.Page != nil {
+				stored++
+			}
+		}
+		c.front.complete(n, stored, b.Add)
+		c.committed(b.Done)
 		b = store.Batch{}
 		return nil
 	}
@@ -526,10 +563,13 @@ type Stats struct {
 	Bytes    int64         // body bytes read this run
 	Commits  int64         // transactions committed this run
 	CommitT  time.Duration // time spent committing this run
-	Skipped  int64         // URLs stored unfetched this run (robots.txt)
+	Skipped  int64         // URLs stored as skipped this run: robots.txt denials, absent /sitemap.xml
+	Denied   int64         // URLs robots.txt did not allow this run
 	Retries  int64         // retries queued this run
 	Hosts    int           // hosts known
 	Ready    int           // hosts with work and a free slot
+	Waiting  int           // hosts with work and a free slot, waiting for their rate limit
+	Held     int           // hosts with work and no free slot (at their concurrency cap)
 	Elapsed  time.Duration // since Run started
 }
 
@@ -539,8 +579,9 @@ func (c *Crawler) Stats() Stats {
 	s := Stats{
 		Stored: fs.done, Pending: fs.queued, InFlight: fs.open, Hosts: fs.hosts, Ready: fs.ready,
 		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(),
-		CommitT: time.Duration(c.commitT.Load()), Skipped: c.skipped.Load(), Retries: c.retried.Load(),
+		CommitT: time.Duration(c.commitT.Load()), Skipped: c.skipped.Load(), Denied: c.denied.Load(), Retries: c.retried.Load(),
 	}
+	s.Ready, s.Waiting, s.Held = c.front.hostStates(time.Now())
 	if t := c.started.Load(); t != 0 {
 		s.Elapsed = time.Since(time.Unix(0, t))
 	}

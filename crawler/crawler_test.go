@@ -405,3 +405,29 @@ func TestErrorsAreStored(t *testing.T) {
 		t.Errorf("Stats.Failed = %d, want 1", s.Failed)
 	}
 }
+
+// TestMissingSitemapLeavesNoRecord: with sitemap discovery on (the default),
+// each host's /sitemap.xml is asked for once; where a host has none (404),
+// the probe leaves no record, so the database holds exactly the site's pages.
+func TestMissingSitemapLeavesNoRecord(t *testing.T) {
+	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 6})
+	st := openStore(t, "")
+	cfg := fast(crawler.Config{})
+	cfg.NoSitemaps = false
+	s := crawl(t, st, cfg, web.Seeds())
+	if got, want := storedURLs(t, st), web.Pages(); !slices.Equal(got, want) {
+		t.Fatalf("stored %q, want the site's pages %q", got, want)
+	}
+	if s.Stored != len(web.Pages()) || s.Failed != 0 {
+		t.Errorf("Stats = %+v, want %d stored and no failures", s, len(web.Pages()))
+	}
+	probes := 0
+	for _, r := range web.Log() {
+		if r.Path == "/sitemap.xml" {
+			probes++
+		}
+	}
+	if probes != 2 {
+		t.Errorf("%d requests for /sitemap.xml, want one per host (2)", probes)
+	}
+}

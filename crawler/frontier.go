@@ -36,7 +36,7 @@ type frontier struct {
 	perHost    int
 	limit      rate.Limit
 	burst      int
-	every      time.Duration // the configured interval, 1/limit; 0 for rate.Inf
+	limits     func(host string) (rate.Limit, int, int) // per-host override; may be nil
 	maxBackoff time.Duration
 
 	queued   int // entries pending, in memory or in the store
@@ -54,6 +54,9 @@ type hostQueue struct {
 	lastSeq  uint64 // highest Seq ever put in the window
 	spill    bool   // the store may hold entries after lastSeq
 	inflight int
+	perHost  int           // concurrency cap
+	limit    rate.Limit    // configured rate (Config or HostLimits)
+	every    time.Duration // 1/limit; 0 for no limit
 	limiter  *rate.Limiter
 	readyAt  time.Time
 	index    int // in the ready heap, or -1
@@ -84,18 +87,14 @@ type frontierConfig struct {
 	window, perHost, burst, maxPages int
 	limit                            rate.Limit
 	maxBackoff                       time.Duration // [defaultMaxBackoff]
+	limits                           func(host string) (rate.Limit, int, int)
 }
 
 func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
-	var every time.Duration
-	if cfg.limit != rate.Inf && cfg.limit > 0 {
-		every = time.Duration(float64(time.Second) / float64(cfg.limit))
-	}
 	if cfg.maxBackoff <= 0 {
 		cfg.maxBackoff = defaultMaxBackoff
 	}
 	return &frontier{
-		every:      every,
 		maxBackoff: cfg.maxBackoff,
 		hosts:      map[string]*hostQueue{},
 		load:       load,
@@ -103,6 +102,7 @@ func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
 		perHost:    cfg.perHost,
 		limit:      cfg.limit,
 		burst:      cfg.burst,
+		limits:     cfg.limits,
 		maxPages:   cfg.maxPages,
 		changed:    make(chan struct{}, 1),
 	}
@@ -118,7 +118,12 @@ func (f *frontier) signal() {
 func (f *frontier) host(name string) *hostQueue {
 	h := f.hosts[name]
 	if h == nil {
-		h = &hostQueue{name: name, limiter: rate.NewLimiter(f.limit, f.burst), index: -1, slow: 1}
+		limit, burst, perHost := f.limit, f.burst, f.perHost
+		if f.limits != nil {
+			limit, burst, perHost = hostLimits(f.limits, name, limit, burst, perHost)
+		}
+		h = &hostQueue{name: name, limiter: rate.NewLimiter(limit, burst), limit: limit, every: every(limit),
+			perHost: perHost, index: -1, slow: 1}
 		f.hosts[name] = h
 	}
 	return h
@@ -143,7 +148,7 @@ func (f *frontier) restore(hosts []string, pending, done int) {
 // schedule puts h in the ready heap, or updates its place, if it has work and
 // a free concurrency slot; otherwise it takes h out of the heap.
 func (f *frontier) schedule(h *hostQueue, now time.Time) {
-	if !h.hasWork() || h.inflight >= f.perHost {
+	if !h.hasWork() || h.inflight >= h.perHost {
 		if h.index >= 0 {
 			heap.Remove(&f.ready, h.index)
 		}
@@ -172,15 +177,16 @@ func nextToken(lim *rate.Limiter, now time.Time) time.Time {
 	return now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
 }
 
-// add queues entries that the store has just committed (their Seq is set) and
-// completes n handed-out entries, in one step, so that no observer sees the
-// crawl idle between the two.
-func (f *frontier) complete(n int, entries []store.Entry) {
+// complete queues entries that the store has just committed (their Seq is
+// set) and completes n handed-out entries, of which stored left a record
+// (the others, such as a host's missing /sitemap.xml, left none), in one
+// step, so that no observer sees the crawl idle between the two.
+func (f *frontier) complete(n, stored int, entries []store.Entry) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
 	f.open -= n
-	f.done += n
+	f.done += stored
 	for _, e := range entries {
 		h := f.host(e.Host)
 		f.queued++
@@ -327,10 +333,18 @@ func (f *frontier) observe(host string, ok bool, latency time.Duration) {
 		}
 	} else {
 		// No higher than what reaches the cap, so that recovery starts at once.
-		limit := float64(f.maxBackoff) / float64(max(f.every, h.crawlDelay, minBackoff))
+		limit := float64(f.maxBackoff) / float64(max(h.every, h.crawlDelay, minBackoff))
 		h.slow = min(h.slow*slowOnError, max(limit, 1))
 	}
 	f.retune(h, time.Now())
+}
+
+// every returns the interval between requests at rate lim; 0 for no limit.
+func every(lim rate.Limit) time.Duration {
+	if lim == rate.Inf || lim <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / float64(lim))
 }
 
 // interval returns the time host's limiter now leaves between requests
@@ -349,16 +363,16 @@ func (f *frontier) interval(host string) time.Duration {
 // back-off factor and latency: the longest of them wins, back-off is capped
 // at maxBackoff, and the result is never faster than configured.
 func (f *frontier) retune(h *hostQueue, now time.Time) {
-	base := max(f.every, h.crawlDelay)
+	base := max(h.every, h.crawlDelay)
 	iv := base
 	if h.slow > 1 {
 		iv = max(iv, time.Duration(float64(max(base, minBackoff))*h.slow))
 	}
-	iv = max(iv, h.latency/time.Duration(max(f.perHost, 1)))
+	iv = max(iv, h.latency/time.Duration(max(h.perHost, 1)))
 	iv = min(iv, max(f.maxBackoff, base))
-	lim := f.limit
+	lim := h.limit
 	if iv > 0 {
-		lim = min(f.limit, rate.Every(iv))
+		lim = min(h.limit, rate.Every(iv))
 	}
 	if old := h.limiter.Limit(); lim != old {
 		h.limiter.SetLimitAt(now, lim)

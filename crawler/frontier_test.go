@@ -20,7 +20,7 @@ func newTestFrontier(t *testing.T, lim rate.Limit, n int) *frontier {
 	for i := range n {
 		es = append(es, store.Entry{URL: "http://h/" + string(rune('a'+i)), Host: "h", Seq: uint64(i + 1)})
 	}
-	f.complete(0, es)
+	f.complete(0, 0, es)
 	return f
 }
 
@@ -74,7 +74,7 @@ func TestFrontierHoldAndRequeue(t *testing.T) {
 		}
 		time.Sleep(5 * time.Second)
 		take(t, f)
-		f.complete(3, nil)
+		f.complete(3, 3, nil)
 		if !f.finished() {
 			t.Fatalf("not finished: %+v", f.stats())
 		}

@@ -81,7 +81,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 			if c.retry(j, 0) {
 				return found, true
 			}
-			p.Error += fmt.Sprintf(" (after %d attempts)", j.attempts+1)
+			p.Error += afterAttempts(j.attempts + 1)
 		}
 		c.failed.Add(1)
 		c.log.Debug("fetch failed", "url", j.URL, "err", err)
@@ -97,6 +97,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 	p.DurationMS = float64(resp.Duration.Microseconds()) / 1000
 	if c.cfg.KeepBody {
 		p.Body = resp.Body
+		p.HTTP = exchangeOf(resp)
 	}
 
 	switch s := resp.Status; {
@@ -106,7 +107,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		if c.retry(j, wait) {
 			return found, true
 		}
-		p.Error = fmt.Sprintf("http %d %s (after %d attempts)", s, http.StatusText(s), j.attempts+1)
+		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s)) + afterAttempts(j.attempts+1)
 	case s >= 300 && s < 400:
 		c.front.observe(j.Host, true, resp.Duration)
 		if c.redirect(j, resp, p) {
@@ -117,9 +118,10 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s))
 		if (s == http.StatusNotFound || s == http.StatusGone) && escapedPath(j.URL) == "/sitemap.xml" {
 			// The probe of a host's default sitemap: most hosts have none,
-			// which is no error of theirs or ours.
-			p.Skipped, p.Error = true, "no sitemap: "+p.Error
-			c.skipped.Add(1)
+			// which is no page and no error. The URL is done (and stays in
+			// the visited set) without a record.
+			r.done.Page = nil
+			return r, true
 		}
 	default:
 		c.front.observe(j.Host, true, resp.Duration)
@@ -177,7 +179,7 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 		rec.done.Page.Status = 0
 		rec.done.Page.Error = "robots.txt unavailable: " + rb.Err.Error()
 		if j.attempts > 0 {
-			rec.done.Page.Error += fmt.Sprintf(" (after %d attempts)", j.attempts+1)
+			rec.done.Page.Error += afterAttempts(j.attempts + 1)
 		}
 		c.failed.Add(1)
 		rec.add, rec.seen = r.add, append(rec.seen, r.seen...)
@@ -185,6 +187,7 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 	case !rb.Allowed(u):
 		release()
 		c.skipped.Add(1)
+		c.denied.Add(1)
 		rec := c.newRecord(j, time.Now())
 		rec.done.Page.Attempts = 0
 		rec.done.Page.Skipped = true
@@ -458,4 +461,13 @@ func (c *Crawler) firstMeeting(host string) bool {
 	}
 	c.met[host] = true
 	return true
+}
+
+// afterAttempts is the note an error message gets when the URL was tried
+// more than once: " (after 4 attempts)".
+func afterAttempts(n int) string {
+	if n <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (after %d attempts)", n)
 }

@@ -104,6 +104,10 @@ type Response struct {
 	Body        []byte        // decoded (gzip, br), at most Config.MaxBody bytes
 	Truncated   bool          // the body was longer than Config.MaxBody and was cut
 	Duration    time.Duration // from the request to the last body byte read
+
+	Proto         string      // protocol of the final response, such as "HTTP/1.1"
+	StatusText    string      // status as received after the protocol, such as "200 OK"
+	RequestHeader http.Header // headers sent with the final request
 }
 
 // IsHTML reports whether the response is an HTML document.
@@ -289,6 +293,10 @@ func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBod
 		Header:   resp.Header,
 		Body:     body,
 		Duration: time.Since(start),
+
+		Proto:         resp.Proto,
+		StatusText:    resp.Status,
+		RequestHeader: resp.Request.Header,
 	}
 	if int64(len(body)) > maxBody {
 		r.Body, r.Truncated = body[:maxBody], true

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -13,21 +14,38 @@ type Format string
 const (
 	JSONLines Format = "jsonl" // one JSON object per line
 	JSONArray Format = "json"  // one JSON array of objects
+	WARC      Format = "warc"  // WARC 1.1 request and response records (see ExportWARC)
 )
 
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
-	case JSONLines, JSONArray:
+	case JSONLines, JSONArray, WARC:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown export format %q (want jsonl or json)", s)
+	return "", fmt.Errorf("unknown export format %q (want jsonl, json or warc)", s)
 }
 
 // Export writes every stored page to w in format f, in URL order, and returns
 // how many it wrote. Records are streamed from one read transaction: memory
 // does not grow with the database.
 func Export(w io.Writer, s *Store, f Format) (int, error) {
+	return ExportSelected(w, s, f, nil)
+}
+
+// ExportSelected is like Export but writes only the records and fields that
+// sel selects. With no filter and no field list, the stored bytes are copied
+// as they are, without decoding.
+func ExportSelected(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
+	if f != JSONLines && f != JSONArray {
+		return 0, fmt.Errorf("export: format %q is not JSON", f)
+	}
+	if sel.whole() {
+		sel = nil
+	} else if err := sel.Check(); err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
+	var rec bytes.Buffer
 	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
 	sep, end := []byte("\n"), []byte("\n")
@@ -35,7 +53,20 @@ func Export(w io.Writer, s *Store, f Format) (int, error) {
 		bw.WriteString("[")
 		sep, end = []byte(",\n"), []byte("\n]\n")
 	}
-	err := s.ForEachPage(func(_ string, raw []byte) error {
+	err := s.ForEachPage(func(u string, raw []byte) error {
+		if sel != nil {
+			ok, err := sel.keep(u, raw)
+			if !ok || err != nil {
+				return err
+			}
+			if len(sel.Fields) > 0 {
+				rec.Reset()
+				if err := sel.project(&rec, u, raw); err != nil {
+					return err
+				}
+				raw = rec.Bytes()
+			}
+		}
 		if f == JSONArray {
 			if n == 0 {
 				bw.WriteString("\n")

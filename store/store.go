@@ -148,17 +148,18 @@ type Page struct {
 	Truncated   bool              `json:"truncated,omitempty"`
 	Error       string            `json:"error,omitempty"`
 	// Skipped marks a URL that was not fetched because robots.txt
-	// disallows it, or the probe of a /sitemap.xml that the host does not
-	// have (404, 410). Skipped records are not failures.
+	// disallows it (Error says so). Skipped records are not failures.
 	Skipped bool `json:"skipped,omitempty"`
 	// Attempts is how many times the URL was requested (retries included).
 	Attempts int    `json:"attempts,omitempty"`
 	Body     []byte `json:"body,omitempty"`
+	// HTTP is the exchange's status line and headers, kept with the body
+	// (crawl run --keep-body) so that a WARC export can rebuild it.
+	HTTP *HTTPExchange `json:"http,omitempty"`
 }
 
 // Failed reports whether the record is an error: no response, or a status of
-// 400 or more, unless the URL was skipped on purpose (robots.txt, or a
-// host without a /sitemap.xml).
+// 400 or more, unless robots.txt kept it from being fetched.
 func (p *Page) Failed() bool { return !p.Skipped && (p.Error != "" || p.Status >= 400) }
 
 // Entry is a pending URL in a host's queue.
@@ -170,6 +171,8 @@ type Entry struct {
 }
 
 // Done is a fetched URL: its page is stored and its frontier entry removed.
+// A nil Page removes the entry and stores nothing (a URL that proved not to
+// be a page, such as a host's missing /sitemap.xml).
 type Done struct {
 	Entry Entry
 	Page  *Page
@@ -212,12 +215,14 @@ func (s *Store) Commit(b *Batch) error {
 		}
 
 		for _, d := range b.Done {
-			v, err := json.Marshal(d.Page)
-			if err != nil {
-				return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
-			}
-			if err := pages.Put([]byte(d.Entry.URL), v); err != nil {
-				return fmt.Errorf("put %s: %w", d.Entry.URL, err)
+			if d.Page != nil {
+				v, err := json.Marshal(d.Page)
+				if err != nil {
+					return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
+				}
+				if err := pages.Put([]byte(d.Entry.URL), v); err != nil {
+					return fmt.Errorf("put %s: %w", d.Entry.URL, err)
+				}
 			}
 			if d.Entry.Seq == 0 {
 				continue // never queued (e.g. stored straight away)

@@ -14,8 +14,7 @@ import (
 	"github.com/politecrawl/crawl/crawler/crawltest"
 )
 
-// exported reads a JSON Lines export and returns its records by URL,
-// leaving out skipped ones (the /sitemap.xml probes of hosts without one).
+// exported reads a JSON Lines export and returns its records by URL.
 func exported(t *testing.T, db string) map[string]map[string]any {
 	t.Helper()
 	code, out, errOut := run(t, "export", "--db", db)
@@ -33,9 +32,6 @@ func exported(t *testing.T, db string) map[string]map[string]any {
 		u := m["url"].(string)
 		if _, dup := recs[u]; dup {
 			t.Errorf("export has %s twice", u)
-		}
-		if m["skipped"] == true {
-			continue
 		}
 		recs[u] = m
 	}
@@ -214,7 +210,7 @@ func TestExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var arr []map[string]any
-	if err := json.Unmarshal(data, &arr); err != nil || len(arr) != len(recs)+2 { // + the skipped sitemap probes
+	if err := json.Unmarshal(data, &arr); err != nil || len(arr) != len(recs) {
 		t.Fatalf("JSON array export: %d records, %v", len(arr), err)
 	}
 }
@@ -258,8 +254,8 @@ func TestUsageErrors(t *testing.T) {
 func TestDemo(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "demo.db")
 	code, _, errOut := run(t, "demo", "--hosts", "3", "--pages", "6", "--rate", "0", "--db", db)
-	// 18 pages and the 3 skipped probes of /sitemap.xml (the site has none).
-	if code != 0 || !strings.Contains(errOut, "done: 21 records stored (21 this run, 3 skipped), 0 pending, 0 errors") {
+	// The probes of /sitemap.xml (the site has none) leave no record.
+	if code != 0 || !strings.Contains(errOut, "done: 18 records stored (18 this run, 0 skipped), 0 pending, 0 errors") {
 		t.Fatalf("demo: exit %d, stderr:\n%s", code, errOut)
 	}
 	if n := len(exported(t, db)); n != 18 {

@@ -38,6 +38,9 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stderr := cmd.ErrOrStderr()
+			if err := o.load(cmd); err != nil {
+				return err
+			}
 			if serve {
 				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog})
 				if err != nil {

@@ -1,54 +1,185 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/store"
 )
 
+// exportOptions are the flags of `crawl export`.
+type exportOptions struct {
+	db, format, out string
+	hosts           []string
+	status          []string
+	contentTypes    []string
+	since           string
+	fields          []string
+	mainText        bool
+}
+
+// selection builds the store's selection from the filter and field flags.
+func (o *exportOptions) selection() (*store.Selection, error) {
+	sel := &store.Selection{Hosts: o.hosts, ContentTypes: o.contentTypes}
+	for _, arg := range o.status {
+		for s := range strings.SplitSeq(arg, ",") {
+			m, err := store.ParseStatus(s)
+			if err != nil {
+				return nil, usageError{fmt.Errorf("--status: %w", err)}
+			}
+			sel.Status = append(sel.Status, m)
+		}
+	}
+	if o.since != "" {
+		t, err := time.Parse(time.RFC3339, o.since)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--since %q: want an RFC 3339 time such as 2026-01-02T15:04:05Z", o.since)}
+		}
+		sel.Since = t
+	}
+	for _, f := range o.fields {
+		if f = strings.TrimSpace(f); f != "" {
+			sel.Fields = append(sel.Fields, f)
+		}
+	}
+	if o.mainText && !slices.Contains(sel.Fields, "main_text") {
+		if len(sel.Fields) == 0 {
+			sel.Fields = store.FieldNames()
+		}
+		sel.Fields = append(sel.Fields, "main_text")
+	}
+	sel.Computed = computedFields()
+	if err := sel.Check(); err != nil {
+		return nil, usageError{fmt.Errorf("--fields: %w", err)}
+	}
+	return sel, nil
+}
+
+// computedFields are the export fields computed from a stored record.
+func computedFields() map[string]func(*store.Page) any {
+	return map[string]func(*store.Page) any{
+		"main_text": mainText,
+	}
+}
+
+// mainText is the page's main text without boilerplate when its body was
+// kept (crawl run --keep-body), else the stored visible text.
+func mainText(p *store.Page) any {
+	if len(p.Body) > 0 && (p.ContentType == "text/html" || p.ContentType == "application/xhtml+xml") {
+		if text, ok := crawler.MainText(p.Body, p.FinalURL); ok {
+			return text
+		}
+	}
+	return p.Text
+}
+
 func newExportCmd() *cobra.Command {
-	var db, format, out string
+	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --db FILE [--format jsonl|json] [-o FILE]",
+		Use:   "export --db FILE [--format jsonl|json] [filters] [--fields LIST] [-o FILE]",
 		Short: "Write the stored pages as JSON Lines or a JSON array",
-		Long: `Write every page stored in --db, in URL order, as JSON Lines (one object a
+		Long: `Write the pages stored in --db, in URL order, as JSON Lines (one object a
 line, the default) or as one JSON array, to standard output or to -o FILE.
 The fields are documented in README.md ("Export schema").
+
+Filters keep only some records; they combine with AND, and a repeated filter
+with OR: --host (host, or host:port), --status (2xx, 404, error; repeatable
+or comma-separated), --content-type (text/html, text/*), --since (RFC 3339
+time of the fetch). --fields url,title,… writes only those fields, in that
+order; besides the stored fields there is main_text, the article without
+navigation, header and footer (Readability), which needs bodies kept with
+crawl run --keep-body and falls back on the stored text. --main-text adds
+it to every record. Without filters and --fields each record is written as
+stored.
+
+--format warc writes a WARC 1.1 file (-o FILE.warc.gz, or FILE.warc for no
+compression): a request and a response record for every page whose body the
+crawl kept (crawl run --keep-body); the filters apply.
 
 The database is opened read-only. If a running crawl holds it, export says so
 within a second instead of waiting.`,
 		Example: `  crawl export --db crawl.db | jq -r '.url + " " + .title'
-  crawl export --db crawl.db --format json -o pages.json`,
+  crawl export --db crawl.db --format json -o pages.json
+  crawl export --db crawl.db --status 4xx,5xx,error --fields url,status,error
+  crawl export --db crawl.db --host example.com --content-type text/html --since 2026-01-01T00:00:00Z
+  crawl export --db crawl.db --fields url,title,main_text --content-type text/html
+  crawl export --db crawl.db --format warc -o crawl.warc.gz`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := store.ParseFormat(format)
+			f, err := store.ParseFormat(o.format)
 			if err != nil {
 				return usageError{fmt.Errorf("--format: %w", err)}
 			}
-			st, err := store.Open(db, &store.Options{ReadOnly: true})
+			sel, err := o.selection()
+			if err != nil {
+				return err
+			}
+			st, err := store.Open(o.db, &store.Options{ReadOnly: true})
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if out == "" || out == "-" {
-				_, err = store.Export(cmd.OutOrStdout(), st, f)
+			export := func(w io.Writer) error {
+				_, err := store.ExportSelected(w, st, f, sel)
 				return err
 			}
-			return writeAtomically(out, func(w io.Writer) error {
-				_, err := store.Export(w, st, f)
-				return err
-			})
+			if f == store.WARC {
+				if len(sel.Fields) > 0 {
+					return usageError{errors.New("--fields and --main-text: not with --format warc (records are written whole)")}
+				}
+				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
+			}
+			if o.out == "" || o.out == "-" {
+				return export(cmd.OutOrStdout())
+			}
+			return writeAtomically(o.out, export)
 		},
 	}
-	cmd.Flags().StringVar(&db, "db", "crawl.db", "database `FILE` to read")
-	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl (JSON Lines) or json (one array)")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write to `FILE` instead of standard output")
+	fl := cmd.Flags()
+	fl.StringVar(&o.db, "db", "crawl.db", "database `FILE` to read")
+	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines), json (one array) or warc (WARC 1.1; gzipped unless -o ends in .warc)")
+	fl.StringVarP(&o.out, "output", "o", "", "write to `FILE` instead of standard output")
+	fl.StringArrayVar(&o.hosts, "host", nil, "keep records of this `HOST` or host:port (repeatable)")
+	fl.StringArrayVar(&o.status, "status", nil, "keep records with this status: 2xx, 404, error (repeatable, or comma-separated)")
+	fl.StringArrayVar(&o.contentTypes, "content-type", nil, "keep records of this media `TYPE`, such as text/html or text/* (repeatable)")
+	fl.StringVar(&o.since, "since", "", "keep records fetched at or after this RFC 3339 `TIME`")
+	fl.StringSliceVar(&o.fields, "fields", nil, "write only these fields, in this order: url,title,… (see README)")
+	fl.BoolVar(&o.mainText, "main-text", false, "add the field main_text: the article without navigation and boilerplate (needs --keep-body bodies, else the stored text)")
 	return cmd
+}
+
+// exportWARC writes the selected pages as WARC records to w, gzipped unless
+// out ends in ".warc", and says on stderr what it wrote and skipped.
+func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, stderr io.Writer) error {
+	opts := &store.WARCOptions{
+		Software: "politecrawl/" + versionString(),
+		NoGzip:   strings.HasSuffix(out, ".warc"),
+	}
+	if out != "" && out != "-" {
+		opts.Filename = filepath.Base(out)
+	}
+	res, err := store.ExportWARC(w, st, sel, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "crawl: wrote %d pages as WARC request/response records", res.Pages)
+	if res.NoBody > 0 {
+		fmt.Fprintf(stderr, "; skipped %d without a kept body (crawl with --keep-body)", res.NoBody)
+	}
+	if res.NoReply > 0 {
+		fmt.Fprintf(stderr, "; skipped %d fetch errors (no response)", res.NoReply)
+	}
+	fmt.Fprintln(stderr)
+	return nil
 }
 
 // writeAtomically writes a file through a temporary file in the same folder

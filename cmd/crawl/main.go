@@ -13,14 +13,52 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "0.1.0-dev"
+// version is set at build time with -ldflags "-X main.version=…"; when it
+// is not, versionString asks the module's build information.
+var version = ""
+
+// versionString returns the version to print: the one set at build time, or
+// the module version that `go install` recorded, or "devel" with the VCS
+// revision when built from a work tree.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	v := "devel"
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v
+}
 
 func main() {
 	os.Exit(crawlMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -99,14 +137,25 @@ resumes where it stopped, and exports the pages as JSON Lines or JSON.
 
 Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted (SIGINT),
 143 interrupted (SIGTERM).`,
-		Version:       version,
+		Version: versionString() + " (" + runtime.Version() + ")",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("unknown command %q (see crawl --help)", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg = fmt.Sprintf("unknown command %q; did you mean %q?", args[0], s[0])
+			}
+			return usageError{errors.New(msg)}
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(), newExportCmd(), newDemoCmd(), newBenchCmd())
+	root.AddCommand(newRunCmd(), newExportCmd(), newStatsCmd(), newConfigCmd(), newDemoCmd(), newBenchCmd())
 	return root
 }
 

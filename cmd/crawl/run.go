@@ -17,6 +17,7 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/metrics"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -52,10 +53,27 @@ type runOptions struct {
 	dialTimeout   time.Duration
 	headerTimeout time.Duration
 	dropParams    []string
+	metricsAddr   string // --metrics-addr
+	logFormat     string // --log-format
+
+	configFile string            // --config
+	hostRules  hostRules         // [[host]] tables of the config file
+	sources    map[string]string // flag name → fromDefault, fromFile or fromFlag
+}
+
+// load reads the --config file into the flags not set on the command line.
+func (o *runOptions) load(cmd *cobra.Command) error {
+	rules, sources, err := loadConfig(cmd, o.configFile)
+	if err != nil {
+		return err
+	}
+	o.hostRules, o.sources = rules, sources
+	return nil
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
+	f.StringVar(&o.configFile, "config", "", "read settings from this TOML `FILE` (flags given here win; see crawl config --help)")
 	f.StringVar(&o.db, "db", "crawl.db", "database `FILE` (created if missing; an existing crawl resumes)")
 	f.IntVar(&o.workers, "workers", 64, "fetch goroutines")
 	f.Float64Var(&o.rate, "rate", 1, "requests per second per host (0: no limit)")
@@ -83,6 +101,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "TCP connect and TLS handshake timeout")
 	f.DurationVar(&o.headerTimeout, "header-timeout", 0, "timeout for the response headers (0: --timeout)")
 	f.StringArrayVar(&o.dropParams, "drop-param", nil, "also drop this query `PARAM` from links (repeatable; utm_*, fbclid, gclid, … always are)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log lines on stderr as text or json (log/slog)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
 }
@@ -120,10 +140,15 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{fmt.Errorf("--timeout %v: need more than 0", o.timeout)}
 	case o.maxBody < 1:
 		return cfg, usageError{fmt.Errorf("--max-body %d: need at least 1", o.maxBody)}
+	case o.logFormat != "text" && o.logFormat != "json":
+		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", o.logFormat)}
 	}
 	cfg.Rate = rate.Limit(o.rate)
 	if o.rate == 0 || math.IsInf(o.rate, 1) {
 		cfg.Rate = rate.Inf
+	}
+	if len(o.hostRules) > 0 {
+		cfg.HostLimits = o.hostRules.limits
 	}
 	for _, p := range o.include {
 		re, err := regexp.Compile(p)
@@ -177,6 +202,9 @@ only its new seeds are added.`,
   crawl export --db news.db | jq -r .title`,
 		Args: argsUsage(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
 			var seedFile string
 			if len(args) == 1 {
 				seedFile = args[0]
@@ -195,7 +223,14 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	hopts := &slog.HandlerOptions{Level: level}
+	var logger *slog.Logger
+	switch o.logFormat {
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	default: // "text"; o.config rejects others
+		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
 	cfg, err := o.config(logger)
 	if err != nil {
 		return err
@@ -213,10 +248,24 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	}
 	defer st.Close()
 
-	fetcher := fetch.New(o.fetchConfig())
+	var fetcher crawler.Fetcher = fetch.New(o.fetchConfig())
+	var m *metrics.Metrics
+	if o.metricsAddr != "" {
+		m = metrics.New()
+		fetcher = m.Fetcher(fetcher)
+	}
 	c, err := crawler.New(cfg, st, fetcher)
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		m.Watch(c)
+		url, stop, err := serveMetrics(o.metricsAddr, m.Handler())
+		if err != nil {
+			return err
+		}
+		defer stop()
+		logger.Info("serving metrics", "url", url)
 	}
 	added, err := c.AddSeeds(seeds)
 	if err != nil {
@@ -234,7 +283,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		logger.Info("resuming", "db", o.db, "stored", before.Stored, "pending", before.Pending, "new_seeds", added)
 	}
 
-	stopProgress := startProgress(c, stderr, o.quiet)
+	stopProgress := startProgress(c, stderr, logger, o.quiet, 10*time.Second)
 	runErr := c.Run(ctx)
 	stopProgress()
 
@@ -250,6 +299,11 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	} else if o.maxPages > 0 && s.Stored >= o.maxPages && s.Pending > 0 {
 		state = "page limit reached"
 	}
+	if o.logFormat == "json" {
+		logger.Info("crawl "+state, "stored", s.Stored, "stored_this_run", s.Stored-before.Stored, "skipped", s.Skipped,
+			"pending", s.Pending+s.InFlight, "errors", s.Failed, "elapsed", s.Elapsed.Round(time.Millisecond).String(), "db", o.db)
+		return runErr
+	}
 	fmt.Fprintf(stderr, "crawl: %s: %d records stored (%d this run, %d skipped), %d pending, %d errors, %s elapsed, db %s\n",
 		state, s.Stored, s.Stored-before.Stored, s.Skipped, s.Pending+s.InFlight, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
 	if state == "interrupted" {
@@ -258,10 +312,11 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	return runErr
 }
 
-// startProgress prints the crawl's progress to w until the returned function
-// is called: refreshed in place on a terminal, a line every 10 seconds
-// otherwise, nothing when quiet.
-func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
+// startProgress prints the crawl's progress until the returned function is
+// called: on a terminal, one line refreshed in place 4 times a second;
+// otherwise a log line (through logger, so text or JSON as --log-format
+// says) every period; nothing when quiet.
+func startProgress(c *crawler.Crawler, w io.Writer, logger *slog.Logger, quiet bool, period time.Duration) (stop func()) {
 	if quiet {
 		return func() {}
 	}
@@ -269,7 +324,7 @@ func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	every := 10 * time.Second
+	every := period
 	if tty {
 		every = 250 * time.Millisecond
 	}
@@ -292,13 +347,15 @@ func startProgress(c *crawler.Crawler, w io.Writer, quiet bool) (stop func()) {
 				if sec := s.Elapsed.Seconds(); sec > 0 {
 					rate = float64(s.Fetched) / sec
 				}
-				line := fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready) · errors %d · %s · %s",
-					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second))
-				if tty {
-					fmt.Fprint(w, "\r\033[K"+line)
-				} else {
-					fmt.Fprintln(w, "crawl: "+line)
+				if !tty {
+					logger.Info("progress", "stored", s.Stored, "pages_per_s", math.Round(rate*10)/10,
+						"queued", s.Pending, "in_flight", s.InFlight, "hosts", s.Hosts, "ready", s.Ready,
+						"waiting", s.Waiting, "held", s.Held, "errors", s.Failed, "bytes", s.Bytes,
+						"elapsed", s.Elapsed.Round(time.Second).String())
+					continue
 				}
+				fmt.Fprint(w, "\r\033[K"+fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready, %d waiting, %d held) · errors %d · %s · %s",
+					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Waiting, s.Held, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second)))
 			}
 		}
 	}()

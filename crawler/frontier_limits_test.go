@@ -1,0 +1,62 @@
+package crawler
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/politecrawl/crawl/store"
+)
+
+// TestFrontierHostLimits checks that the per-host hook sets a host's rate,
+// burst and concurrency cap, and that other hosts keep the defaults.
+func TestFrontierHostLimits(t *testing.T) {
+	var asked []string
+	f := newFrontier(frontierConfig{
+		window: 8, perHost: 1, limit: rate.Inf, burst: 1,
+		limits: func(host string) (rate.Limit, int, int) {
+			asked = append(asked, host)
+			if host == "fast:80" {
+				return 0, 3, 2 // rate: keep the default
+			}
+			return 0, 0, 0
+		},
+	}, func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
+
+	var entries []store.Entry
+	for i, host := range []string{"fast:80", "fast:80", "fast:80", "slow:80", "slow:80"} {
+		entries = append(entries, store.Entry{URL: "http://" + host + "/" + string(rune('a'+i)), Host: host, Seq: uint64(i + 1)})
+	}
+	f.complete(0, 0, entries)
+
+	if got := f.hosts["fast:80"].limiter.Burst(); got != 3 {
+		t.Errorf("fast burst = %d, want 3", got)
+	}
+	if got := f.hosts["slow:80"].limiter.Burst(); got != 1 {
+		t.Errorf("slow burst = %d, want 1", got)
+	}
+	if got := f.hosts["fast:80"].limiter.Limit(); got != rate.Inf {
+		t.Errorf("fast rate = %v, want the default (Inf)", got)
+	}
+
+	// With nothing released, fast hands out 2 at once and slow 1.
+	now := time.Now()
+	count := map[string]int{}
+	for {
+		e, ok, _, err := f.next(now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		count[e.Host]++
+	}
+	if count["fast:80"] != 2 || count["slow:80"] != 1 {
+		t.Errorf("handed out %v before any release, want fast:80 2, slow:80 1", count)
+	}
+	if len(asked) != 2 {
+		t.Errorf("hook called for %v, want once per host", asked)
+	}
+}

@@ -1,0 +1,233 @@
+package store
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Summary describes a crawl database: what `crawl stats` prints. Every list
+// is in a stable order, so two summaries of the same data render alike.
+type Summary struct {
+	Pages      int        `json:"pages"`       // records stored, errors included
+	Failed     int        `json:"failed"`      // records that are errors (see Page.Failed)
+	Skipped    int        `json:"skipped"`     // records skipped on purpose (robots.txt, no /sitemap.xml)
+	Bytes      int64      `json:"bytes"`       // body bytes fetched, summed over records
+	Truncated  int        `json:"truncated"`   // records whose body was cut at the size cap
+	FirstFetch *time.Time `json:"first_fetch"` // earliest FetchedAt; nil when no page
+	LastFetch  *time.Time `json:"last_fetch"`  // latest FetchedAt; nil when no page
+
+	Status       []Count     `json:"status"`        // by class: "2xx" … "5xx", then "error" (no response)
+	ContentTypes []Count     `json:"content_types"` // by media type, most first; "(none)" when unknown
+	Hosts        int         `json:"hosts"`         // distinct hosts with records or pending URLs
+	TopHosts     []HostCount `json:"top_hosts"`     // at most the number asked for, most records first
+	Errors       []Count     `json:"errors"`        // failed records by reason, most first
+	Pending      int         `json:"pending"`       // frontier entries
+	PendingHosts int         `json:"pending_hosts"` // hosts with frontier entries
+	Depth        []Count     `json:"depth"`         // records by link distance from a seed, by depth
+}
+
+// Count is one line of a histogram.
+type Count struct {
+	Key string `json:"key"`
+	N   int    `json:"n"`
+}
+
+// HostCount is one host's share of the crawl.
+type HostCount struct {
+	Host    string `json:"host"`
+	Pages   int    `json:"pages"`
+	Failed  int    `json:"failed"`
+	Pending int    `json:"pending"`
+}
+
+// summaryPage is the part of a Page that Summarize reads; decoding into it
+// skips the text, links and body without allocating them.
+type summaryPage struct {
+	URL         string    `json:"url"`
+	Status      int       `json:"status"`
+	ContentType string    `json:"content_type"`
+	Depth       int       `json:"depth"`
+	FetchedAt   time.Time `json:"fetched_at"`
+	Size        int64     `json:"size"`
+	Truncated   bool      `json:"truncated"`
+	Error       string    `json:"error"`
+	Skipped     bool      `json:"skipped"`
+}
+
+// Summarize reads the whole database in one read transaction and returns its
+// summary with at most topHosts hosts in TopHosts (0: none, negative: all).
+// Memory grows with the number of hosts, content types, error reasons and
+// depths, not with the number of pages.
+func (s *Store) Summarize(topHosts int) (*Summary, error) {
+	sum := &Summary{}
+	status := map[string]int{}
+	types := map[string]int{}
+	reasons := map[string]int{}
+	depths := map[int]int{}
+	hosts := map[string]*HostCount{}
+	hostOf := func(name string) *HostCount {
+		h := hosts[name]
+		if h == nil {
+			h = &HostCount{Host: name}
+			hosts[name] = h
+		}
+		return h
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
+			var p summaryPage
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("page %s: %w", k, err)
+			}
+			sum.Pages++
+			sum.Bytes += p.Size
+			if p.Truncated {
+				sum.Truncated++
+			}
+			if !p.FetchedAt.IsZero() {
+				if sum.FirstFetch == nil || p.FetchedAt.Before(*sum.FirstFetch) {
+					t := p.FetchedAt
+					sum.FirstFetch = &t
+				}
+				if sum.LastFetch == nil || p.FetchedAt.After(*sum.LastFetch) {
+					t := p.FetchedAt
+					sum.LastFetch = &t
+				}
+			}
+			status[StatusClass(p.Status, p.Error)]++
+			ct := p.ContentType
+			if ct == "" {
+				ct = "(none)"
+			}
+			if p.Error == "" || p.Status != 0 {
+				types[ct]++
+			}
+			depths[p.Depth]++
+			h := hostOf(hostName(string(k)))
+			h.Pages++
+			pg := Page{Status: p.Status, Error: p.Error, Skipped: p.Skipped}
+			if p.Skipped {
+				sum.Skipped++
+			}
+			if pg.Failed() {
+				sum.Failed++
+				h.Failed++
+				reasons[ErrorReason(p.URL, p.Status, p.Error)]++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		front := tx.Bucket(bucketFrontier)
+		return front.ForEachBucket(func(k []byte) error {
+			n := front.Bucket(k).Stats().KeyN
+			if n == 0 {
+				return nil
+			}
+			sum.Pending += n
+			sum.PendingHosts++
+			hostOf(string(k)).Pending += n
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stats of %s: %w", s.path, err)
+	}
+
+	for _, class := range []string{"1xx", "2xx", "3xx", "4xx", "5xx", "error"} {
+		if n := status[class]; n > 0 {
+			sum.Status = append(sum.Status, Count{class, n})
+			delete(status, class)
+		}
+	}
+	sum.Status = append(sum.Status, byCount(status)...) // odd codes, if any
+	sum.ContentTypes = byCount(types)
+	sum.Errors = byCount(reasons)
+	for _, d := range slices.Sorted(maps.Keys(depths)) {
+		sum.Depth = append(sum.Depth, Count{strconv.Itoa(d), depths[d]})
+	}
+	sum.Hosts = len(hosts)
+	all := make([]HostCount, 0, len(hosts))
+	for _, h := range hosts {
+		all = append(all, *h)
+	}
+	slices.SortFunc(all, func(a, b HostCount) int {
+		return cmp.Or(
+			cmp.Compare(b.Pages+b.Pending, a.Pages+a.Pending),
+			cmp.Compare(a.Host, b.Host),
+		)
+	})
+	if topHosts >= 0 && len(all) > topHosts {
+		all = all[:topHosts]
+	}
+	sum.TopHosts = all
+	return sum, nil
+}
+
+// StatusClass returns the class of a record's status, "2xx" for 204, or
+// "error" when there was no response.
+func StatusClass(status int, errMsg string) string {
+	if status == 0 {
+		if errMsg != "" {
+			return "error"
+		}
+		return "none"
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
+
+// ErrorReason returns a short, stable reason for a failed record, for
+// grouping: "HTTP 404 Not Found" for a status, or the last part of the
+// error message ("connection refused", "too many redirects (10)") without
+// the URL and addresses that make every message unique.
+func ErrorReason(pageURL string, status int, errMsg string) string {
+	if errMsg == "" {
+		return "HTTP " + strconv.Itoa(status) + " " + http.StatusText(status)
+	}
+	msg := strings.TrimPrefix(errMsg, "fetch "+pageURL+": ")
+	msg = attemptsNote.ReplaceAllString(msg, "")
+	if i := strings.Index(msg, " at http"); i >= 0 {
+		msg = msg[:i] // "redirect loop at URL"
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// attemptsNote is the " (after N attempts)" the crawler adds to errors of
+// retried URLs.
+var attemptsNote = regexp.MustCompile(` \(after \d+ attempts\)$`)
+
+// hostName returns the host[:port] of a stored URL, or the URL itself if it
+// does not parse.
+func hostName(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
+}
+
+// byCount returns m's entries, most first, then by key.
+func byCount(m map[string]int) []Count {
+	out := make([]Count, 0, len(m))
+	for k, n := range m {
+		out = append(out, Count{k, n})
+	}
+	slices.SortFunc(out, func(a, b Count) int {
+		return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Key, b.Key))
+	})
+	return out
+}
