@@ -89,13 +89,14 @@ func New(cfg Config) *Client {
 			Timeout:   cfg.DialTimeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          0, // no global cap: the per-host cap bounds it
-		MaxIdleConnsPerHost:   cfg.IdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
-		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           0, // no global cap: the per-host cap bounds it
+		MaxIdleConnsPerHost:    cfg.IdleConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: 1 << 20, // net/http's default is 10 MiB
+		ExpectContinueTimeout:  time.Second,
 	}
 	c := &Client{cfg: cfg}
 	c.http = &http.Client{
