@@ -48,7 +48,7 @@ func normalizeURL(u *url.URL) error {
 		return errNoHost
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
-	host = strings.TrimRight(host, ".")
+	host = strings.TrimRight(host, ".") // "example.com." is example.com; "." and ".." are no host
 	if host == "" {
 		return errNoHost
 	}

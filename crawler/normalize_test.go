@@ -42,7 +42,7 @@ func TestNormalize(t *testing.T) {
 
 func TestNormalizeRejects(t *testing.T) {
 	for _, in := range []string{"", "/relative", "example.com/a", "ftp://example.com/", "mailto:a@b.c",
-		"javascript:void(0)", "http://", "http:///path", "http://exa mple.com/", "http://[::1/"} {
+		"javascript:void(0)", "http://", "http:///path", "HTTP://.. ", "http://./", "http://exa mple.com/", "http://[::1/"} {
 		if got, err := Normalize(in); err == nil {
 			t.Errorf("Normalize(%q) = %q, want an error", in, got)
 		}

@@ -167,5 +167,9 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// collapseSpace trims s and folds every run of white space into one space.
-func collapseSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
+// collapseSpace trims s, folds every run of white space into one space and
+// replaces invalid UTF-8 (which the HTML parser passes through from the page)
+// with U+FFFD, so that stored text is always valid UTF-8.
+func collapseSpace(s string) string {
+	return strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+}

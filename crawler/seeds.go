@@ -33,7 +33,8 @@ func ParseSeeds(r io.Reader, name string) ([]string, error) {
 	sc.Buffer(make([]byte, 0, 4096), maxSeedLine)
 	var seeds []string
 	seen := map[string]bool{}
-	for n := 1; sc.Scan(); n++ {
+	n := 1 // the line being read
+	for ; sc.Scan(); n++ {
 		line := sc.Text()
 		if !utf8.ValidString(line) || strings.ContainsRune(line, 0) {
 			return nil, fmt.Errorf("%s:%d: not text (binary data or invalid UTF-8)", name, n)
@@ -59,9 +60,9 @@ func ParseSeeds(r io.Reader, name string) ([]string, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s: a line is longer than %d bytes", name, maxSeedLine)
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxSeedLine)
 		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 	}
 	if len(seeds) == 0 {
 		return nil, fmt.Errorf("%s: no seed URLs (one absolute http(s) URL a line)", name)

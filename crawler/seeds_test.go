@@ -33,7 +33,7 @@ func TestParseSeedsErrors(t *testing.T) {
 		{"binary", "http://a.example/\n\x00\x01\x02\n", "seeds.txt:2: not text"},
 		{"bad utf8", "http://a.example/\xff\n", "seeds.txt:1: not text"},
 		{"empty", "\n# only comments\n", "seeds.txt: no seed URLs"},
-		{"long line", "http://a.example/" + strings.Repeat("a", maxSeedLine) + "\n", "longer than"},
+		{"long line", "http://a.example/\nhttp://b.example/" + strings.Repeat("a", maxSeedLine) + "\n", "seeds.txt:2: line longer than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

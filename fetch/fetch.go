@@ -163,13 +163,14 @@ func New(cfg Config) *Client {
 			}
 			return guarded.DialContext(ctx, network, addr)
 		},
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          0, // no global cap: the per-host cap bounds it
-		MaxIdleConnsPerHost:   cfg.IdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   cfg.TLSTimeout,
-		ResponseHeaderTimeout: cfg.HeaderTimeout,
-		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           0, // no global cap: the per-host cap bounds it
+		MaxIdleConnsPerHost:    cfg.IdleConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    cfg.TLSTimeout,
+		ResponseHeaderTimeout:  cfg.HeaderTimeout,
+		MaxResponseHeaderBytes: 1 << 20, // net/http's default is 10 MiB
+		ExpectContinueTimeout:  time.Second,
 		// We ask for gzip and br ourselves and decode both (net/http would
 		// only do gzip).
 		DisableCompression: true,

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,6 +43,9 @@ var (
 	ErrLocked = errors.New("database is in use by another crawl")
 	// ErrNotDatabase means the file exists but is not a crawl database.
 	ErrNotDatabase = errors.New("not a crawl database")
+	// ErrDamaged means the file is a bbolt database that cannot be read
+	// safely: truncated (shorter than its pages need) or corrupt.
+	ErrDamaged = errors.New("database file is damaged")
 )
 
 // Options configures Open. The zero value means: read-write, wait at most one
@@ -64,8 +68,9 @@ type Store struct {
 }
 
 // Open opens or creates the database at path. It fails with ErrLocked, within
-// Options.Timeout, when another crawl holds it, and with ErrNotDatabase when
-// the file is not a bbolt database.
+// Options.Timeout, when another crawl holds it, with ErrNotDatabase when the
+// file is not a crawl database, and with ErrDamaged when it is truncated; it
+// never changes a file it refuses.
 func Open(path string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -77,18 +82,34 @@ func Open(path string, opts *Options) (*Store, error) {
 	case o.Timeout < 0:
 		o.Timeout = 0 // bbolt: wait forever
 	}
-	if o.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
+	fi, err := os.Stat(path)
+	if err != nil && (o.ReadOnly || !errors.Is(err, os.ErrNotExist)) {
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{
+	// Opening read-write makes bbolt rebuild its free list at once, by
+	// walking every page from a goroutine of its own, where a truncated file
+	// is a fatal fault that no recover can catch. So an existing database is
+	// checked read-only first (no walk) and opened read-write only if sound.
+	if !o.ReadOnly && err == nil && fi.Size() > 0 {
+		s, err := open(path, &bolt.Options{Timeout: o.Timeout, ReadOnly: true}, true)
+		if err != nil {
+			return nil, err
+		}
+		s.Close()
+	}
+	return open(path, &bolt.Options{
 		Timeout:        o.Timeout,
 		ReadOnly:       o.ReadOnly,
 		NoSync:         o.NoSync,
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
-	})
+	}, !o.ReadOnly)
+}
+
+// open opens path with bbolt and checks it (see init); allowEmpty accepts a
+// bbolt file without any bucket, the state a crash during creation leaves.
+func open(path string, opts *bolt.Options, allowEmpty bool) (*Store, error) {
+	db, err := bolt.Open(path, 0o644, opts)
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
@@ -99,28 +120,56 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path}
-	if o.ReadOnly {
-		err = db.View(func(tx *bolt.Tx) error {
-			if tx.Bucket(bucketPages) == nil {
-				return ErrNotDatabase
-			}
-			return nil
-		})
-	} else {
-		err = db.Update(func(tx *bolt.Tx) error {
-			for _, name := range [][]byte{bucketPages, bucketFrontier, bucketSeen, bucketSeeds} {
-				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	if err != nil {
+	if err := s.init(!opts.ReadOnly, allowEmpty); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// init checks that the database can be read safely and, if write, creates
+// the buckets of a new crawl database. bbolt reads pages through a
+// memory map and trusts the file: a page beyond the end of a truncated file
+// is a fatal fault, and a corrupt page a panic. So the file's size is checked
+// against the high-water mark in the meta page (read without touching any
+// other page) before anything else, and faults and panics while reading the
+// root are turned into ErrDamaged rather than a crash.
+func (s *Store) init(write, allowEmpty bool) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrDamaged, r)
+		}
+	}()
+	err = s.db.View(func(tx *bolt.Tx) error {
+		fi, err := os.Stat(s.path)
+		if err != nil {
+			return err
+		}
+		if need := tx.Size(); fi.Size() < need {
+			return fmt.Errorf("%w: truncated to %d bytes, its pages need %d", ErrDamaged, fi.Size(), need)
+		}
+		if tx.Bucket(bucketPages) != nil {
+			return nil
+		}
+		// A bbolt file of another program, or a crawl database that was
+		// never initialised (a crash while creating it leaves it empty).
+		if k, _ := tx.Cursor().First(); k != nil || !allowEmpty {
+			return ErrNotDatabase
+		}
+		return nil
+	})
+	if err != nil || !write {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketPages, bucketFrontier, bucketSeen, bucketSeeds} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Path returns the file the store was opened from.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/politecrawl/crawl/crawler/crawltest"
 )
@@ -147,8 +148,21 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	seeds := writeSeeds(t, dir, web.Seeds())
 	p := start(t, "run", "--db", db, "--rate", "0", "--grace", "1h", "-q", seeds)
 	waitPages(t, web, 5)
+	// Two signals sent back to back may reach the process as one (pending
+	// signals coalesce), and the fetch timeout would end the run instead:
+	// keep signalling until it exits; every signal after the first one it
+	// handles is a second signal.
 	p.cmd.Process.Signal(syscall.SIGINT)
-	p.cmd.Process.Signal(syscall.SIGINT)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for running := true; running; {
+		select {
+		case <-p.done:
+			running = false
+		case <-tick.C:
+			p.cmd.Process.Signal(syscall.SIGINT)
+		}
+	}
 	if code := p.wait(t); code != 130 {
 		t.Fatalf("exit code after two SIGINTs = %d, want 130; stderr:\n%s", code, p.stderr.String())
 	}

@@ -24,25 +24,27 @@ import (
 // runOptions are the flags of `crawl run`; each maps onto a field of
 // crawler.Config, fetch.Config or store.Options.
 type runOptions struct {
-	db        string
-	workers   int
-	rate      float64
-	burst     int
-	perHost   int
-	maxDepth  int
-	maxPages  int
-	noFollow  bool
-	anyHost   bool
-	include   []string
-	exclude   []string
-	keepBody  bool
-	grace     time.Duration
-	timeout   time.Duration
-	maxBody   int64
-	userAgent string
-	quiet     bool
-	verbose   bool
-	noSync    bool
+	db         string
+	workers    int
+	rate       float64
+	burst      int
+	perHost    int
+	maxDepth   int
+	maxPages   int
+	noFollow   bool
+	anyHost    bool
+	include    []string
+	exclude    []string
+	keepBody   bool
+	grace      time.Duration
+	timeout    time.Duration
+	maxBody    int64
+	userAgent  string
+	quiet      bool
+	verbose    bool
+	noSync     bool
+	batchSize  int
+	batchDelay time.Duration
 
 	noRobots      bool
 	noSitemaps    bool
@@ -105,6 +107,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
+	f.IntVar(&o.batchSize, "batch-size", 256, "commit fetched pages in transactions of at most N")
+	f.DurationVar(&o.batchDelay, "batch-delay", 200*time.Millisecond, "commit a batch at most this long after its first page (a kill -9 loses only uncommitted fetches)")
 }
 
 // config validates the options and builds the crawler's configuration.
@@ -114,7 +118,7 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
 		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
 		NoRobots: o.noRobots, NoSitemaps: o.noSitemaps, Retries: o.retries, MaxPerHost: o.maxPerHost,
-		DropParams: o.dropParams,
+		DropParams: o.dropParams, BatchSize: o.batchSize, BatchDelay: o.batchDelay,
 	}
 	if o.retries == 0 {
 		cfg.Retries = -1 // Config: zero means the default
@@ -142,6 +146,10 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{fmt.Errorf("--max-body %d: need at least 1", o.maxBody)}
 	case o.logFormat != "text" && o.logFormat != "json":
 		return cfg, usageError{fmt.Errorf("--log-format %q: want text or json", o.logFormat)}
+	case o.batchSize < 1:
+		return cfg, usageError{fmt.Errorf("--batch-size %d: need at least 1", o.batchSize)}
+	case o.batchDelay <= 0:
+		return cfg, usageError{fmt.Errorf("--batch-delay %v: need more than 0", o.batchDelay)}
 	}
 	cfg.Rate = rate.Limit(o.rate)
 	if o.rate == 0 || math.IsInf(o.rate, 1) {

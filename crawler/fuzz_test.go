@@ -1,0 +1,134 @@
+package crawler
+
+// Fuzz targets. Their seed corpora live in testdata/fuzz/FuzzXxx/ and run as
+// ordinary tests with `go test`; `go test -fuzz FuzzXxx ./crawler` searches
+// for new inputs. Each checks properties, not only the absence of panics.
+// (robots.txt parsing is fuzzed with the fetch package, which owns it.)
+
+import (
+	"bytes"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzNormalize: Normalize never panics; what it returns is an absolute
+// http(s) URL with a host and no fragment or user info, parses again, and is
+// its own normal form.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{
+		"http://Example.COM", "HTTP://example.com:80/a/./b/../c?x#f", "https://[::1]:443/%7e",
+		"http://a/%2F/../b", "http://user:pw@h./?", "http://h/a b", "//h/p", "ftp://h/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		n, err := Normalize(raw)
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(n)
+		if err != nil {
+			t.Fatalf("Normalize(%q) = %q, which does not parse: %v", raw, n, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(n, "#") {
+			t.Fatalf("Normalize(%q) = %q: not an absolute http(s) URL without user info and fragment", raw, n)
+		}
+		again, err := Normalize(n)
+		if err != nil || again != n {
+			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v: not idempotent", raw, n, n, again, err)
+		}
+	})
+}
+
+// FuzzExtract: extract never panics and whatever the page, its result is
+// bounded: at most maxLinksPerPage links, each an absolute normalised http(s)
+// URL and none twice; title and text valid UTF-8, the text at most
+// maxTextBytes.
+func FuzzExtract(f *testing.F) {
+	f.Add([]byte(`<html><head><title>t</title><base href="/b/"></head><body><p>x</p><a href="y#z">y</a><a href="mailto:m">m</a></body></html>`), "/dir/page")
+	f.Add([]byte("<a href=\"\xff\">\xfe</a>\xc3"), "/")
+	f.Add([]byte(strings.Repeat("<div>", 600)), "/")
+	f.Add([]byte(`<base href="ftp://x/"><a href="//h:80/../a">`), "/p?q")
+	f.Fuzz(func(t *testing.T, body []byte, path string) {
+		page, err := url.Parse("http://example.com/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := page.Parse(path); err == nil && normalizeURL(p) == nil {
+			page = p
+		}
+		x, err := extract(body, page)
+		if err != nil {
+			return // a parse error is stored with the page
+		}
+		if len(x.links) > maxLinksPerPage {
+			t.Fatalf("%d links, more than %d", len(x.links), maxLinksPerPage)
+		}
+		if len(x.text) > maxTextBytes || !utf8.ValidString(x.text) || !utf8.ValidString(x.title) {
+			t.Fatalf("text of %d bytes (valid UTF-8: %v), title valid UTF-8: %v", len(x.text), utf8.ValidString(x.text), utf8.ValidString(x.title))
+		}
+		seen := map[string]bool{}
+		for _, l := range x.links {
+			s := l.url
+			if n, err := Normalize(s); err != nil || n != s {
+				t.Fatalf("link %q is not normalised: Normalize = %q, %v", s, n, err)
+			}
+			if h, err := hostOf(s); err != nil || h != l.host {
+				t.Fatalf("link %q has host key %q, want %q (%v)", s, l.host, h, err)
+			}
+			if seen[s] {
+				t.Fatalf("link %q twice", s)
+			}
+			seen[s] = true
+		}
+	})
+}
+
+// seedErr is the form of every ParseSeeds error: the name, a line number
+// when the error is in a line, a reason, all on one line.
+var seedErr = regexp.MustCompile(`^seeds\.txt:(\d+:)? [^\n]+$`)
+
+// FuzzParseSeeds: ParseSeeds never panics; it returns seeds that are their
+// own normal form, each once, or a one-line error naming the file and, for a
+// bad line, the line (which exists in the input).
+func FuzzParseSeeds(f *testing.F) {
+	f.Add([]byte("# seeds\nhttp://Example.com\nhttps://a.example/x#f  # c\n\n"))
+	f.Add([]byte("http://a.example/\nnot a url\n"))
+	f.Add([]byte("\x00\x01binary\xff\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("http://a.example/\r\nhttp://a.example\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		seeds, err := ParseSeeds(bytes.NewReader(data), "seeds.txt")
+		if err != nil {
+			msg := err.Error()
+			m := seedErr.FindStringSubmatch(msg)
+			if m == nil {
+				t.Fatalf("error %q: want one line \"seeds.txt:LINE: reason\" or \"seeds.txt: reason\"", msg)
+			}
+			if m[1] != "" {
+				line, _ := strconv.Atoi(strings.TrimSuffix(m[1], ":"))
+				if lines := bytes.Count(data, []byte("\n")) + 1; line < 1 || line > lines {
+					t.Fatalf("error %q names line %d; the input has %d", msg, line, lines)
+				}
+			}
+			return
+		}
+		if len(seeds) == 0 {
+			t.Fatal("no seeds and no error")
+		}
+		seen := map[string]bool{}
+		for _, s := range seeds {
+			if n, err := Normalize(s); err != nil || n != s {
+				t.Fatalf("seed %q is not normalised: Normalize = %q, %v", s, n, err)
+			}
+			if seen[s] {
+				t.Fatalf("seed %q twice", s)
+			}
+			seen[s] = true
+		}
+	})
+}
