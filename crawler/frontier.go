@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"container/heap"
+	"context"
 	"sync"
 	"time"
 
@@ -57,9 +58,13 @@ type hostQueue struct {
 	perHost  int           // concurrency cap
 	limit    rate.Limit    // configured rate (Config or HostLimits)
 	every    time.Duration // 1/limit; 0 for no limit
-	limiter  *rate.Limiter
-	readyAt  time.Time
-	index    int // in the ready heap, or -1
+	limiter  *rate.Limiter // taken when a URL of the host is handed out
+	// sendLim has the limiter's rate and burst but is taken when a request
+	// is sent (see pace): it absorbs the scheduling delay between hand-out
+	// and send, so the host never sees requests closer than its rate.
+	sendLim *rate.Limiter
+	readyAt time.Time
+	index   int // in the ready heap, or -1
 
 	holdUntil  time.Time     // no request before this (Retry-After, retry back-off)
 	crawlDelay time.Duration // robots.txt Crawl-delay
@@ -122,7 +127,8 @@ func (f *frontier) host(name string) *hostQueue {
 		if f.limits != nil {
 			limit, burst, perHost = hostLimits(f.limits, name, limit, burst, perHost)
 		}
-		h = &hostQueue{name: name, limiter: rate.NewLimiter(limit, burst), limit: limit, every: every(limit),
+		h = &hostQueue{name: name, limiter: rate.NewLimiter(limit, burst), sendLim: rate.NewLimiter(limit, burst),
+			limit: limit, every: every(limit),
 			perHost: perHost, index: -1, slow: 1}
 		f.hosts[name] = h
 	}
@@ -376,15 +382,47 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 	}
 	if old := h.limiter.Limit(); lim != old {
 		h.limiter.SetLimitAt(now, lim)
+		h.sendLim.SetLimitAt(now, lim)
 		if old == rate.Inf {
 			// An unlimited limiter kept no account of the request that
 			// led here (robots.txt, an error): count it now.
 			h.limiter.ReserveN(now, h.limiter.Burst())
+			h.sendLim.ReserveN(now, h.sendLim.Burst())
 		}
 		if h.index >= 0 {
 			f.schedule(h, now)
 		}
 	}
+}
+
+// pace is called just before a request to host is sent: it takes a token
+// from the host's send limiter and waits for it if need be. A URL is handed
+// out only when the host's limiter allows it, so the wait is zero unless the
+// worker was scheduled late and a later request to the host went first; it
+// is bounded by that delay. It returns ctx's error if ctx ends first.
+func (f *frontier) pace(ctx context.Context, host string, now time.Time) error {
+	f.mu.Lock()
+	d := f.host(host).sendLim.ReserveN(now, 1).DelayFrom(now)
+	f.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sent records a request to host sent at t outside pace (robots.txt, which
+// the fetcher asks for on its own).
+func (f *frontier) sent(host string, t time.Time) {
+	f.mu.Lock()
+	f.host(host).sendLim.ReserveN(t, 1)
+	f.mu.Unlock()
 }
 
 // abandon returns n handed-out entries that will not be completed in this

@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -158,6 +159,61 @@ func TestFrontierUnlimitedHostBacksOff(t *testing.T) {
 		}
 		if iv := f.interval("h"); iv != 0 {
 			t.Fatalf("interval %v after recovery, want none", iv)
+		}
+	})
+}
+
+// TestPaceAbsorbsLateWorkers: two URLs of a host at 10/s are handed out
+// 100 ms apart, but the worker of the first is scheduled late and sends
+// after the second. pace keeps the two requests 100 ms apart anyway; a
+// worker on time does not wait.
+func TestPaceAbsorbsLateWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 10, 2)
+		ctx := t.Context()
+		take(t, f)
+		time.Sleep(readyIn(t, f))
+		take(t, f)
+		// The second worker is on time: no wait.
+		start := time.Now()
+		if err := f.pace(ctx, "h", time.Now()); err != nil || time.Since(start) != 0 {
+			t.Fatalf("pace on time: waited %v, err %v; want no wait", time.Since(start), err)
+		}
+		// The first worker, late by 30 ms, sends after it: it waits a whole
+		// interval from the second's request.
+		time.Sleep(30 * time.Millisecond)
+		start = time.Now()
+		if err := f.pace(ctx, "h", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got != 70*time.Millisecond {
+			t.Fatalf("late worker waited %v, want 70ms (100ms after the other request)", got)
+		}
+	})
+}
+
+func TestPaceStopsWithContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 1, 1)
+		f.pace(t.Context(), "h", time.Now()) // takes the token
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		if err := f.pace(ctx, "h", time.Now()); err == nil {
+			t.Fatal("pace with no token and a context ending before it: got nil error")
+		}
+	})
+}
+
+func TestSentCountsRobotsRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 4, 1)
+		f.sent("h", time.Now()) // robots.txt went out now
+		start := time.Now()
+		if err := f.pace(t.Context(), "h", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got != 250*time.Millisecond {
+			t.Fatalf("first page after robots.txt waited %v, want 250ms", got)
 		}
 	})
 }
