@@ -370,7 +370,7 @@ func (c *Crawler) takeHostSlot(host string) bool {
 // countPerHost loads, for Config.MaxPerHost, how many URLs of each host the
 // database already holds, stored or pending.
 func (c *Crawler) countPerHost(pending []string) error {
-	err := c.store.ForEachPage(func(u string, _ []byte) error {
+	err := c.store.ForEachURL(func(u string) error {
 		if h, err := hostOf(u); err == nil {
 			c.perHost[h]++
 		}

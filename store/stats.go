@@ -85,9 +85,14 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 		return h
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
+		var r valueReader
 		err := tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
+			js, err := r.read(v)
+			if err != nil {
+				return fmt.Errorf("page %s: %w", k, err)
+			}
 			var p summaryPage
-			if err := json.Unmarshal(v, &p); err != nil {
+			if err := json.Unmarshal(js, &p); err != nil {
 				return fmt.Errorf("page %s: %w", k, err)
 			}
 			sum.Pages++

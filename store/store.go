@@ -265,11 +265,11 @@ func (s *Store) Commit(b *Batch) error {
 
 		for _, d := range b.Done {
 			if d.Page != nil {
-				v, err := json.Marshal(d.Page)
+				js, err := json.Marshal(d.Page)
 				if err != nil {
 					return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
 				}
-				if err := pages.Put([]byte(d.Entry.URL), v); err != nil {
+				if err := pages.Put([]byte(d.Entry.URL), encodeValue(js)); err != nil {
 					return fmt.Errorf("put %s: %w", d.Entry.URL, err)
 				}
 			}
@@ -440,8 +440,12 @@ func (s *Store) Page(url string) (*Page, bool, error) {
 		if v == nil {
 			return nil
 		}
+		js, err := decodeValue(v, nil)
+		if err != nil {
+			return fmt.Errorf("page %s: %w", url, err)
+		}
 		p = new(Page)
-		return json.Unmarshal(v, p)
+		return json.Unmarshal(js, p)
 	})
 	return p, p != nil, err
 }
@@ -450,10 +454,29 @@ func (s *Store) Page(url string) (*Page, bool, error) {
 // the record's JSON encoding; it is only valid during the call. An error from
 // fn stops the walk and is returned.
 func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
+	var r valueReader
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
-			return fn(string(k), v)
+			js, err := r.read(v)
+			if err != nil {
+				return fmt.Errorf("page %s: %w", k, err)
+			}
+			return fn(string(k), js)
 		})
+	})
+}
+
+// ForEachURL calls fn with the URL of every stored record, in URL order,
+// without reading the records.
+func (s *Store) ForEachURL(fn func(url string) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketPages).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if err := fn(string(k)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // openTemp opens a new store in t.TempDir and checks its consistency when
@@ -202,5 +204,55 @@ func TestExport(t *testing.T) {
 		if err := json.Unmarshal(arr.Bytes(), &pages); err != nil || len(pages) != tc.n {
 			t.Fatalf("%s: JSON array %q: %d pages, %v", tc.name, arr.String(), len(pages), err)
 		}
+	}
+}
+
+// TestRecordsCompressed: records are stored compressed, and a database
+// holding plain JSON records (written before compression) reads the same.
+func TestRecordsCompressed(t *testing.T) {
+	s := openTemp(t)
+	p := &Page{URL: "http://a.test/", Status: 200, Text: strings.Repeat("words words words ", 500)}
+	for i := range 30 {
+		p.Links = append(p.Links, "http://a.test/p/"+strings.Repeat("x", i))
+	}
+	if err := s.Commit(&Batch{Done: []Done{{Entry: Entry{URL: p.URL}, Page: p}}}); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(p)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketPages).Get([]byte(p.URL))
+		if len(v) == 0 || v[0] == '{' || len(v) > len(js)/4 {
+			t.Errorf("stored value of %d bytes (JSON %d): want it compressed", len(v), len(js))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A plain JSON record, as older databases hold.
+	s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPages).Put([]byte("http://a.test/old"), []byte(`{"url":"http://a.test/old","status":404}`))
+	})
+	old, ok, err := s.Page("http://a.test/old")
+	if err != nil || !ok || old.Status != 404 {
+		t.Fatalf("plain JSON record: %+v, %v, %v", old, ok, err)
+	}
+	got, ok, err := s.Page(p.URL)
+	if err != nil || !ok || got.Text != p.Text || len(got.Links) != 30 {
+		t.Fatalf("compressed record read back as %+v, %v, %v", got, ok, err)
+	}
+	var n int
+	var raw []string
+	s.ForEachPage(func(u string, js []byte) error {
+		n++
+		raw = append(raw, string(js))
+		return nil
+	})
+	if n != 2 || !strings.HasPrefix(raw[0], `{"url":"http://a.test/"`) || raw[1] != `{"url":"http://a.test/old","status":404}` {
+		t.Fatalf("ForEachPage gave %d records: %.80q", n, raw)
+	}
+	sum, err := s.Summarize(0)
+	if err != nil || sum.Pages != 2 || sum.Failed != 1 {
+		t.Fatalf("Summarize over mixed records: %+v, %v", sum, err)
 	}
 }

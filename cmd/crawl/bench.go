@@ -66,6 +66,7 @@ func newBenchCmd() *cobra.Command {
 		scale      float64
 		cpuprofile string
 		noSync     bool
+		batchDelay time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [--scenario LIST] [--scale F]",
@@ -99,7 +100,7 @@ growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "machine: %d CPUs, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 			for _, s := range run {
-				r, err := benchScenario(cmd.Context(), s, cpuprofile, noSync)
+				r, err := benchScenario(cmd.Context(), s, cpuprofile, noSync, batchDelay)
 				if err != nil {
 					return fmt.Errorf("%s: %w", s.name, err)
 				}
@@ -112,6 +113,7 @@ growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
 	cmd.Flags().Float64Var(&scale, "scale", 1, "multiply every scenario's page count")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the full crawls to `FILE`")
 	cmd.Flags().BoolVar(&noSync, "no-sync", false, "skip fsync on commit")
+	cmd.Flags().DurationVar(&batchDelay, "batch-delay", 0, "the crawl's --batch-delay (0: its default)")
 	return cmd
 }
 
@@ -165,7 +167,7 @@ func rateString(r float64) string {
 }
 
 // benchScenario serves the site of s from a child process and measures it.
-func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bool) (benchResult, error) {
+func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bool, batchDelay time.Duration) (benchResult, error) {
 	r := benchResult{s: s, pages: s.hosts * s.pages}
 	seeds, stop, err := serveSite(s)
 	if err != nil {
@@ -198,7 +200,7 @@ func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bo
 	defer st.Close()
 	// No sitemap probes: the test site has none, and the bare loop fetches
 	// pages only.
-	cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true}
+	cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true, BatchDelay: batchDelay}
 	if s.rate > 0 {
 		cfg.Rate = rate.Limit(s.rate)
 	}
