@@ -86,7 +86,11 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var r valueReader
+		n := 0
 		err := tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
+			if n++; n%(dropEvery*64) == 0 {
+				s.dropMapped(tx)
+			}
 			js, err := r.read(v)
 			if err != nil {
 				return fmt.Errorf("page %s: %w", k, err)

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -63,9 +64,15 @@ type Options struct {
 
 // Store is an open crawl database.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	commits atomic.Int64
 }
+
+// Every dropEvery commits, and every dropEvery*64 records read in one walk,
+// the store drops its mapped file pages (see dropMapped), so that memory
+// stays flat as the database grows.
+const dropEvery = 32
 
 // Open opens or creates the database at path. It fails with ErrLocked, within
 // Options.Timeout, when another crawl holds it, with ErrNotDatabase when the
@@ -329,6 +336,12 @@ func (s *Store) Commit(b *Batch) error {
 		}
 		return fmt.Errorf("commit to %s: %w", s.path, err)
 	}
+	if s.commits.Add(1)%dropEvery == 0 {
+		s.db.View(func(tx *bolt.Tx) error {
+			s.dropMapped(tx)
+			return nil
+		})
+	}
 	return nil
 }
 
@@ -455,8 +468,12 @@ func (s *Store) Page(url string) (*Page, bool, error) {
 // fn stops the walk and is returned.
 func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
 	var r valueReader
+	n := 0
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
+			if n++; n%(dropEvery*64) == 0 {
+				s.dropMapped(tx)
+			}
 			js, err := r.read(v)
 			if err != nil {
 				return fmt.Errorf("page %s: %w", k, err)
