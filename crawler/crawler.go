@@ -135,30 +135,14 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Workers <= 0 {
-		c.Workers = 64
-	}
-	if c.Rate <= 0 {
-		c.Rate = 1
-	}
-	if c.Burst <= 0 {
-		c.Burst = 1
-	}
-	if c.PerHost <= 0 {
-		c.PerHost = 1
-	}
-	if c.Grace <= 0 {
-		c.Grace = 10 * time.Second
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 256
-	}
-	if c.BatchDelay <= 0 {
-		c.BatchDelay = 200 * time.Millisecond
-	}
-	if c.Window <= 0 {
-		c.Window = 64
-	}
+	orDefault(&c.Workers, 64)
+	orDefault(&c.Rate, 1)
+	orDefault(&c.Burst, 1)
+	orDefault(&c.PerHost, 1)
+	orDefault(&c.Grace, 10*time.Second)
+	orDefault(&c.BatchSize, 256)
+	orDefault(&c.BatchDelay, 200*time.Millisecond)
+	orDefault(&c.Window, 64)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -168,29 +152,21 @@ func (c *Config) defaults() {
 	case c.Retries < 0:
 		c.Retries = 0
 	}
-	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = time.Second
-	}
-	if c.MaxHold <= 0 {
-		c.MaxHold = 10 * time.Minute
-	}
-	if c.MaxRedirects <= 0 {
-		c.MaxRedirects = 10
-	}
-	if c.MaxURLLength <= 0 {
-		c.MaxURLLength = 2048
-	}
-	if c.MaxPathDepth <= 0 {
-		c.MaxPathDepth = 32
-	}
-	if c.MaxRepeats <= 0 {
-		c.MaxRepeats = 3
-	}
-	if c.SitemapURLs <= 0 {
-		c.SitemapURLs = 50000
-	}
-	if c.SitemapBytes <= 0 {
-		c.SitemapBytes = 50 << 20
+	orDefault(&c.RetryBackoff, time.Second)
+	orDefault(&c.MaxHold, 10*time.Minute)
+	orDefault(&c.MaxRedirects, 10)
+	orDefault(&c.MaxURLLength, 2048)
+	orDefault(&c.MaxPathDepth, 32)
+	orDefault(&c.MaxRepeats, 3)
+	orDefault(&c.SitemapURLs, 50000)
+	orDefault(&c.SitemapBytes, 50<<20)
+}
+
+// orDefault sets *v to def if it is zero or negative: the zero value of a
+// Config field means its default.
+func orDefault[T ~int | ~int64 | ~float64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 

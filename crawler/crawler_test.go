@@ -78,16 +78,6 @@ func storedURLs(t *testing.T, st *store.Store) []string {
 	return urls
 }
 
-// pageRequests counts the GETs of each page URL in the server's log.
-func pageRequests(web *crawltest.Web) map[string]int {
-	n := map[string]int{}
-	for _, r := range web.Log() {
-		if r.Path != "/robots.txt" {
-			n["http://"+r.Host+r.Path]++
-		}
-	}
-	return n
-}
 
 // fast makes cfg quick for tests: no rate limit, short batches, and no
 // /sitemap.xml probe (tests of sitemaps are in polite_test.go).
@@ -106,7 +96,7 @@ func TestCrawlStoresEveryPageOnce(t *testing.T) {
 	if got, want := storedURLs(t, st), web.Pages(); !slices.Equal(got, want) {
 		t.Fatalf("stored %d pages, want the site's %d:\n got %q\nwant %q", len(got), len(want), got, want)
 	}
-	for u, n := range pageRequests(web) {
+	for u, n := range web.PageRequests() {
 		if n != 1 {
 			t.Errorf("server saw %d requests for %s, want 1", n, u)
 		}
@@ -334,7 +324,7 @@ func TestResume(t *testing.T) {
 	if got, want := storedURLs(t, st), web.Pages(); !slices.Equal(got, want) {
 		t.Fatalf("after resume stored %d pages, want %d", len(got), len(want))
 	}
-	for u, n := range pageRequests(web) {
+	for u, n := range web.PageRequests() {
 		if n != 1 {
 			t.Errorf("server saw %d requests for %s, want 1", n, u)
 		}

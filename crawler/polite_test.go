@@ -405,22 +405,7 @@ func TestRateHoldsForRobotsAndRedirectHops(t *testing.T) {
 func TestSlowDripAndBodyCap(t *testing.T) {
 	w := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 3, LinksPerPage: -1, CrossHost: -1})
 	w.Handle(0, "/", page("root", "/p/1", "/p/2"))
-	w.Handle(0, "/p/1", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Set("Content-Type", "text/html")
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			if _, err := rw.Write([]byte(" ")); err != nil {
-				return
-			}
-			http.NewResponseController(rw).Flush()
-			select {
-			case <-tick.C:
-			case <-r.Context().Done():
-				return
-			}
-		}
-	}))
+	w.Handle(0, "/p/1", crawltest.Drip(" ", time.Second))
 	w.Handle(0, "/p/2", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "text/html")
 		fmt.Fprint(rw, "<title>big</title>"+strings.Repeat("<p>filler</p>", 10000))

@@ -130,22 +130,7 @@ func TestPrivateAddressesRefusedAtDial(t *testing.T) {
 
 func TestSlowDripBoundedByTimeout(t *testing.T) {
 	w, seed := newWeb(t)
-	w.Handle(0, "/drip", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Set("Content-Type", "text/html")
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			if _, err := rw.Write([]byte("x")); err != nil {
-				return
-			}
-			http.NewResponseController(rw).Flush()
-			select {
-			case <-tick.C:
-			case <-r.Context().Done():
-				return
-			}
-		}
-	}))
+	w.Handle(0, "/drip", crawltest.Drip("x", time.Second))
 	c := newClient(t, Config{Timeout: 700 * time.Millisecond})
 	start := time.Now()
 	_, err := c.Fetch(context.Background(), seed+"drip")

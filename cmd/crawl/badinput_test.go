@@ -201,7 +201,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("after resume: %d pages stored, want %d", len(got), len(web.Pages()))
 	}
 	for u := range stored {
-		if n := pageRequests(web)[u]; n != 1 {
+		if n := web.PageRequests()[u]; n != 1 {
 			t.Errorf("%s, stored before the failure, was requested %d times", u, n)
 		}
 	}

@@ -77,7 +77,7 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Fatalf("resume exit %d; stderr:\n%s", code, errOut)
 	}
 	got := exported(t, db)
-	for u, n := range pageRequests(web) {
+	for u, n := range web.PageRequests() {
 		if n != 1 {
 			t.Errorf("server saw %d requests for %s across the two runs, want 1", n, u)
 		}
@@ -102,17 +102,6 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 }
 
-// pageRequests counts the requests for each page URL in the server's log.
-// robots.txt is left out: each run asks for it once per host.
-func pageRequests(web *crawltest.Web) map[string]int {
-	n := map[string]int{}
-	for _, r := range web.Log() {
-		if r.Path != "/robots.txt" {
-			n["http://"+r.Host+r.Path]++
-		}
-	}
-	return n
-}
 
 // blockingWeb serves a site where one page never answers until the client
 // gives up, so a crawl of it stays busy until it is stopped.

@@ -81,23 +81,7 @@ var hostileCases = []struct {
 	{
 		name:    "endless slow drip",
 		timeout: time.Second,
-		handler: func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html")
-			rc := http.NewResponseController(w)
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				if _, err := w.Write([]byte("<p>drip</p>")); err != nil {
-					return
-				}
-				rc.Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-tick.C:
-				}
-			}
-		},
+		handler: crawltest.Drip("<p>drip</p>", 10*time.Millisecond).ServeHTTP,
 		check: func(p *store.Page) error {
 			if !strings.Contains(p.Error, "deadline exceeded") {
 				return fmt.Errorf("error %q, want the fetch timeout", p.Error)
