@@ -78,7 +78,6 @@ func storedURLs(t *testing.T, st *store.Store) []string {
 	return urls
 }
 
-
 // fast makes cfg quick for tests: no rate limit, short batches, and no
 // /sitemap.xml probe (tests of sitemaps are in polite_test.go).
 func fast(cfg crawler.Config) crawler.Config {

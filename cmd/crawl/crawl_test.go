@@ -102,7 +102,6 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 }
 
-
 // blockingWeb serves a site where one page never answers until the client
 // gives up, so a crawl of it stays busy until it is stopped.
 func blockingWeb(t *testing.T) *crawltest.Web {
