@@ -213,10 +213,11 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.visited = newVisited(counts.Seen)
-	if err := st.ForEachSeen(func(fp uint64) { c.visited.set[fp] = struct{}{} }); err != nil {
+	c.visited = newVisited()
+	if err := st.ForEachSeen(c.visited.load); err != nil { // before any concurrent use
 		return nil, err
 	}
+	c.visited.loaded()
 	seeds, err := st.Seeds()
 	if err != nil {
 		return nil, err

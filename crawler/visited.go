@@ -1,26 +1,111 @@
 package crawler
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // visited is the set of URLs the crawl has queued or fetched, keyed by the
 // 64-bit fingerprint of the normalised URL. It is safe for concurrent use.
+//
+// Fingerprints are uniformly distributed, which a compact layout can use: a
+// sorted slice holds them at 8 bytes each, with an index of where each value
+// of the top indexBits bits starts, so a lookup is one or two cache misses;
+// new fingerprints go to a small map first and are merged into the slice,
+// in place, when it reaches mergeAt. At a million URLs it costs about 10
+// bytes a URL where a Go map costs about 38 (BenchmarkVisitedBytesPerURL).
 type visited struct {
-	mu  sync.Mutex
-	set map[uint64]struct{}
+	mu     sync.Mutex
+	sorted []uint64            // distinct, ascending
+	index  []uint32            // index[b]: first position in sorted whose top bits are ≥ b
+	recent map[uint64]struct{} // not in sorted yet
 }
 
-func newVisited(sizeHint int) *visited {
-	return &visited{set: make(map[uint64]struct{}, sizeHint)}
+const (
+	indexBits = 16
+	mergeAt   = 1 << 16
+)
+
+func newVisited() *visited {
+	return &visited{index: make([]uint32, 1<<indexBits+1), recent: map[uint64]struct{}{}}
+}
+
+// load adds fingerprints that come in ascending order (the store's order).
+func (v *visited) load(fp uint64) {
+	if n := len(v.sorted); n > 0 && v.sorted[n-1] >= fp {
+		v.recent[fp] = struct{}{} // out of order: take the general path
+		return
+	}
+	v.sorted = append(v.sorted, fp)
+}
+
+// loaded finishes a sequence of load calls.
+func (v *visited) loaded() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.merge()
+}
+
+// has reports whether fp is in the set. v.mu must be held.
+func (v *visited) has(fp uint64) bool {
+	if _, ok := v.recent[fp]; ok {
+		return true
+	}
+	b := fp >> (64 - indexBits)
+	_, ok := slices.BinarySearch(v.sorted[v.index[b]:v.index[b+1]], fp)
+	return ok
+}
+
+// put adds fp, which is not in the set. v.mu must be held.
+func (v *visited) put(fp uint64) {
+	v.recent[fp] = struct{}{}
+	if len(v.recent) >= mergeAt {
+		v.merge()
+	}
+}
+
+// merge moves the recent fingerprints into the sorted slice, merging from
+// the back so that no second slice is needed, and rebuilds the index.
+func (v *visited) merge() {
+	if len(v.recent) > 0 {
+		add := make([]uint64, 0, len(v.recent))
+		for fp := range v.recent {
+			add = append(add, fp)
+		}
+		slices.Sort(add)
+		n := len(v.sorted)
+		v.sorted = slices.Grow(v.sorted, len(add))[:n+len(add)]
+		i, j := n-1, len(add)-1
+		for k := len(v.sorted) - 1; j >= 0; k-- {
+			if i >= 0 && v.sorted[i] > add[j] {
+				v.sorted[k] = v.sorted[i]
+				i--
+			} else {
+				v.sorted[k] = add[j]
+				j--
+			}
+		}
+		clear(v.recent)
+	}
+	b := 0
+	for i, fp := range v.sorted {
+		for top := int(fp >> (64 - indexBits)); b <= top; b++ {
+			v.index[b] = uint32(i)
+		}
+	}
+	for ; b < len(v.index); b++ {
+		v.index[b] = uint32(len(v.sorted))
+	}
 }
 
 // add marks fp as visited and reports whether it was new.
 func (v *visited) add(fp uint64) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if _, ok := v.set[fp]; ok {
+	if v.has(fp) {
 		return false
 	}
-	v.set[fp] = struct{}{}
+	v.put(fp)
 	return true
 }
 
@@ -34,8 +119,8 @@ func (v *visited) addNew(fps []uint64, keep func(i int) bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for i, fp := range fps {
-		if _, ok := v.set[fp]; !ok && keep(i) {
-			v.set[fp] = struct{}{}
+		if !v.has(fp) && keep(i) {
+			v.put(fp)
 		}
 	}
 }
@@ -43,12 +128,19 @@ func (v *visited) addNew(fps []uint64, keep func(i int) bool) {
 // forget removes fp, for a URL that was marked but could not be queued.
 func (v *visited) forget(fp uint64) {
 	v.mu.Lock()
-	delete(v.set, fp)
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	if _, ok := v.recent[fp]; ok {
+		delete(v.recent, fp)
+		return
+	}
+	if i, ok := slices.BinarySearch(v.sorted, fp); ok {
+		v.sorted = slices.Delete(v.sorted, i, i+1)
+		v.merge() // rebuild the index
+	}
 }
 
 func (v *visited) len() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return len(v.set)
+	return len(v.sorted) + len(v.recent)
 }
