@@ -88,7 +88,7 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 		var r valueReader
 		n := 0
 		err := tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
-			if n++; n%(dropEvery*64) == 0 {
+			if n++; n%dropReadEvery == 0 {
 				s.dropMapped(tx)
 			}
 			js, err := r.read(v)
