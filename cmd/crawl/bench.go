@@ -77,7 +77,7 @@ and read the body, 64 goroutines) where it applies, and the full crawl (fetch,
 parse, extract, store in bbolt with fsync): pages/s of each and their ratio,
 peak RSS of the crawl, allocations per page, pages per commit and commit time;
 and for rate-limited scenarios the efficiency (bound / wall), the shortest
-gap seen between two requests to one host, and URLs fetched twice.
+gap seen between two requests to one host, and refetches.
 
 Scenarios: throughput (20 hosts × 2,000 pages, no rate limit, 60 links a
 page), polite (100 hosts × 50 pages at 5/s per host: bound 10 s), slow (200 ms
@@ -127,7 +127,7 @@ type benchResult struct {
 	commits    int64
 	commitT    time.Duration
 	minGap     time.Duration // shortest gap between two requests to one host
-	twice      int           // URLs fetched more than once
+	twice      int           // fetches beyond one per page
 	fastGaps   int           // gaps shorter than the host's interval (−2% slack)
 }
 
