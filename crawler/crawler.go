@@ -276,9 +276,11 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		return nil, err
 	}
 	if cfg.Redis != nil {
-		if c.front, err = c.newRedisFrontier(counts.Pages); err != nil {
+		rf, err := c.newRedisFrontier(counts.Pages)
+		if err != nil {
 			return nil, err
 		}
+		c.front, c.fetcher = rf, pacedFetcher{Fetcher: f, front: rf, mu: new(sync.Mutex), met: map[string]bool{}}
 		return c, nil
 	}
 	front := newFrontier(frontierConfig{

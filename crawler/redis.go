@@ -16,6 +16,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -28,9 +29,12 @@ var (
 	luaClaim string
 	//go:embed redis/ack.lua
 	luaAck string
+	//go:embed redis/pace.lua
+	luaPace string
 
 	claimScript = redis.NewScript(luaCommon + luaClaim)
 	ackScript   = redis.NewScript(luaCommon + luaAck)
+	paceScript  = redis.NewScript(luaCommon + luaPace)
 )
 
 const (
@@ -678,3 +682,78 @@ func (f *redisFrontier) stats() frontierStats {
 
 // hostStates is not tracked for the Redis frontier.
 func (f *redisFrontier) hostStates(time.Time) (ready, waiting, held int) { return 0, 0, 0 }
+
+// pace waits, if need be, until host's interval has passed since the last
+// request any worker sent it, and marks this one as sent (Redis's clock).
+func (f *redisFrontier) pace(ctx context.Context, host string, _ time.Time) error {
+	p := f.prefix(f.shardOf(host))
+	for {
+		var wait int64
+		err := f.retrying(ctx, func(ctx context.Context) error {
+			var err error
+			wait, err = paceScript.Run(ctx, f.rdb, []string{p + "ready"}, p, host).Int64()
+			return err
+		})
+		if err != nil || wait <= 0 {
+			return err
+		}
+		t := time.NewTimer(time.Duration(wait) * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// pacedFetcher paces every page request through the Redis frontier (see
+// redisFrontier.pace). robots.txt requests are paced by their claim only.
+type pacedFetcher struct {
+	Fetcher
+	front *redisFrontier
+
+	mu  *sync.Mutex
+	met map[string]bool // hosts whose robots.txt this process asked for
+}
+
+func (p pacedFetcher) Fetch(ctx context.Context, u string) (*fetch.Response, error) {
+	if host, err := hostOf(u); err == nil {
+		if err := p.front.pace(ctx, host, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return p.Fetcher.Fetch(ctx, u)
+}
+
+// Robots paces the first robots.txt request of each host this process
+// makes (at worst a pace spent on a host whose robots.txt is cached); a
+// later one (the cached copy expired) is marked as sent once done, so that
+// the next request to the host is paced after it.
+func (p pacedFetcher) Robots(ctx context.Context, u string) (*fetch.Robots, bool, error) {
+	host, err := hostOf(u)
+	if err != nil {
+		return p.Fetcher.Robots(ctx, u)
+	}
+	p.mu.Lock()
+	first := !p.met[host]
+	p.met[host] = true
+	p.mu.Unlock()
+	if first {
+		if err := p.front.pace(ctx, host, time.Now()); err != nil {
+			return nil, false, err
+		}
+	}
+	r, fetched, err := p.Fetcher.Robots(ctx, u)
+	if fetched && !first {
+		p.front.queue(p.front.shardOf(host), redisOp{args: []any{"s", host}})
+	}
+	return r, fetched, err
+}
+
+// AllowHost passes the seeds' hosts on to a fetcher that wants them.
+func (p pacedFetcher) AllowHost(host string) {
+	if a, ok := p.Fetcher.(hostAllower); ok {
+		a.AllowHost(host)
+	}
+}

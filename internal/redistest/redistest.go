@@ -117,7 +117,7 @@ func (s *Server) start() error {
 // and waits for it to exit.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
 	defer c.Close()
 	c.Shutdown(context.Background()) // the connection closes: no reply
 	select {
