@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -100,7 +99,35 @@ func (w *watched) waitLine(t *testing.T, s string) {
 // workerArgs are the flags of worker i of a Redis crawl in dir.
 func workerArgs(dir, redisURL string, i int, extra ...string) []string {
 	return append([]string{"run", "--redis", redisURL, "--db", filepath.Join(dir, fmt.Sprintf("w%d.db", i)),
-		"--batch-delay", "20ms", "--workers", "4", "--no-sync", "-v", filepath.Join(dir, "seeds.txt")}, extra...)
+		"--batch-delay", "20ms", "--workers", "4", "--no-sync", "-v", "--user-agent", workerUA(i),
+		filepath.Join(dir, "seeds.txt")}, extra...)
+}
+
+// workerUA is worker i's User-Agent, which tells its requests in the log.
+func workerUA(i int) string { return fmt.Sprintf("crawltest-worker-%d", i) }
+
+// pagesOf returns the page requests of worker i in the log.
+func pagesOf(log []crawltest.Request, i int) []crawltest.Request {
+	var rs []crawltest.Request
+	for _, r := range log {
+		if r.UserAgent == workerUA(i) && r.Path != "/robots.txt" {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// checkRefetched fails unless every request of rs was made again, later,
+// by another worker than i.
+func checkRefetched(t *testing.T, log []crawltest.Request, rs []crawltest.Request, i int) {
+	t.Helper()
+	for _, r := range rs {
+		if !slices.ContainsFunc(log, func(o crawltest.Request) bool {
+			return o.Host == r.Host && o.Path == r.Path && o.UserAgent != workerUA(i) && o.Time.After(r.Time)
+		}) {
+			t.Errorf("%s%s, in flight at worker %d when it stopped, was not fetched again by another worker", r.Host, r.Path, i)
+		}
+	}
 }
 
 // unionOf returns the URLs stored in the workers' databases of dir, and
@@ -223,24 +250,45 @@ func TestRedisThreeWorkers(t *testing.T) {
 	}
 }
 
-// TestRedisKill9Worker: one of three workers is SIGKILLed mid-crawl; its
-// leases expire and its URLs are crawled by the others.
+// TestRedisKill9Worker: one of three workers is SIGKILLed while fetching;
+// its leases expire and the URLs it had in flight are fetched again by the
+// others, and the crawl completes.
 func TestRedisKill9Worker(t *testing.T) {
 	srv := redistest.Start(t)
 	web := crawltest.New(t, crawltest.Config{Hosts: 6, PagesPerHost: 10})
+	web.SetLatency(200 * time.Millisecond) // requests stay in flight a while
 	dir := t.TempDir()
 	writeSeeds(t, dir, web.Seeds())
 	var ws []*watched
 	for i := range 3 {
 		ws = append(ws, startWorker(t, workerArgs(dir, srv.URL(), i, "--rate", "20", "--lease", "1s")...))
 	}
-	waitPages(t, web, 15)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Worker 0's third page request has arrived: it is in flight (its
+	// response takes 200 ms), under a lease.
+	if err := web.WaitRequests(ctx, 3, func(r crawltest.Request) bool {
+		return r.UserAgent == workerUA(0) && r.Path != "/robots.txt"
+	}); err != nil {
+		t.Fatal(err)
+	}
 	ws[0].cmd.Process.Kill()
 	if code := ws[0].wait(t); code != 128+int(syscall.SIGKILL) {
 		t.Fatalf("killed worker: exit %d", code)
 	}
+	var inFlight []crawltest.Request
+	for _, r := range pagesOf(web.Log(), 0) {
+		if r.Status == 0 { // no response written: the worker was gone
+			inFlight = append(inFlight, r)
+		}
+	}
+	if len(inFlight) == 0 {
+		t.Fatal("the killed worker had no request in flight")
+	}
+	web.SetLatency(0)
 	checkExits(t, ws[1:]...)
 	checkAllPages(t, web, unionOf(t, dir, 3))
+	checkRefetched(t, web.Log(), inFlight, 0)
 }
 
 // TestRedisRestart: Redis is shut down mid-crawl (its append-only file
@@ -268,43 +316,47 @@ func TestRedisRestart(t *testing.T) {
 	checkAllPages(t, web, unionOf(t, dir, 2))
 }
 
-// TestRedisInterruptGivesLeasesBack: SIGINT on a worker whose fetches are
-// slow gives its leases back as it exits, not when they expire (the lease
-// is an hour), and the other worker crawls those URLs and finishes.
+// TestRedisInterruptGivesLeasesBack: SIGINT on one of two workers whose
+// fetches are slow: it abandons them after its grace period and gives their
+// leases back as it exits, so the other worker fetches those URLs at once,
+// not when the leases expire (in an hour), and completes the crawl.
 func TestRedisInterruptGivesLeasesBack(t *testing.T) {
 	srv := redistest.Start(t)
-	rdb := srv.Client(t)
 	web := crawltest.New(t, crawltest.Config{Hosts: 6, PagesPerHost: 5})
 	web.SetLatency(300 * time.Millisecond)
 	dir := t.TempDir()
 	writeSeeds(t, dir, web.Seeds())
-	slow := startWorker(t, workerArgs(dir, srv.URL(), 0, "--rate", "0", "--lease", "1h", "--grace", "1ms")...)
+	var ws []*watched
+	for i := range 2 {
+		ws = append(ws, startWorker(t, workerArgs(dir, srv.URL(), i, "--rate", "0", "--lease", "1h", "--grace", "1ms")...))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// Page requests in flight: each holds a lease.
-	if err := web.WaitRequests(ctx, 3, func(r crawltest.Request) bool { return r.Path != "/robots.txt" }); err != nil {
+	if err := web.WaitRequests(ctx, 2, func(r crawltest.Request) bool {
+		return r.UserAgent == workerUA(0) && r.Path != "/robots.txt"
+	}); err != nil {
 		t.Fatal(err)
 	}
-	slow.cmd.Process.Signal(syscall.SIGINT)
-	if code := slow.wait(t); code != 130 {
-		t.Fatalf("interrupted worker: exit %d, want 130; stderr:\n%s", code, slow.stderr.String())
+	ws[0].cmd.Process.Signal(syscall.SIGINT)
+	if code := ws[0].wait(t); code != 130 {
+		t.Fatalf("interrupted worker: exit %d, want 130; stderr:\n%s", code, ws[0].stderr.String())
 	}
-	if !strings.Contains(slow.stderr.String(), "gave leases back") {
-		t.Errorf("interrupted worker did not say it gave leases back; stderr:\n%s", slow.stderr.String())
+	if !strings.Contains(ws[0].stderr.String(), "gave leases back") {
+		t.Errorf("interrupted worker did not say it gave leases back; stderr:\n%s", ws[0].stderr.String())
 	}
-	if n := leases(t, rdb); n != 0 {
-		t.Errorf("%d leases left in Redis after SIGINT, want 0", n)
+	var abandoned []crawltest.Request
+	for _, r := range pagesOf(web.Log(), 0) {
+		if r.Status == 0 {
+			abandoned = append(abandoned, r)
+		}
 	}
-	web.SetLatency(0)
-	other := startWorker(t, workerArgs(dir, srv.URL(), 1, "--rate", "0", "--lease", "1h")...)
-	checkExits(t, other)
+	if len(abandoned) == 0 {
+		t.Fatal("the interrupted worker abandoned no request")
+	}
+	checkExits(t, ws[1])
 	checkAllPages(t, web, unionOf(t, dir, 2))
-	var stderr bytes.Buffer
-	stderr.WriteString(other.stderr.String())
-	t.Logf("second worker: %s", lastLine(stderr.String()))
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	return s[strings.LastIndexByte(s, '\n')+1:]
+	checkRefetched(t, web.Log(), abandoned, 0)
+	if n := leases(t, srv.Client(t)); n != 0 {
+		t.Errorf("%d leases left in Redis after the crawl", n)
+	}
 }
