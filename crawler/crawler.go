@@ -136,7 +136,8 @@ type Config struct {
 	// the hosts' politeness state, the leases and the visited set, shared
 	// by every crawl process given the same Redis (see redisFrontier). The
 	// store then keeps this process's pages only. The caller owns the
-	// client. MaxPages and MaxPerHost count this process's pages only.
+	// client. MaxPages counts this process's records only; MaxPerHost
+	// does not apply.
 	Redis redis.UniversalClient
 	// Lease is how long a URL claimed from Redis stays this process's: if
 	// it is not done by then (the process died), it returns to its host's

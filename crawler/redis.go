@@ -81,6 +81,7 @@ type redisFrontier struct {
 	addr   string
 	shards int
 	lease  time.Duration
+	max    int // Config.MaxPages: records in this process's store; 0: no limit
 	limits func(host string) (cap int, baseMS, maxbMS float64)
 	meta   string // prefix of the crawl-wide keys
 
@@ -137,7 +138,7 @@ func (c *Crawler) newRedisFrontier(stored int) (*redisFrontier, error) {
 	rdb := c.cfg.Redis
 	f := &redisFrontier{
 		rdb: rdb, log: c.log, addr: redisAddr(rdb), lease: c.cfg.Lease, meta: redisPrefix + ":{meta}:",
-		held: map[uint64]redisClaim{}, slots: map[string][]uint64{}, done: stored,
+		held: map[uint64]redisClaim{}, slots: map[string][]uint64{}, done: stored, max: c.cfg.MaxPages,
 		changed: make(chan struct{}, 1),
 	}
 	maxb := c.cfg.MaxBackoff
@@ -300,6 +301,10 @@ func (f *redisFrontier) reachable() {
 // ready, or after pollEvery at most, as other processes may add work.
 func (f *redisFrontier) next(now time.Time) (job, bool, time.Time, error) {
 	f.mu.Lock()
+	if f.max > 0 && f.done+f.open >= f.max {
+		defer f.mu.Unlock()
+		return job{}, false, time.Time{}, nil
+	}
 	if f.down && now.Before(f.retryAt) {
 		defer f.mu.Unlock()
 		return job{}, false, f.retryAt, nil
@@ -662,7 +667,7 @@ func (f *redisFrontier) finished() bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.idle
+	return f.idle || (f.max > 0 && f.done >= f.max)
 }
 
 func (f *redisFrontier) changes() <-chan struct{} { return f.changed }

@@ -18,14 +18,14 @@ import (
 
 // exportOptions are the flags of `crawl export`.
 type exportOptions struct {
-	dbs             []string
-	format, out     string
-	hosts           []string
-	status          []string
-	contentTypes    []string
-	since           string
-	fields          []string
-	mainText        bool
+	dbs          []string
+	format, out  string
+	hosts        []string
+	status       []string
+	contentTypes []string
+	since        string
+	fields       []string
+	mainText     bool
 }
 
 // selection builds the store's selection from the filter and field flags.

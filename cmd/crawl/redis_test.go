@@ -117,6 +117,26 @@ func pagesOf(log []crawltest.Request, i int) []crawltest.Request {
 	return rs
 }
 
+// waitWorkerPages waits until the web has received n page requests from
+// worker i (w); it fails the test if w exits first.
+func waitWorkerPages(t *testing.T, web *crawltest.Web, w *watched, i, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	go func() {
+		select {
+		case <-w.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := web.WaitRequests(ctx, n, func(r crawltest.Request) bool {
+		return r.UserAgent == workerUA(i) && r.Path != "/robots.txt"
+	}); err != nil {
+		t.Fatalf("waiting for %d page requests of worker %d: %v", n, i, err)
+	}
+}
+
 // checkRefetched fails unless every request of rs was made again, later,
 // by another worker than i.
 func checkRefetched(t *testing.T, log []crawltest.Request, rs []crawltest.Request, i int) {
@@ -255,7 +275,7 @@ func TestRedisThreeWorkers(t *testing.T) {
 // others, and the crawl completes.
 func TestRedisKill9Worker(t *testing.T) {
 	srv := redistest.Start(t)
-	web := crawltest.New(t, crawltest.Config{Hosts: 6, PagesPerHost: 10})
+	web := crawltest.New(t, crawltest.Config{Hosts: 12, PagesPerHost: 5})
 	web.SetLatency(200 * time.Millisecond) // requests stay in flight a while
 	dir := t.TempDir()
 	writeSeeds(t, dir, web.Seeds())
@@ -263,15 +283,9 @@ func TestRedisKill9Worker(t *testing.T) {
 	for i := range 3 {
 		ws = append(ws, startWorker(t, workerArgs(dir, srv.URL(), i, "--rate", "20", "--lease", "1s")...))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	// Worker 0's third page request has arrived: it is in flight (its
+	// Worker 0's first page request has arrived: it is in flight (its
 	// response takes 200 ms), under a lease.
-	if err := web.WaitRequests(ctx, 3, func(r crawltest.Request) bool {
-		return r.UserAgent == workerUA(0) && r.Path != "/robots.txt"
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitWorkerPages(t, web, ws[0], 0, 1)
 	ws[0].cmd.Process.Kill()
 	if code := ws[0].wait(t); code != 128+int(syscall.SIGKILL) {
 		t.Fatalf("killed worker: exit %d", code)
@@ -330,13 +344,7 @@ func TestRedisInterruptGivesLeasesBack(t *testing.T) {
 	for i := range 2 {
 		ws = append(ws, startWorker(t, workerArgs(dir, srv.URL(), i, "--rate", "0", "--lease", "1h", "--grace", "1ms")...))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := web.WaitRequests(ctx, 2, func(r crawltest.Request) bool {
-		return r.UserAgent == workerUA(0) && r.Path != "/robots.txt"
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitWorkerPages(t, web, ws[0], 0, 1)
 	ws[0].cmd.Process.Signal(syscall.SIGINT)
 	if code := ws[0].wait(t); code != 130 {
 		t.Fatalf("interrupted worker: exit %d, want 130; stderr:\n%s", code, ws[0].stderr.String())
