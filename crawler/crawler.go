@@ -141,7 +141,8 @@ type Config struct {
 	Redis redis.UniversalClient
 	// Lease is how long a URL claimed from Redis stays this process's: if
 	// it is not done by then (the process died), it returns to its host's
-	// queue [30s].
+	// queue. Keep it above the fetch timeout: a fetch that outlives its
+	// lease may be made twice [2m].
 	Lease time.Duration
 	// Shards is the number of shards (Redis Cluster hash tags) of a new
 	// Redis frontier; one that exists keeps its own [4].
@@ -176,7 +177,7 @@ func (c *Config) defaults() {
 		c.Window = 64
 	}
 	if c.Lease <= 0 {
-		c.Lease = 30 * time.Second
+		c.Lease = 2 * time.Minute
 	}
 	if c.Shards <= 0 {
 		c.Shards = 4

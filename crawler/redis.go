@@ -643,20 +643,29 @@ func (f *redisFrontier) stop(ctx context.Context) {
 		f.forget(lease)
 	}
 	f.mu.Unlock()
+	if err := f.flush(ctx); err != nil {
+		f.log.Warn("could not give leases back to redis: their URLs return when the leases expire",
+			"redis", f.addr, "leases", n, "lease", f.lease, "err", err)
+		return
+	}
+	if n > 0 {
+		f.log.Info("gave leases back to redis", "redis", f.addr, "urls", n)
+	}
+}
+
+// flush sends the queued operations of every shard, retrying while Redis
+// does not answer until ctx is done.
+func (f *redisFrontier) flush(ctx context.Context) error {
 	for s := range f.shards {
 		err := f.retrying(ctx, func(ctx context.Context) error {
 			_, err := f.call(ctx, s, 0)
 			return err
 		})
 		if err != nil {
-			f.log.Warn("could not give leases back to redis: their URLs return when the leases expire",
-				"redis", f.addr, "leases", n, "lease", f.lease, "err", err)
-			return
+			return err
 		}
 	}
-	if n > 0 {
-		f.log.Info("gave leases back to redis", "redis", f.addr, "urls", n)
-	}
+	return nil
 }
 
 // finished reports whether the crawl is over: every shard was seen empty

@@ -110,7 +110,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logFormat, "log-format", "text", "log lines on stderr as text or json (log/slog)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
 	f.StringVar(&o.redis, "redis", "", "share the frontier with other crawl workers through this Redis `URL` (redis://host:port/db); --db then keeps this worker's pages")
-	f.DurationVar(&o.lease, "lease", 30*time.Second, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died)")
+	f.DurationVar(&o.lease, "lease", 2*time.Minute, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died); keep it above --timeout")
 	f.IntVar(&o.shards, "redis-shards", 4, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its nodes)")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
