@@ -174,7 +174,7 @@ func (c *Crawler) newRedisFrontier(stored int) (*redisFrontier, error) {
 	}
 	for s := range n {
 		if _, err := f.call(ctx, s, 0); err != nil {
-			return nil, err
+			return nil, f.wrap(err)
 		}
 	}
 	return f, nil
@@ -239,7 +239,7 @@ func (f *redisFrontier) call(ctx context.Context, s, want int) ([]any, error) {
 	defer f.mu.Unlock()
 	if err != nil {
 		f.ops[s] = append(ops, f.ops[s]...)
-		return nil, f.wrap(err)
+		return nil, err
 	}
 	for _, op := range ops {
 		if op.then != nil {
@@ -336,7 +336,7 @@ func (f *redisFrontier) next(now time.Time) (job, bool, time.Time, error) {
 		res, err := f.call(ctx, s, want)
 		if err != nil {
 			if !transient(err) {
-				return got, ok, time.Time{}, err
+				return got, ok, time.Time{}, f.wrap(err)
 			}
 			return got, ok, f.unreachable(err), nil
 		}

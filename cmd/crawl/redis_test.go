@@ -74,17 +74,22 @@ func startWorker(t *testing.T, args ...string) *watched {
 	return w
 }
 
-// waitLine waits until the worker writes a line containing s to stderr.
-func (w *watched) waitLine(t *testing.T, s string) {
+// waitLine waits until the worker writes a line containing s to stderr,
+// and returns it.
+func (w *watched) waitLine(t *testing.T, s string) string {
 	t.Helper()
 	deadline := time.After(time.Minute)
 	for {
 		w.mu.Lock()
-		found := slices.ContainsFunc(w.lines, func(l string) bool { return strings.Contains(l, s) })
+		i := slices.IndexFunc(w.lines, func(l string) bool { return strings.Contains(l, s) })
 		wake := w.wake
+		var line string
+		if i >= 0 {
+			line = w.lines[i]
+		}
 		w.mu.Unlock()
-		if found {
-			return
+		if i >= 0 {
+			return line
 		}
 		select {
 		case <-wake:
@@ -320,7 +325,7 @@ func TestRedisRestart(t *testing.T) {
 	waitPages(t, web, 15)
 	srv.Stop(t)
 	for _, w := range ws {
-		w.waitLine(t, "waiting for redis")
+		t.Log(w.waitLine(t, "waiting for redis"))
 	}
 	srv.Restart(t)
 	for _, w := range ws {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,11 +141,4 @@ func (s *Server) kill() {
 		<-s.done
 		s.cmd = nil
 	}
-}
-
-// Port returns the server's port.
-func (s *Server) Port() int {
-	_, p, _ := net.SplitHostPort(s.Addr)
-	n, _ := strconv.Atoi(p)
-	return n
 }
