@@ -72,6 +72,11 @@ const (
 // back what this process holds. A lease not acknowledged in time (the
 // process died) is given back by the next claim in its shard.
 //
+// A host's rate holds across processes twice over: claims of a host are
+// spaced by its interval, and each request is paced again just before it
+// leaves (pace.lua, through pacedFetcher), which absorbs the delay between
+// a claim and its send.
+//
 // While Redis does not answer, next and commit retry with back-off (at
 // most maxRetry apart) and log one line saying so: the crawl pauses and
 // goes on when Redis is back. A redisFrontier is safe for concurrent use.

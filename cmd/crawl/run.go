@@ -216,9 +216,19 @@ the crawl: in-flight fetches may finish for --grace, what finished is committed,
 and a summary is printed (exit 130 or 143). A second signal exits at once.
 Run the same command again to resume: stored pages are not fetched again and
 pending URLs are not lost. SEEDFILE may be omitted when resuming; given again,
-only its new seeds are added.`,
+only its new seeds are added.
+
+With --redis, several workers (on one or several machines) crawl as one:
+the frontier, the hosts' politeness and the visited set live in Redis, each
+worker stores its pages in its own --db, and crawl export merges them (give
+it every --db). Give every worker the same seed file and politeness flags.
+A URL a worker claims is leased for --lease: Ctrl-C gives its leases back at
+once; a worker killed outright loses them when they expire, and the URL
+goes to another. If Redis stops answering, workers pause, say so once, and
+go on when it is back.`,
 		Example: `  crawl run --db news.db --rate 0.5 --max-depth 3 seeds/public.txt
   crawl run --db news.db                      # resume
+  crawl run --redis redis://10.0.0.5:6379/0 --db worker1.db seeds.txt   # one of several workers
   crawl export --db news.db | jq -r .title`,
 		Args: argsUsage(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
