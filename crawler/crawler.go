@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/fetch"
@@ -131,6 +132,22 @@ type Config struct {
 	// Window is how many entries of each host's queue are kept in memory [64].
 	Window int
 
+	// Redis, if set, holds the frontier in place of the store: the queues,
+	// the hosts' politeness state, the leases and the visited set, shared
+	// by every crawl process given the same Redis (see redisFrontier). The
+	// store then keeps this process's pages only. The caller owns the
+	// client. MaxPages counts this process's records only; MaxPerHost
+	// does not apply.
+	Redis redis.UniversalClient
+	// Lease is how long a URL claimed from Redis stays this process's: if
+	// it is not done by then (the process died), it returns to its host's
+	// queue. Keep it above the fetch timeout: a fetch that outlives its
+	// lease may be made twice [2m].
+	Lease time.Duration
+	// Shards is the number of shards (Redis Cluster hash tags) of a new
+	// Redis frontier; one that exists keeps its own [4].
+	Shards int
+
 	Logger *slog.Logger // [discard]
 }
 
@@ -143,6 +160,8 @@ func (c *Config) defaults() {
 	orDefault(&c.BatchSize, 256)
 	orDefault(&c.BatchDelay, 200*time.Millisecond)
 	orDefault(&c.Window, 64)
+	orDefault(&c.Lease, 2*time.Minute)
+	orDefault(&c.Shards, 4)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -177,7 +196,7 @@ type Crawler struct {
 	store   *store.Store
 	fetcher Fetcher
 	log     *slog.Logger
-	front   *frontier
+	front   urlFrontier
 	visited *visited
 
 	scopeMu sync.RWMutex
@@ -231,12 +250,21 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.front = newFrontier(frontierConfig{
+	if cfg.Redis != nil {
+		rf, err := c.newRedisFrontier(counts.Pages)
+		if err != nil {
+			return nil, err
+		}
+		c.front = rf
+		return c, nil
+	}
+	front := newFrontier(frontierConfig{
 		window: cfg.Window, perHost: cfg.PerHost, limit: cfg.Rate, burst: cfg.Burst, maxPages: cfg.MaxPages,
 		maxBackoff: cfg.MaxBackoff,
 		limits:     cfg.HostLimits,
 	}, st.Queue)
-	c.front.restore(hosts, counts.Pending, counts.Pages)
+	front.restore(hosts, counts.Pending, counts.Pages)
+	c.front = front
 	if cfg.MaxPerHost > 0 {
 		if err := c.countPerHost(hosts); err != nil {
 			return nil, err
@@ -267,13 +295,15 @@ func (c *Crawler) AddSeeds(seeds []string) (int, error) {
 			b.Seen = append(b.Seen, fp)
 		}
 	}
-	if err := c.store.Commit(&b); err != nil {
+	// A Redis frontier may be slow to answer: wait for it a little.
+	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
+	defer cancel()
+	if err := c.front.commit(ctx, c.store, &b); err != nil {
 		for _, fp := range fps {
 			c.visited.forget(fp)
 		}
 		return 0, err
 	}
-	c.front.complete(0, 0, b.Add)
 	return len(b.Add), nil
 }
 
@@ -373,7 +403,7 @@ func (c *Crawler) Run(ctx context.Context) error {
 	}
 	committed := make(chan error, 1)
 	go func() {
-		err := c.commitLoop(results)
+		err := c.commitLoop(fetchCtx, results)
 		if err != nil {
 			fail(err)
 		}
@@ -392,6 +422,11 @@ func (c *Crawler) Run(ctx context.Context) error {
 	workers.Wait()
 	close(results)
 	commitErr := <-committed
+	// Give back at once what was claimed and not done (a Redis lease would
+	// otherwise keep those URLs from the other workers until it expired).
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), seedWait)
+	c.front.stop(stopCtx)
+	cancelStop()
 
 	switch {
 	case commitErr != nil:
@@ -438,7 +473,7 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots 
 				tick = timer.C
 			}
 			select {
-			case <-c.front.changed:
+			case <-c.front.changes():
 			case <-tick:
 			case <-ctx.Done():
 				<-slots
@@ -470,9 +505,10 @@ func keptHeaders(resp *fetch.Response) map[string]string {
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // commitLoop commits results in batches of at most Config.BatchSize, at most
-// Config.BatchDelay after the first result of a batch arrived, and hands the
-// links each batch queued to the frontier once they are durable.
-func (c *Crawler) commitLoop(results <-chan result) error {
+// Config.BatchDelay after the first result of a batch arrived, through the
+// frontier (which hands it the links each batch queued once they are
+// durable). ctx bounds the wait for a frontier that is unreachable.
+func (c *Crawler) commitLoop(ctx context.Context, results <-chan result) error {
 	var (
 		b     store.Batch
 		nres  int // results in b
@@ -481,24 +517,16 @@ func (c *Crawler) commitLoop(results <-chan result) error {
 	timer.Stop()
 	flush := func() error {
 		timer.Stop()
-		n := len(b.Done)
 		if nres == 0 {
 			return nil
 		}
 		nres = 0
 		t0 := time.Now()
-		if err := c.store.Commit(&b); err != nil {
+		if err := c.front.commit(ctx, c.store, &b); err != nil {
 			return err
 		}
 		c.commitT.Add(int64(time.Since(t0)))
 		c.commits.Add(1)
-		stored := 0
-		for _, d := range b.Done {
-			if d.Page != nil {
-				stored++
-			}
-		}
-		c.front.complete(n, stored, b.Add)
 		c.committed(b.Done)
 		b = store.Batch{}
 		return nil

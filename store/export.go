@@ -37,6 +37,11 @@ func Export(w io.Writer, s *Store, f Format) (int, error) {
 // sel selects. With no filter and no field list, the stored bytes are copied
 // as they are, without decoding.
 func ExportSelected(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
+	return exportEach(w, s.ForEachPage, f, sel)
+}
+
+// exportEach writes the records each walks, in its order.
+func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error, f Format, sel *Selection) (int, error) {
 	if f != JSONLines && f != JSONArray {
 		return 0, fmt.Errorf("export: format %q is not JSON", f)
 	}
@@ -53,7 +58,7 @@ func ExportSelected(w io.Writer, s *Store, f Format, sel *Selection) (int, error
 		bw.WriteString("[")
 		sep, end = []byte(",\n"), []byte("\n]\n")
 	}
-	err := s.ForEachPage(func(u string, raw []byte) error {
+	err := each(func(u string, raw []byte) error {
 		if sel != nil {
 			ok, err := sel.keep(u, raw)
 			if !ok || err != nil {

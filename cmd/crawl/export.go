@@ -18,13 +18,14 @@ import (
 
 // exportOptions are the flags of `crawl export`.
 type exportOptions struct {
-	db, format, out string
-	hosts           []string
-	status          []string
-	contentTypes    []string
-	since           string
-	fields          []string
-	mainText        bool
+	dbs          []string
+	format, out  string
+	hosts        []string
+	status       []string
+	contentTypes []string
+	since        string
+	fields       []string
+	mainText     bool
 }
 
 // selection builds the store's selection from the filter and field flags.
@@ -85,7 +86,7 @@ func mainText(p *store.Page) any {
 func newExportCmd() *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --db FILE [--format jsonl|json] [filters] [--fields LIST] [-o FILE]",
+		Use:   "export --db FILE [--db FILE…] [--format jsonl|json] [filters] [--fields LIST] [-o FILE]",
 		Short: "Write the stored pages as JSON Lines or a JSON array",
 		Long: `Write the pages stored in --db, in URL order, as JSON Lines (one object a
 line, the default) or as one JSON array, to standard output or to -o FILE.
@@ -105,6 +106,11 @@ stored.
 compression): a request and a response record for every page whose body the
 crawl kept (crawl run --keep-body); the filters apply.
 
+Several --db (the databases of workers that crawled together through one
+Redis, crawl run --redis) are merged into one stream in URL order, each URL
+once: where two hold the same URL (fetched again after a lease expired),
+the record fetched last is written.
+
 The database is opened read-only. If a running crawl holds it, export says so
 within a second instead of waiting.`,
 		Example: `  crawl export --db crawl.db | jq -r '.url + " " + .title'
@@ -112,7 +118,8 @@ within a second instead of waiting.`,
   crawl export --db crawl.db --status 4xx,5xx,error --fields url,status,error
   crawl export --db crawl.db --host example.com --content-type text/html --since 2026-01-01T00:00:00Z
   crawl export --db crawl.db --fields url,title,main_text --content-type text/html
-  crawl export --db crawl.db --format warc -o crawl.warc.gz`,
+  crawl export --db crawl.db --format warc -o crawl.warc.gz
+  crawl export --db w1.db --db w2.db --db w3.db > all.jsonl`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := store.ParseFormat(o.format)
@@ -123,14 +130,28 @@ within a second instead of waiting.`,
 			if err != nil {
 				return err
 			}
-			st, err := store.Open(o.db, &store.Options{ReadOnly: true})
-			if err != nil {
-				return err
+			var stores []*store.Store
+			for _, db := range o.dbs {
+				st, err := store.Open(db, &store.Options{ReadOnly: true})
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				stores = append(stores, st)
 			}
-			defer st.Close()
+			st := stores[0]
 			export := func(w io.Writer) error {
 				_, err := store.ExportSelected(w, st, f, sel)
 				return err
+			}
+			if len(stores) > 1 {
+				if f == store.WARC {
+					return usageError{errors.New("--format warc: one --db at a time")}
+				}
+				export = func(w io.Writer) error {
+					_, err := store.ExportMerged(w, stores, f, sel)
+					return err
+				}
 			}
 			if f == store.WARC {
 				if len(sel.Fields) > 0 {
@@ -145,7 +166,7 @@ within a second instead of waiting.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.db, "db", "crawl.db", "database `FILE` to read")
+	fl.StringArrayVar(&o.dbs, "db", []string{"crawl.db"}, "database `FILE` to read; repeat it to merge the databases of several workers (each URL once, the newest record)")
 	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines), json (one array) or warc (WARC 1.1; gzipped unless -o ends in .warc)")
 	fl.StringVarP(&o.out, "output", "o", "", "write to `FILE` instead of standard output")
 	fl.StringArrayVar(&o.hosts, "host", nil, "keep records of this `HOST` or host:port (repeatable)")

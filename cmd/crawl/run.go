@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"golang.org/x/time/rate"
@@ -55,8 +56,11 @@ type runOptions struct {
 	dialTimeout   time.Duration
 	headerTimeout time.Duration
 	dropParams    []string
-	metricsAddr   string // --metrics-addr
-	logFormat     string // --log-format
+	metricsAddr   string        // --metrics-addr
+	logFormat     string        // --log-format
+	redis         string        // --redis
+	lease         time.Duration // --lease
+	shards        int           // --redis-shards
 
 	configFile string            // --config
 	hostRules  hostRules         // [[host]] tables of the config file
@@ -105,6 +109,9 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.dropParams, "drop-param", nil, "also drop this query `PARAM` from links (repeatable; utm_*, fbclid, gclid, … always are)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log lines on stderr as text or json (log/slog)")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
+	f.StringVar(&o.redis, "redis", "", "share the frontier with other crawl workers through this Redis `URL` (redis://host:port/db); --db then keeps this worker's pages")
+	f.DurationVar(&o.lease, "lease", 2*time.Minute, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died); keep it above --timeout")
+	f.IntVar(&o.shards, "redis-shards", 4, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its nodes)")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
 	f.IntVar(&o.batchSize, "batch-size", 256, "commit fetched pages in transactions of at most N")
@@ -150,7 +157,12 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{fmt.Errorf("--batch-size %d: need at least 1", o.batchSize)}
 	case o.batchDelay <= 0:
 		return cfg, usageError{fmt.Errorf("--batch-delay %v: need more than 0", o.batchDelay)}
+	case o.lease < time.Second:
+		return cfg, usageError{fmt.Errorf("--lease %v: need at least 1s", o.lease)}
+	case o.shards < 1 || o.shards > 1024:
+		return cfg, usageError{fmt.Errorf("--redis-shards %d: need 1 to 1024", o.shards)}
 	}
+	cfg.Lease, cfg.Shards = o.lease, o.shards
 	cfg.Rate = rate.Limit(o.rate)
 	if o.rate == 0 || math.IsInf(o.rate, 1) {
 		cfg.Rate = rate.Inf
@@ -204,9 +216,19 @@ the crawl: in-flight fetches may finish for --grace, what finished is committed,
 and a summary is printed (exit 130 or 143). A second signal exits at once.
 Run the same command again to resume: stored pages are not fetched again and
 pending URLs are not lost. SEEDFILE may be omitted when resuming; given again,
-only its new seeds are added.`,
+only its new seeds are added.
+
+With --redis, several workers (on one or several machines) crawl as one:
+the frontier, the hosts' politeness and the visited set live in Redis, each
+worker stores its pages in its own --db, and crawl export merges them (give
+it every --db). Give every worker the same seed file and politeness flags.
+A URL a worker claims is leased for --lease: Ctrl-C gives its leases back at
+once; a worker killed outright loses them when they expire, and the URL
+goes to another. If Redis stops answering, workers pause, say so once, and
+go on when it is back.`,
 		Example: `  crawl run --db news.db --rate 0.5 --max-depth 3 seeds/public.txt
   crawl run --db news.db                      # resume
+  crawl run --redis redis://10.0.0.5:6379/0 --db worker1.db seeds.txt   # one of several workers
   crawl export --db news.db | jq -r .title`,
 		Args: argsUsage(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -255,6 +277,17 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		return err
 	}
 	defer st.Close()
+
+	if o.redis != "" {
+		ropts, err := redis.ParseURL(o.redis)
+		if err != nil {
+			return usageError{fmt.Errorf("--redis %q: %v", o.redis, err)}
+		}
+		redis.SetLogger(redisLog{logger})
+		rdb := redis.NewClient(ropts)
+		defer rdb.Close()
+		cfg.Redis = rdb
+	}
 
 	var fetcher crawler.Fetcher = fetch.New(o.fetchConfig())
 	var m *metrics.Metrics
@@ -380,4 +413,12 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// redisLog turns go-redis's own log lines (a dial that failed, …) into
+// debug lines: the crawler says once, clearly, when it waits for Redis.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

@@ -1,0 +1,151 @@
+package crawler
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/politecrawl/crawl/crawler/crawltest"
+	"github.com/politecrawl/crawl/internal/redistest"
+	"github.com/politecrawl/crawl/store"
+)
+
+// claimWithin asks c's frontier for a URL until it hands one out or d has
+// passed (Redis gives no event for a lease expiring: this polls, at the
+// wake times next returns).
+func claimWithin(t *testing.T, c *Crawler, d time.Duration) (job, bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		j, ok, wake, err := c.front.next(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok || time.Now().After(deadline) {
+			return j, ok
+		}
+		time.Sleep(min(time.Until(wake), time.Until(deadline)) + time.Millisecond)
+	}
+}
+
+// TestRedisLease: a host's concurrency cap holds across processes while a
+// lease is held; a lease not acknowledged expires and its URL goes to
+// another process; release gives a slot back without ending the lease; a
+// late acknowledgement does no harm; both processes then see the crawl
+// finished.
+func TestRedisLease(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := Config{Rate: rate.Inf, PerHost: 1, Lease: 300 * time.Millisecond, Shards: 2}
+	a, b := newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)
+	var add store.Batch
+	for _, u := range []string{"http://h.example/1", "http://h.example/2"} {
+		add.Add = append(add.Add, store.Entry{URL: u, Host: "h.example"})
+	}
+	if err := a.front.commit(context.Background(), a.store, &add); err != nil {
+		t.Fatal(err)
+	}
+
+	j1, ok := claimWithin(t, a, 0)
+	if !ok || j1.URL != "http://h.example/1" {
+		t.Fatalf("first claim: %v %v, want http://h.example/1", j1.URL, ok)
+	}
+	if j, ok := claimWithin(t, b, 0); ok {
+		t.Fatalf("second process claimed %s while the host's only slot is leased", j.URL)
+	}
+	a.front.release(j1.Host) // the fetch is over: the slot is free, the lease is not
+	flush(t, a)              // (sent with a's next claim in a crawl)
+	j2, ok := claimWithin(t, b, time.Second)
+	if !ok || j2.URL != "http://h.example/2" {
+		t.Fatalf("claim after release: %v %v, want http://h.example/2", j2.URL, ok)
+	}
+	b.front.release(j2.Host)
+	ack(t, b, j2)
+
+	// a does not acknowledge /1 in time: its lease expires and b gets /1.
+	start := time.Now()
+	j3, ok := claimWithin(t, b, 5*time.Second)
+	if !ok || j3.URL != j1.URL {
+		t.Fatalf("claim after the lease: %v %v, want %s", j3.URL, ok, j1.URL)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("expired lease came back after %v", waited)
+	}
+	// a acknowledges /1 late, b acknowledges it too: nothing is left.
+	ack(t, a, j1)
+	ack(t, b, j3)
+	for _, c := range []*Crawler{a, b} {
+		if _, ok := claimWithin(t, c, 0); ok {
+			t.Error("a URL was handed out after all were acknowledged")
+		}
+	}
+	if !a.front.finished() || !b.front.finished() {
+		t.Errorf("finished: a %v, b %v; want both", a.front.finished(), b.front.finished())
+	}
+}
+
+func flush(t *testing.T, c *Crawler) {
+	t.Helper()
+	if err := c.front.(*redisFrontier).flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ack commits j as done through c's frontier.
+func ack(t *testing.T, c *Crawler, j job) {
+	t.Helper()
+	done := store.Batch{Done: []store.Done{{Entry: j.Entry, Page: &store.Page{URL: j.URL}}}}
+	if err := c.front.commit(context.Background(), c.store, &done); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRedisRedirectAcrossShards: a redirect to a host of another shard is
+// followed through the frontier (the hop queued on the target's shard
+// before the lease it comes from ends) and completes the first URL's record.
+func TestRedisRedirectAcrossShards(t *testing.T) {
+	srv := redistest.Start(t)
+	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 3, LinksPerPage: -1})
+	hosts := web.Hosts()
+	shards := 2
+	for xxhash.Sum64String(hosts[0])%uint64(shards) == xxhash.Sum64String(hosts[1])%uint64(shards) {
+		shards++
+	}
+	target := "http://" + hosts[1] + "/moved"
+	web.Handle(0, "/p/1", http.RedirectHandler(target, http.StatusMovedPermanently))
+	web.Handle(1, "/moved", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte("<title>moved</title>"))
+	}))
+	c := newRedisCrawler(t, srv, Config{Workers: 2, Rate: rate.Inf, Shards: shards, BatchDelay: 10 * time.Millisecond})
+	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, ok, err := c.store.Page("http://" + hosts[0] + "/p/1")
+	if err != nil || !ok {
+		t.Fatalf("record of the redirected URL: %v %v", ok, err)
+	}
+	if p.FinalURL != target || p.Title != "moved" {
+		t.Errorf("redirected URL's record: final %q title %q, want %q \"moved\"", p.FinalURL, p.Title, target)
+	}
+	n := 0
+	for _, r := range web.Log() {
+		if r.Host == hosts[1] && r.Path == "/moved" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("redirect target fetched %d times, want 1", n)
+	}
+	if got := c.Stats(); got.Pending != 0 || got.InFlight != 0 {
+		t.Errorf("after the crawl: %d pending, %d in flight", got.Pending, got.InFlight)
+	}
+}

@@ -1,0 +1,144 @@
+// Package redistest runs a real redis-server for tests: on a free port of
+// 127.0.0.1, with its files in a temporary directory, stopped when the test
+// ends. Tests that use it are skipped when redis-server is not installed.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is a running redis-server. Its methods are for the test's own
+// goroutine.
+type Server struct {
+	Addr string // "127.0.0.1:PORT"
+	dir  string
+	args []string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Start starts redis-server with args added to its command line (such as
+// "--appendonly", "yes"); without any, it keeps nothing on disk. It skips
+// the test if redis-server is not installed.
+func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed (apt-get install redis-server): skipping the test of the Redis frontier")
+	}
+	if len(args) == 0 {
+		args = []string{"--save", "", "--appendonly", "no"}
+	}
+	s := &Server{dir: t.TempDir(), args: args}
+	var err error
+	for range 5 { // the free port found may be taken before redis binds it
+		var l net.Listener
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		s.Addr = l.Addr().String()
+		l.Close()
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	t.Cleanup(func() { s.kill() })
+	return s
+}
+
+// URL returns the server's address as `crawl --redis` takes it.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Client returns a client of the server, closed when the test ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// start runs redis-server and waits for its "Ready to accept connections"
+// line (or its exit).
+func (s *Server) start() error {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
+		"--logfile", "", "--daemonize", "no", "--protected-mode", "no"}, s.args...)
+	cmd := exec.Command("redis-server", args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ready := make(chan struct{})
+	var log strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Ready to accept connections") {
+				close(ready)
+				io.Copy(io.Discard, out)
+				break
+			}
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case <-ready:
+		s.cmd, s.done = cmd, done
+		return nil
+	case err := <-done:
+		return fmt.Errorf("redis-server on %s exited (%v):\n%s", s.Addr, err, log.String())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("redis-server on %s not ready within 30s:\n%s", s.Addr, log.String())
+	}
+}
+
+// Stop shuts the server down (SHUTDOWN, which saves if persistence is on)
+// and waits for it to exit.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	c.Shutdown(context.Background()) // the connection closes: no reply
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("redis-server on %s did not stop within 30s", s.Addr)
+	}
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and directory.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: restart: %v", err)
+	}
+}
+
+func (s *Server) kill() {
+	if s.cmd != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+		s.cmd = nil
+	}
+}
