@@ -42,7 +42,13 @@ func openStore(t *testing.T, path string) *store.Store {
 // crawl runs one crawl of seeds into st with cfg and returns its stats.
 func crawl(t *testing.T, st *store.Store, cfg crawler.Config, seeds []string) crawler.Stats {
 	t.Helper()
-	c, err := crawler.New(cfg, st, fetch.New(fetch.Config{}))
+	return crawlWith(t, st, cfg, fetch.New(fetch.Config{}), seeds)
+}
+
+// crawlWith is crawl with the fetcher f.
+func crawlWith(t *testing.T, st *store.Store, cfg crawler.Config, f crawler.Fetcher, seeds []string) crawler.Stats {
+	t.Helper()
+	c, err := crawler.New(cfg, st, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,14 +282,7 @@ func TestScopeAnyHostFollowsAllHosts(t *testing.T) {
 	st := openStore(t, "")
 	// The other hosts are loopback addresses that no seed names: the
 	// fetcher refuses them unless private addresses are allowed.
-	c, err := crawler.New(fast(crawler.Config{AnyHost: true, PerHost: 2}), st, fetch.New(fetch.Config{AllowPrivate: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.AddSeeds(web.Seeds()[:1])
-	if err := c.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	crawlWith(t, st, fast(crawler.Config{AnyHost: true, PerHost: 2}), fetch.New(fetch.Config{AllowPrivate: true}), web.Seeds()[:1])
 	if got, want := storedURLs(t, st), web.Pages(); !slices.Equal(got, want) {
 		t.Fatalf("from one seed with AnyHost stored %d pages, want all %d", len(got), len(want))
 	}

@@ -1,7 +1,6 @@
 package crawler_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
-	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -55,16 +53,7 @@ func TestHooks(t *testing.T) {
 			return u.Path != "/p/5"
 		},
 	}
-	c, err := crawler.New(cfg, st, fetch.New(fetch.Config{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	crawl(t, st, cfg, web.Seeds())
 
 	counts, err := st.Counts()
 	if err != nil {
