@@ -20,6 +20,11 @@ import (
 type urlFrontier interface {
 	next(now time.Time) (e job, ok bool, wake time.Time, err error)
 	commit(ctx context.Context, st *store.Store, b *store.Batch) error
+	// offer makes links found dispatchable before the batch holding them
+	// is committed, where the frontier can (the embedded one; Redis queues
+	// them when the batch is acknowledged). The committer calls it for every
+	// result, in the order of the results, before committing them.
+	offer(entries []store.Entry)
 	release(host string)
 	requeue(j job, until time.Time)
 	abandon(n int)
@@ -47,11 +52,15 @@ var (
 // commit stores b in st in one transaction (pages, their entries out of
 // the store's queues, new entries in, visited marks) and then hands the new
 // entries to the in-memory queues.
+//
+// Entries that went through offer have their queue positions and are
+// counted as queued; the others (seeds) get theirs here.
 func (f *frontier) commit(_ context.Context, st *store.Store, b *store.Batch) error {
+	fresh := f.assign(b.Add)
 	if err := st.Commit(b); err != nil {
 		return err
 	}
-	f.complete(len(b.Done), storedIn(b), b.Add)
+	f.complete(len(b.Done), storedIn(b), b.Add, fresh)
 	return nil
 }
 

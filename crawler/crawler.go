@@ -217,6 +217,7 @@ type Crawler struct {
 	denied  atomic.Int64 // of which robots.txt denials
 	retried atomic.Int64 // retries queued this run
 	started atomic.Int64 // unix nanoseconds Run started
+	working atomic.Int64 // workers processing a job
 }
 
 // New returns a Crawler that continues the crawl held by st: the pending URLs,
@@ -263,7 +264,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		maxBackoff: cfg.MaxBackoff,
 		limits:     cfg.HostLimits,
 	}, st.Queue)
-	front.restore(hosts, counts.Pending, counts.Pages)
+	front.restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
 	c.front = front
 	if cfg.MaxPerHost > 0 {
 		if err := c.countPerHost(hosts); err != nil {
@@ -387,6 +388,7 @@ func (c *Crawler) Run(ctx context.Context) error {
 		workers.Go(func() {
 			for j := range jobs {
 				r, ok := c.process(fetchCtx, j)
+				c.working.Add(-1) // before the result is sent: see commitLoop
 				if ok && !r.empty() {
 					select {
 					case results <- r:
@@ -464,6 +466,7 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots 
 				return fmt.Errorf("frontier: %w", err)
 			}
 			if ok {
+				c.working.Add(1)
 				jobs <- e // never blocks: at most cap(slots) jobs are out
 				break
 			}
@@ -504,39 +507,48 @@ func keptHeaders(resp *fetch.Response) map[string]string {
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
-// commitLoop commits results in batches of at most Config.BatchSize, at most
-// Config.BatchDelay after the first result of a batch arrived, through the
-// frontier (which hands it the links each batch queued once they are
-// durable). ctx bounds the wait for a frontier that is unreachable.
+// commitLoop takes the workers' results in order, offers the links each
+// found to the frontier at once (so they are fetched while their batch is
+// still being written), and commits the results in batches through the
+// frontier, one batch at a time while the next one fills. A batch is
+// committed when it holds Config.BatchSize results, Config.BatchDelay after
+// its first result arrived, or as soon as no worker is busy and no result is
+// waiting (nothing more would join it: the end of a crawl, a polite crawl's
+// quiet moments). While a batch is written and a full one waits, results
+// wait in their channel. ctx bounds the wait for a frontier that is
+// unreachable.
 func (c *Crawler) commitLoop(ctx context.Context, results <-chan result) error {
 	var (
-		b     store.Batch
-		nres  int // results in b
-		timer = time.NewTimer(time.Hour)
+		b       store.Batch
+		nres    int  // results in b
+		due     bool // commit b as soon as the last batch is written
+		writing bool // a batch is being committed
+		closed  bool // no more results
+		written = make(chan error, 1)
+		timer   = time.NewTimer(time.Hour)
 	)
 	timer.Stop()
-	flush := func() error {
-		timer.Stop()
-		if nres == 0 {
+	for {
+		if due && !writing && nres > 0 {
+			batch := b
+			b, nres, due, writing = store.Batch{}, 0, false, true
+			timer.Stop()
+			go func() { written <- c.commitBatch(ctx, &batch) }()
+		}
+		if closed && !writing && nres == 0 {
 			return nil
 		}
-		nres = 0
-		t0 := time.Now()
-		if err := c.front.commit(ctx, c.store, &b); err != nil {
-			return err
+		in := results
+		if closed || (writing && nres >= c.cfg.BatchSize) {
+			in = nil
 		}
-		c.commitT.Add(int64(time.Since(t0)))
-		c.commits.Add(1)
-		c.committed(b.Done)
-		b = store.Batch{}
-		return nil
-	}
-	for {
 		select {
-		case r, ok := <-results:
+		case r, ok := <-in:
 			if !ok {
-				return flush()
+				closed, due = true, true
+				continue
 			}
+			c.front.offer(r.add)
 			if r.done != nil {
 				b.Done = append(b.Done, *r.done)
 			}
@@ -545,17 +557,30 @@ func (c *Crawler) commitLoop(ctx context.Context, results <-chan result) error {
 			if nres++; nres == 1 {
 				timer.Reset(c.cfg.BatchDelay)
 			}
-			if nres >= c.cfg.BatchSize {
-				if err := flush(); err != nil {
-					return err
-				}
+			if nres >= c.cfg.BatchSize || (c.working.Load() == 0 && len(results) == 0) {
+				due = true
 			}
 		case <-timer.C:
-			if err := flush(); err != nil {
+			due = true
+		case err := <-written:
+			writing = false
+			if err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// commitBatch commits b through the frontier and reports it done.
+func (c *Crawler) commitBatch(ctx context.Context, b *store.Batch) error {
+	t0 := time.Now()
+	if err := c.front.commit(ctx, c.store, b); err != nil {
+		return err
+	}
+	c.commitT.Add(int64(time.Since(t0)))
+	c.commits.Add(1)
+	c.committed(b.Done)
+	return nil
 }
 
 // Stats is a snapshot of a crawl's progress.

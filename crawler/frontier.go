@@ -40,10 +40,11 @@ type frontier struct {
 	limits     func(host string) (rate.Limit, int, int) // per-host override; may be nil
 	maxBackoff time.Duration
 
-	queued   int // entries pending, in memory or in the store
-	open     int // entries handed out by next and not yet completed
-	done     int // entries completed (pages stored), this run and before
-	maxPages int // stop handing out once done+open reaches this; 0: no limit
+	queued   int    // entries pending, in memory or in the store
+	seq      uint64 // the last queue position given out (see assign)
+	open     int    // entries handed out by next and not yet completed
+	done     int    // entries completed (pages stored), this run and before
+	maxPages int    // stop handing out once done+open reaches this; 0: no limit
 
 	changed chan struct{} // signalled (never blocking) when work may have become ready
 }
@@ -135,11 +136,12 @@ func (f *frontier) host(name string) *hostQueue {
 	return h
 }
 
-// restore registers hosts whose queues are in the store, and the counts of a
-// previous run.
-func (f *frontier) restore(hosts []string, pending, done int) {
+// restore registers hosts whose queues are in the store, the counts of a
+// previous run and the last queue position the store has given out.
+func (f *frontier) restore(hosts []string, pending, done int, seq uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.seq = max(f.seq, seq)
 	now := time.Now()
 	for _, name := range hosts {
 		h := f.host(name)
@@ -183,22 +185,58 @@ func nextToken(lim *rate.Limiter, now time.Time) time.Time {
 	return now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
 }
 
-// complete queues entries that the store has just committed (their Seq is
-// set) and completes n handed-out entries, of which stored left a record
-// (the others, such as a host's missing /sitemap.xml, left none), in one
-// step, so that no observer sees the crawl idle between the two.
-func (f *frontier) complete(n, stored int, entries []store.Entry) {
+// assign gives each entry without a queue position (Seq 0) the next one,
+// and returns how many it gave. Positions rise in the order entries reach
+// the frontier, which is the order their batches are committed in.
+func (f *frontier) assign(entries []store.Entry) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := time.Now()
-	f.open -= n
-	f.done += stored
+	return f.assignLocked(entries)
+}
+
+func (f *frontier) assignLocked(entries []store.Entry) (n int) {
+	for i := range entries {
+		if entries[i].Seq == 0 {
+			f.seq++
+			entries[i].Seq = f.seq
+			n++
+		}
+	}
+	return n
+}
+
+// offer queues entries before the batch that stores them is committed, so
+// that a link is fetched as soon as it is found rather than a commit later
+// (on a slow host, each round of discovery would otherwise wait for one).
+// It gives them their queue positions, which the commit then writes. Those
+// that do not fit in their host's window stay out of memory, as spilled
+// entries do, and complete queues them once they are in the store.
+//
+// Nothing is lost to a crash: an entry fetched before its batch is
+// committed has its record committed in the same batch or a later one (the
+// committer takes results in order), and the store writes a batch's new
+// entries before it removes its done ones.
+func (f *frontier) offer(entries []store.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.assignLocked(entries)
+	f.queued += len(entries)
+	f.enqueue(entries, time.Now())
+	f.signal()
+}
+
+// enqueue puts entries, in queue order, into their hosts' windows where
+// they fit and none of the host's queue is left in the store before them.
+// An entry at or before a host's last windowed position is there already.
+func (f *frontier) enqueue(entries []store.Entry, now time.Time) {
 	for _, e := range entries {
 		h := f.host(e.Host)
-		f.queued++
 		switch {
 		case e.Seq <= h.lastSeq:
-			// Already loaded from the store by a refill.
+			// In the window already (offered, or loaded by a refill).
 		case !h.spill && len(h.entries) < f.window:
 			h.entries = append(h.entries, job{Entry: e})
 			h.lastSeq = e.Seq
@@ -209,6 +247,20 @@ func (f *frontier) complete(n, stored int, entries []store.Entry) {
 			f.schedule(h, now)
 		}
 	}
+}
+
+// complete queues entries that the store has just committed and completes n
+// handed-out entries, of which stored left a record (the others, such as a
+// host's missing /sitemap.xml, left none), in one step, so that no observer
+// sees the crawl idle between the two. Of the entries, fresh did not go
+// through offer (which counted the others as queued).
+func (f *frontier) complete(n, stored int, entries []store.Entry, fresh int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.open -= n
+	f.done += stored
+	f.queued += fresh
+	f.enqueue(entries, time.Now())
 	f.signal()
 }
 
@@ -396,24 +448,40 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 }
 
 // pace is called just before a request to host is sent: it takes a token
-// from the host's send limiter and waits for it if need be. A URL is handed
-// out only when the host's limiter allows it, so the wait is zero unless the
-// worker was scheduled late and a later request to the host went first; it
-// is bounded by that delay. It returns ctx's error if ctx ends first.
-func (f *frontier) pace(ctx context.Context, host string, now time.Time) error {
-	f.mu.Lock()
-	d := f.host(host).sendLim.ReserveN(now, 1).DelayFrom(now)
-	f.mu.Unlock()
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// from the host's send limiter, at the moment it runs, and waits for one if
+// need be. A URL is handed out only when the host's limiter allows it, so
+// the wait is zero unless the worker was scheduled late and a later request
+// to the host went first. The token is taken when the worker actually
+// passes, never reserved ahead: a worker whose timer fires late (a loaded
+// machine, thousands of goroutines) then delays the requests after it
+// instead of sending right before one of them. It returns ctx's error if
+// ctx ends first.
+func (f *frontier) pace(ctx context.Context, host string, _ time.Time) error {
+	var t *time.Timer
+	for {
+		f.mu.Lock()
+		now := time.Now()
+		lim := f.host(host).sendLim
+		if lim.AllowN(now, 1) {
+			f.mu.Unlock()
+			if t != nil {
+				t.Stop()
+			}
+			return nil
+		}
+		d := nextToken(lim, now).Sub(now)
+		f.mu.Unlock()
+		if t == nil {
+			t = time.NewTimer(d)
+		} else {
+			t.Reset(d)
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ func TestFrontierHostLimits(t *testing.T) {
 	for i, host := range []string{"fast:80", "fast:80", "fast:80", "slow:80", "slow:80"} {
 		entries = append(entries, store.Entry{URL: "http://" + host + "/" + string(rune('a'+i)), Host: host, Seq: uint64(i + 1)})
 	}
-	f.complete(0, 0, entries)
+	f.complete(0, 0, entries, len(entries))
 
 	if got := f.hosts["fast:80"].limiter.Burst(); got != 3 {
 		t.Errorf("fast burst = %d, want 3", got)

@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,7 +22,7 @@ func newTestFrontier(t *testing.T, lim rate.Limit, n int) *frontier {
 	for i := range n {
 		es = append(es, store.Entry{URL: "http://h/" + string(rune('a'+i)), Host: "h", Seq: uint64(i + 1)})
 	}
-	f.complete(0, 0, es)
+	f.complete(0, 0, es, len(es))
 	return f
 }
 
@@ -75,7 +76,7 @@ func TestFrontierHoldAndRequeue(t *testing.T) {
 		}
 		time.Sleep(5 * time.Second)
 		take(t, f)
-		f.complete(3, 3, nil)
+		f.complete(3, 3, nil, 0)
 		if !f.finished() {
 			t.Fatalf("not finished: %+v", f.stats())
 		}
@@ -192,6 +193,34 @@ func TestPaceAbsorbsLateWorkers(t *testing.T) {
 	})
 }
 
+// TestPaceTakesTokenWhenPassing: a worker waiting in pace goes only when a
+// whole interval has passed since the last request actually sent, even if
+// that request went out while it waited (a worker that woke first, or
+// robots.txt). A reservation made when it started to wait would let it
+// send 50 ms after robots.txt here.
+func TestPaceTakesTokenWhenPassing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 10, 1)
+		ctx := t.Context()
+		if err := f.pace(ctx, "h", time.Now()); err != nil { // a request now
+			t.Fatal(err)
+		}
+		passed := make(chan time.Time)
+		go func() {
+			if err := f.pace(ctx, "h", time.Now()); err != nil {
+				t.Error(err)
+			}
+			passed <- time.Now()
+		}()
+		time.Sleep(50 * time.Millisecond)
+		robots := time.Now()
+		f.sent("h", robots)
+		if gap := (<-passed).Sub(robots); gap < 100*time.Millisecond {
+			t.Fatalf("the waiting worker sent %v after robots.txt, want at least the interval 100ms", gap)
+		}
+	})
+}
+
 func TestPaceStopsWithContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, 1, 1)
@@ -216,4 +245,50 @@ func TestSentCountsRobotsRequests(t *testing.T) {
 			t.Fatalf("first page after robots.txt waited %v, want 250ms", got)
 		}
 	})
+}
+
+// TestOfferBeforeCommit: links offered before their batch is committed are
+// handed out at once as far as the host's window holds them; the rest come
+// from the store once the batch is committed, and the commit neither queues
+// nor counts the offered ones twice.
+func TestOfferBeforeCommit(t *testing.T) {
+	var committed []store.Entry // the store's queue
+	f := newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf},
+		func(host string, after uint64, n int) ([]store.Entry, error) {
+			var out []store.Entry
+			for _, e := range committed {
+				if e.Host == host && e.Seq > after && len(out) < n {
+					out = append(out, e)
+				}
+			}
+			return out, nil
+		})
+	f.restore(nil, 0, 0, 41) // the store gave out positions up to 41
+	es := []store.Entry{{URL: "http://h/a", Host: "h"}, {URL: "http://h/b", Host: "h"}, {URL: "http://h/c", Host: "h"}}
+	f.offer(es)
+	if es[0].Seq != 42 || es[2].Seq != 44 {
+		t.Fatalf("offer gave positions %d…%d, want 42…44", es[0].Seq, es[2].Seq)
+	}
+	var got []string
+	for range 2 {
+		got = append(got, take(t, f).URL)
+	}
+	if _, ok, _, _ := f.next(time.Now()); ok {
+		t.Fatal("handed out a link beyond the window before its batch was committed")
+	}
+	if s := f.stats(); s.queued != 1 {
+		t.Fatalf("before the commit: %+v, want 1 queued", s)
+	}
+	committed = append(committed, es...)
+	f.complete(0, 0, es, 0)
+	got = append(got, take(t, f).URL)
+	if _, ok, _, _ := f.next(time.Now()); ok {
+		t.Fatal("handed out a link twice")
+	}
+	if want := []string{"http://h/a", "http://h/b", "http://h/c"}; !slices.Equal(got, want) {
+		t.Fatalf("handed out %q, want %q", got, want)
+	}
+	if s := f.stats(); s.queued != 0 || s.open != 3 {
+		t.Fatalf("after the commit: %+v, want 0 queued, 3 open", s)
+	}
 }

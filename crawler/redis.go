@@ -525,6 +525,11 @@ func (f *redisFrontier) observe(host string, ok bool, _ time.Duration) {
 	f.queue(f.shardOf(host), redisOp{args: []any{"o", host, v}})
 }
 
+// offer does nothing: links enter the shared queues when their batch is
+// acknowledged, so that no other worker fetches a link whose page may yet
+// be lost.
+func (f *redisFrontier) offer([]store.Entry) {}
+
 // commit stores b's pages (and seeds) in st, then acknowledges them in
 // Redis with the links found: first on the shards that only get links,
 // then on the shards of the leases, so that no moment shows the leases

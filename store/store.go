@@ -237,7 +237,7 @@ type Done struct {
 // Batch is the content of one transaction.
 type Batch struct {
 	Done  []Done   // pages to store, whose entries leave the frontier
-	Add   []Entry  // new frontier entries; Commit sets their Seq
+	Add   []Entry  // new frontier entries; Commit sets the Seq of those without one
 	Seen  []uint64 // fingerprints to mark as visited
 	Seeds []string // seed URLs to remember
 }
@@ -246,9 +246,16 @@ type Batch struct {
 func (b *Batch) Len() int { return len(b.Done) + len(b.Add) + len(b.Seen) + len(b.Seeds) }
 
 // Commit writes the batch in one transaction: either all of it is durable
-// when Commit returns nil, or none of it is. On success the Seq field of every
-// entry in b.Add is set.
+// when Commit returns nil, or none of it is. An entry of b.Add is queued at
+// its Seq, which must then be higher than any Seq the store has given out
+// (Counts.LastSeq), or, for Seq 0, at the next position, which Commit sets
+// on success. New entries are written before done ones are removed, so a
+// batch may queue an entry and complete it.
 func (s *Store) Commit(b *Batch) error {
+	given := make([]uint64, len(b.Add))
+	for i, e := range b.Add {
+		given[i] = e.Seq
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		pages := tx.Bucket(bucketPages)
 		frontier := tx.Bucket(bucketFrontier)
@@ -270,6 +277,29 @@ func (s *Store) Commit(b *Batch) error {
 			return q, nil
 		}
 
+		// New entries go in before done ones come out: an entry can be
+		// queued and done in one batch (the crawler fetches links before
+		// their batch is committed).
+		for i := range b.Add {
+			e := &b.Add[i]
+			q, err := queue(e.Host, true)
+			if err != nil {
+				return err
+			}
+			if e.Seq == 0 {
+				if e.Seq, err = frontier.NextSequence(); err != nil {
+					return err
+				}
+			} else if e.Seq > frontier.Sequence() {
+				// Given by the caller: the next NextSequence must be higher.
+				if err := frontier.SetSequence(e.Seq); err != nil {
+					return err
+				}
+			}
+			if err := q.Put(seqKey(e.Seq), encodeEntry(e)); err != nil {
+				return fmt.Errorf("queue %s: %w", e.URL, err)
+			}
+		}
 		for _, d := range b.Done {
 			if d.Page != nil {
 				js, err := json.Marshal(d.Page)
@@ -292,21 +322,6 @@ func (s *Store) Commit(b *Batch) error {
 					return err
 				}
 			}
-		}
-		for i := range b.Add {
-			e := &b.Add[i]
-			q, err := queue(e.Host, true)
-			if err != nil {
-				return err
-			}
-			seq, err := frontier.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := q.Put(seqKey(seq), encodeEntry(e)); err != nil {
-				return fmt.Errorf("queue %s: %w", e.URL, err)
-			}
-			e.Seq = seq
 		}
 		seen := tx.Bucket(bucketSeen)
 		for _, fp := range b.Seen {
@@ -332,7 +347,7 @@ func (s *Store) Commit(b *Batch) error {
 	})
 	if err != nil {
 		for i := range b.Add {
-			b.Add[i].Seq = 0
+			b.Add[i].Seq = given[i]
 		}
 		return fmt.Errorf("commit to %s: %w", s.path, err)
 	}
@@ -426,6 +441,9 @@ type Counts struct {
 	Pages   int // records stored, errors included
 	Pending int // frontier entries
 	Seen    int // URLs in the visited set
+	// LastSeq is the highest queue position ever given out: new entries
+	// must be given higher ones.
+	LastSeq uint64
 }
 
 // Counts counts the pages, pending entries and visited URLs. It reads every
@@ -435,6 +453,7 @@ func (s *Store) Counts() (Counts, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c.Pages = tx.Bucket(bucketPages).Stats().KeyN
 		c.Seen = tx.Bucket(bucketSeen).Stats().KeyN
+		c.LastSeq = tx.Bucket(bucketFrontier).Sequence()
 		return tx.Bucket(bucketFrontier).ForEachBucket(func(k []byte) error {
 			c.Pending += tx.Bucket(bucketFrontier).Bucket(k).Stats().KeyN
 			return nil

@@ -45,7 +45,7 @@ func TestCommitMovesPendingToDone(t *testing.T) {
 		t.Fatalf("Commit set Seq %d, %d; want increasing non-zero", seed.Add[0].Seq, seed.Add[1].Seq)
 	}
 	c, _ := s.Counts()
-	if c != (Counts{Pages: 0, Pending: 2, Seen: 2}) {
+	if c != (Counts{Pages: 0, Pending: 2, Seen: 2, LastSeq: 2}) {
 		t.Fatalf("Counts after seeding = %+v", c)
 	}
 
@@ -59,7 +59,7 @@ func TestCommitMovesPendingToDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ = s.Counts()
-	if c != (Counts{Pages: 1, Pending: 3, Seen: 4}) {
+	if c != (Counts{Pages: 1, Pending: 3, Seen: 4, LastSeq: 4}) {
 		t.Fatalf("Counts after one page = %+v", c)
 	}
 	q, err := s.Queue("a.test", 0, 10)
@@ -93,6 +93,40 @@ func TestCommitMovesPendingToDone(t *testing.T) {
 	s.ForEachSeen(func(fp uint64) { fps = append(fps, fp) })
 	if len(fps) != 4 {
 		t.Fatalf("ForEachSeen gave %v", fps)
+	}
+}
+
+// TestCommitGivenSeqs: entries may come with their queue positions (the
+// crawler gives them out so that it can fetch links before their batch is
+// committed). An entry queued and completed in one batch leaves nothing
+// pending, and NextSequence-given positions continue above the given ones.
+func TestCommitGivenSeqs(t *testing.T) {
+	s := openTemp(t)
+	parent := Entry{URL: "http://a.test/", Host: "a.test", Seq: 7}
+	child := Entry{URL: "http://a.test/c", Host: "a.test", Depth: 1, Seq: 9}
+	if err := s.Commit(&Batch{Add: []Entry{parent}}); err != nil {
+		t.Fatal(err)
+	}
+	// The parent's record, its link, and the link's own record, together.
+	b := Batch{
+		Done: []Done{
+			{Entry: parent, Page: &Page{URL: parent.URL, Status: 200}},
+			{Entry: child, Page: &Page{URL: child.URL, Status: 200}},
+		},
+		Add: []Entry{child},
+	}
+	if err := s.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Counts(); c != (Counts{Pages: 2, Pending: 0, LastSeq: 9}) {
+		t.Fatalf("Counts = %+v, want 2 pages, nothing pending, last seq 9", c)
+	}
+	more := Batch{Add: []Entry{{URL: "http://a.test/d", Host: "a.test"}}}
+	if err := s.Commit(&more); err != nil {
+		t.Fatal(err)
+	}
+	if more.Add[0].Seq != 10 {
+		t.Fatalf("next position given by the store = %d, want 10", more.Add[0].Seq)
 	}
 }
 

@@ -163,7 +163,7 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Skip("no bash for ulimit")
 	}
-	web := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 100})
+	web := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 1000})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "c.db")
 	seeds := writeSeeds(t, dir, web.Seeds())
