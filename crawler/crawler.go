@@ -388,6 +388,10 @@ func (c *Crawler) Run(ctx context.Context) error {
 		workers.Go(func() {
 			for j := range jobs {
 				r, ok := c.process(fetchCtx, j)
+				if r.done != nil && r.done.Page != nil {
+					// Off the commit path; on an error Commit reports it.
+					r.done.Value, _ = store.EncodePage(r.done.Page)
+				}
 				c.working.Add(-1) // before the result is sent: see commitLoop
 				if ok && !r.empty() {
 					select {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 )
@@ -33,6 +34,48 @@ func extractGoquery(body []byte, pageURL *url.URL) (title string, links []string
 		}
 	})
 	return title, links, nil
+}
+
+// collapseSpace trims s, folds every run of white space into one space and
+// replaces invalid UTF-8 with U+FFFD: what foldedText does as text comes.
+func collapseSpace(s string) string {
+	return strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+}
+
+// FuzzFoldedText: folding runs of text as they come gives what collapseSpace
+// gives for the whole text (the runs separated by spaces), and with a bound,
+// the longest prefix of that which fits.
+func FuzzFoldedText(f *testing.F) {
+	f.Add([]byte(" a  b\t\n c "), uint8(3), uint8(5))
+	f.Add([]byte("\xff\xfe x \xc3"), uint8(1), uint8(4))
+	f.Add([]byte("\u00a0é\u2003z\xffa\xff\xff b"), uint8(2), uint8(7))
+	f.Fuzz(func(t *testing.T, text []byte, runLen, max uint8) {
+		var joined strings.Builder
+		all := foldedText{max: 1 << 20}
+		short := foldedText{max: int(max)}
+		for len(text) > 0 {
+			n := min(len(text), int(runLen%8)+1)
+			all.write(text[:n])
+			short.write(text[:n])
+			joined.Write(text[:n])
+			joined.WriteByte(' ')
+			text = text[n:]
+		}
+		want := collapseSpace(joined.String())
+		if got := all.String(); got != want {
+			t.Fatalf("folded %q, collapseSpace %q", got, want)
+		}
+		got := short.String()
+		if len(got) > int(max) || !utf8.ValidString(got) || !strings.HasPrefix(want, got) {
+			t.Fatalf("bound %d: folded %q, not a prefix of %q that fits", max, got, want)
+		}
+		if rest := strings.TrimPrefix(want, got); rest != "" {
+			r, size := utf8.DecodeRuneInString(strings.TrimPrefix(rest, " "))
+			if len(got)+size+1 <= int(max) && r != utf8.RuneError || len(got)+size <= int(max) && !strings.HasPrefix(rest, " ") {
+				t.Fatalf("bound %d: folded %q stops early in %q", max, got, want)
+			}
+		}
+	})
 }
 
 var refPages = []string{

@@ -210,12 +210,17 @@ func newResolver(base *url.URL) resolver {
 }
 
 // link is resolve for the common case, without net/url: an href that is an
-// absolute path ("/a/b?q"), a plain relative path ("b/c"), or an absolute or
-// scheme-relative http(s) URL whose host and path are already in canonical
-// form comes out as is (less its fragment). Anything else (dot segments,
-// escapes, upper case, default ports, user info, IPv6) goes through resolve.
-// Both give the same result for every href; FuzzResolveLink checks it.
+// absolute path ("/a/b?q"), a relative path ("b/c", "../b"), or an absolute
+// or scheme-relative http(s) URL whose host is in canonical form and whose
+// path and query are plain comes out resolved ("." and ".." segments),
+// with the scheme in lower case and without its fragment. Anything else
+// (escapes, default ports, upper-case hosts, user info, IPv6) goes through
+// resolve. Both give the same result for every href; FuzzResolveLink
+// checks it.
 func (r resolver) link(href string) (link, bool) {
+	if otherScheme(href) {
+		return link{}, false // mailto:, javascript:, ftp: …
+	}
 	if r.origin != "" {
 		if s, host, ok := fastLink(r.base, r.origin, r.dir, href); ok {
 			return link{s, host}, true
@@ -226,6 +231,27 @@ func (r resolver) link(href string) (link, bool) {
 		return link{}, false
 	}
 	return link{u.String(), hostKey(u)}, true
+}
+
+// otherScheme reports whether href starts with a scheme (as net/url reads
+// one) other than http and https: it leads nowhere the crawl goes.
+func otherScheme(href string) bool {
+	href = strings.TrimSpace(href)
+	for i := 0; i < len(href); i++ {
+		switch c := href[i]; {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.':
+			if i == 0 {
+				return false
+			}
+		case c == ':':
+			s := href[:i]
+			return i > 0 && !strings.EqualFold(s, "http") && !strings.EqualFold(s, "https")
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // baseDir returns the directory of a normalised base URL's path ("/a/" for
@@ -255,15 +281,37 @@ func fastLink(base *url.URL, baseOrigin, dir, href string) (s, host string, ok b
 	switch {
 	case strings.HasPrefix(href, "/") && !strings.HasPrefix(href, "//"):
 		host, rest = base.Host, href
-		if !canonicalPathQuery(rest) {
+		if rest, ok = dotFree(rest); !ok {
 			return "", "", false
 		}
 		return baseOrigin + rest, host, true
 	case strings.HasPrefix(href, "//"):
 		// Scheme-relative: as an absolute URL with the base's scheme.
 		return fastLink(base, baseOrigin, dir, base.Scheme+":"+href)
-	case href != "" && dir != "" && isSegmentStart(href[0]):
-		// A relative path "p/3" (no scheme: no ':' before the first '/').
+	case len(href) > len("http://") && strings.EqualFold(href[:len("http://")], "http://"),
+		len(href) > len("https://") && strings.EqualFold(href[:len("https://")], "https://"):
+		i := strings.IndexByte(href, ':')
+		scheme := strings.ToLower(href[:i]) // no copy when already lower case
+		after := href[i+3:]
+		slash := strings.IndexByte(after, '/')
+		if slash <= 0 {
+			return "", "", false // no path (needs "/") or no host
+		}
+		host, rest = after[:slash], after[slash:]
+		if !canonicalHost(scheme, host) {
+			return "", "", false
+		}
+		path := rest
+		if rest, ok = dotFree(rest); !ok {
+			return "", "", false
+		}
+		if scheme == href[:i] && rest == path {
+			return href, host, true
+		}
+		return scheme + "://" + host + rest, host, true
+	case href != "" && dir != "" && (isSegmentStart(href[0]) || href[0] == '.'):
+		// A relative path "p/3" or "../p/3" (no scheme: no ':' before the
+		// first '/').
 		first := href
 		if i := strings.IndexAny(href, "/?"); i >= 0 {
 			first = href[:i]
@@ -271,25 +319,70 @@ func fastLink(base *url.URL, baseOrigin, dir, href string) (s, host string, ok b
 		if strings.IndexByte(first, ':') >= 0 {
 			return "", "", false
 		}
-		rest = dir + href
-		if !canonicalPathQuery(rest) {
+		if rest, ok = dotFree(dir + href); !ok {
 			return "", "", false
 		}
 		return baseOrigin + rest, base.Host, true
-	case strings.HasPrefix(href, "http://"), strings.HasPrefix(href, "https://"):
-		scheme := href[:strings.IndexByte(href, ':')]
-		after := href[len(scheme)+3:]
-		slash := strings.IndexByte(after, '/')
-		if slash <= 0 {
-			return "", "", false // no path (needs "/") or no host
-		}
-		host, rest = after[:slash], after[slash:]
-		if !canonicalHost(scheme, host) || !canonicalPathQuery(rest) {
-			return "", "", false
-		}
-		return href, host, true
 	}
 	return "", "", false
+}
+
+// dotFree checks that p, an absolute path with an optional query, is plain
+// (plainPathQuery) and resolves its "." and ".." segments as net/url's ResolveReference does (RFC 3986, 5.2.4): a
+// ".." at the root stays there, and a path that ends in a dot segment ends
+// in "/". It returns p itself when it has none, and false for a path with
+// both dot segments and empty ones ("//"), which net/url treats in ways
+// not worth repeating here.
+func dotFree(p string) (string, bool) {
+	if !plainPathQuery(p) {
+		return "", false
+	}
+	path, query, hasQuery := strings.Cut(p, "?")
+	if !hasDotSegment(path) {
+		return p, true
+	}
+	if strings.Contains(path, "//") {
+		return "", false
+	}
+	segs := strings.Split(path[1:], "/")
+	kept := segs[:0]
+	for _, seg := range segs {
+		switch seg {
+		case ".":
+		case "..":
+			if len(kept) > 0 {
+				kept = kept[:len(kept)-1]
+			}
+		default:
+			kept = append(kept, seg)
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	for _, seg := range kept {
+		b.WriteByte('/')
+		b.WriteString(seg)
+	}
+	if last := segs[len(segs)-1]; b.Len() == 0 || last == "." || last == ".." {
+		b.WriteByte('/')
+	}
+	if hasQuery {
+		b.WriteByte('?')
+		b.WriteString(query)
+	}
+	return b.String(), true
+}
+
+// hasDotSegment reports whether the absolute path p has a "." or ".."
+// segment.
+func hasDotSegment(p string) bool {
+	for i := 1; i < len(p); i++ {
+		if p[i] == '.' && p[i-1] == '/' && (i+1 == len(p) || p[i+1] == '/' ||
+			p[i+1] == '.' && (i+2 == len(p) || p[i+2] == '/')) {
+			return true
+		}
+	}
+	return false
 }
 
 // mayTrack reports whether a raw query may hold a parameter that
@@ -342,11 +435,18 @@ func canonicalHost(scheme, host string) bool {
 }
 
 // canonicalPathQuery reports whether p, starting with "/", is a path (and
-// optional query) that normalisation leaves unchanged: no dot segments, no
-// escapes, only characters that net/url does not escape in a path (it
-// escapes ! ' ( ) *), and a
-// query of plain characters that is not empty.
+// optional query) that normalisation leaves unchanged: plain (see
+// plainPathQuery) and without dot segments.
 func canonicalPathQuery(p string) bool {
+	path, _, _ := strings.Cut(p, "?")
+	return plainPathQuery(p) && !hasDotSegment(path)
+}
+
+// plainPathQuery reports whether p, starting with "/", is a path (and
+// optional query) of characters that normalisation leaves as they are: no
+// escapes, only characters that net/url does not escape in a path (it
+// escapes ! ' ( ) *), and a query of plain characters that is not empty.
+func plainPathQuery(p string) bool {
 	path, query, hasQuery := strings.Cut(p, "?")
 	if hasQuery && (query == "" || mayTrack(query)) {
 		return false // "?" alone and tracking parameters are dropped by normalisation
@@ -356,13 +456,7 @@ func canonicalPathQuery(p string) bool {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '-' || c == '_' || c == '~' || c == '/' || c == ':' || c == '@' ||
-			c == '$' || c == '&' || c == '+' || c == ',' || c == ';' || c == '=':
-		case c == '.':
-			// A segment "." or ".." needs resolving; other dots are plain.
-			if path[i-1] == '/' && (i+1 == len(path) || path[i+1] == '/' ||
-				path[i+1] == '.' && (i+2 == len(path) || path[i+2] == '/')) {
-				return false
-			}
+			c == '$' || c == '&' || c == '+' || c == ',' || c == ';' || c == '=' || c == '.':
 		default:
 			return false
 		}

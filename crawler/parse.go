@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
@@ -38,8 +39,8 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 	var (
 		out     extracted
 		z       = html.NewTokenizer(bytes.NewReader(body))
-		text    strings.Builder
-		title   strings.Builder
+		text    = foldedText{max: maxTextBytes}
+		title   = foldedText{max: 4096}
 		inTitle bool
 		titled  bool
 		hidden  int // depth inside elements whose text is not shown
@@ -54,20 +55,17 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			if err := z.Err(); !errors.Is(err, io.EOF) {
 				return extracted{}, err
 			}
-			out.title = collapseSpace(title.String())
-			out.text = truncateUTF8(collapseSpace(text.String()), maxTextBytes)
+			out.title = title.String()
+			out.text = text.String()
 			out.links = resolveAll(pageURL, baseRef, hrefs)
 			return out, nil
 
 		case html.TextToken:
 			switch {
 			case inTitle:
-				if title.Len() < 4096 {
-					title.Write(z.Text())
-				}
-			case hidden == 0 && text.Len() < maxTextBytes:
-				text.Write(z.Text())
-				text.WriteByte(' ')
+				title.write(z.Text())
+			case hidden == 0:
+				text.write(z.Text())
 			}
 
 		case html.StartTagToken, html.SelfClosingTagToken:
@@ -156,20 +154,66 @@ func resolveAll(pageURL *url.URL, baseRef string, hrefs []string) []link {
 	return links
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+// foldedText collects text as collapseSpace would leave it, as it comes:
+// white space folded into single spaces, none at either end, invalid UTF-8
+// replaced, at most max bytes (cut at a character boundary). Each write is
+// a separate run of text: a space separates it from the one before.
+type foldedText struct {
+	b       strings.Builder
+	max     int
+	space   bool // white space since the last character written
+	invalid bool // the last thing written was a replacement of invalid bytes
+	full    bool
 }
 
-// collapseSpace trims s, folds every run of white space into one space and
-// replaces invalid UTF-8 (which the HTML parser passes through from the page)
-// with U+FFFD, so that stored text is always valid UTF-8.
-func collapseSpace(s string) string {
-	return strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+func (t *foldedText) write(p []byte) {
+	t.space, t.invalid = true, false
+	for i := 0; i < len(p) && !t.full; {
+		c := p[i]
+		if c < utf8.RuneSelf {
+			if asciiSpace[c] {
+				t.space, t.invalid = true, false
+			} else {
+				t.add(p[i : i+1])
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(p[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			if !t.invalid || t.space {
+				t.add([]byte("\uFFFD"))
+				t.invalid = true
+			}
+		case unicode.IsSpace(r):
+			t.space, t.invalid = true, false
+		default:
+			t.add(p[i : i+n])
+		}
+		i += n
+	}
 }
+
+// add writes one character (or the replacement of invalid bytes), after a
+// space if white space came before it.
+func (t *foldedText) add(ch []byte) {
+	need := len(ch)
+	if t.space && t.b.Len() > 0 {
+		need++
+	}
+	if t.b.Len()+need > t.max {
+		t.full = true
+		return
+	}
+	if t.space && t.b.Len() > 0 {
+		t.b.WriteByte(' ')
+	}
+	t.space, t.invalid = false, false
+	t.b.Write(ch)
+}
+
+func (t *foldedText) String() string { return t.b.String() }
+
+// asciiSpace marks the ASCII characters unicode.IsSpace accepts.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}

@@ -400,13 +400,14 @@ func (c *Crawler) trap(s string) string {
 	if len(s) > c.cfg.MaxURLLength {
 		return "URL too long"
 	}
-	segs := strings.Split(strings.Trim(escapedPath(s), "/"), "/")
-	if len(segs) > c.cfg.MaxPathDepth {
+	path := strings.Trim(escapedPath(s), "/")
+	n := strings.Count(path, "/") + 1 // segments
+	if n > c.cfg.MaxPathDepth {
 		return "path too deep"
 	}
-	if len(segs) > c.cfg.MaxRepeats {
-		count := make(map[string]int, len(segs))
-		for _, seg := range segs {
+	if n > c.cfg.MaxRepeats {
+		count := make(map[string]int, n)
+		for seg := range strings.SplitSeq(path, "/") {
 			if seg == "" {
 				continue
 			}

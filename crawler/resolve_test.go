@@ -23,6 +23,11 @@ var linkCases = []string{
 	"http://user@example.com/x", "http://[::1]:8080/x", "http://example.com:/x", "http://example.com:0080/x",
 	"http://example.com:99999/x", "http://-x.com/x", "http://ex_ample.com/x", "http:///x", "http://example.com/a/../b",
 	"HTTP://example.com/x", "ftp://example.com/x", "p/3", "p/3?x=1", "p/./3", "a:b/c", "a/b:c", "-x", "~u/p", "_x", ".x", "3#f", "../x", "?q", "#top", "", " /a ", "mailto:x@y",
+	// dot segments and upper-case schemes, which the fast path resolves
+	"./p/3", "../p/3", "../.", ".", "..", "./", "../", "/p/../p/3", "/p/../", "../../../x", "/a/b/..?q=1",
+	"/..//a", "/a/..//b", ".?q", "..?q", "./?q", "/a/b/../../..", "./a/../b/.", ".hidden", "..x/y",
+	"HTTP://example.com/p/../x", "Http://example.com:8080/a/./b?x=1", "http://example.com/./", "//example.com/a/../b",
+	"https://example.com:8443/a/b/c/../../d", "HTTPS://example.com/x#f", "http://EXAMPLE.com/a/../b",
 }
 
 func TestResolverMatchesResolve(t *testing.T) {

@@ -319,6 +319,7 @@ func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBod
 // Content-Encoding (gzip or br; an unknown coding is kept as it is).
 func decodedBody(resp *http.Response, limit int64) ([]byte, error) {
 	var rd io.Reader = resp.Body
+	hint := resp.ContentLength // the size of the body as sent; -1: unknown
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
 	case "gzip", "x-gzip":
 		gz, err := gzip.NewReader(resp.Body)
@@ -333,11 +334,41 @@ func decodedBody(resp *http.Response, limit int64) ([]byte, error) {
 	case "br":
 		rd = brotli.NewReader(resp.Body)
 	}
-	body, err := io.ReadAll(io.LimitReader(rd, limit))
+	if rd != io.Reader(resp.Body) {
+		hint = -1 // decoded: larger
+	}
+	body, err := readAll(io.LimitReader(rd, limit), min(hint, limit, maxHint))
 	if err != nil && rd != io.Reader(resp.Body) && !isNetwork(err) {
 		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
 	}
 	return body, err
+}
+
+// maxHint bounds the buffer a body's announced size makes readAll allocate
+// before a byte has arrived.
+const maxHint = 1 << 20
+
+// readAll reads r to its end, like io.ReadAll, into a buffer of hint+1
+// bytes when the size is known (hint ≥ 0), so that a body of that size is
+// read into one allocation rather than a series of growing ones.
+func readAll(r io.Reader, hint int64) ([]byte, error) {
+	if hint < 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, hint+1) // +1: room to see the end without growing
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as append does
+		}
+	}
 }
 
 // isNetwork reports whether err comes from the connection or a deadline,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -309,5 +310,24 @@ func TestRobotsUnavailable(t *testing.T) {
 	r, _, err = c.Robots(ctx, "http://"+addr+"/")
 	if err != nil || r.Err == nil || !Retryable(r.Err) {
 		t.Fatalf("unreachable robots.txt: %+v, %v", r, err)
+	}
+}
+
+// TestReadAllHint: a body is read whole whatever the size hint says, in one
+// allocation when the hint is right.
+func TestReadAllHint(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 1000)
+	for _, hint := range []int64{-1, 0, 1, 9999, 10000, 10001, 1 << 20} {
+		got, err := readAll(iotest.OneByteReader(bytes.NewReader(body)), hint)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("hint %d: read %d bytes, err %v; want the %d bytes", hint, len(got), err, len(body))
+		}
+	}
+	r := bytes.NewReader(body)
+	if n := testing.AllocsPerRun(10, func() {
+		r.Reset(body)
+		readAll(r, int64(len(body)))
+	}); n != 1 {
+		t.Errorf("reading a body of the announced size took %v allocations, want 1", n)
 	}
 }

@@ -6,8 +6,14 @@
 //
 //	pages    normalised URL → Page as JSON (the export schema)
 //	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
-//	seen     fingerprint (8 bytes, big endian) → empty
+//	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)
+//	seen     fingerprint (8 bytes, big endian) → empty (databases before seenlog)
 //	seeds    seed URL → empty
+//
+// The visited set is a log: each commit appends the fingerprints it marks
+// as one value, which costs one write however many there are, where a
+// bucket keyed by fingerprint would rewrite a page of the tree for almost
+// every one (they are random). It is only ever read whole, at start-up.
 //
 // A URL is pending while its entry is in frontier and done once its page is in
 // pages. Commit moves fetched URLs from pending to done and queues the links
@@ -24,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -34,6 +41,7 @@ var (
 	bucketPages    = []byte("pages")
 	bucketFrontier = []byte("frontier")
 	bucketSeen     = []byte("seen")
+	bucketSeenLog  = []byte("seenlog")
 	bucketSeeds    = []byte("seeds")
 )
 
@@ -170,7 +178,7 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPages, bucketFrontier, bucketSeen, bucketSeeds} {
+		for _, name := range [][]byte{bucketPages, bucketFrontier, bucketSeen, bucketSeenLog, bucketSeeds} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -232,6 +240,10 @@ type Entry struct {
 type Done struct {
 	Entry Entry
 	Page  *Page
+	// Value is Page as stored, made by EncodePage where encoding costs no
+	// time on the commit path (the crawler's workers); nil: Commit encodes
+	// Page.
+	Value []byte
 }
 
 // Batch is the content of one transaction.
@@ -302,11 +314,14 @@ func (s *Store) Commit(b *Batch) error {
 		}
 		for _, d := range b.Done {
 			if d.Page != nil {
-				js, err := json.Marshal(d.Page)
-				if err != nil {
-					return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
+				v := d.Value
+				if v == nil {
+					var err error
+					if v, err = EncodePage(d.Page); err != nil {
+						return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
+					}
 				}
-				if err := pages.Put([]byte(d.Entry.URL), encodeValue(js)); err != nil {
+				if err := pages.Put([]byte(d.Entry.URL), v); err != nil {
 					return fmt.Errorf("put %s: %w", d.Entry.URL, err)
 				}
 			}
@@ -323,9 +338,17 @@ func (s *Store) Commit(b *Batch) error {
 				}
 			}
 		}
-		seen := tx.Bucket(bucketSeen)
-		for _, fp := range b.Seen {
-			if err := seen.Put(seqKey(fp), nil); err != nil {
+		if len(b.Seen) > 0 {
+			log := tx.Bucket(bucketSeenLog)
+			seq, err := log.NextSequence()
+			if err != nil {
+				return err
+			}
+			v := make([]byte, 0, 8*len(b.Seen))
+			for _, fp := range b.Seen {
+				v = binary.BigEndian.AppendUint64(v, fp)
+			}
+			if err := log.Put(seqKey(seq), v); err != nil {
 				return err
 			}
 		}
@@ -356,6 +379,16 @@ func (s *Store) Commit(b *Batch) error {
 		return nil
 	})
 	return nil
+}
+
+// EncodePage returns p as the store keeps it: its JSON, compressed. It is
+// safe for concurrent use.
+func EncodePage(p *Page) ([]byte, error) {
+	js, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return encodeValue(js), nil
 }
 
 func seqKey(n uint64) []byte {
@@ -412,16 +445,42 @@ func (s *Store) Queue(host string, after uint64, n int) ([]Entry, error) {
 	return out, err
 }
 
-// ForEachSeen calls fn with every fingerprint in the visited set.
+// ForEachSeen calls fn with every fingerprint in the visited set, once
+// each, in ascending order.
 func (s *Store) ForEachSeen(fn func(fp uint64)) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSeen).ForEach(func(k, _ []byte) error {
+	var fps []uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSeen).ForEach(func(k, _ []byte) error {
 			if len(k) == 8 {
-				fn(binary.BigEndian.Uint64(k))
+				fps = append(fps, binary.BigEndian.Uint64(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		log := tx.Bucket(bucketSeenLog)
+		if log == nil {
+			return nil // a database from before the log, opened read-only
+		}
+		n := 0
+		return log.ForEach(func(_, v []byte) error {
+			for ; len(v) >= 8; v = v[8:] {
+				fps = append(fps, binary.BigEndian.Uint64(v))
+			}
+			if n++; n%dropReadEvery == 0 {
+				s.dropMapped(tx)
 			}
 			return nil
 		})
 	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(fps)
+	for _, fp := range slices.Compact(fps) {
+		fn(fp)
+	}
+	return nil
 }
 
 // Seeds returns every seed URL ever given to this database.
@@ -453,6 +512,12 @@ func (s *Store) Counts() (Counts, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c.Pages = tx.Bucket(bucketPages).Stats().KeyN
 		c.Seen = tx.Bucket(bucketSeen).Stats().KeyN
+		if log := tx.Bucket(bucketSeenLog); log != nil {
+			log.ForEach(func(_, v []byte) error {
+				c.Seen += len(v) / 8
+				return nil
+			})
+		}
 		c.LastSeq = tx.Bucket(bucketFrontier).Sequence()
 		return tx.Bucket(bucketFrontier).ForEachBucket(func(k []byte) error {
 			c.Pending += tx.Bucket(bucketFrontier).Bucket(k).Stats().KeyN

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -288,5 +289,34 @@ func TestRecordsCompressed(t *testing.T) {
 	sum, err := s.Summarize(0)
 	if err != nil || sum.Pages != 2 || sum.Failed != 1 {
 		t.Fatalf("Summarize over mixed records: %+v, %v", sum, err)
+	}
+}
+
+// TestSeenLogAndOldSeen: the visited set is read from the log that commits
+// append to and from the bucket keyed by fingerprint that databases made
+// before the log hold: once each, in order.
+func TestSeenLogAndOldSeen(t *testing.T) {
+	s := openTemp(t)
+	if err := s.db.Update(func(tx *bolt.Tx) error { // as an older version wrote it
+		for _, fp := range []uint64{5, 1 << 63} {
+			if err := tx.Bucket(bucketSeen).Put(seqKey(fp), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, seen := range [][]uint64{{9, 3}, {7, 5, 1}} {
+		if err := s.Commit(&Batch{Seen: seen}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []uint64
+	if err := s.ForEachSeen(func(fp uint64) { got = append(got, fp) }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{1, 3, 5, 7, 9, 1 << 63}; !slices.Equal(got, want) {
+		t.Fatalf("ForEachSeen gave %v, want %v", got, want)
 	}
 }

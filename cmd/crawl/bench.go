@@ -80,6 +80,7 @@ func newBenchCmd() *cobra.Command {
 		names      string
 		scale      float64
 		cpuprofile string
+		memprofile string
 		noSync     bool
 		batchDelay time.Duration
 	)
@@ -119,7 +120,7 @@ growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "machine: %d CPUs, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 			for _, s := range run {
-				r, err := benchScenario(cmd.Context(), s, cpuprofile, noSync, batchDelay)
+				r, err := benchScenario(cmd.Context(), s, profiles{cpuprofile, memprofile}, noSync, batchDelay)
 				if err != nil {
 					return fmt.Errorf("%s: %w", s.name, err)
 				}
@@ -131,6 +132,7 @@ growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
 	cmd.Flags().StringVar(&names, "scenario", "throughput,polite,slow", "comma-separated scenarios: throughput, polite, slow, growth")
 	cmd.Flags().Float64Var(&scale, "scale", 1, "multiply every scenario's page count")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the full crawls to `FILE`")
+	cmd.Flags().StringVar(&memprofile, "memprofile", "", "write an allocation profile of the full crawls to `FILE`")
 	cmd.Flags().BoolVar(&noSync, "no-sync", false, "skip fsync on commit")
 	cmd.Flags().DurationVar(&batchDelay, "batch-delay", 0, "the crawl's --batch-delay (0: its default)")
 	return cmd
@@ -189,7 +191,7 @@ func rateString(r float64) string {
 }
 
 // benchScenario serves the site of s from a child process and measures it.
-func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bool, batchDelay time.Duration) (benchResult, error) {
+func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, batchDelay time.Duration) (benchResult, error) {
 	r := benchResult{s: s, pages: s.hosts * s.pages}
 	seeds, stop, err := serveSite(s)
 	if err != nil {
@@ -246,8 +248,8 @@ func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bo
 	resetPeakRSS()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
+	if prof.cpu != "" {
+		f, err := os.Create(prof.cpu)
 		if err != nil {
 			return r, err
 		}
@@ -257,8 +259,13 @@ func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bo
 	start := time.Now()
 	err = c.Run(ctx)
 	r.full = time.Since(start)
-	if cpuprofile != "" {
+	if prof.cpu != "" {
 		pprof.StopCPUProfile()
+	}
+	if prof.mem != "" {
+		if err := writeHeapProfile(prof.mem); err != nil {
+			return r, err
+		}
 	}
 	runtime.ReadMemStats(&after)
 	r.peakRSS = peakRSS()
@@ -278,6 +285,23 @@ func benchScenario(ctx context.Context, s scenario, cpuprofile string, noSync bo
 	r.minGap, r.fastGaps = rec.minGap, rec.fast
 	rec.mu.Unlock()
 	return r, nil
+}
+
+// profiles names the files crawl bench writes profiles to ("": none).
+type profiles struct{ cpu, mem string }
+
+// writeHeapProfile writes the allocations made so far (pprof's allocs
+// profile: look at alloc_space and alloc_objects) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // serveSite starts `crawl demo --serve` for s in a child process and returns
