@@ -3,6 +3,10 @@
 package store
 
 import (
+	"bytes"
+	"os"
+	"strconv"
+
 	"golang.org/x/sys/unix"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,4 +20,39 @@ import (
 // open: it holds bbolt's map lock, so the map cannot move meanwhile.
 func (s *Store) dropMapped(tx *bolt.Tx) {
 	unix.Syscall(unix.SYS_MADVISE, s.db.Info().Data, uintptr(tx.Size()), unix.MADV_DONTNEED)
+}
+
+// mappedBudget is how much more file-backed memory than at Open the process
+// may hold after a commit before the database's mapped pages are dropped.
+// Below it, what a commit touched (the upper levels of the trees, the ends
+// of the queues) stays mapped for the next commit, which then needs half the
+// time: crawl bench throughput commits in 24 ms against 50 ms when every
+// commit drops them.
+const mappedBudget = 32 << 20
+
+// afterCommit drops the mapped pages of the database if the process holds
+// more than mappedBudget of file-backed memory over what it held at Open.
+func (s *Store) afterCommit(tx *bolt.Tx) {
+	if rss := rssFile(); rss < 0 || rss > s.rssBase+mappedBudget {
+		s.dropMapped(tx)
+	}
+}
+
+// rssFile returns the file-backed resident memory of this process in bytes
+// (RssFile in /proc/self/status), or -1 if it cannot tell.
+func rssFile() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	_, rest, ok := bytes.Cut(b, []byte("\nRssFile:"))
+	if !ok {
+		return -1
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	kb, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(line), []byte("kB")))), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return kb << 10
 }

@@ -4,28 +4,19 @@ package store
 
 import (
 	"math/rand/v2"
-	"os"
-	"regexp"
 	"strconv"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-var rssFile = regexp.MustCompile(`RssFile:\s+(\d+) kB`)
-
 func rssFileKB(t *testing.T) int {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skip(err)
-	}
-	m := rssFile.FindSubmatch(b)
-	if m == nil {
+	n := rssFile()
+	if n < 0 {
 		t.Skip("no RssFile in /proc/self/status")
 	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
+	return int(n >> 10)
 }
 
 // TestDropMapped: reading a whole database maps its file pages into this
