@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // FuzzNormalize: Normalize never panics; what it returns is an absolute
@@ -129,6 +132,41 @@ func FuzzParseSeeds(f *testing.F) {
 				t.Fatalf("seed %q twice", s)
 			}
 			seen[s] = true
+		}
+	})
+}
+
+// FuzzTagAtom checks tagAtom against what it replaces: the atom of the
+// tokenizer's TagName, for every tag of any input, wherever that atom is
+// one extract looks at.
+func FuzzTagAtom(f *testing.F) {
+	f.Add([]byte(`<A HREF=x><title>t</TITLE ><br/><Script>x</script ><a/b><blockquote><noscript\n>`))
+	f.Add([]byte("<a\x00 href=x></tItLe\t><textarea/>"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		z := html.NewTokenizer(bytes.NewReader(body))
+		for {
+			tt := z.Next()
+			if tt == html.ErrorToken {
+				return
+			}
+			if tt != html.StartTagToken && tt != html.EndTagToken && tt != html.SelfClosingTagToken {
+				continue
+			}
+			raw := string(z.Raw())
+			got := tagAtom(z.Raw())
+			name, _ := z.TagName()
+			want := atom.Lookup(name)
+			switch want {
+			case atom.A, atom.Area, atom.Base, atom.Title, atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea:
+				if got != want {
+					t.Fatalf("tag %q: tagAtom = %v, atom of TagName %q = %v", raw, got, name, want)
+				}
+			default:
+				switch got {
+				case atom.A, atom.Area, atom.Base, atom.Title, atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea:
+					t.Fatalf("tag %q: tagAtom = %v, atom of TagName %q = %v", raw, got, name, want)
+				}
+			}
 		}
 	})
 }

@@ -69,13 +69,9 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			}
 
 		case html.StartTagToken, html.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			a := atom.Lookup(name)
+			a := tagAtom(z.Raw())
 			switch a {
 			case atom.A, atom.Area, atom.Base:
-				if !hasAttr {
-					break
-				}
 				href, ok := attr(z, "href")
 				if !ok {
 					break
@@ -101,8 +97,7 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			}
 
 		case html.EndTagToken:
-			name, _ := z.TagName()
-			switch atom.Lookup(name) {
+			switch tagAtom(z.Raw()) {
 			case atom.Title:
 				inTitle = false
 			case atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea:
@@ -112,6 +107,29 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			}
 		}
 	}
+}
+
+// tagAtom returns the atom of the name of the tag token whose raw text is
+// raw ("<a href=…>", "</title>"), or 0 for a name that is longer than any
+// element extract looks at. It is atom.Lookup(z.TagName()) without
+// TagName's copy of the name (FuzzTagAtom checks that they agree).
+func tagAtom(raw []byte) atom.Atom {
+	raw = bytes.TrimPrefix(bytes.TrimPrefix(raw, []byte("<")), []byte("/"))
+	var name [len("blockquote")]byte
+	for i, c := range raw {
+		switch c {
+		case ' ', '\t', '\n', '\f', '\r', '/', '>':
+			return atom.Lookup(name[:i])
+		}
+		if i == len(name) {
+			return 0
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		name[i] = c
+	}
+	return atom.Lookup(name[:min(len(raw), len(name))])
 }
 
 // attr returns the value of the tag attribute key of the current token.
