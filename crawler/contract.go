@@ -35,7 +35,7 @@ type urlFrontier interface {
 	observe(host string, ok bool, latency time.Duration)
 	// pace waits, if need be, until a request to host may be sent now;
 	// sent records a request to host sent outside pace (robots.txt).
-	pace(ctx context.Context, host string, now time.Time) error
+	pace(ctx context.Context, host string) error
 	sent(host string, t time.Time)
 
 	finished() bool

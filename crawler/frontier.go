@@ -456,7 +456,7 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 // machine, thousands of goroutines) then delays the requests after it
 // instead of sending right before one of them. It returns ctx's error if
 // ctx ends first.
-func (f *frontier) pace(ctx context.Context, host string, _ time.Time) error {
+func (f *frontier) pace(ctx context.Context, host string) error {
 	var t *time.Timer
 	for {
 		f.mu.Lock()

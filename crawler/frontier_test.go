@@ -177,14 +177,14 @@ func TestPaceAbsorbsLateWorkers(t *testing.T) {
 		take(t, f)
 		// The second worker is on time: no wait.
 		start := time.Now()
-		if err := f.pace(ctx, "h", time.Now()); err != nil || time.Since(start) != 0 {
+		if err := f.pace(ctx, "h"); err != nil || time.Since(start) != 0 {
 			t.Fatalf("pace on time: waited %v, err %v; want no wait", time.Since(start), err)
 		}
 		// The first worker, late by 30 ms, sends after it: it waits a whole
 		// interval from the second's request.
 		time.Sleep(30 * time.Millisecond)
 		start = time.Now()
-		if err := f.pace(ctx, "h", time.Now()); err != nil {
+		if err := f.pace(ctx, "h"); err != nil {
 			t.Fatal(err)
 		}
 		if got := time.Since(start); got != 70*time.Millisecond {
@@ -202,12 +202,12 @@ func TestPaceTakesTokenWhenPassing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, 10, 1)
 		ctx := t.Context()
-		if err := f.pace(ctx, "h", time.Now()); err != nil { // a request now
+		if err := f.pace(ctx, "h"); err != nil { // a request now
 			t.Fatal(err)
 		}
 		passed := make(chan time.Time)
 		go func() {
-			if err := f.pace(ctx, "h", time.Now()); err != nil {
+			if err := f.pace(ctx, "h"); err != nil {
 				t.Error(err)
 			}
 			passed <- time.Now()
@@ -224,10 +224,10 @@ func TestPaceTakesTokenWhenPassing(t *testing.T) {
 func TestPaceStopsWithContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, 1, 1)
-		f.pace(t.Context(), "h", time.Now()) // takes the token
+		f.pace(t.Context(), "h") // takes the token
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
-		if err := f.pace(ctx, "h", time.Now()); err == nil {
+		if err := f.pace(ctx, "h"); err == nil {
 			t.Fatal("pace with no token and a context ending before it: got nil error")
 		}
 	})
@@ -238,7 +238,7 @@ func TestSentCountsRobotsRequests(t *testing.T) {
 		f := newTestFrontier(t, 4, 1)
 		f.sent("h", time.Now()) // robots.txt went out now
 		start := time.Now()
-		if err := f.pace(t.Context(), "h", time.Now()); err != nil {
+		if err := f.pace(t.Context(), "h"); err != nil {
 			t.Fatal(err)
 		}
 		if got := time.Since(start); got != 250*time.Millisecond {

@@ -200,7 +200,7 @@ func (t *foldedText) write(p []byte) {
 		r, n := utf8.DecodeRune(p[i:])
 		switch {
 		case r == utf8.RuneError && n == 1:
-			if !t.invalid || t.space {
+			if !t.invalid { // one replacement for a run of invalid bytes
 				t.add([]byte("\uFFFD"))
 				t.invalid = true
 			}

@@ -63,7 +63,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		c.discoverSitemaps(&found, u, nil, j.record().Depth)
 	}
 
-	if err := c.front.pace(ctx, j.Host, time.Now()); err != nil {
+	if err := c.front.pace(ctx, j.Host); err != nil {
 		return result{}, false // stopped by us: the URL stays pending
 	}
 	start := time.Now()

@@ -708,7 +708,7 @@ func (f *redisFrontier) hostStates(time.Time) (ready, waiting, held int) { retur
 
 // pace waits, if need be, until host's interval has passed since the last
 // request any worker sent it, and marks this one as sent (Redis's clock).
-func (f *redisFrontier) pace(ctx context.Context, host string, _ time.Time) error {
+func (f *redisFrontier) pace(ctx context.Context, host string) error {
 	p := f.prefix(f.shardOf(host))
 	for {
 		var wait int64
