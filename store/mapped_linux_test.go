@@ -40,7 +40,7 @@ func TestDropMapped(t *testing.T) {
 	}
 	read := func(tx *bolt.Tx) int {
 		n := 0
-		tx.Bucket(bucketPages).ForEach(func(_, v []byte) error {
+		tx.Bucket(bucketRecords).ForEach(func(_, v []byte) error {
 			for i := 0; i < len(v); i += 4096 {
 				n += int(v[i])
 			}

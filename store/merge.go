@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // ForEachPageMerged calls fn with every record stored in any of stores, in
@@ -27,8 +25,8 @@ func ForEachPageMerged(stores []*Store, fn func(url string, raw []byte) error) e
 			return fmt.Errorf("read %s: %w", s.path, err)
 		}
 		defer tx.Rollback()
-		c := tx.Bucket(bucketPages).Cursor()
-		if k, v := c.First(); k != nil {
+		c := newPageCursor(tx, true)
+		if k, v := c.first(); k != nil {
 			h = append(h, &mergeCursor{c: c, k: k, v: v, i: i})
 		}
 	}
@@ -47,7 +45,7 @@ func ForEachPageMerged(stores []*Store, fn func(url string, raw []byte) error) e
 			return err
 		}
 		for _, m := range same {
-			if m.k, m.v = m.c.Next(); m.k != nil {
+			if m.k, m.v = m.c.next(); m.k != nil {
 				heap.Push(&h, m)
 			}
 		}
@@ -82,7 +80,7 @@ func newest(same []*mergeCursor) ([]byte, error) {
 }
 
 type mergeCursor struct {
-	c    *bolt.Cursor
+	c    *pageCursor
 	k, v []byte
 	i    int         // the store's place in the list: ties go to the first
 	r    valueReader // decodes v (records are stored compressed)

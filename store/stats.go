@@ -87,7 +87,7 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var r valueReader
 		n := 0
-		err := tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
+		err := forEachRecord(tx, func(k, v []byte) error {
 			if n++; n%dropReadEvery == 0 {
 				s.dropMapped(tx)
 			}

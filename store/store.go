@@ -4,7 +4,9 @@
 //
 // The schema (all keys and values are bytes):
 //
-//	pages    normalised URL → Page as JSON (the export schema)
+//	records  seq (8 bytes, big endian) → Page as compressed JSON (the export schema; see records.go)
+//	urls     normalised URL → seq of its record
+//	pages    normalised URL → Page (databases before records)
 //	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
 //	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)
 //	seen     fingerprint (8 bytes, big endian) → empty (databases before seenlog)
@@ -15,8 +17,8 @@
 // bucket keyed by fingerprint would rewrite a page of the tree for almost
 // every one (they are random). It is only ever read whole, at start-up.
 //
-// A URL is pending while its entry is in frontier and done once its page is in
-// pages. Commit moves fetched URLs from pending to done and queues the links
+// A URL is pending while its entry is in frontier and done once it has a
+// record. Commit moves fetched URLs from pending to done and queues the links
 // they found in one transaction, so that a crash at any moment leaves every
 // URL either pending or done: fetching is at-least-once, storing exactly-once.
 //
@@ -178,7 +180,7 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPages, bucketFrontier, bucketSeen, bucketSeenLog, bucketSeeds} {
+		for _, name := range [][]byte{bucketPages, bucketRecords, bucketURLs, bucketFrontier, bucketSeen, bucketSeenLog, bucketSeeds} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -269,7 +271,6 @@ func (s *Store) Commit(b *Batch) error {
 		given[i] = e.Seq
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		pages := tx.Bucket(bucketPages)
 		frontier := tx.Bucket(bucketFrontier)
 		touched := map[string]*bolt.Bucket{}
 		queue := func(host string, create bool) (*bolt.Bucket, error) {
@@ -321,7 +322,7 @@ func (s *Store) Commit(b *Batch) error {
 						return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
 					}
 				}
-				if err := pages.Put([]byte(d.Entry.URL), v); err != nil {
+				if err := putPage(tx, d.Entry.URL, v); err != nil {
 					return fmt.Errorf("put %s: %w", d.Entry.URL, err)
 				}
 			}
@@ -510,7 +511,7 @@ type Counts struct {
 func (s *Store) Counts() (Counts, error) {
 	var c Counts
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c.Pages = tx.Bucket(bucketPages).Stats().KeyN
+		c.Pages = countPages(tx)
 		c.Seen = tx.Bucket(bucketSeen).Stats().KeyN
 		if log := tx.Bucket(bucketSeenLog); log != nil {
 			log.ForEach(func(_, v []byte) error {
@@ -531,7 +532,7 @@ func (s *Store) Counts() (Counts, error) {
 func (s *Store) Page(url string) (*Page, bool, error) {
 	var p *Page
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPages).Get([]byte(url))
+		v := getPage(tx, url)
 		if v == nil {
 			return nil
 		}
@@ -552,7 +553,7 @@ func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
 	var r valueReader
 	n := 0
 	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPages).ForEach(func(k, v []byte) error {
+		return forEachRecord(tx, func(k, v []byte) error {
 			if n++; n%dropReadEvery == 0 {
 				s.dropMapped(tx)
 			}
@@ -569,8 +570,8 @@ func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
 // without reading the records.
 func (s *Store) ForEachURL(fn func(url string) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketPages).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		c := newPageCursor(tx, false)
+		for k, _ := c.first(); k != nil; k, _ = c.next() {
 			if err := fn(string(k)); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,7 +256,7 @@ func TestRecordsCompressed(t *testing.T) {
 	}
 	js, _ := json.Marshal(p)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPages).Get([]byte(p.URL))
+		v := getPage(tx, p.URL)
 		if len(v) == 0 || v[0] == '{' || len(v) > len(js)/4 {
 			t.Errorf("stored value of %d bytes (JSON %d): want it compressed", len(v), len(js))
 		}
@@ -318,5 +319,70 @@ func TestSeenLogAndOldSeen(t *testing.T) {
 	}
 	if want := []uint64{1, 3, 5, 7, 9, 1 << 63}; !slices.Equal(got, want) {
 		t.Fatalf("ForEachSeen gave %v, want %v", got, want)
+	}
+}
+
+// TestRecordsAndLegacyPages: records are appended and found through the URL
+// index; those of a database from before the index (in pages, keyed by
+// URL) are read alongside, in one URL order; a URL stored again keeps one
+// record, the newest, whichever layout held it.
+func TestRecordsAndLegacyPages(t *testing.T) {
+	s := openTemp(t)
+	if err := s.db.Update(func(tx *bolt.Tx) error { // as an older version wrote them
+		for _, u := range []string{"http://a.test/b", "http://a.test/d"} {
+			if err := tx.Bucket(bucketPages).Put([]byte(u), []byte(`{"url":"`+u+`","status":410}`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store := func(u string, status int) {
+		t.Helper()
+		if err := s.Commit(&Batch{Done: []Done{{Entry: Entry{URL: u}, Page: &Page{URL: u, Status: status}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store("http://a.test/c", 200)
+	store("http://a.test/a", 200)
+	store("http://a.test/e", 200)
+	store("http://a.test/d", 201) // was in pages
+	store("http://a.test/e", 202) // stored again
+
+	var got []string
+	if err := s.ForEachPage(func(u string, raw []byte) error {
+		var p Page
+		if err := json.Unmarshal(raw, &p); err != nil || p.URL != u {
+			t.Errorf("record of %s: %s, %v", u, raw, err)
+		}
+		got = append(got, u+" "+strconv.Itoa(p.Status))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"http://a.test/a 200", "http://a.test/b 410", "http://a.test/c 200", "http://a.test/d 201", "http://a.test/e 202"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ForEachPage gave %q, want %q", got, want)
+	}
+	var urls []string
+	s.ForEachURL(func(u string) error { urls = append(urls, u); return nil })
+	if len(urls) != 5 || !slices.IsSorted(urls) {
+		t.Fatalf("ForEachURL gave %q", urls)
+	}
+	if c, _ := s.Counts(); c.Pages != 5 {
+		t.Fatalf("Counts.Pages = %d, want 5", c.Pages)
+	}
+	if p, ok, err := s.Page("http://a.test/b"); err != nil || !ok || p.Status != 410 {
+		t.Fatalf("Page(b) = %+v, %v, %v", p, ok, err)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketRecords).Stats().KeyN; n != 4 {
+			t.Errorf("%d records appended, want 4 (a, c, d, e once)", n)
+		}
+		return nil
+	})
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
 	}
 }
