@@ -457,20 +457,23 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 // instead of sending right before one of them. It returns ctx's error if
 // ctx ends first.
 func (f *frontier) pace(ctx context.Context, host string) error {
+	// The host's send limiter is safe for concurrent use, and taken
+	// outside the frontier's lock: a worker that unlocks a contended mutex
+	// may yield its CPU to a waiter, and would then send late, after its
+	// token.
+	f.mu.Lock()
+	lim := f.host(host).sendLim
+	f.mu.Unlock()
 	var t *time.Timer
 	for {
-		f.mu.Lock()
 		now := time.Now()
-		lim := f.host(host).sendLim
 		if lim.AllowN(now, 1) {
-			f.mu.Unlock()
 			if t != nil {
 				t.Stop()
 			}
 			return nil
 		}
 		d := nextToken(lim, now).Sub(now)
-		f.mu.Unlock()
 		if t == nil {
 			t = time.NewTimer(d)
 		} else {
