@@ -170,3 +170,29 @@ func FuzzTagAtom(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRawHref checks rawHref against what it replaces, attr(z, "href"), for
+// every start tag of any input where rawHref gives an answer.
+func FuzzRawHref(f *testing.F) {
+	f.Add([]byte(`<a href="/x"><A HREF='y' href=z><a class=c href = w ><a/href=v><a =href=u><a href><a href=>`))
+	f.Add([]byte("<a\thref=\"a&amp;b\"><a href=\"x\ry\"><a hre\x00f=q href=\x00><area href=/p/1 /><base href=b>"))
+	f.Add([]byte(`<a href="unterminated`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		z := html.NewTokenizer(bytes.NewReader(body))
+		for {
+			tt := z.Next()
+			if tt == html.ErrorToken {
+				return
+			}
+			if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+				continue
+			}
+			raw := string(z.Raw())
+			got, gotFound, plain := rawHref(z.Raw())
+			want, wantFound := attr(z, "href")
+			if plain && (got != want || gotFound != wantFound) {
+				t.Fatalf("tag %q: rawHref = %q, %v; attr = %q, %v", raw, got, gotFound, want, wantFound)
+			}
+		}
+	})
+}

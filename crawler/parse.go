@@ -72,8 +72,11 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			a := tagAtom(z.Raw())
 			switch a {
 			case atom.A, atom.Area, atom.Base:
-				href, ok := attr(z, "href")
-				if !ok {
+				href, found, plain := rawHref(z.Raw())
+				if !plain {
+					href, found = attr(z, "href")
+				}
+				if !found {
 					break
 				}
 				if a == atom.Base {
@@ -130,6 +133,128 @@ func tagAtom(raw []byte) atom.Atom {
 		name[i] = c
 	}
 	return atom.Lookup(name[:min(len(raw), len(name))])
+}
+
+// rawHref returns the value of the first href attribute of a start tag from
+// the tag's raw text, as the tokenizer reads attributes (the WHATWG rules),
+// when that value is plain: no character reference, carriage return or NUL
+// to decode. It is attr(z, "href") without the copies TagAttr makes of every
+// attribute's key and value before the one wanted (FuzzRawHref checks that
+// they agree). plain is false when the value needs decoding: ask attr.
+func rawHref(raw []byte) (href string, found, plain bool) {
+	p := 2 // after "<" and the first letter of the name
+	next := func() (byte, bool) {
+		if p >= len(raw) {
+			return 0, false
+		}
+		p++
+		return raw[p-1], true
+	}
+	skipSpace := func() {
+		for p < len(raw) && isHTMLSpace(raw[p]) {
+			p++
+		}
+	}
+	for { // the tag name
+		c, ok := next()
+		if !ok || isHTMLSpace(c) {
+			break
+		}
+		if c == '/' || c == '>' {
+			p--
+			break
+		}
+	}
+	skipSpace()
+	for {
+		c, ok := next()
+		if !ok || c == '>' {
+			return "", false, true
+		}
+		p--
+		// The key: up to white space, '/', '>' or an '=' that is not its
+		// first character.
+		ks, ke := p, p
+	key:
+		for {
+			c, ok := next()
+			switch {
+			case !ok:
+				ke = p
+				break key
+			case c == '=' && ks+1 == p:
+				// An '=' first is part of the name.
+			case c == '=' || c == '>' || c == '/' || isHTMLSpace(c):
+				p-- // read again after the key
+				ke = p
+				break key
+			}
+		}
+		// The value: after '=', quoted or up to white space or '>'.
+		vs, ve := p, p
+		skipSpace()
+		if c, ok := next(); ok && c != '/' {
+			if c != '=' {
+				p--
+			} else {
+				skipSpace()
+				switch q, ok := next(); {
+				case !ok:
+				case q == '>':
+					p--
+				case q == '\'' || q == '"':
+					vs = p
+					for {
+						c, ok := next()
+						if !ok {
+							ve = p
+							break
+						}
+						if c == q {
+							ve = p - 1
+							break
+						}
+					}
+				default:
+					vs = p - 1
+					for {
+						c, ok := next()
+						if !ok {
+							ve = p
+							break
+						}
+						if isHTMLSpace(c) {
+							ve = p - 1
+							break
+						}
+						if c == '>' {
+							p--
+							ve = p
+							break
+						}
+					}
+				}
+			}
+		}
+		if isHref(raw[ks:ke]) {
+			v := raw[vs:ve]
+			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 || bytes.IndexByte(v, 0) >= 0 {
+				return "", false, false
+			}
+			return string(v), true, true
+		}
+		skipSpace()
+	}
+}
+
+// isHTMLSpace reports whether c is white space between HTML attributes.
+func isHTMLSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'
+}
+
+// isHref reports whether an attribute's raw key is "href" in any case.
+func isHref(k []byte) bool {
+	return len(k) == 4 && k[0]|0x20 == 'h' && k[1]|0x20 == 'r' && k[2]|0x20 == 'e' && k[3]|0x20 == 'f'
 }
 
 // attr returns the value of the tag attribute key of the current token.
