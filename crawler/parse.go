@@ -316,10 +316,15 @@ func (t *foldedText) write(p []byte) {
 		if c < utf8.RuneSelf {
 			if asciiSpace[c] {
 				t.space, t.invalid = true, false
-			} else {
-				t.add(p[i : i+1])
+				i++
+				continue
 			}
-			i++
+			j := i + 1 // a run of ASCII other than space, added at once
+			for j < len(p) && p[j] < utf8.RuneSelf && !asciiSpace[p[j]] {
+				j++
+			}
+			t.add(p[i:j])
+			i = j
 			continue
 		}
 		r, n := utf8.DecodeRune(p[i:])
@@ -338,8 +343,8 @@ func (t *foldedText) write(p []byte) {
 	}
 }
 
-// add writes one character (or the replacement of invalid bytes), after a
-// space if white space came before it.
+// add writes one character (or the replacement of invalid bytes), or a run
+// of ASCII characters, after a space if white space came before it.
 func (t *foldedText) add(ch []byte) {
 	need := len(ch)
 	if t.space && t.b.Len() > 0 {
@@ -347,7 +352,13 @@ func (t *foldedText) add(ch []byte) {
 	}
 	if t.b.Len()+need > t.max {
 		t.full = true
-		return
+		if ch[0] >= utf8.RuneSelf {
+			return
+		}
+		// ASCII can be cut anywhere: keep what fits.
+		if ch = ch[:max(0, len(ch)-(t.b.Len()+need-t.max))]; len(ch) == 0 {
+			return
+		}
 	}
 	if t.space && t.b.Len() > 0 {
 		t.b.WriteByte(' ')
