@@ -153,7 +153,7 @@ func TestNotADatabase(t *testing.T) {
 	}
 }
 
-// TestDiskFull runs a crawl whose database cannot grow past 256 KiB
+// TestDiskFull runs a crawl whose database cannot grow past 128 KiB
 // (RLIMIT_FSIZE via the shell's ulimit: Go ignores SIGXFSZ, so the write
 // fails with EFBIG as on a full disk). The crawl must stop with exit code 1
 // and an error naming the database, leave what it committed readable and
@@ -163,13 +163,13 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Skip("no bash for ulimit")
 	}
-	web := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 1000})
+	web := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 300})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "c.db")
 	seeds := writeSeeds(t, dir, web.Seeds())
 	args := []string{"run", "--db", db, "--rate", "0", "-q", seeds}
 
-	p := &proc{cmd: exec.Command(bash, append([]string{"-c", `ulimit -f 256 && exec "$0" "$@"`, crawlBin}, args...)...), done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(bash, append([]string{"-c", `ulimit -f 128 && exec "$0" "$@"`, crawlBin}, args...)...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestDiskFull(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "crawl: failed: ") {
 		t.Errorf("no summary; stderr:\n%s", p.stderr.String())
 	}
-	if fi, err := os.Stat(db); err != nil || fi.Size() > 256<<10 {
+	if fi, err := os.Stat(db); err != nil || fi.Size() > 128<<10 {
 		t.Fatalf("database after the failure: %v, %v", fi, err)
 	}
 	stored := storedSet(t, db) // opens and checks consistency
