@@ -93,6 +93,23 @@ func fast(cfg crawler.Config) crawler.Config {
 	return cfg
 }
 
+// TestCommitWhenIdle: a batch that is neither full nor due is committed as
+// soon as no worker is busy, so a crawl whose batches never fill and whose
+// batch delay never ends still finishes, with every page stored.
+func TestCommitWhenIdle(t *testing.T) {
+	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 20, LinksPerPage: 4})
+	st := openStore(t, "")
+	cfg := fast(crawler.Config{Workers: 4, PerHost: 2, BatchSize: 1 << 20})
+	cfg.BatchDelay = time.Hour
+	s := crawl(t, st, cfg, web.Seeds())
+	if got, want := storedURLs(t, st), web.Pages(); !slices.Equal(got, want) {
+		t.Fatalf("stored %d pages, want the site's %d", len(got), len(want))
+	}
+	if s.Commits == 0 {
+		t.Fatal("no commit")
+	}
+}
+
 func TestCrawlStoresEveryPageOnce(t *testing.T) {
 	web := crawltest.New(t, crawltest.Config{Hosts: 4, PagesPerHost: 30, LinksPerPage: 8})
 	st := openStore(t, "")
