@@ -89,8 +89,8 @@ func newPageCursor(tx *bolt.Tx, values bool) *pageCursor {
 	return c
 }
 
-// first returns the first URL and its record (nil when values is false);
-// a nil URL means there are none.
+// first returns the first URL and its record (which may be nil when values
+// is false); a nil URL means there are none.
 func (c *pageCursor) first() (url, v []byte) {
 	c.lk, c.lv = c.legacy.First()
 	if c.index != nil {
