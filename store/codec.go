@@ -4,22 +4,36 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
-// Page records are stored as zstd frames of their JSON. A crawl's records
-// are mostly links and text, which compress several-fold: the database, the
-// bytes written and fsynced per commit, and the file pages bbolt maps into
-// memory all shrink with them. Values that start with '{' are plain JSON
-// (databases written before compression) and are read as they are.
-var (
-	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
-)
+// Page records are stored compressed: a crawl's records are mostly links
+// and text, which compress several-fold, and the database, the bytes
+// written and fsynced per commit, and the file pages bbolt maps into memory
+// all shrink with them. A stored value is one of:
+//
+//   - s2Value followed by an S2 block of the record's JSON (what is written
+//     now);
+//   - a zstd frame of the JSON (written before S2);
+//   - the plain JSON, starting with '{' (written before compression).
+//
+// S2 rather than zstd, because the compression is paid by every page on the
+// crawl's hot path: on the test web's records S2 takes a quarter of zstd's
+// time (3.7 against 14.9 µs a record, alone) and its tables are small enough
+// to stay in cache beside the parser, where zstd's cost doubled in the crawl.
+// zstd is smaller (4.1× against 2.8×), which mattered less than the CPU;
+// see README's Performance.
+const s2Value = 'S'
+
+var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 
 // encodeValue compresses a record's JSON for storing.
 func encodeValue(js []byte) []byte {
-	return encoder.EncodeAll(js, make([]byte, 0, len(js)/3+64))
+	v := make([]byte, 1+s2.MaxEncodedLen(len(js)))
+	v[0] = s2Value
+	n := len(s2.Encode(v[1:], js))
+	return v[: 1+n : 1+n]
 }
 
 // valueReader decodes stored values, reusing one buffer for the
@@ -40,10 +54,18 @@ func (r *valueReader) read(v []byte) ([]byte, error) {
 // decodeValue returns the JSON of a stored value, decompressed into buf's
 // storage when it is compressed, or v itself when it is plain JSON.
 func decodeValue(v, buf []byte) ([]byte, error) {
-	if len(v) > 0 && v[0] == '{' {
+	var (
+		js  []byte
+		err error
+	)
+	switch {
+	case len(v) > 0 && v[0] == '{':
 		return v, nil
+	case len(v) > 0 && v[0] == s2Value:
+		js, err = decodeS2(v[1:], buf)
+	default:
+		js, err = decoder.DecodeAll(v, buf[:0])
 	}
-	js, err := decoder.DecodeAll(v, buf[:0])
 	if err != nil {
 		return nil, fmt.Errorf("decompress record: %w", err)
 	}
@@ -51,4 +73,19 @@ func decodeValue(v, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("record is not a JSON object")
 	}
 	return js, nil
+}
+
+// decodeS2 decodes an S2 block into buf's storage when it is large enough.
+func decodeS2(block, buf []byte) ([]byte, error) {
+	n, err := s2.DecodedLen(block)
+	if err != nil {
+		return nil, err
+	}
+	if n > 256<<20 {
+		return nil, fmt.Errorf("record of %d bytes", n)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	return s2.Decode(buf[:n], block)
 }

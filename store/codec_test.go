@@ -1,0 +1,48 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Every form a record has been stored in is read back as its JSON: S2 (now),
+// zstd (before S2) and plain JSON (before compression).
+func TestValueForms(t *testing.T) {
+	js, err := json.Marshal(benchPage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := encodeValue(js)
+	if v[0] != s2Value || len(v) >= len(js)/2 {
+		t.Fatalf("encodeValue: %d bytes starting %q for %d bytes of JSON", len(v), v[0], len(js))
+	}
+	var r valueReader
+	for name, v := range map[string][]byte{"s2": v, "zstd": enc.EncodeAll(js, nil), "plain": js} {
+		for range 2 { // the second read reuses the reader's buffer
+			got, err := r.read(v)
+			if err != nil || !bytes.Equal(got, js) {
+				t.Errorf("%s: read = %.40q, %v; want the JSON", name, got, err)
+			}
+		}
+	}
+	for name, v := range map[string][]byte{
+		"truncated s2":   v[:len(v)/2],
+		"s2 of non-JSON": encodeValue([]byte("[1]")),
+		"garbage":        []byte("garbage"),
+		"huge s2":        append([]byte{s2Value}, 0xff, 0xff, 0xff, 0xff, 0x7f),
+	} {
+		if got, err := decodeValue(v, nil); err == nil {
+			t.Errorf("%s: decodeValue = %.40q, want an error", name, got)
+		} else if !strings.Contains(err.Error(), "record") {
+			t.Errorf("%s: error %q does not say it is about a record", name, err)
+		}
+	}
+}
