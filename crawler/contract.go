@@ -54,14 +54,32 @@ var (
 // entries to the in-memory queues.
 //
 // Entries that went through offer have their queue positions and are
-// counted as queued; the others (seeds) get theirs here.
+// counted as queued; the others (seeds) go after them, as complete expects,
+// and get their positions here.
 func (f *frontier) commit(_ context.Context, st *store.Store, b *store.Batch) error {
+	offeredFirst(b.Add)
 	fresh := f.assign(b.Add)
 	if err := st.Commit(b); err != nil {
 		return err
 	}
 	f.complete(len(b.Done), storedIn(b), b.Add, fresh)
 	return nil
+}
+
+// offeredFirst moves the entries that have a queue position before those
+// that have none, keeping the order of each.
+func offeredFirst(es []store.Entry) {
+	var fresh []store.Entry
+	n := 0
+	for _, e := range es {
+		if e.Seq != 0 {
+			es[n] = e
+			n++
+		} else {
+			fresh = append(fresh, e)
+		}
+	}
+	copy(es[n:], fresh)
 }
 
 // stop does nothing: URLs handed out and not committed are still in the

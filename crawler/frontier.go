@@ -55,6 +55,10 @@ type hostQueue struct {
 	entries  []job  // in-memory window, FIFO; retries and redirect hops go first
 	lastSeq  uint64 // highest Seq ever put in the window
 	spill    bool   // the store may hold entries after lastSeq
+	// unstored counts offered entries that did not fit in the window and
+	// whose batch is not committed yet: the store will hold them after
+	// lastSeq, so spill stays set until they are loaded.
+	unstored int
 	inflight int
 	perHost  int           // concurrency cap
 	limit    rate.Limit    // configured rate (Config or HostLimits)
@@ -224,14 +228,15 @@ func (f *frontier) offer(entries []store.Entry) {
 	defer f.mu.Unlock()
 	f.assignLocked(entries)
 	f.queued += len(entries)
-	f.enqueue(entries, time.Now())
+	f.enqueue(entries, time.Now(), true)
 	f.signal()
 }
 
 // enqueue puts entries, in queue order, into their hosts' windows where
 // they fit and none of the host's queue is left in the store before them.
 // An entry at or before a host's last windowed position is there already.
-func (f *frontier) enqueue(entries []store.Entry, now time.Time) {
+// offered says that the entries are not in the store yet (see offer).
+func (f *frontier) enqueue(entries []store.Entry, now time.Time, offered bool) {
 	for _, e := range entries {
 		h := f.host(e.Host)
 		switch {
@@ -242,6 +247,9 @@ func (f *frontier) enqueue(entries []store.Entry, now time.Time) {
 			h.lastSeq = e.Seq
 		default:
 			h.spill = true
+			if offered {
+				h.unstored++
+			}
 		}
 		if h.index < 0 {
 			f.schedule(h, now)
@@ -252,15 +260,22 @@ func (f *frontier) enqueue(entries []store.Entry, now time.Time) {
 // complete queues entries that the store has just committed and completes n
 // handed-out entries, of which stored left a record (the others, such as a
 // host's missing /sitemap.xml, left none), in one step, so that no observer
-// sees the crawl idle between the two. Of the entries, fresh did not go
-// through offer (which counted the others as queued).
+// sees the crawl idle between the two. Of the entries, the last fresh did
+// not go through offer (which counted the others as queued).
 func (f *frontier) complete(n, stored int, entries []store.Entry, fresh int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.open -= n
 	f.done += stored
 	f.queued += fresh
-	f.enqueue(entries, time.Now())
+	for _, e := range entries[:len(entries)-fresh] {
+		// An offered entry after its host's window spilled: it is in the
+		// store now. (No refill can have passed it: spill stayed set.)
+		if h := f.host(e.Host); e.Seq > h.lastSeq && h.unstored > 0 {
+			h.unstored--
+		}
+	}
+	f.enqueue(entries, time.Now(), false)
 	f.signal()
 }
 
@@ -315,7 +330,7 @@ func (f *frontier) refill(h *hostQueue) error {
 	if err != nil {
 		return err
 	}
-	if len(entries) < f.window {
+	if len(entries) < f.window && h.unstored == 0 {
 		h.spill = false
 	}
 	for _, e := range entries {

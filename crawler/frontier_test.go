@@ -292,3 +292,52 @@ func TestOfferBeforeCommit(t *testing.T) {
 		t.Fatalf("after the commit: %+v, want 0 queued, 3 open", s)
 	}
 }
+
+// TestOfferAfterEarlyRefill: a host's window drains while links it spilled
+// are still waiting for their commit, so a refill finds nothing in the
+// store. A link offered next must not overtake them: when they are
+// committed they are still handed out (once), and the crawl can finish. It
+// used to drop them, which hung a resumed crawl now and then.
+func TestOfferAfterEarlyRefill(t *testing.T) {
+	var committed []store.Entry // the store's queue
+	f := newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf},
+		func(host string, after uint64, n int) ([]store.Entry, error) {
+			var out []store.Entry
+			for _, e := range committed {
+				if e.Host == host && e.Seq > after && len(out) < n {
+					out = append(out, e)
+				}
+			}
+			return out, nil
+		})
+	entry := func(p string) store.Entry { return store.Entry{URL: "http://h/" + p, Host: "h"} }
+	first := []store.Entry{entry("a"), entry("b"), entry("c"), entry("d")} // c and d spill
+	f.offer(first)
+	got := []string{take(t, f).URL, take(t, f).URL}
+	if _, ok, _, _ := f.next(time.Now()); ok { // refills from a store without c and d
+		t.Fatal("handed out a spilled link before its batch was committed")
+	}
+	second := []store.Entry{entry("e")}
+	f.offer(second)
+	committed = append(committed, first...)
+	f.complete(0, 0, first, 0)
+	committed = append(committed, second...)
+	f.complete(0, 0, second, 0)
+	for {
+		e, ok, _, err := f.next(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, e.URL)
+	}
+	slices.Sort(got)
+	if want := []string{"http://h/a", "http://h/b", "http://h/c", "http://h/d", "http://h/e"}; !slices.Equal(got, want) {
+		t.Fatalf("handed out %q, want %q", got, want)
+	}
+	if s := f.stats(); s.queued != 0 || s.open != 5 {
+		t.Fatalf("after the commits: %+v, want 0 queued, 5 open", s)
+	}
+}
