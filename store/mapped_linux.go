@@ -28,12 +28,13 @@ func (s *Store) dropMapped(tx *bolt.Tx) {
 // commit touched (the upper levels of the trees, the URL index, the ends of
 // the queues) stays mapped for the next commit, which then needs less time:
 // crawl bench throughput commits in 24 ms against 50 ms when every commit
-// drops them; growth at 300k pages, 22.7 ms against 28.7 ms with a share of
-// an eighth against none (peak RSS 154 against 125 MB); at 1M pages with a
-// twelfth, 40 ms against 53 ms and 4,015 against 3,534 pages/s (peak RSS
-// 256 against 177 MB).
+// drops them, and in the same time with a budget of 16 MiB as of 32 (peak
+// RSS 81–84 against 95–98 MB); growth at 300k pages, 22.7 ms against
+// 28.7 ms with a share of an eighth against none (peak RSS 154 against
+// 125 MB); at 1M pages with a twelfth, 40 ms against 53 ms and 4,015
+// against 3,534 pages/s (peak RSS 256 against 177 MB).
 const (
-	mappedBudget = 32 << 20
+	mappedBudget = 16 << 20
 	mappedShare  = 12
 )
 
