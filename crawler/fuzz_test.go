@@ -137,12 +137,23 @@ func FuzzParseSeeds(f *testing.F) {
 }
 
 // forEachTag calls fn with the tokenizer at each tag token of body (start,
-// end and self-closing tags).
-func forEachTag(body []byte, fn func(z *html.Tokenizer, tt html.TokenType)) {
+// end and self-closing tags). It also checks what extract counts on to cut
+// hrefs from the body: the tokens' raw texts are the body, in order.
+func forEachTag(t *testing.T, body []byte, fn func(z *html.Tokenizer, tt html.TokenType)) {
 	z := html.NewTokenizer(bytes.NewReader(body))
+	off := 0
 	for {
-		switch tt := z.Next(); tt {
+		tt := z.Next()
+		raw := z.Raw()
+		if !bytes.Equal(raw, body[off:min(off+len(raw), len(body))]) {
+			t.Fatalf("token %q at %d is not the body's %q", raw, off, body[off:min(off+len(raw), len(body))])
+		}
+		off += len(raw)
+		switch tt {
 		case html.ErrorToken:
+			if off != len(body) {
+				t.Fatalf("tokens end at %d of %d bytes", off, len(body))
+			}
 			return
 		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
 			fn(z, tt)
@@ -164,7 +175,7 @@ func FuzzTagAtom(f *testing.F) {
 		return false
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		forEachTag(body, func(z *html.Tokenizer, _ html.TokenType) {
+		forEachTag(t, body, func(z *html.Tokenizer, _ html.TokenType) {
 			raw := string(z.Raw())
 			got := tagAtom(z.Raw())
 			name, _ := z.TagName()
@@ -182,12 +193,13 @@ func FuzzRawHref(f *testing.F) {
 	f.Add([]byte("<a\thref=\"a&amp;b\"><a href=\"x\ry\"><a hre\x00f=q href=\x00><area href=/p/1 /><base href=b>"))
 	f.Add([]byte(`<a href="unterminated`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		forEachTag(body, func(z *html.Tokenizer, tt html.TokenType) {
+		forEachTag(t, body, func(z *html.Tokenizer, tt html.TokenType) {
 			if tt == html.EndTagToken {
 				return
 			}
 			raw := string(z.Raw())
-			got, gotFound, plain := rawHref(z.Raw())
+			start, end, gotFound, plain := rawHref(z.Raw())
+			got := raw[start:end]
 			want, wantFound := attr(z, "href")
 			if plain && (got != want || gotFound != wantFound) {
 				t.Fatalf("tag %q: rawHref = %q, %v; attr = %q, %v", raw, got, gotFound, want, wantFound)

@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -218,19 +219,49 @@ func newResolver(base *url.URL) resolver {
 // resolve. Both give the same result for every href; FuzzResolveLink
 // checks it.
 func (r resolver) link(href string) (link, bool) {
-	if otherScheme(href) {
-		return link{}, false // mailto:, javascript:, ftp: …
+	b, span, ok := r.appendLink(nil, href)
+	if !ok {
+		return link{}, false
 	}
+	return span.link(string(b)), true
+}
+
+// linkSpan is a link resolved into a buffer that holds several: its URL is
+// buf[start:end], its host buf[hostStart:hostEnd], or host when that is set.
+type linkSpan struct {
+	start, end         int
+	hostStart, hostEnd int
+	host               string
+}
+
+// link returns the link of s, the buffer made a string.
+func (sp linkSpan) link(s string) link {
+	host := sp.host
+	if host == "" {
+		host = s[sp.hostStart:sp.hostEnd]
+	}
+	return link{s[sp.start:sp.end], host}
+}
+
+// appendLink appends the URL href leads to (as link resolves it) to dst,
+// and returns dst and where the link lies in it. It allocates nothing on
+// the fast path: a page's links share one buffer (see resolveAll).
+func (r resolver) appendLink(dst []byte, href string) ([]byte, linkSpan, bool) {
+	if otherScheme(href) {
+		return dst, linkSpan{}, false // mailto:, javascript:, ftp: …
+	}
+	start := len(dst)
 	if r.origin != "" {
-		if s, host, ok := fastLink(r.base, r.origin, r.dir, href); ok {
-			return link{s, host}, true
+		if b, hs, he, ok := appendFastLink(dst, r.base, r.origin, r.dir, href); ok {
+			return b, linkSpan{start: start, end: len(b), hostStart: hs, hostEnd: he}, true
 		}
 	}
 	u, ok := resolve(r.base, href)
 	if !ok {
-		return link{}, false
+		return dst, linkSpan{}, false
 	}
-	return link{u.String(), hostKey(u)}, true
+	dst = append(dst, u.String()...)
+	return dst, linkSpan{start: start, end: len(dst), host: hostKey(u)}, true
 }
 
 // otherScheme reports whether href starts with a scheme (as net/url reads
@@ -255,7 +286,7 @@ func otherScheme(href string) bool {
 }
 
 // baseDir returns the directory of a normalised base URL's path ("/a/" for
-// "/a/b"), or "" when the base has a raw path that fastLink should not
+// "/a/b"), or "" when the base has a raw path that appendFastLink should not
 // build on.
 func baseDir(base *url.URL) string {
 	if base.RawPath != "" || base.Opaque != "" {
@@ -268,116 +299,149 @@ func baseDir(base *url.URL) string {
 	return p[:strings.LastIndexByte(p, '/')+1]
 }
 
-// fastLink handles the canonical cases of resolver.link and reports false for
-// every other href. dir is baseDir(base).
-func fastLink(base *url.URL, baseOrigin, dir, href string) (s, host string, ok bool) {
+// appendFastLink handles the canonical cases of resolver.link: it appends
+// the resolved URL to dst and returns dst and where the URL's host lies in
+// it, or dst unchanged and false for every other href. dir is
+// baseDir(base), origin the base's "scheme://host".
+func appendFastLink(dst []byte, base *url.URL, origin, dir, href string) ([]byte, int, int, bool) {
 	if i := strings.IndexByte(href, '#'); i >= 0 {
 		if strings.IndexByte(href[i:], '%') >= 0 {
-			return "", "", false // net/url validates escapes in fragments
+			return dst, 0, 0, false // net/url validates escapes in fragments
 		}
 		href = href[:i]
 	}
-	var rest string
+	start := len(dst)
+	hostStart, hostEnd := start+len(base.Scheme)+len("://"), start+len(origin)
 	switch {
 	case strings.HasPrefix(href, "/") && !strings.HasPrefix(href, "//"):
-		host, rest = base.Host, href
-		if rest, ok = dotFree(rest); !ok {
-			return "", "", false
+		b, ok := appendDotFree(append(dst, origin...), href)
+		if !ok {
+			return dst[:start], 0, 0, false
 		}
-		return baseOrigin + rest, host, true
+		return b, hostStart, hostEnd, true
 	case strings.HasPrefix(href, "//"):
 		// Scheme-relative: as an absolute URL with the base's scheme.
-		return fastLink(base, baseOrigin, dir, base.Scheme+":"+href)
-	case len(href) > len("http://") && strings.EqualFold(href[:len("http://")], "http://"),
-		len(href) > len("https://") && strings.EqualFold(href[:len("https://")], "https://"):
-		i := strings.IndexByte(href, ':')
-		scheme := strings.ToLower(href[:i]) // no copy when already lower case
-		after := href[i+3:]
-		slash := strings.IndexByte(after, '/')
-		if slash <= 0 {
-			return "", "", false // no path (needs "/") or no host
-		}
-		host, rest = after[:slash], after[slash:]
-		if !canonicalHost(scheme, host) {
-			return "", "", false
-		}
-		path := rest
-		if rest, ok = dotFree(rest); !ok {
-			return "", "", false
-		}
-		if scheme == href[:i] && rest == path {
-			return href, host, true
-		}
-		return scheme + "://" + host + rest, host, true
+		return appendAbsolute(dst, base.Scheme, href[2:])
+	case len(href) > len("http://") && strings.EqualFold(href[:len("http://")], "http://"):
+		return appendAbsolute(dst, "http", href[len("http://"):])
+	case len(href) > len("https://") && strings.EqualFold(href[:len("https://")], "https://"):
+		return appendAbsolute(dst, "https", href[len("https://"):])
 	case href != "" && dir != "" && (isSegmentStart(href[0]) || href[0] == '.'):
 		// A relative path "p/3" or "../p/3" (no scheme: no ':' before the
-		// first '/').
+		// first '/'), resolved against dir, which is plain and has no dot
+		// segments: dir+href is plain when href is, and has dot segments
+		// when href has, reading href's start as a segment's.
 		first := href
 		if i := strings.IndexAny(href, "/?"); i >= 0 {
 			first = href[:i]
 		}
-		if strings.IndexByte(first, ':') >= 0 {
-			return "", "", false
+		if strings.IndexByte(first, ':') >= 0 || !plainPathQuery(href) {
+			return dst, 0, 0, false
 		}
-		if rest, ok = dotFree(dir + href); !ok {
-			return "", "", false
+		path, query, hasQuery := strings.Cut(href, "?")
+		dots := hasDotSegment(path)
+		if dots && (strings.Contains(dir, "//") || strings.Contains(path, "//")) {
+			return dst, 0, 0, false // see appendDotFree
 		}
-		return baseOrigin + rest, base.Host, true
+		b := append(dst, origin...)
+		n := len(b)
+		b = append(append(b, dir...), path...)
+		if dots {
+			b = b[:n+len(removeDotSegments(b[n:]))]
+		}
+		if hasQuery {
+			b = append(append(b, '?'), query...)
+		}
+		return b, hostStart, hostEnd, true
 	}
-	return "", "", false
+	return dst, 0, 0, false
 }
 
-// dotFree checks that p, an absolute path with an optional query, is plain
-// (plainPathQuery) and resolves its "." and ".." segments as net/url's ResolveReference does (RFC 3986, 5.2.4): a
-// ".." at the root stays there, and a path that ends in a dot segment ends
-// in "/". It returns p itself when it has none, and false for a path with
-// both dot segments and empty ones ("//"), which net/url treats in ways
-// not worth repeating here.
-func dotFree(p string) (string, bool) {
+// appendAbsolute appends the http(s) URL scheme://after when its host is
+// canonical and its path plain, resolving dot segments, and returns dst
+// and where the host lies in it.
+func appendAbsolute(dst []byte, scheme, after string) ([]byte, int, int, bool) {
+	slash := strings.IndexByte(after, '/')
+	if slash <= 0 {
+		return dst, 0, 0, false // no path (needs "/") or no host
+	}
+	host, rest := after[:slash], after[slash:]
+	if !canonicalHost(scheme, host) {
+		return dst, 0, 0, false
+	}
+	start := len(dst)
+	b := append(append(append(dst, scheme...), "://"...), host...)
+	hostStart, hostEnd := start+len(scheme)+len("://"), len(b)
+	b, ok := appendDotFree(b, rest)
+	if !ok {
+		return dst[:start], 0, 0, false
+	}
+	return b, hostStart, hostEnd, true
+}
+
+// appendDotFree appends p, an absolute path with an optional query, when it
+// is plain (plainPathQuery), resolving its "." and ".." segments as net/url's
+// ResolveReference does (RFC 3986, 5.2.4): a ".." at the root stays there,
+// and a path that ends in a dot segment ends in "/". It reports false for a
+// path with both dot segments and empty ones ("//"), which net/url treats in
+// ways not worth repeating here.
+func appendDotFree(dst []byte, p string) ([]byte, bool) {
 	if !plainPathQuery(p) {
-		return "", false
+		return dst, false
 	}
 	path, query, hasQuery := strings.Cut(p, "?")
 	if !hasDotSegment(path) {
-		return p, true
+		return append(dst, p...), true
 	}
 	if strings.Contains(path, "//") {
-		return "", false
+		return dst, false
 	}
-	segs := strings.Split(path[1:], "/")
-	kept := segs[:0]
-	for _, seg := range segs {
-		switch seg {
-		case ".":
-		case "..":
-			if len(kept) > 0 {
-				kept = kept[:len(kept)-1]
-			}
-		default:
-			kept = append(kept, seg)
-		}
-	}
-	var b strings.Builder
-	b.Grow(len(p))
-	for _, seg := range kept {
-		b.WriteByte('/')
-		b.WriteString(seg)
-	}
-	if last := segs[len(segs)-1]; b.Len() == 0 || last == "." || last == ".." {
-		b.WriteByte('/')
-	}
+	n := len(dst)
+	dst = append(dst, path...)
+	dst = dst[:n+len(removeDotSegments(dst[n:]))]
 	if hasQuery {
-		b.WriteByte('?')
-		b.WriteString(query)
+		dst = append(append(dst, '?'), query...)
 	}
-	return b.String(), true
+	return dst, true
 }
 
-// hasDotSegment reports whether the absolute path p has a "." or ".."
-// segment.
+// removeDotSegments resolves the "." and ".." segments of the absolute path
+// p in place and returns the part of p that holds the result (see
+// appendDotFree). The result is never longer than p: each segment it writes
+// was read first.
+func removeDotSegments(p []byte) []byte {
+	w := 0 // p[:w] is the result so far
+	dot := false
+	for r := 1; ; {
+		end := len(p)
+		if i := bytes.IndexByte(p[r:], '/'); i >= 0 {
+			end = r + i
+		}
+		seg := p[r:end]
+		switch dot = string(seg) == "." || string(seg) == ".."; {
+		case string(seg) == "..":
+			w = max(bytes.LastIndexByte(p[:w], '/'), 0)
+		case !dot:
+			p[w] = '/'
+			w += 1 + copy(p[w+1:], seg)
+		}
+		if end == len(p) {
+			break
+		}
+		r = end + 1
+	}
+	if w == 0 || dot {
+		p[w] = '/'
+		w++
+	}
+	return p[:w]
+}
+
+// hasDotSegment reports whether the path p has a "." or ".." segment (a
+// relative path's first segment included).
 func hasDotSegment(p string) bool {
-	for i := 1; i < len(p); i++ {
-		if p[i] == '.' && p[i-1] == '/' && (i+1 == len(p) || p[i+1] == '/' ||
+	for i := 0; i < len(p); i++ {
+		if p[i] == '.' && (i == 0 || p[i-1] == '/') && (i+1 == len(p) || p[i+1] == '/' ||
 			p[i+1] == '.' && (i+2 == len(p) || p[i+2] == '/')) {
 			return true
 		}
@@ -398,7 +462,7 @@ func mayTrack(query string) bool {
 	return false
 }
 
-// isSegmentStart reports whether c may start a relative path that fastLink
+// isSegmentStart reports whether c may start a relative path that appendFastLink
 // handles: a letter, digit, '-', '_' or '~' (no '.', which may start a dot
 // segment, and nothing that needs escaping).
 func isSegmentStart(c byte) bool {

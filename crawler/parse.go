@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -45,11 +46,16 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 		titled  bool
 		hidden  int // depth inside elements whose text is not shown
 		baseRef string
-		hrefs   []string
-		seen    = map[string]struct{}{}
+		src     = string(body) // hrefs are cut from it: one copy for all
+		off     int            // where the current token starts in src
+		sc      = getScratch()
 	)
+	defer sc.put()
 	for {
 		tt := z.Next()
+		raw := z.Raw()
+		at := off
+		off += len(raw)
 		switch tt {
 		case html.ErrorToken:
 			if err := z.Err(); !errors.Is(err, io.EOF) {
@@ -57,7 +63,7 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			}
 			out.title = title.String()
 			out.text = text.String()
-			out.links = resolveAll(pageURL, baseRef, hrefs)
+			out.links = resolveAll(pageURL, baseRef, sc)
 			return out, nil
 
 		case html.TextToken:
@@ -69,12 +75,18 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			}
 
 		case html.StartTagToken, html.SelfClosingTagToken:
-			a := tagAtom(z.Raw())
+			a := tagAtom(raw)
 			switch a {
 			case atom.A, atom.Area, atom.Base:
-				href, found, plain := rawHref(z.Raw())
-				if !plain {
+				var href string
+				vs, ve, found, plain := rawHref(raw)
+				switch {
+				case !plain:
 					href, found = attr(z, "href")
+				case found && at+len(raw) <= len(src) && src[at:at+len(raw)] == string(raw):
+					href = src[at+vs : at+ve] // no copy of its own
+				case found: // the token is not where the offsets say: never seen
+					href = string(raw[vs:ve])
 				}
 				if !found {
 					break
@@ -85,9 +97,9 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 					}
 					break
 				}
-				if _, dup := seen[href]; !dup && len(hrefs) < maxLinksPerPage {
-					seen[href] = struct{}{}
-					hrefs = append(hrefs, href)
+				if _, dup := sc.hrefSeen[href]; !dup && len(sc.hrefs) < maxLinksPerPage {
+					sc.hrefSeen[href] = struct{}{}
+					sc.hrefs = append(sc.hrefs, href)
 				}
 			case atom.Title:
 				if tt == html.StartTagToken && !titled {
@@ -100,7 +112,7 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			}
 
 		case html.EndTagToken:
-			switch tagAtom(z.Raw()) {
+			switch tagAtom(raw) {
 			case atom.Title:
 				inTitle = false
 			case atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea:
@@ -110,6 +122,38 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			}
 		}
 	}
+}
+
+// scratch is what extract and resolveAll use for one page and hand on to
+// the next: hrefs and the sets that de-duplicate them, and the buffer the
+// links are resolved into. Reusing it saves growing two maps and a buffer
+// for every page.
+type scratch struct {
+	hrefs    []string
+	hrefSeen map[string]struct{}
+	urlSeen  map[string]struct{}
+	spans    []linkSpan
+	buf      []byte
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{hrefSeen: map[string]struct{}{}, urlSeen: map[string]struct{}{}}
+}}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// put empties sc (it must not keep a page's strings alive) and returns it
+// to the pool, unless a page with very many links grew it.
+func (sc *scratch) put() {
+	if len(sc.hrefs) > 1024 || cap(sc.buf) > 256<<10 {
+		return
+	}
+	clear(sc.hrefs)
+	clear(sc.spans)
+	clear(sc.hrefSeen)
+	clear(sc.urlSeen)
+	sc.hrefs, sc.spans, sc.buf = sc.hrefs[:0], sc.spans[:0], sc.buf[:0]
+	scratchPool.Put(sc)
 }
 
 // tagAtom returns the atom of the name of the tag token whose raw text is
@@ -135,13 +179,13 @@ func tagAtom(raw []byte) atom.Atom {
 	return atom.Lookup(name[:min(len(raw), len(name))])
 }
 
-// rawHref returns the value of the first href attribute of a start tag from
-// the tag's raw text, as the tokenizer reads attributes (the WHATWG rules),
+// rawHref returns where the value of the first href attribute of a start
+// tag lies in the tag's raw text, as the tokenizer reads attributes (the WHATWG rules),
 // when that value is plain: no character reference, carriage return or NUL
 // to decode. It is attr(z, "href") without the copies TagAttr makes of every
 // attribute's key and value before the one wanted (FuzzRawHref checks that
 // they agree). plain is false when the value needs decoding: ask attr.
-func rawHref(raw []byte) (href string, found, plain bool) {
+func rawHref(raw []byte) (start, end int, found, plain bool) {
 	p := 2 // after "<" and the first letter of the name
 	next := func() (byte, bool) {
 		if p >= len(raw) {
@@ -169,7 +213,7 @@ func rawHref(raw []byte) (href string, found, plain bool) {
 	for {
 		c, ok := next()
 		if !ok || c == '>' {
-			return "", false, true
+			return 0, 0, false, true
 		}
 		p--
 		// The key: up to white space, '/', '>' or an '=' that is not its
@@ -239,9 +283,9 @@ func rawHref(raw []byte) (href string, found, plain bool) {
 		if isHref(raw[ks:ke]) {
 			v := raw[vs:ve]
 			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 || bytes.IndexByte(v, 0) >= 0 {
-				return "", false, false
+				return 0, 0, false, false
 			}
-			return string(v), true, true
+			return vs, ve, true, true
 		}
 		skipSpace()
 	}
@@ -270,10 +314,11 @@ func attr(z *html.Tokenizer, key string) (string, bool) {
 	}
 }
 
-// resolveAll resolves hrefs against the page's base URL (baseRef resolved
-// against pageURL, when it is an http(s) URL) and returns the followable
-// ones, normalised and de-duplicated.
-func resolveAll(pageURL *url.URL, baseRef string, hrefs []string) []link {
+// resolveAll resolves sc.hrefs against the page's base URL (baseRef
+// resolved against pageURL, when it is an http(s) URL) and returns the
+// followable ones, normalised and de-duplicated. The links' strings share
+// one allocation.
+func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
 	base := pageURL
 	if baseRef != "" {
 		if b, err := pageURL.Parse(strings.TrimSpace(baseRef)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
@@ -281,17 +326,23 @@ func resolveAll(pageURL *url.URL, baseRef string, hrefs []string) []link {
 		}
 	}
 	res := newResolver(base)
-	links := make([]link, 0, len(hrefs))
-	seen := make(map[string]struct{}, len(hrefs))
-	for _, h := range hrefs {
-		l, ok := res.link(h)
-		if !ok {
+	for _, h := range sc.hrefs {
+		var (
+			span linkSpan
+			ok   bool
+		)
+		if sc.buf, span, ok = res.appendLink(sc.buf, h); ok {
+			sc.spans = append(sc.spans, span)
+		}
+	}
+	all := string(sc.buf)
+	links := make([]link, 0, len(sc.spans))
+	for _, span := range sc.spans {
+		l := span.link(all)
+		if _, dup := sc.urlSeen[l.url]; dup {
 			continue
 		}
-		if _, dup := seen[l.url]; dup {
-			continue
-		}
-		seen[l.url] = struct{}{}
+		sc.urlSeen[l.url] = struct{}{}
 		links = append(links, l)
 	}
 	return links

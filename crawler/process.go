@@ -343,13 +343,26 @@ func (c *Crawler) follow(r *result, links []link, depth int) {
 		}
 	}
 	c.visited.addNew(fps, func(i int) bool {
-		if !c.takeHostSlot(next[i].host) {
+		// A queued URL may wait long in the frontier: it gets strings of its
+		// own rather than keep the page's buffer of links alive.
+		l := ownStrings(next[i])
+		if !c.takeHostSlot(l.host) {
 			return false
 		}
-		r.add = append(r.add, store.Entry{URL: next[i].url, Host: next[i].host, Depth: depth})
+		r.add = append(r.add, store.Entry{URL: l.url, Host: l.host, Depth: depth})
 		r.seen = append(r.seen, fps[i])
 		return true
 	})
+}
+
+// ownStrings returns l with strings that share no memory with any other: a
+// copy of its URL, and its host cut from that copy when it is there.
+func ownStrings(l link) link {
+	u := strings.Clone(l.url)
+	if i := strings.Index(u, "://") + len("://"); i >= len("://") && strings.HasPrefix(u[i:], l.host) {
+		return link{u, u[i : i+len(l.host)]}
+	}
+	return link{u, strings.Clone(l.host)}
 }
 
 // takeHostSlot counts one more URL queued for host and reports whether it

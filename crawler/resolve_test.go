@@ -31,7 +31,8 @@ var linkCases = []string{
 }
 
 func TestResolverMatchesResolve(t *testing.T) {
-	for _, b := range []string{"http://example.com/dir/page", "https://h.example:8443/", "http://127.0.1.1:41234/p/3"} {
+	for _, b := range []string{"http://example.com/dir/page", "https://h.example:8443/", "http://127.0.1.1:41234/p/3",
+		"http://example.com/a/b/c/d", "http://example.com/a//b/c"} {
 		base, _ := url.Parse(b)
 		res := newResolver(base)
 		for _, href := range linkCases {
@@ -50,17 +51,23 @@ func FuzzResolveLink(f *testing.F) {
 	for _, h := range linkCases {
 		f.Add(h)
 	}
-	base, _ := url.Parse("http://example.com:8080/dir/page")
-	res := newResolver(base)
+	var bases []*url.URL
+	for _, b := range []string{"http://example.com:8080/dir/page", "https://example.com/", "http://example.com/a/b/c/d",
+		"http://example.com/a//b/c"} {
+		base, _ := url.Parse(b)
+		bases = append(bases, base)
+	}
 	f.Fuzz(func(t *testing.T, href string) {
-		got, gotOK := res.link(href)
-		want, wantOK := slowLink(base, href)
-		if got != want || gotOK != wantOK {
-			t.Fatalf("href %q: link = %+v, %v; resolve = %+v, %v", href, got, gotOK, want, wantOK)
-		}
-		if gotOK {
-			if n, err := Normalize(got.url); err != nil || n != got.url {
-				t.Fatalf("href %q gave %q, which normalises to %q, %v", href, got.url, n, err)
+		for _, base := range bases {
+			got, gotOK := newResolver(base).link(href)
+			want, wantOK := slowLink(base, href)
+			if got != want || gotOK != wantOK {
+				t.Fatalf("base %s, href %q: link = %+v, %v; resolve = %+v, %v", base, href, got, gotOK, want, wantOK)
+			}
+			if gotOK {
+				if n, err := Normalize(got.url); err != nil || n != got.url {
+					t.Fatalf("base %s, href %q gave %q, which normalises to %q, %v", base, href, got.url, n, err)
+				}
 			}
 		}
 	})
