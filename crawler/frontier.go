@@ -51,10 +51,10 @@ type frontier struct {
 
 // hostQueue is one host's queue and politeness state.
 type hostQueue struct {
-	name     string
-	entries  []job  // in-memory window, FIFO; retries and redirect hops go first
-	lastSeq  uint64 // highest Seq ever put in the window
-	spill    bool   // the store may hold entries after lastSeq
+	name    string
+	entries []job  // in-memory window, FIFO; retries and redirect hops go first
+	lastSeq uint64 // highest Seq ever put in the window
+	spill   bool   // the store may hold entries after lastSeq
 	// unstored counts offered entries that did not fit in the window and
 	// whose batch is not committed yet: the store will hold them after
 	// lastSeq, so spill stays set until they are loaded.
