@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -28,12 +30,28 @@ const s2Value = 'S'
 
 var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 
-// encodeValue compresses a record's JSON for storing.
+// encodeValue compresses a record's JSON for storing. The value it returns
+// has the capacity it needs and no more: it waits in memory for its commit.
 func encodeValue(js []byte) []byte {
-	v := make([]byte, 1+s2.MaxEncodedLen(len(js)))
-	v[0] = s2Value
-	n := len(s2.Encode(v[1:], js))
-	return v[: 1+n : 1+n]
+	buf := getBuf()
+	defer putBuf(buf)
+	z := slices.Grow((*buf)[:0], 1+s2.MaxEncodedLen(len(js)))[:1+s2.MaxEncodedLen(len(js))]
+	*buf = z
+	z[0] = s2Value
+	n := len(s2.Encode(z[1:], js))
+	return slices.Clone(z[:1+n])
+}
+
+// Buffers for encoding records, reused across records; one that a large
+// record (a kept body) grew is let go.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		bufPool.Put(b)
+	}
 }
 
 // valueReader decodes stored values, reusing one buffer for the

@@ -385,10 +385,13 @@ func (s *Store) Commit(b *Batch) error {
 // EncodePage returns p as the store keeps it: its JSON, compressed. It is
 // safe for concurrent use.
 func EncodePage(p *Page) ([]byte, error) {
-	js, err := json.Marshal(p)
+	buf := getBuf()
+	defer putBuf(buf)
+	js, err := appendPageJSON((*buf)[:0], p)
 	if err != nil {
 		return nil, err
 	}
+	*buf = js
 	return encodeValue(js), nil
 }
 
