@@ -169,7 +169,8 @@ func FuzzTagAtom(f *testing.F) {
 	f.Add([]byte("<a\x00 href=x></tItLe\t><textarea/>"))
 	watched := func(a atom.Atom) bool {
 		switch a {
-		case atom.A, atom.Area, atom.Base, atom.Title, atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea:
+		case atom.A, atom.Area, atom.Base, atom.Title, atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Textarea,
+			atom.Noembed, atom.Noframes, atom.Plaintext, atom.Xmp: // the last four: scanner
 			return true
 		}
 		return false
@@ -205,5 +206,41 @@ func FuzzRawHref(f *testing.F) {
 				t.Fatalf("tag %q: rawHref = %q, %v; attr = %q, %v", raw, got, gotFound, want, wantFound)
 			}
 		})
+	})
+}
+
+// FuzzScanner checks scanner against what it stands for, x/net/html's
+// Tokenizer: the same tokens, with the same raw texts, and for text tokens
+// the same text, up to the first error token (the end of the document, or
+// a tag it ends in).
+func FuzzScanner(f *testing.F) {
+	f.Add([]byte("<!doctype html>\n<html><head><title>A &amp; B</title><style>p{}</style><script>var x = 1;</script>" +
+		"</head><body><p>Text\r\nmore &lt; less</p><a href=\"/x\">x</a><br/><p a=/><!-- c --><?pi?></ x></>" +
+		"<noscript>n</noscript><textarea>t&amp;</textarea></body></html>"))
+	f.Add([]byte("<script><!--<script>x</script>--></script>y<plaintext><a>"))
+	f.Add([]byte("<!--><!---><!-- a --!><!----!-><!--x--!x--><!DOCTYPE><!DOC><!-x>"))
+	f.Add([]byte("<title>a</titlex></TITLE ><xmp></xmp/><iframe/>t</iframe>\x00\r<a b=1 B=2/><a b c=/>"))
+	f.Add([]byte("a < b <3 </"))
+	f.Add([]byte("<a href='unterminated"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		z := html.NewTokenizer(bytes.NewReader(body))
+		s := newScanner(body)
+		for n := 0; ; n++ {
+			want, got := z.Next(), s.next()
+			if want != got {
+				t.Fatalf("token %d: scanner %v %q, Tokenizer %v %q", n, got, s.raw(), want, z.Raw())
+			}
+			if want == html.ErrorToken {
+				return
+			}
+			if !bytes.Equal(s.raw(), z.Raw()) {
+				t.Fatalf("token %d (%v): scanner raw %q, Tokenizer raw %q", n, want, s.raw(), z.Raw())
+			}
+			if want == html.TextToken {
+				if wt, gt := z.Text(), s.textOf(); !bytes.Equal(wt, gt) {
+					t.Fatalf("token %d: scanner text %q, Tokenizer text %q", n, gt, wt)
+				}
+			}
+		}
 	})
 }

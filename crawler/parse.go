@@ -2,8 +2,6 @@ package crawler
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"net/url"
 	"strings"
 	"sync"
@@ -27,8 +25,8 @@ type extracted struct {
 	links []link // followable links, normalised, de-duplicated, in page order
 }
 
-// extract reads an HTML body in one streaming pass of the HTML tokenizer and
-// returns its title, visible text and links. Links resolve against the
+// extract reads an HTML body in one pass of scanner (the tokens of
+// x/net/html's Tokenizer) and returns its title, visible text and links. Links resolve against the
 // document's first <base href> if it has one, else against pageURL (the final
 // URL after redirects).
 //
@@ -39,7 +37,7 @@ type extracted struct {
 func extract(body []byte, pageURL *url.URL) (extracted, error) {
 	var (
 		out     extracted
-		z       = html.NewTokenizer(bytes.NewReader(body))
+		z       = scanner{b: body}
 		text    = foldedText{max: maxTextBytes}
 		title   = foldedText{max: 4096}
 		inTitle bool
@@ -47,20 +45,15 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 		hidden  int // depth inside elements whose text is not shown
 		baseRef string
 		src     = string(body) // hrefs are cut from it: one copy for all
-		off     int            // where the current token starts in src
 		sc      = getScratch()
 	)
 	defer sc.put()
 	for {
-		tt := z.Next()
-		raw := z.Raw()
-		at := off
-		off += len(raw)
+		tt := z.next()
+		raw := z.raw()
+		at := z.start
 		switch tt {
 		case html.ErrorToken:
-			if err := z.Err(); !errors.Is(err, io.EOF) {
-				return extracted{}, err
-			}
 			out.title = title.String()
 			out.text = text.String()
 			out.links = resolveAll(pageURL, baseRef, sc)
@@ -69,9 +62,9 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 		case html.TextToken:
 			switch {
 			case inTitle:
-				title.write(z.Text())
+				title.write(z.textOf())
 			case hidden == 0:
-				text.write(z.Text())
+				text.write(z.textOf())
 			}
 
 		case html.StartTagToken, html.SelfClosingTagToken:
@@ -82,11 +75,9 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 				vs, ve, found, plain := rawHref(raw)
 				switch {
 				case !plain:
-					href, found = attr(z, "href")
-				case found && at+len(raw) <= len(src) && src[at:at+len(raw)] == string(raw):
+					href, found = tokenizerHref(raw)
+				case found:
 					href = src[at+vs : at+ve] // no copy of its own
-				case found: // the token is not where the offsets say: never seen
-					href = string(raw[vs:ve])
 				}
 				if !found {
 					break
@@ -180,22 +171,46 @@ func tagAtom(raw []byte) atom.Atom {
 }
 
 // rawHref returns where the value of the first href attribute of a start
-// tag lies in the tag's raw text, as the tokenizer reads attributes (the WHATWG rules),
-// when that value is plain: no character reference, carriage return or NUL
-// to decode. It is attr(z, "href") without the copies TagAttr makes of every
-// attribute's key and value before the one wanted (FuzzRawHref checks that
-// they agree). plain is false when the value needs decoding: ask attr.
+// tag lies in the tag's raw text, as the tokenizer reads attributes (the
+// WHATWG rules), when that value is plain: no character reference, carriage
+// return or NUL to decode. It is attr(z, "href") without the copies TagAttr
+// makes of every attribute's key and value before the one wanted
+// (FuzzRawHref checks that they agree). plain is false when the value needs
+// decoding: ask attr.
 func rawHref(raw []byte) (start, end int, found, plain bool) {
-	p := 2 // after "<" and the first letter of the name
+	plain = true
+	walkTag(raw, 2, func(ks, ke, vs, ve int) bool {
+		if !isHref(raw[ks:ke]) {
+			return true
+		}
+		v := raw[vs:ve]
+		if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 || bytes.IndexByte(v, 0) >= 0 {
+			plain = false
+		} else {
+			start, end, found = vs, ve, true
+		}
+		return false
+	})
+	return start, end, found, plain
+}
+
+// walkTag reads the tag in b that starts at b[0] ('<'), from p, just after
+// the first letter of its name, as the tokenizer does (the WHATWG rules):
+// the name, then attributes, each a key and a value, quoted or not, up to
+// the '>' that closes the tag. It calls attr, if not nil, with where each
+// attribute's key and value lie, as the tokenizer records them, and stops
+// when attr returns false. It returns the index just after the '>', or
+// false if b ends first (or attr stopped it).
+func walkTag(b []byte, p int, attr func(ks, ke, vs, ve int) bool) (end int, ok bool) {
 	next := func() (byte, bool) {
-		if p >= len(raw) {
+		if p >= len(b) {
 			return 0, false
 		}
 		p++
-		return raw[p-1], true
+		return b[p-1], true
 	}
 	skipSpace := func() {
-		for p < len(raw) && isHTMLSpace(raw[p]) {
+		for p < len(b) && isHTMLSpace(b[p]) {
 			p++
 		}
 	}
@@ -212,8 +227,11 @@ func rawHref(raw []byte) (start, end int, found, plain bool) {
 	skipSpace()
 	for {
 		c, ok := next()
-		if !ok || c == '>' {
-			return 0, 0, false, true
+		if !ok {
+			return len(b), false
+		}
+		if c == '>' {
+			return p, true
 		}
 		p--
 		// The key: up to white space, '/', '>' or an '=' that is not its
@@ -280,12 +298,8 @@ func rawHref(raw []byte) (start, end int, found, plain bool) {
 				}
 			}
 		}
-		if isHref(raw[ks:ke]) {
-			v := raw[vs:ve]
-			if bytes.IndexByte(v, '&') >= 0 || bytes.IndexByte(v, '\r') >= 0 || bytes.IndexByte(v, 0) >= 0 {
-				return 0, 0, false, false
-			}
-			return vs, ve, true, true
+		if attr != nil && !attr(ks, ke, vs, ve) {
+			return p, false
 		}
 		skipSpace()
 	}
@@ -299,6 +313,14 @@ func isHTMLSpace(c byte) bool {
 // isHref reports whether an attribute's raw key is "href" in any case.
 func isHref(k []byte) bool {
 	return len(k) == 4 && k[0]|0x20 == 'h' && k[1]|0x20 == 'r' && k[2]|0x20 == 'e' && k[3]|0x20 == 'f'
+}
+
+// tokenizerHref returns the href of the start tag raw as the Tokenizer
+// decodes it, for the values rawHref leaves to it.
+func tokenizerHref(raw []byte) (string, bool) {
+	z := html.NewTokenizer(bytes.NewReader(raw))
+	z.Next()
+	return attr(z, "href")
 }
 
 // attr returns the value of the tag attribute key of the current token.
