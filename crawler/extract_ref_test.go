@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/net/html"
 )
 
 // extractGoquery is the reference extraction, through a goquery DOM: what
@@ -120,12 +121,12 @@ func samplePage(n int) []byte {
 	return []byte(b.String())
 }
 
-// BenchmarkExtract compares one page's extraction by the streaming tokenizer
+// BenchmarkExtract compares one page's extraction in one pass of scanner
 // (what the crawler runs) with the goquery DOM reference.
 func BenchmarkExtract(b *testing.B) {
 	page, _ := url.Parse("http://127.0.1.1:41234/p/7")
 	body := samplePage(60)
-	b.Run("tokenizer", func(b *testing.B) {
+	b.Run("scanner", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
@@ -140,6 +141,36 @@ func BenchmarkExtract(b *testing.B) {
 		for b.Loop() {
 			if _, links, err := extractGoquery(body, page); err != nil || len(links) == 0 {
 				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkScan compares splitting a page into tokens (and reading its
+// texts) by scanner and by x/net/html's Tokenizer, which it stands for.
+func BenchmarkScan(b *testing.B) {
+	body := samplePage(60)
+	b.Run("scanner", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			s := newScanner(body)
+			for tt := s.next(); tt != html.ErrorToken; tt = s.next() {
+				if tt == html.TextToken {
+					s.textOf()
+				}
+			}
+		}
+	})
+	b.Run("tokenizer", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			z := html.NewTokenizer(bytes.NewReader(body))
+			for tt := z.Next(); tt != html.ErrorToken; tt = z.Next() {
+				if tt == html.TextToken {
+					z.Text()
+				}
 			}
 		}
 	})
