@@ -34,7 +34,7 @@ type extracted struct {
 // a goquery (DOM) parse of the same page, and what bounds its memory by the
 // body's size and the caps above on any input, a page nested 100,000 deep
 // included. goquery stays the tool for queries over a stored page's DOM.
-func extract(body []byte, pageURL *url.URL) (extracted, error) {
+func extract(body []byte, pageURL *url.URL) extracted {
 	var (
 		out     extracted
 		z       = scanner{b: body}
@@ -57,7 +57,7 @@ func extract(body []byte, pageURL *url.URL) (extracted, error) {
 			out.title = title.String()
 			out.text = text.String()
 			out.links = resolveAll(pageURL, baseRef, sc)
-			return out, nil
+			return out
 
 		case html.TextToken:
 			switch {

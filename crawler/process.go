@@ -299,11 +299,7 @@ func (c *Crawler) content(r *result, resp *fetch.Response, p *store.Page) {
 			p.Error = "decode: " + err.Error()
 			return
 		}
-		x, err := extract(body, final)
-		if err != nil {
-			p.Error = "parse: " + err.Error()
-			return
-		}
+		x := extract(body, final)
 		p.Title, p.Text = x.title, x.text
 		links := c.dropTracking(x.links)
 		p.Links = make([]string, len(links))
