@@ -215,6 +215,8 @@ func FuzzScanner(f *testing.F) {
 		"</head><body><p>Text\r\nmore &lt; less</p><a href=\"/x\">x</a><br/><p a=/><!-- c --><?pi?></ x></>" +
 		"<noscript>n</noscript><textarea>t&amp;</textarea></body></html>"))
 	f.Add([]byte("<script><!--<script>x</script>--></script>y<plaintext><a>"))
+	f.Add([]byte("<script>a<!-x<!--y--><!--<SCRIPT>z</script >w-->--!><</script/>t<script><!--<scriptx></scrip></script\t>"))
+	f.Add([]byte("<script><!--<script>--><script><!-"))
 	f.Add([]byte("<!--><!---><!-- a --!><!----!-><!--x--!x--><!DOCTYPE><!DOC><!-x>"))
 	f.Add([]byte("<title>a</titlex></TITLE ><xmp></xmp/><iframe/>t</iframe>\x00\r<a b=1 B=2/><a b c=/>"))
 	f.Add([]byte("a < b <3 </"))

@@ -18,17 +18,12 @@ import (
 // the test web that made it half of extraction and a quarter of the
 // crawler's allocations. The scanner finds tokens with bytes.IndexByte in
 // the document as it is, reads tags by the same rules as rawHref
-// (walkTag), and copies nothing unless a text needs decoding. The one
-// state it leaves to the Tokenizer is a script's content, whose rules for
-// where it ends (escaped and double-escaped "<!--" sections) are not worth
-// repeating: it hands the Tokenizer the rest of the document from the
-// <script> tag, once per script.
+// (walkTag), and copies nothing unless a text needs decoding.
 type scanner struct {
 	b          []byte
 	pos        int            // where the next token starts
 	start      int            // where the current token starts
 	tt         html.TokenType // the current token's type
-	tagStart   int            // where the last start tag started
 	rawTag     atom.Atom      // element whose raw text comes next, or 0
 	dataStart  int            // a text token's text: b[dataStart:dataEnd]
 	dataEnd    int
@@ -54,7 +49,7 @@ func (s *scanner) next() html.TokenType {
 		case atom.Plaintext:
 			end, s.textIsRaw = len(s.b), true
 		case atom.Script:
-			end, s.textIsRaw = s.scriptEnd(), true
+			end, s.textIsRaw = scriptEnd(s.b, s.pos), true
 		default:
 			end = rawTextEnd(s.b, s.pos, tag.String())
 			s.textIsRaw = tag != atom.Textarea && tag != atom.Title
@@ -115,7 +110,6 @@ func (s *scanner) startTag(i int) html.TokenType {
 	if !ok {
 		return s.token(html.ErrorToken, len(s.b))
 	}
-	s.tagStart = i
 	switch a := tagAtom(s.b[i:end]); a {
 	case atom.Iframe, atom.Noembed, atom.Noframes, atom.Noscript, atom.Plaintext, atom.Script, atom.Style,
 		atom.Textarea, atom.Title, atom.Xmp:
@@ -186,18 +180,141 @@ func (s *scanner) markupDeclaration(i int) html.TokenType {
 	return s.token(html.CommentToken, closeAngle(b, i+2))
 }
 
-// scriptEnd returns where the content of the script whose start tag ends at
-// s.pos ends, as the Tokenizer finds it: it reads the rest of the document
-// from the tag.
-func (s *scanner) scriptEnd() int {
-	z := html.NewTokenizer(bytes.NewReader(s.b[s.tagStart:]))
-	if z.Next() == html.ErrorToken || len(z.Raw()) != s.pos-s.tagStart {
-		return s.pos // never: the tag reads the same on its own
+// scriptEnd returns where the content of a script that starts at p ends:
+// at the "</script" (followed by white space, '/' or '>') that is not
+// inside a double-escaped section ("<!--<script>…</script>-->"), or at the
+// end of b. It follows the script data states of the WHATWG tokenizer, as
+// the Tokenizer does.
+func scriptEnd(b []byte, p int) int {
+	const (
+		data = iota
+		escaped
+		escapedDash
+		escapedDashDash
+		double
+		doubleDash
+		doubleDashDash
+	)
+	state := data
+	for p < len(b) {
+		c := b[p]
+		p++
+		switch state {
+		case data:
+			if c != '<' {
+				continue
+			}
+			if p >= len(b) {
+				return len(b)
+			}
+			switch b[p] {
+			case '/':
+				next, match, eof := rawEndTag(b, p+1, "script")
+				switch {
+				case eof:
+					return len(b)
+				case match:
+					return p - 1
+				}
+				p = next
+			case '!': // "<!--" starts an escaped section
+				switch {
+				case p+1 >= len(b) || b[p+1] == '-' && p+2 >= len(b):
+					return len(b)
+				case b[p+1] == '-' && b[p+2] == '-':
+					p, state = p+3, escapedDashDash
+				default:
+					p++ // read again from the character after '!'
+				}
+			}
+		case escaped, escapedDash, escapedDashDash:
+			switch {
+			case c == '-':
+				state = min(state+1, escapedDashDash)
+			case c == '>' && state == escapedDashDash:
+				state = data
+			case c == '<':
+				if p >= len(b) {
+					return len(b)
+				}
+				switch c := b[p]; {
+				case c == '/':
+					next, match, eof := rawEndTag(b, p+1, "script")
+					switch {
+					case eof:
+						return len(b)
+					case match:
+						return p - 1
+					}
+					p, state = next, escaped
+				case isLetter(c): // "<script" starts a double-escaped section
+					next, match, eof := rawEndTag(b, p, "script")
+					switch {
+					case eof:
+						return len(b)
+					case match:
+						p, state = next+1, double
+					default:
+						p, state = next, escaped
+					}
+				default:
+					state = data
+				}
+			default:
+				state = escaped
+			}
+		default: // double, doubleDash, doubleDashDash
+			switch {
+			case c == '-':
+				state = min(state+1, doubleDashDash)
+			case c == '>' && state == doubleDashDash:
+				state = data
+			case c == '<':
+				state = double
+				if p < len(b) && b[p] == '/' {
+					next, match, eof := rawEndTag(b, p+1, "script")
+					switch {
+					case eof:
+						return len(b)
+					case match: // "</script>" ends the double escape
+						p, state = next+1, escaped
+					default:
+						p = next
+					}
+				} else if p >= len(b) {
+					return len(b)
+				}
+			default:
+				state = double
+			}
+		}
 	}
-	if z.Next() != html.TextToken {
-		return s.pos
+	return len(b)
+}
+
+// rawEndTag reads name, matched ignoring case, from p (just after "</")
+// and then white space, '/' or '>': match reports whether they are there,
+// and next is where the character that ended the name is (the one that
+// did not match, or the one after the name), to be read again. eof reports
+// that b ended first.
+func rawEndTag(b []byte, p int, name string) (next int, match, eof bool) {
+	for n := 0; n < len(name); n++ {
+		if p >= len(b) {
+			return p, false, true
+		}
+		if c := b[p]; c != name[n] && c != name[n]-('a'-'A') {
+			return p, false, false
+		}
+		p++
 	}
-	return s.pos + len(z.Raw())
+	if p >= len(b) {
+		return p, false, true
+	}
+	switch b[p] {
+	case ' ', '\n', '\r', '\t', '\f', '/', '>':
+		return p, true, false
+	}
+	return p, false, false
 }
 
 // textOf returns the text of the current text token as the Tokenizer's
@@ -241,25 +358,14 @@ func rawTextEnd(b []byte, p int, name string) int {
 			p = i + 1
 			continue
 		}
-		k := i + 2
-		for n := 0; n < len(name); n, k = n+1, k+1 {
-			if k >= len(b) {
-				return len(b)
-			}
-			if c := b[k]; c != name[n] && c != name[n]-('a'-'A') {
-				break
-			}
-		}
-		if k >= len(b) {
+		next, match, eof := rawEndTag(b, i+2, name)
+		switch {
+		case eof:
 			return len(b)
+		case match:
+			return i
 		}
-		if k-(i+2) == len(name) {
-			switch b[k] {
-			case ' ', '\n', '\r', '\t', '\f', '/', '>':
-				return i
-			}
-		}
-		p = k // read again from the character that did not match
+		p = next // read again from the character that ended the name
 	}
 }
 
