@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 )
 
 func TestExtract(t *testing.T) {
@@ -69,5 +70,33 @@ func TestExtractBaseAfterLinks(t *testing.T) {
 	x := extract([]byte(`<a href="x">x</a><base href="http://other.example/dir/"><base href="/ignored/">`), page)
 	if len(x.links) != 1 || x.links[0].url != "http://other.example/dir/x" {
 		t.Fatalf("links = %v, want [http://other.example/dir/x]", x.links)
+	}
+}
+
+// A page's links share one string; a URL queued for later must not keep it
+// alive, so ownStrings copies the URL and cuts the host from the copy.
+func TestOwnStrings(t *testing.T) {
+	page, _ := url.Parse("http://example.com/dir/page")
+	x := extract([]byte(`<a href="/a">a</a><a href="http://other.example:8080/b">b</a><a href="c">c</a>`), page)
+	if len(x.links) != 3 {
+		t.Fatalf("links = %v", x.links)
+	}
+	shared := unsafe.StringData(x.links[0].url)
+	for _, l := range x.links {
+		o := ownStrings(l)
+		if o != l {
+			t.Errorf("ownStrings(%v) = %v", l, o)
+		}
+		u, h := unsafe.StringData(o.url), unsafe.StringData(o.host)
+		if u == unsafe.StringData(l.url) || uintptr(unsafe.Pointer(h)) < uintptr(unsafe.Pointer(u)) ||
+			uintptr(unsafe.Pointer(h)) >= uintptr(unsafe.Pointer(u))+uintptr(len(o.url)) {
+			t.Errorf("ownStrings(%v): the URL is not a copy, or the host is not cut from it", l)
+		}
+		if u == shared {
+			t.Errorf("ownStrings(%v) shares the page's string", l)
+		}
+	}
+	if unsafe.StringData(x.links[1].url) != (*byte)(unsafe.Add(unsafe.Pointer(shared), len(x.links[0].url))) {
+		t.Error("the page's links do not share one string (the test no longer tests anything)")
 	}
 }

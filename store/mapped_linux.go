@@ -22,20 +22,23 @@ func (s *Store) dropMapped(tx *bolt.Tx) {
 	unix.Syscall(unix.SYS_MADVISE, s.db.Info().Data, uintptr(tx.Size()), unix.MADV_DONTNEED)
 }
 
-// mappedBudget, plus a twelfth of the database's size (mappedShare), is how
-// much more file-backed memory than at Open the process may hold after a
-// commit before the database's mapped pages are dropped. Below it, what a
+// mappedBudget, plus a fourteenth of the database's size (mappedShare), is
+// how much more file-backed memory than at Open the process may hold after
+// a commit before the database's mapped pages are dropped. Below it, what a
 // commit touched (the upper levels of the trees, the URL index, the ends of
-// the queues) stays mapped for the next commit, which then needs less time:
-// crawl bench throughput commits in 24 ms against 50 ms when every commit
-// drops them, and in the same time with a budget of 16 MiB as of 32 (peak
-// RSS 81–84 against 95–98 MB); growth at 300k pages, 22.7 ms against
-// 28.7 ms with a share of an eighth against none (peak RSS 154 against
-// 125 MB); at 1M pages with a twelfth, 40 ms against 53 ms and 4,015
-// against 3,534 pages/s (peak RSS 256 against 177 MB).
+// the queues) stays mapped for the next commit, which then needs less time.
+// Measured with crawl bench: throughput commits in 24 ms against 50 ms when
+// every commit drops them, and in the same 17 ms with a budget of 8 MiB as
+// of 16 or 32 (peak RSS 80 against 81 and 95–98 MB). What matters at scale
+// is the share, which keeps the URL index mapped: at 1M pages of S2
+// records, a twelfth gave 5,221 pages/s and 320 MB of peak RSS, a
+// fourteenth 4,625–5,094 pages/s and 288–297 MB, a sixteenth 4,603 pages/s
+// and 279 MB, a twenty-fourth 4,671 pages/s, 242 MB and the slowest commits
+// (49 ms against 42–45). With zstd records (smaller), a twelfth had given
+// 256 MB.
 const (
-	mappedBudget = 16 << 20
-	mappedShare  = 12
+	mappedBudget = 8 << 20
+	mappedShare  = 14
 )
 
 // afterCommit drops the mapped pages of the database if the process holds
