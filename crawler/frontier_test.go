@@ -247,22 +247,28 @@ func TestSentCountsRobotsRequests(t *testing.T) {
 	})
 }
 
-// TestOfferBeforeCommit: links offered before their batch is committed are
-// handed out at once as far as the host's window holds them; the rest come
-// from the store once the batch is committed, and the commit neither queues
-// nor counts the offered ones twice.
-func TestOfferBeforeCommit(t *testing.T) {
-	var committed []store.Entry // the store's queue
-	f := newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf},
+// windowOf2 returns an unlimited frontier whose hosts hold 2 entries in
+// memory and load the rest from *committed, the store's queue.
+func windowOf2(committed *[]store.Entry) *frontier {
+	return newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf},
 		func(host string, after uint64, n int) ([]store.Entry, error) {
 			var out []store.Entry
-			for _, e := range committed {
+			for _, e := range *committed {
 				if e.Host == host && e.Seq > after && len(out) < n {
 					out = append(out, e)
 				}
 			}
 			return out, nil
 		})
+}
+
+// TestOfferBeforeCommit: links offered before their batch is committed are
+// handed out at once as far as the host's window holds them; the rest come
+// from the store once the batch is committed, and the commit neither queues
+// nor counts the offered ones twice.
+func TestOfferBeforeCommit(t *testing.T) {
+	var committed []store.Entry // the store's queue
+	f := windowOf2(&committed)
 	f.restore(nil, 0, 0, 41) // the store gave out positions up to 41
 	es := []store.Entry{{URL: "http://h/a", Host: "h"}, {URL: "http://h/b", Host: "h"}, {URL: "http://h/c", Host: "h"}}
 	f.offer(es)
@@ -300,16 +306,7 @@ func TestOfferBeforeCommit(t *testing.T) {
 // used to drop them, which hung a resumed crawl now and then.
 func TestOfferAfterEarlyRefill(t *testing.T) {
 	var committed []store.Entry // the store's queue
-	f := newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf},
-		func(host string, after uint64, n int) ([]store.Entry, error) {
-			var out []store.Entry
-			for _, e := range committed {
-				if e.Host == host && e.Seq > after && len(out) < n {
-					out = append(out, e)
-				}
-			}
-			return out, nil
-		})
+	f := windowOf2(&committed)
 	entry := func(p string) store.Entry { return store.Entry{URL: "http://h/" + p, Host: "h"} }
 	first := []store.Entry{entry("a"), entry("b"), entry("c"), entry("d")} // c and d spill
 	f.offer(first)

@@ -209,14 +209,11 @@ func scriptEnd(b []byte, p int) int {
 			}
 			switch b[p] {
 			case '/':
-				next, match, eof := rawEndTag(b, p+1, "script")
-				switch {
-				case eof:
-					return len(b)
-				case match:
-					return p - 1
+				end, ended := scriptEndTag(b, p+1)
+				if ended {
+					return end
 				}
-				p = next
+				p = end
 			case '!': // "<!--" starts an escaped section
 				switch {
 				case p+1 >= len(b) || b[p+1] == '-' && p+2 >= len(b):
@@ -239,14 +236,11 @@ func scriptEnd(b []byte, p int) int {
 				}
 				switch c := b[p]; {
 				case c == '/':
-					next, match, eof := rawEndTag(b, p+1, "script")
-					switch {
-					case eof:
-						return len(b)
-					case match:
-						return p - 1
+					end, ended := scriptEndTag(b, p+1)
+					if ended {
+						return end
 					}
-					p, state = next, escaped
+					p, state = end, escaped
 				case isLetter(c): // "<script" starts a double-escaped section
 					next, match, eof := rawEndTag(b, p, "script")
 					switch {
@@ -290,6 +284,21 @@ func scriptEnd(b []byte, p int) int {
 		}
 	}
 	return len(b)
+}
+
+// scriptEndTag reads what follows "</" at p in a script: if it is the
+// script's end tag, it returns where the script's content ends (at the
+// '<') and true; if b ends first, the end of b and true; otherwise where to
+// read again and false.
+func scriptEndTag(b []byte, p int) (int, bool) {
+	next, match, eof := rawEndTag(b, p, "script")
+	switch {
+	case eof:
+		return len(b), true
+	case match:
+		return p - len("</"), true
+	}
+	return next, false
 }
 
 // rawEndTag reads name, matched ignoring case, from p (just after "</")
