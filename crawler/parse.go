@@ -26,9 +26,9 @@ type extracted struct {
 }
 
 // extract reads an HTML body in one pass of scanner (the tokens of
-// x/net/html's Tokenizer) and returns its title, visible text and links. Links resolve against the
-// document's first <base href> if it has one, else against pageURL (the final
-// URL after redirects).
+// x/net/html's Tokenizer) and returns its title, visible text and links.
+// Links resolve against the document's first <base href> if it has one, else
+// against pageURL (the final URL after redirects).
 //
 // It builds no document tree: that is what makes it several times faster than
 // a goquery (DOM) parse of the same page, and what bounds its memory by the
