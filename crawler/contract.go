@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -33,10 +34,9 @@ type urlFrontier interface {
 	hold(host string, until time.Time)
 	setCrawlDelay(host string, d time.Duration)
 	observe(host string, ok bool, latency time.Duration)
-	// pace waits, if need be, until a request to host may be sent now;
-	// sent records a request to host sent outside pace (robots.txt).
-	pace(ctx context.Context, host string) error
-	sent(host string, t time.Time)
+	// Wait paces every request the fetcher sends (fetch.Pacer): the
+	// workers' context carries the frontier to the fetcher.
+	fetch.Pacer
 
 	finished() bool
 	changes() <-chan struct{}

@@ -376,6 +376,7 @@ func (c *Crawler) Run(ctx context.Context) error {
 	// everything at once.
 	fetchCtx, cancelFetch := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelFetch()
+	pacedCtx := fetch.WithPacer(fetchCtx, c.front) // every request the fetcher sends waits for its host's turn
 	failCtx, fail := context.WithCancelCause(context.Background())
 	defer fail(nil)
 
@@ -387,7 +388,7 @@ func (c *Crawler) Run(ctx context.Context) error {
 	for range c.cfg.Workers {
 		workers.Go(func() {
 			for j := range jobs {
-				r, ok := c.process(fetchCtx, j)
+				r, ok := c.process(pacedCtx, j)
 				if r.done != nil && r.done.Page != nil {
 					// Off the commit path; on an error Commit reports it.
 					r.done.Value, _ = store.EncodePage(r.done.Page)

@@ -64,10 +64,11 @@ type hostQueue struct {
 	limit    rate.Limit    // configured rate (Config or HostLimits)
 	every    time.Duration // 1/limit; 0 for no limit
 	limiter  *rate.Limiter // taken when a URL of the host is handed out
-	// sendLim has the limiter's rate and burst but is taken when a request
-	// is sent (see pace): it absorbs the scheduling delay between hand-out
-	// and send, so the host never sees requests closer than its rate.
-	sendLim *rate.Limiter
+	// gate has the limiter's interval and burst but times them from when
+	// requests were written (see Wait): it absorbs the delays between
+	// hand-out and send, so the host never sees requests closer than its
+	// interval.
+	gate    sendGate
 	readyAt time.Time
 	index   int // in the ready heap, or -1
 
@@ -132,9 +133,10 @@ func (f *frontier) host(name string) *hostQueue {
 		if f.limits != nil {
 			limit, burst, perHost = hostLimits(f.limits, name, limit, burst, perHost)
 		}
-		h = &hostQueue{name: name, limiter: rate.NewLimiter(limit, burst), sendLim: rate.NewLimiter(limit, burst),
+		h = &hostQueue{name: name, limiter: rate.NewLimiter(limit, burst),
 			limit: limit, every: every(limit),
 			perHost: perHost, index: -1, slow: 1}
+		h.gate.set(h.every, burst)
 		f.hosts[name] = h
 	}
 	return h
@@ -449,12 +451,11 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 	}
 	if old := h.limiter.Limit(); lim != old {
 		h.limiter.SetLimitAt(now, lim)
-		h.sendLim.SetLimitAt(now, lim)
+		h.gate.set(every(lim), h.limiter.Burst())
 		if old == rate.Inf {
 			// An unlimited limiter kept no account of the request that
 			// led here (robots.txt, an error): count it now.
 			h.limiter.ReserveN(now, h.limiter.Burst())
-			h.sendLim.ReserveN(now, h.sendLim.Burst())
 		}
 		if h.index >= 0 {
 			f.schedule(h, now)
@@ -462,53 +463,17 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 	}
 }
 
-// pace is called just before a request to host is sent: it takes a token
-// from the host's send limiter, at the moment it runs, and waits for one if
-// need be. A URL is handed out only when the host's limiter allows it, so
-// the wait is zero unless the worker was scheduled late and a later request
-// to the host went first. The token is taken when the worker actually
-// passes, never reserved ahead: a worker whose timer fires late (a loaded
-// machine, thousands of goroutines) then delays the requests after it
-// instead of sending right before one of them. It returns ctx's error if
-// ctx ends first.
-func (f *frontier) pace(ctx context.Context, host string) error {
-	// The host's send limiter is safe for concurrent use, and taken
-	// outside the frontier's lock: a worker that unlocks a contended mutex
-	// may yield its CPU to a waiter, and would then send late, after its
-	// token.
+// Wait implements fetch.Pacer: the fetcher asks it before every request to
+// host it sends (robots.txt, redirect hops and retries as well as pages),
+// and the host's send gate lets the request go once its interval has passed
+// since the previous one left (see sendGate). A URL is handed out only when
+// the host's limiter allows it, so the wait is short: the difference between
+// when the last request was handed out and when it left.
+func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	f.mu.Lock()
-	lim := f.host(host).sendLim
+	g := &f.host(host).gate
 	f.mu.Unlock()
-	var t *time.Timer
-	for {
-		now := time.Now()
-		if lim.AllowN(now, 1) {
-			if t != nil {
-				t.Stop()
-			}
-			return nil
-		}
-		d := nextToken(lim, now).Sub(now)
-		if t == nil {
-			t = time.NewTimer(d)
-		} else {
-			t.Reset(d)
-		}
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-	}
-}
-
-// sent records a request to host sent at t outside pace (robots.txt, which
-// the fetcher asks for on its own).
-func (f *frontier) sent(host string, t time.Time) {
-	f.mu.Lock()
-	f.host(host).sendLim.ReserveN(t, 1)
-	f.mu.Unlock()
+	return g.wait(ctx)
 }
 
 // abandon returns n handed-out entries that will not be completed in this

@@ -164,85 +164,119 @@ func TestFrontierUnlimitedHostBacksOff(t *testing.T) {
 	})
 }
 
-// TestPaceAbsorbsLateWorkers: two URLs of a host at 10/s are handed out
-// 100 ms apart, but the worker of the first is scheduled late and sends
-// after the second. pace keeps the two requests 100 ms apart anyway; a
-// worker on time does not wait.
-func TestPaceAbsorbsLateWorkers(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newTestFrontier(t, 10, 2)
-		ctx := t.Context()
-		take(t, f)
-		time.Sleep(readyIn(t, f))
-		take(t, f)
-		// The second worker is on time: no wait.
-		start := time.Now()
-		if err := f.pace(ctx, "h"); err != nil || time.Since(start) != 0 {
-			t.Fatalf("pace on time: waited %v, err %v; want no wait", time.Since(start), err)
-		}
-		// The first worker, late by 30 ms, sends after it: it waits a whole
-		// interval from the second's request.
-		time.Sleep(30 * time.Millisecond)
-		start = time.Now()
-		if err := f.pace(ctx, "h"); err != nil {
-			t.Fatal(err)
-		}
-		if got := time.Since(start); got != 70*time.Millisecond {
-			t.Fatalf("late worker waited %v, want 70ms (100ms after the other request)", got)
-		}
-	})
+// waitFor takes a send permit for host h and fails the test on an error.
+func waitFor(t *testing.T, f *frontier, ctx context.Context) func(time.Time) {
+	t.Helper()
+	sent, err := f.Wait(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sent
 }
 
-// TestPaceTakesTokenWhenPassing: a worker waiting in pace goes only when a
-// whole interval has passed since the last request actually sent, even if
-// that request went out while it waited (a worker that woke first, or
-// robots.txt). A reservation made when it started to wait would let it
-// send 50 ms after robots.txt here.
-func TestPaceTakesTokenWhenPassing(t *testing.T) {
+// TestWaitTimesFromWrite: the next request to a host leaves an interval
+// after the previous one was written, not after its permit: a dial of 30 ms
+// between the two moves the next request on by 30 ms.
+func TestWaitTimesFromWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, 10, 1)
-		ctx := t.Context()
-		if err := f.pace(ctx, "h"); err != nil { // a request now
-			t.Fatal(err)
-		}
-		passed := make(chan time.Time)
-		go func() {
-			if err := f.pace(ctx, "h"); err != nil {
-				t.Error(err)
-			}
-			passed <- time.Now()
-		}()
-		time.Sleep(50 * time.Millisecond)
-		robots := time.Now()
-		f.sent("h", robots)
-		if gap := (<-passed).Sub(robots); gap < 100*time.Millisecond {
-			t.Fatalf("the waiting worker sent %v after robots.txt, want at least the interval 100ms", gap)
+		sent := waitFor(t, f, t.Context())
+		time.Sleep(30 * time.Millisecond) // the dial
+		wrote := time.Now()
+		sent(wrote)
+		waitFor(t, f, t.Context())
+		if got := time.Since(wrote); got != 100*time.Millisecond+sendMargin {
+			t.Fatalf("next permit %v after the write, want the interval 100ms and the margin", got)
 		}
 	})
 }
 
-func TestPaceStopsWithContext(t *testing.T) {
+// TestWaitOnePermitOut: while a request has a permit and is not written,
+// no other request to its host may go, even past the interval: its write
+// time is what the next one is timed from.
+func TestWaitOnePermitOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 10, 4)
+		sent := waitFor(t, f, t.Context())
+		got := make(chan time.Time)
+		go func() {
+			waitFor(t, f, t.Context())
+			got <- time.Now()
+		}()
+		time.Sleep(500 * time.Millisecond) // a slow dial, 5 intervals
+		synctest.Wait()
+		select {
+		case <-got:
+			t.Fatal("second permit given while the first request was not written")
+		default:
+		}
+		wrote := time.Now()
+		sent(wrote)
+		if gap := (<-got).Sub(wrote); gap != 100*time.Millisecond+sendMargin {
+			t.Fatalf("second permit %v after the first write, want 100ms and the margin", gap)
+		}
+	})
+}
+
+// TestWaitUnsentCountsNothing: a permit whose request never left (the dial
+// failed) frees the host at once and takes no token.
+func TestWaitUnsentCountsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 10, 1)
+		waitFor(t, f, t.Context())(time.Time{})
+		start := time.Now()
+		waitFor(t, f, t.Context())
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("permit after an unsent request waited %v, want none", d)
+		}
+	})
+}
+
+// TestWaitBurst: a host with burst 3 gets three requests at once after a
+// pause, then one an interval.
+func TestWaitBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 3, limit: 10},
+			func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
+		start := time.Now()
+		for range 3 {
+			waitFor(t, f, t.Context())(time.Now())
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("burst of 3 waited %v, want none", d)
+		}
+		waitFor(t, f, t.Context())(time.Now())
+		if d := time.Since(start); d != 100*time.Millisecond+sendMargin {
+			t.Fatalf("4th request after %v, want 100ms and the margin", d)
+		}
+	})
+}
+
+// TestWaitCrawlDelayCountsRobots: a Crawl-delay learnt from robots.txt
+// spaces the first page from robots.txt itself, as the host's policer at
+// that interval counts it.
+func TestWaitCrawlDelayCountsRobots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newTestFrontier(t, 20, 1)
+		robots := time.Now()
+		waitFor(t, f, t.Context())(robots)
+		time.Sleep(3 * time.Millisecond) // its answer
+		f.setCrawlDelay("h", time.Second)
+		waitFor(t, f, t.Context())
+		if d := time.Since(robots); d != time.Second+sendMargin {
+			t.Fatalf("first page %v after robots.txt, want the Crawl-delay 1s and the margin", d)
+		}
+	})
+}
+
+func TestWaitStopsWithContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, 1, 1)
-		f.pace(t.Context(), "h") // takes the token
+		waitFor(t, f, t.Context())(time.Now())
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
-		if err := f.pace(ctx, "h"); err == nil {
-			t.Fatal("pace with no token and a context ending before it: got nil error")
-		}
-	})
-}
-
-func TestSentCountsRobotsRequests(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newTestFrontier(t, 4, 1)
-		f.sent("h", time.Now()) // robots.txt went out now
-		start := time.Now()
-		if err := f.pace(t.Context(), "h"); err != nil {
-			t.Fatal(err)
-		}
-		if got := time.Since(start); got != 250*time.Millisecond {
-			t.Fatalf("first page after robots.txt waited %v, want 250ms", got)
+		if _, err := f.Wait(ctx, "h"); err == nil {
+			t.Fatal("Wait with no token and a context ending before it: got nil error")
 		}
 	})
 }

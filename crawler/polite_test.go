@@ -109,15 +109,13 @@ func count(reqs []crawltest.Request, path string) int {
 	return n
 }
 
-// checkGaps fails if two consecutive requests in reqs are closer than
-// interval, less 15% for scheduling noise.
-func checkGaps(t *testing.T, reqs []crawltest.Request, interval time.Duration) {
+// checkPoliced fails for every request of reqs (one host's, every path
+// counted) that the host's token-bucket policer at interval and burst
+// finds in excess, with its 5 ms of slack.
+func checkPoliced(t *testing.T, reqs []crawltest.Request, interval time.Duration, burst int) {
 	t.Helper()
-	slack := interval * 15 / 100
-	for i := 1; i < len(reqs); i++ {
-		if gap := reqs[i].Time.Sub(reqs[i-1].Time); gap < interval-slack {
-			t.Errorf("%s then %s only %v apart, want at least %v", reqs[i-1].Path, reqs[i].Path, gap, interval)
-		}
+	for _, e := range (crawltest.Policer{Interval: interval, Burst: burst, Slack: policerSlack}).Check(reqs) {
+		t.Errorf("excess request at interval %v, burst %d: %v", interval, burst, e)
 	}
 }
 
@@ -183,7 +181,7 @@ func TestRobotsDisallowAndCrawlDelay(t *testing.T) {
 			t.Errorf("disallowed %s requested", r.Path)
 		}
 	}
-	checkGaps(t, log0, 250*time.Millisecond) // Crawl-delay, from robots.txt on
+	checkPoliced(t, log0, 250*time.Millisecond, 1) // Crawl-delay, robots.txt included
 	for _, r := range w.Log() {
 		if r.UserAgent != testUA {
 			t.Errorf("%s sent User-Agent %q, want %q", r.Path, r.UserAgent, testUA)
@@ -399,7 +397,7 @@ func TestRateHoldsForRobotsAndRedirectHops(t *testing.T) {
 		t.Fatalf("only %d requests: %v", len(reqs), paths(reqs))
 	}
 	checkRobotsFirst(t, reqs)
-	checkGaps(t, reqs, 200*time.Millisecond)
+	checkPoliced(t, reqs, 200*time.Millisecond, 1)
 }
 
 func TestSlowDripAndBodyCap(t *testing.T) {
@@ -608,5 +606,43 @@ func TestRobotsOncePerHostUnderConcurrency(t *testing.T) {
 				t.Errorf("host %d: %s arrived %v after robots.txt, before its answer", i, r.Path, r.Time.Sub(reqs[0].Time))
 			}
 		}
+	}
+}
+
+// TestPolicedAtTheServer crawls webs under the load of a full crawl and
+// polices every host's log as the host would (every request counted:
+// robots.txt, the sitemap probe, pages; 5 ms of slack).
+func TestPolicedAtTheServer(t *testing.T) {
+	cases := []struct {
+		name    string
+		web     crawltest.Config
+		latency time.Duration
+		cfg     Config
+	}{
+		{"many hosts", crawltest.Config{Hosts: 40, PagesPerHost: 12, LinksPerPage: 6},
+			0, Config{Rate: 10, Workers: 64}},
+		{"slow servers, concurrency 8", crawltest.Config{Hosts: 6, PagesPerHost: 40, LinksPerPage: 8},
+			40 * time.Millisecond, Config{Rate: 50, PerHost: 8, Workers: 200}},
+		{"burst 3", crawltest.Config{Hosts: 8, PagesPerHost: 20, LinksPerPage: 6},
+			0, Config{Rate: 20, Burst: 3, PerHost: 3, Workers: 64}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := crawltest.New(t, tc.web)
+			w.SetLatency(tc.latency)
+			pages := crawlWeb(t, tc.cfg, fetch.Config{}, w.Seeds()...)
+			if len(pages) != tc.web.Hosts*tc.web.PagesPerHost {
+				t.Errorf("%d records, want %d", len(pages), tc.web.Hosts*tc.web.PagesPerHost)
+			}
+			every := time.Duration(float64(time.Second) / float64(tc.cfg.Rate))
+			n := 0
+			for i := range tc.web.Hosts {
+				reqs := hostLog(w, i)
+				n += len(reqs)
+				checkRobotsFirst(t, reqs)
+				checkPoliced(t, reqs, every, max(tc.cfg.Burst, 1))
+			}
+			t.Logf("%d requests policed", n)
+		})
 	}
 }

@@ -63,9 +63,6 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		c.discoverSitemaps(&found, u, nil, j.record().Depth)
 	}
 
-	if err := c.front.pace(ctx, j.Host); err != nil {
-		return result{}, false // stopped by us: the URL stays pending
-	}
 	start := time.Now()
 	resp, err := c.fetcher.Fetch(ctx, j.URL)
 	release()
@@ -148,11 +145,7 @@ func (c *Crawler) newRecord(j job, start time.Time) result {
 // needs no fetch now: r and ok are then process's results. Otherwise r
 // holds the sitemaps found.
 func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func()) (r result, ok, done bool) {
-	asked := time.Now()
 	rb, fetched, err := c.fetcher.Robots(ctx, j.URL)
-	if fetched {
-		c.front.sent(j.Host, asked)
-	}
 	if err != nil {
 		release()
 		if ctx.Err() != nil {

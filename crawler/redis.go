@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,8 +52,11 @@ const (
 	pollEvery = 50 * time.Millisecond // longest wait before asking Redis again when nothing is ready
 	callWait  = 5 * time.Second       // longest wait for one Redis call
 	seedWait  = 10 * time.Second      // how long AddSeeds and the shutdown wait for Redis
-	minRetry  = 100 * time.Millisecond
-	maxRetry  = 5 * time.Second
+	// permitHold bounds how long a worker's send permit keeps a host's
+	// other requests waiting if the worker dies before it reports the send.
+	permitHold = 15 * time.Second
+	minRetry   = 100 * time.Millisecond
+	maxRetry   = 5 * time.Second
 )
 
 // redisFrontier is a frontier shared by several crawl processes through one
@@ -706,32 +710,49 @@ func (f *redisFrontier) stats() frontierStats {
 // hostStates is not tracked for the Redis frontier.
 func (f *redisFrontier) hostStates(time.Time) (ready, waiting, held int) { return 0, 0, 0 }
 
-// pace waits, if need be, until host's interval has passed since the last
-// request any worker sent it, and marks this one as sent (Redis's clock).
-func (f *redisFrontier) pace(ctx context.Context, host string) error {
+// Wait implements fetch.Pacer across processes (pace.lua): a permit is
+// given when no other worker holds one for host and its interval has passed
+// since the last request any worker sent it was written.
+func (f *redisFrontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	p := f.prefix(f.shardOf(host))
+	token := strconv.FormatUint(rand.Uint64(), 36)
 	for {
 		var wait int64
 		err := f.retrying(ctx, func(ctx context.Context) error {
 			var err error
-			wait, err = paceScript.Run(ctx, f.rdb, []string{p + "ready"}, p, host).Int64()
+			wait, err = paceScript.Run(ctx, f.rdb, []string{p + "ready"}, p, host, "w", token, permitHold.Milliseconds()).Int64()
 			return err
 		})
-		if err != nil || wait <= 0 {
-			return err
+		switch {
+		case err != nil:
+			return nil, err
+		case wait < 0:
+			return func(time.Time) {}, nil
+		case wait == 0:
+			return func(at time.Time) { go f.sent(p, host, token, !at.IsZero()) }, nil
 		}
 		t := time.NewTimer(time.Duration(wait) * time.Millisecond)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
 
-// sent records a request to host sent outside pace (robots.txt): the next
-// request any worker sends the host is paced after it.
-func (f *redisFrontier) sent(host string, _ time.Time) {
-	f.queue(f.shardOf(host), redisOp{args: []any{"s", host}})
+// sent ends permit token of host. It runs on its own goroutine: the fetcher
+// reports a send from its connection's write path, which must not wait for
+// Redis. Until Redis has it, the permit stays out, which only delays the
+// host's next request; one that never arrives expires after permitHold.
+func (f *redisFrontier) sent(p, host, token string, written bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
+	defer cancel()
+	w := "0"
+	if written {
+		w = "1"
+	}
+	_ = f.retrying(ctx, func(ctx context.Context) error {
+		return paceScript.Run(ctx, f.rdb, []string{p + "ready"}, p, host, "s", token, w).Err()
+	})
 }

@@ -158,10 +158,15 @@ func New(cfg Config) *Client {
 	tr := &http.Transport{
 		Proxy: nil, // a crawler talks to the hosts it names
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := guarded
 			if c.cfg.AllowPrivate || c.isAllowed(addr) {
-				return open.DialContext(ctx, network, addr)
+				d = open
 			}
-			return guarded.DialContext(ctx, network, addr)
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &wireConn{Conn: conn}, nil // tells the Pacer when requests leave
 		},
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           0, // no global cap: the per-host cap bounds it
@@ -175,14 +180,15 @@ func New(cfg Config) *Client {
 		// only do gzip).
 		DisableCompression: true,
 	}
+	paced := pacedTransport{rt: tr}
 	c.http = &http.Client{
-		Transport: tr,
+		Transport: paced,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 	c.robots = &http.Client{
-		Transport: tr,
+		Transport: paced,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRobotsRedirects {
 				return http.ErrUseLastResponse
@@ -260,7 +266,8 @@ func blocked(a netip.Addr) bool {
 // Fetch GETs rawURL and reads at most Config.MaxBody bytes of its decoded
 // body. The whole fetch, a slowly dripping body included, is bounded by
 // Config.Timeout and by ctx. A non-2xx status is not an error: it is in
-// Response.Status; a redirect is returned as it is, not followed.
+// Response.Status; a redirect is returned as it is, not followed. Under a
+// context from WithPacer, the request waits for its Pacer first.
 func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
 	return c.get(ctx, c.http, rawURL, c.cfg.MaxBody)
 }
@@ -276,7 +283,8 @@ func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBod
 	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
 	req.Header.Set("Accept-Encoding", "gzip, br")
 
-	start := time.Now()
+	st := &sendTimes{granted: time.Now()} // moved on by each paced round trip
+	req = req.WithContext(context.WithValue(ctx, sendTimesKey{}, st))
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", rawURL, unwrapURLError(err))
@@ -293,7 +301,7 @@ func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBod
 		Status:   resp.StatusCode,
 		Header:   resp.Header,
 		Body:     body,
-		Duration: time.Since(start),
+		Duration: time.Since(st.granted),
 
 		Proto:         resp.Proto,
 		StatusText:    resp.Status,

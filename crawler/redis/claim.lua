@@ -10,7 +10,6 @@
 --   ["h", host, ms]                    hold host for ms (Retry-After, back-off)
 --   ["c", host, ms]                    host's robots.txt Crawl-delay
 --   ["o", host, ok]                    a request to host succeeded (1) or failed (0)
---   ["s", host]                        a request to host (robots.txt) was sent: pace the next after it
 -- Returns {wake, pending, leases, ver, id1, host1, entry1, …}: wake is the
 -- ms until the earliest host is ready (-1: none has work and a free slot).
 local leaseMs, want = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -49,8 +48,6 @@ for _, op in ipairs(ops) do
     redis.call('HSET', P .. 'h:' .. op[2], 'cd', op[3])
     retune(op[2])
     sched(op[2])
-  elseif k == 's' then
-    redis.call('HSET', P .. 'h:' .. op[2], 'sent', now)
   elseif k == 'o' then
     local hk = P .. 'h:' .. op[2]
     local s = redis.call('HMGET', hk, 'slow', 'base', 'cd', 'maxb')
