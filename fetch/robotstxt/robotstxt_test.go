@@ -360,3 +360,20 @@ Sitemap: https://example.com/sitemap.xml
 	// true false true
 	// false 1.5s [https://example.com/sitemap.xml]
 }
+
+// BenchmarkAllowed answers one question against a group of 40 rules, as
+// the crawler does for every URL it is about to fetch.
+func BenchmarkAllowed(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("User-agent: *\nDisallow: /\nUser-agent: politecrawl\n")
+	for i := range 20 {
+		fmt.Fprintf(&sb, "Disallow: /section%d/*.pdf$\nAllow: /section%d/public/\n", i, i)
+	}
+	g := Parse([]byte(sb.String())).Group("politecrawl")
+	const path = "/section19/public/reports/2026/annual-report.pdf?lang=en"
+	for b.Loop() {
+		if !g.Allowed(path) {
+			b.Fatalf("%s disallowed, want allowed", path)
+		}
+	}
+}
