@@ -202,6 +202,55 @@ func TestRobotsDisallowAndCrawlDelay(t *testing.T) {
 	}
 }
 
+// TestRobotsRFC9309 crawls a host whose robots.txt temoto/robotstxt
+// rejected whole (a rule before the first user-agent line, a Crawl-delay
+// with a unit), so that crawl used to fetch everything: each line is now
+// read as RFC 9309 says, and the disallowed pages are never requested and
+// are stored as skipped.
+func TestRobotsRFC9309(t *testing.T) {
+	w := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 8, CrossHost: -1})
+	w.Handle(0, "/robots.txt", text(`Disallow: /p/1
+User-agent: polite
+Disallow: /
+
+User-agent: *
+Disallow: /
+
+User-agent: PoliteCrawl
+Crawl-delay: 50ms
+Disallow: /*3$
+Disallow: /p/%34#comment
+Disallow: /p/5
+Allow: /p/5$
+Disallow /p/6
+`))
+	pages := crawlWeb(t, Config{NoSitemaps: true}, fetch.Config{}, w.Pages()...)
+
+	log := hostLog(w, 0)
+	checkRobotsFirst(t, log)
+	checkGaps(t, log, 50*time.Millisecond)
+	disallowed := map[string]bool{"/p/3": true, "/p/4": true, "/p/6": true}
+	for _, r := range log {
+		if disallowed[r.Path] {
+			t.Errorf("disallowed %s requested", r.Path)
+		}
+	}
+	for _, u := range w.Pages() {
+		path := strings.TrimPrefix(u, w.Seeds()[0][:len(w.Seeds()[0])-1])
+		rec, ok := pages[u]
+		switch {
+		case !ok:
+			t.Errorf("%s: no record", path)
+		case disallowed[path]:
+			if !rec.Skipped || rec.Status != 0 || rec.Error != "robots.txt disallows "+path || count(log, path) != 0 {
+				t.Errorf("%s: record %+v, %d requests; want skipped by robots.txt, never requested", path, rec, count(log, path))
+			}
+		case rec.Skipped || rec.Status != 200 || count(log, path) != 1:
+			t.Errorf("%s: record %+v, %d requests; want fetched once", path, rec, count(log, path))
+		}
+	}
+}
+
 func TestRobotsUnavailable(t *testing.T) {
 	w := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 3, CrossHost: -1})
 	// Host 0: 503, then a robots.txt that is honoured.

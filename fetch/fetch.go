@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+
+	"github.com/politecrawl/crawl/fetch/robotstxt"
 )
 
 // DefaultUserAgent names the crawler and where to learn about it.
@@ -139,7 +141,7 @@ func (r *Response) Location() (*url.URL, bool) {
 // Client fetches URLs over HTTP. The zero value is not usable; call New.
 type Client struct {
 	cfg    Config
-	agent  string       // robots.txt product token, lower case
+	agent  string       // robots.txt product token (robotstxt.ProductToken)
 	http   *http.Client // pages: no redirects followed
 	robots *http.Client // robots.txt: up to maxRobotsRedirects followed
 
@@ -152,7 +154,7 @@ type Client struct {
 // New returns a Client configured by cfg.
 func New(cfg Config) *Client {
 	cfg.defaults()
-	c := &Client{cfg: cfg, agent: agentToken(cfg.UserAgent), allowed: map[string]bool{}}
+	c := &Client{cfg: cfg, agent: robotstxt.ProductToken(cfg.UserAgent), allowed: map[string]bool{}}
 	open := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	guarded := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second, Control: checkAddress}
 	tr := &http.Transport{
@@ -202,16 +204,12 @@ func New(cfg Config) *Client {
 // UserAgent returns the User-Agent header the client sends.
 func (c *Client) UserAgent() string { return c.cfg.UserAgent }
 
-// Agent returns the product token robots.txt groups are matched against:
-// the User-Agent up to its first '/' or space, in lower case.
+// Agent returns the product token robots.txt groups are matched against
+// (RFC 9309 §2.2.1), in lower case: the name of the User-Agent's first
+// product ("politecrawl" in "politecrawl/0.1 (+https://…)"), or the name
+// after "compatible;" in a "Mozilla/5.0 (compatible; Name/1.0; …)" one,
+// cut at its first character that is not a letter, '_' or '-'.
 func (c *Client) Agent() string { return c.agent }
-
-func agentToken(ua string) string {
-	if i := strings.IndexAny(ua, "/ "); i >= 0 {
-		ua = ua[:i]
-	}
-	return strings.ToLower(ua)
-}
 
 // AllowHost exempts host ("name" or "name:port", as in a URL) from the
 // address check, for a crawl whose seed points at a private address. A host

@@ -271,6 +271,55 @@ func TestRobots(t *testing.T) {
 	}
 }
 
+// TestRobotsFrom: a Robots is built from a status, a body and the fetch
+// time alone (as a stored robots.txt is read again), and one bad line
+// spoils only itself.
+func TestRobotsFrom(t *testing.T) {
+	c := New(Config{UserAgent: "Mozilla/5.0 (compatible; FooBot/1.0; +https://example.com/bot)",
+		RobotsTTL: time.Hour, RobotsErrorTTL: time.Minute})
+	if c.Agent() != "foobot" {
+		t.Fatalf("Agent() = %q, want foobot", c.Agent())
+	}
+	fetched := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	const body = "Disallow: /all\nUser-agent: *\nDisallow: /\n\nUser-agent: FooBot\nCrawl-delay: 1s\n" +
+		"Crawl-delay: later\nDisallow: /a*b$\nDisallow: /private\nAllow: /private/ok\nSitemap: http://x/s.xml\n"
+	refused := errors.New("connection refused")
+	for _, tc := range []struct {
+		name     string
+		status   int
+		body     string
+		err      error
+		wantErr  bool
+		ttl      time.Duration
+		delay    time.Duration
+		sitemaps int
+		allowed  map[string]bool
+	}{
+		{"200", 200, body, nil, false, time.Hour, time.Second, 1, map[string]bool{
+			"/": true, "/all": true, "/private": false, "/private/ok": true, "/x/a/b": true, "/ab": false, "/ab?q": true}},
+		{"200-empty", 200, "", nil, false, time.Hour, 0, 0, map[string]bool{"/": true}},
+		{"404", 404, body, nil, false, time.Hour, 0, 0, map[string]bool{"/private": true}},
+		{"503", 503, body, nil, true, time.Minute, 0, 0, map[string]bool{"/": false}},
+		{"429", 429, body, nil, true, time.Minute, 0, 0, map[string]bool{"/": false}},
+		{"unreachable", 0, "", refused, true, time.Minute, 0, 0, map[string]bool{"/": false}},
+	} {
+		r := c.RobotsFrom(tc.status, []byte(tc.body), tc.err, fetched)
+		if (r.Err != nil) != tc.wantErr || r.Expires != fetched.Add(tc.ttl) || r.CrawlDelay != tc.delay || len(r.Sitemaps) != tc.sitemaps {
+			t.Errorf("%s: got err %v, expires %v, delay %v, sitemaps %v; want err %v, expires %v, delay %v, %d sitemaps",
+				tc.name, r.Err, r.Expires, r.CrawlDelay, r.Sitemaps, tc.wantErr, fetched.Add(tc.ttl), tc.delay, tc.sitemaps)
+		}
+		if tc.err != nil && (!errors.Is(r.Err, refused) || r.Status != 0) {
+			t.Errorf("%s: got err %v, status %d; want the fetch error, status 0", tc.name, r.Err, r.Status)
+		}
+		for path, want := range tc.allowed {
+			u, _ := url.Parse("http://example.com" + path)
+			if got := r.Allowed(u); got != want {
+				t.Errorf("%s: Allowed(%s) = %v, want %v", tc.name, path, got, want)
+			}
+		}
+	}
+}
+
 func TestRobotsUnavailable(t *testing.T) {
 	w, seed := newWeb(t)
 	var mu sync.Mutex

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/temoto/robotstxt"
+	"github.com/politecrawl/crawl/fetch/robotstxt"
 )
 
 const (
@@ -43,10 +43,7 @@ func (r *Robots) Allowed(u *url.URL) bool {
 	if r.Err != nil {
 		return false
 	}
-	if r.group == nil {
-		return true
-	}
-	return r.group.Test(u.RequestURI())
+	return r.group.Allowed(u.RequestURI())
 }
 
 // robotsCache holds one entry per scheme://host[:port].
@@ -114,31 +111,48 @@ func (c *Client) fetchRobots(ctx context.Context, origin string) (*Robots, error
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	now := time.Now()
-	r := &Robots{Expires: now.Add(c.cfg.RobotsTTL)}
-	switch {
-	case err != nil:
-		r.Err = err
-	case resp.Status == http.StatusTooManyRequests || resp.Status >= 500:
-		r.Status = resp.Status
-		r.Err = fmt.Errorf("%s/robots.txt: status %d", origin, resp.Status)
-	case resp.Status >= 200 && resp.Status < 300:
-		r.Status = resp.Status
-		data, err := robotstxt.FromBytes(resp.Body)
-		if err != nil {
-			// The parser rejects a whole file for one bad line; RFC 9309
-			// asks for leniency, so an unparsable file restricts nothing.
-			break
-		}
-		r.group = data.FindGroup(c.agent)
-		r.CrawlDelay = r.group.CrawlDelay
-		r.Sitemaps = data.Sitemaps
-	default:
-		// 4xx, or redirects beyond the limit: no robots.txt, no restriction.
-		r.Status = resp.Status
+	if err != nil {
+		return c.RobotsFrom(0, nil, err, time.Now()), nil
 	}
+	r := c.RobotsFrom(resp.Status, resp.Body, nil, time.Now())
 	if r.Err != nil {
-		r.Expires = now.Add(c.cfg.RobotsErrorTTL)
+		r.Err = fmt.Errorf("%s/robots.txt: %w", origin, r.Err)
 	}
 	return r, nil
+}
+
+// RobotsFrom builds the Robots for this client's agent from what a fetch
+// of robots.txt at time fetched gave: fetchErr if it failed (status and
+// body are then ignored), else the final status and body. It is how a
+// stored robots.txt is read again, as fetchRobots reads a fresh one:
+//
+//   - 2xx: the body is parsed as RFC 9309 says (no error is possible: a
+//     line that cannot be read is skipped);
+//   - 429, 5xx or fetchErr: robots.txt is unreachable, and Err (fetchErr
+//     itself, or "status N" for the caller to wrap with the URL) disallows
+//     everything until Expires, RobotsErrorTTL after fetched;
+//   - any other status (4xx, or redirects beyond the limit): there is no
+//     robots.txt, and everything is allowed.
+//
+// Otherwise Expires is RobotsTTL after fetched.
+func (c *Client) RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *Robots {
+	r := &Robots{Status: status, Expires: fetched.Add(c.cfg.RobotsTTL)}
+	switch {
+	case fetchErr != nil:
+		r.Status = 0
+		r.Err = fetchErr
+	case status == http.StatusTooManyRequests || status >= 500:
+		r.Err = fmt.Errorf("status %d", status)
+	case status >= 200 && status < 300:
+		rules := robotstxt.Parse(body)
+		r.group = rules.Group(c.agent)
+		if r.group != nil {
+			r.CrawlDelay = r.group.CrawlDelay
+		}
+		r.Sitemaps = rules.Sitemaps
+	}
+	if r.Err != nil {
+		r.Expires = fetched.Add(c.cfg.RobotsErrorTTL)
+	}
+	return r
 }
