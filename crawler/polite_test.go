@@ -228,7 +228,7 @@ Disallow /p/6
 
 	log := hostLog(w, 0)
 	checkRobotsFirst(t, log)
-	checkGaps(t, log, 50*time.Millisecond)
+	checkPoliced(t, log, 50*time.Millisecond, 1)
 	disallowed := map[string]bool{"/p/3": true, "/p/4": true, "/p/6": true}
 	for _, r := range log {
 		if disallowed[r.Path] {
