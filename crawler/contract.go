@@ -34,6 +34,12 @@ type urlFrontier interface {
 	hold(host string, until time.Time)
 	setCrawlDelay(host string, d time.Duration)
 	observe(host string, ok bool, latency time.Duration)
+	// loadRobots returns the robots.txt answer kept for origin, if any;
+	// keepRobots keeps one at once where other processes need it (Redis).
+	// The answer also goes to the store with the result that fetched it.
+	loadRobots(ctx context.Context, origin string) (store.Robots, bool, error)
+	keepRobots(ctx context.Context, origin string, r store.Robots) error
+
 	// Wait paces every request the fetcher sends (fetch.Pacer): the
 	// workers' context carries the frontier to the fetcher.
 	fetch.Pacer
@@ -65,6 +71,19 @@ func (f *frontier) commit(_ context.Context, st *store.Store, b *store.Batch) er
 	f.complete(len(b.Done), storedIn(b), b.Add, fresh)
 	return nil
 }
+
+// loadRobots reads origin's robots.txt answer from the store.
+func (f *frontier) loadRobots(_ context.Context, origin string) (store.Robots, bool, error) {
+	if f.readRobots == nil {
+		return store.Robots{}, false, nil
+	}
+	return f.readRobots(origin)
+}
+
+// keepRobots does nothing: the answer reaches the store with the batch of
+// the result that fetched it (one transaction per host would cost a wide
+// crawl an fsync each; an answer lost to a crash is only fetched again).
+func (f *frontier) keepRobots(context.Context, string, store.Robots) error { return nil }
 
 // offeredFirst moves the entries that have a queue position before those
 // that have none, keeping the order of each.

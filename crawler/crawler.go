@@ -34,12 +34,14 @@ import (
 	"github.com/politecrawl/crawl/store"
 )
 
-// Fetcher fetches one URL without following redirects, and tells what a
-// host's robots.txt says (see fetch.Client.Robots: fetched reports that this
-// call made the request). *fetch.Client implements it.
+// Fetcher fetches one URL without following redirects, fetches an origin's
+// robots.txt, and reads a kept robots.txt answer again (see fetch.Client).
+// Every request it sends is paced by the fetch.Pacer of its context.
+// *fetch.Client implements it.
 type Fetcher interface {
 	Fetch(ctx context.Context, url string) (*fetch.Response, error)
-	Robots(ctx context.Context, url string) (r *fetch.Robots, fetched bool, err error)
+	FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error)
+	RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots
 }
 
 // hostAllower is implemented by fetchers that refuse private addresses
@@ -192,12 +194,13 @@ func orDefault[T ~int | ~int64 | ~float64](v *T, def T) {
 // Crawler crawls into one store. Its methods are safe for concurrent use, but
 // Run must not be called twice at once.
 type Crawler struct {
-	cfg     Config
-	store   *store.Store
-	fetcher Fetcher
-	log     *slog.Logger
-	front   urlFrontier
-	visited *visited
+	cfg       Config
+	store     *store.Store
+	fetcher   Fetcher
+	log       *slog.Logger
+	front     urlFrontier
+	visited   *visited
+	robotsTxt robotsCache
 
 	scopeMu sync.RWMutex
 	hosts   map[string]bool // the seeds' hosts
@@ -264,6 +267,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		maxBackoff: cfg.MaxBackoff,
 		limits:     cfg.HostLimits,
 	}, st.Queue)
+	front.readRobots = st.Robots
 	front.restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
 	c.front = front
 	if cfg.MaxPerHost > 0 {
@@ -354,12 +358,15 @@ func (c *Crawler) inScope(l link) bool {
 // result is what a worker hands the committer: the record of a URL that is
 // done (nil when the URL went back to the frontier) and the URLs it found.
 type result struct {
-	done *store.Done
-	add  []store.Entry
-	seen []uint64
+	done   *store.Done
+	add    []store.Entry
+	seen   []uint64
+	robots []store.RobotsAnswer // robots.txt answers fetched, to keep
 }
 
-func (r *result) empty() bool { return r.done == nil && len(r.add) == 0 && len(r.seen) == 0 }
+func (r *result) empty() bool {
+	return r.done == nil && len(r.add) == 0 && len(r.seen) == 0 && len(r.robots) == 0
+}
 
 // Run crawls until no URL is pending (or MaxPages is reached), ctx is
 // cancelled, or the store fails. On cancellation it stops dispatching, lets
@@ -559,6 +566,7 @@ func (c *Crawler) commitLoop(ctx context.Context, results <-chan result) error {
 			}
 			b.Add = append(b.Add, r.add...)
 			b.Seen = append(b.Seen, r.seen...)
+			b.Robots = append(b.Robots, r.robots...)
 			if nres++; nres == 1 {
 				timer.Reset(c.cfg.BatchDelay)
 			}

@@ -47,6 +47,9 @@ type frontier struct {
 	maxPages int    // stop handing out once done+open reaches this; 0: no limit
 
 	changed chan struct{} // signalled (never blocking) when work may have become ready
+
+	readRobots func(origin string) (store.Robots, bool, error) // the store's; nil: none kept
+	robots     []store.RobotsAnswer                            // to write with the next commit
 }
 
 // hostQueue is one host's queue and politeness state.

@@ -24,45 +24,60 @@ const sendMargin = 2 * time.Millisecond
 // arrive closer than the bucket allows, however late a worker, a dial or a
 // scheduler makes either of them.
 //
-// The bucket is computed from the last burst send times (GCRA: each send
-// moves the theoretical arrival time on by one interval), so a change of
-// interval (Crawl-delay, back-off) applies to the requests already sent,
-// as the host's policer at the new interval would count them. x/time/rate
-// keeps tokens rather than times and so cannot be taken at a time before
-// its last update, which a write reported after a retune would be.
+// The bucket is kept as GCRA keeps it, as the time tat at which it will be
+// full again: each send moves tat on by one interval. x/time/rate keeps
+// tokens as of its last update instead, and cannot take one at a time
+// before that update, which a write reported after a retune would be.
+// When the interval changes (Crawl-delay, back-off), the requests already
+// sent count at the new one, as the host's policer at that interval would
+// count them: tat is the later of the bucket's debt scaled to the new
+// interval and the last burst sends replayed at it.
 //
 // With no interval (no rate limit) permits are given at once and in any
 // number; the sends are still recorded, so that a limit set later counts
 // them. A sendGate is safe for concurrent use; its zero value has no limit.
 type sendGate struct {
 	mu    sync.Mutex
-	every time.Duration // the host's current interval; 0: no limit
+	every time.Duration // the host's current interval, margin included; 0: no limit
 	burst int
+	tat   time.Time     // when the bucket is full again
 	busy  bool          // a permit is out whose request has not been written
 	freed chan struct{} // closed when busy ends
 	sends []time.Time   // the last burst send times, in order
 }
 
-// set sets the gate's interval and burst.
+// set sets the gate's interval (0: no limit) and burst.
 func (g *sendGate) set(every time.Duration, burst int) {
 	g.mu.Lock()
-	g.every, g.burst = every, max(burst, 1)
-	g.mu.Unlock()
-}
-
-// readyAt returns when the next request may leave. g.mu is held.
-func (g *sendGate) readyAt() time.Time {
-	if len(g.sends) == 0 || g.every <= 0 {
-		return time.Time{}
+	defer g.mu.Unlock()
+	if every > 0 {
+		every += sendMargin
 	}
+	old := g.every
+	g.every, g.burst = every, max(burst, 1)
+	if every == old || every == 0 {
+		return
+	}
+	// The sends so far, at the new interval.
 	var tat time.Time
 	for _, s := range g.sends {
 		if s.After(tat) {
 			tat = s
 		}
-		tat = tat.Add(g.every + sendMargin)
+		tat = tat.Add(every)
 	}
-	return tat.Add(-time.Duration(g.burst-1) * (g.every + sendMargin))
+	if now := time.Now(); old > 0 && g.tat.After(now) {
+		scaled := now.Add(time.Duration(float64(g.tat.Sub(now)) * float64(every) / float64(old)))
+		if scaled.After(tat) {
+			tat = scaled
+		}
+	}
+	g.tat = tat
+}
+
+// readyAt returns when the next request may leave. g.mu is held.
+func (g *sendGate) readyAt() time.Time {
+	return g.tat.Add(-time.Duration(g.burst-1) * g.every)
 }
 
 // wait returns once a request may leave, with the function to call with
@@ -133,6 +148,12 @@ func (g *sendGate) add(at time.Time) {
 	}
 	if n := len(g.sends); n > 0 && at.Before(g.sends[n-1]) {
 		at = g.sends[n-1] // sends are kept in order; an earlier one counts as the latest
+	}
+	if g.every > 0 {
+		if at.After(g.tat) {
+			g.tat = at
+		}
+		g.tat = g.tat.Add(g.every)
 	}
 	if len(g.sends) >= max(g.burst, 1) {
 		copy(g.sends, g.sends[1:])

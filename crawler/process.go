@@ -145,7 +145,8 @@ func (c *Crawler) newRecord(j job, start time.Time) result {
 // needs no fetch now: r and ok are then process's results. Otherwise r
 // holds the sitemaps found.
 func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func()) (r result, ok, done bool) {
-	rb, fetched, err := c.fetcher.Robots(ctx, j.URL)
+	origin := u.Scheme + "://" + u.Host
+	rb, met, fetched, err := c.robotsOf(ctx, origin)
 	if err != nil {
 		release()
 		if ctx.Err() != nil {
@@ -156,10 +157,14 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 		return r, true, true
 	}
 	depth := j.record().Depth
+	if met && rb.CrawlDelay > 0 {
+		c.front.setCrawlDelay(j.Host, rb.CrawlDelay)
+	}
 	if fetched {
 		// The request this job was dispatched for went to robots.txt.
-		if rb.CrawlDelay > 0 {
-			c.front.setCrawlDelay(j.Host, rb.CrawlDelay)
+		if rb.Status != 0 {
+			r.robots = []store.RobotsAnswer{{Origin: origin,
+				Robots: store.Robots{Status: rb.Status, Fetched: rb.Fetched, Body: rb.Body}}}
 		}
 		if rb.Err != nil && rb.Status != 0 {
 			c.front.observe(j.Host, false, 0)
@@ -182,7 +187,7 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 			rec.done.Page.Error += afterAttempts(j.attempts + 1)
 		}
 		c.failed.Add(1)
-		rec.add, rec.seen = r.add, append(rec.seen, r.seen...)
+		rec.add, rec.seen, rec.robots = r.add, append(rec.seen, r.seen...), r.robots
 		return rec, true, true
 	case !rb.Allowed(u):
 		release()
@@ -192,7 +197,7 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 		rec.done.Page.Attempts = 0
 		rec.done.Page.Skipped = true
 		rec.done.Page.Error = "robots.txt disallows " + u.RequestURI()
-		rec.add, rec.seen = r.add, append(rec.seen, r.seen...)
+		rec.add, rec.seen, rec.robots = r.add, append(rec.seen, r.seen...), r.robots
 		return rec, true, true
 	case fetched:
 		release()

@@ -56,6 +56,7 @@ const (
 	// other requests waiting if the worker dies before it reports the send.
 	permitHold = 15 * time.Second
 	minRetry   = 100 * time.Millisecond
+	robotsKeep = 24 * time.Hour // how long Redis keeps a robots.txt answer
 	maxRetry   = 5 * time.Second
 )
 
@@ -709,6 +710,44 @@ func (f *redisFrontier) stats() frontierStats {
 
 // hostStates is not tracked for the Redis frontier.
 func (f *redisFrontier) hostStates(time.Time) (ready, waiting, held int) { return 0, 0, 0 }
+
+// robotsKey returns the key of origin's kept robots.txt answer, in the
+// shard of its host.
+func (f *redisFrontier) robotsKey(origin string) string {
+	host := origin[strings.Index(origin, "://")+len("://"):]
+	return f.prefix(f.shardOf(host)) + "robots:" + origin
+}
+
+// loadRobots reads origin's robots.txt answer as any worker kept it.
+func (f *redisFrontier) loadRobots(ctx context.Context, origin string) (store.Robots, bool, error) {
+	var v []byte
+	err := f.retrying(ctx, func(ctx context.Context) error {
+		var err error
+		v, err = f.rdb.Get(ctx, f.robotsKey(origin)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			v, err = nil, nil
+		}
+		return err
+	})
+	if err != nil || v == nil {
+		return store.Robots{}, false, err
+	}
+	r, err := store.DecodeRobots(v)
+	if err != nil {
+		return store.Robots{}, false, fmt.Errorf("robots.txt of %s in redis: %w", origin, err)
+	}
+	return r, true, nil
+}
+
+// keepRobots keeps origin's robots.txt answer for every worker, at once:
+// another worker may claim the host's next URL before this one commits.
+// Redis forgets it a day after it was fetched (RFC 9309's longest cache).
+func (f *redisFrontier) keepRobots(ctx context.Context, origin string, r store.Robots) error {
+	ttl := max(time.Until(r.Fetched.Add(robotsKeep)), time.Second)
+	return f.retrying(ctx, func(ctx context.Context) error {
+		return f.rdb.Set(ctx, f.robotsKey(origin), store.EncodeRobots(r), ttl).Err()
+	})
+}
 
 // Wait implements fetch.Pacer across processes (pace.lua): a permit is
 // given when no other worker holds one for host and its interval has passed

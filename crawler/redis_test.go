@@ -2,6 +2,8 @@ package crawler_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -79,5 +81,94 @@ func TestRedisFrontierShared(t *testing.T) {
 		if n, _ := rdb.Exists(context.Background(), k).Result(); n != 0 {
 			t.Errorf("%s still holds leases after the crawl", k)
 		}
+	}
+}
+
+// TestRedisPoliced runs three crawlers on one Redis against a rate-limited
+// web: the hosts' policers find no request in excess across the workers
+// (robots.txt, sitemap probes and pages counted), and each host's
+// robots.txt is fetched once for all of them.
+func TestRedisPoliced(t *testing.T) {
+	srv := redistest.Start(t)
+	web := crawltest.New(t, crawltest.Config{Hosts: 6, PagesPerHost: 12})
+	const every = 50 * time.Millisecond
+	cfg := crawler.Config{Workers: 8, Rate: rate.Every(every), BatchDelay: 10 * time.Millisecond,
+		Redis: srv.Client(t), Lease: 5 * time.Second, Shards: 3}
+	var wg sync.WaitGroup
+	for range 3 {
+		c, err := crawler.New(cfg, openStore(t, ""), fetch.New(fetch.Config{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.AddSeeds(web.Seeds()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := c.Run(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for host, reqs := range crawltest.ByHost(web.Log()) {
+		robots := 0
+		for _, r := range reqs {
+			if r.Path == "/robots.txt" {
+				robots++
+			}
+		}
+		if robots != 1 {
+			t.Errorf("%s: robots.txt fetched %d times, want once for all workers", host, robots)
+		}
+		for _, e := range (crawltest.Policer{Interval: every}).Check(reqs) {
+			t.Errorf("excess request: %v", e)
+		}
+	}
+}
+
+// TestRobotsKeptAcrossRuns: a crawl stopped (here by its page limit) and
+// resumed does not fetch robots.txt again while the answer is fresh, and
+// still honours it.
+func TestRobotsKeptAcrossRuns(t *testing.T) {
+	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 10})
+	for i := range 2 {
+		web.Handle(i, "/robots.txt", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(rw, "User-agent: *\nDisallow: /p/9\n")
+		}))
+	}
+	st := openStore(t, "")
+	for i, limit := range []int{5, 0} {
+		c, err := crawler.New(crawler.Config{Workers: 4, Rate: rate.Inf, MaxPages: limit, BatchDelay: 5 * time.Millisecond},
+			st, fetch.New(fetch.Config{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if _, err := c.AddSeeds(web.Seeds()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for host, reqs := range crawltest.ByHost(web.Log()) {
+		n := 0
+		for _, r := range reqs {
+			switch r.Path {
+			case "/robots.txt":
+				n++
+			case "/p/9":
+				t.Errorf("%s: disallowed /p/9 requested", host)
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: robots.txt fetched %d times over two runs, want once", host, n)
+		}
+	}
+	if c, _ := st.Counts(); c.Pages != 20 || c.Pending != 0 {
+		t.Errorf("after the second run: %+v, want 20 records and nothing pending", c)
 	}
 }

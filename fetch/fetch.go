@@ -147,8 +147,6 @@ type Client struct {
 
 	allowMu sync.RWMutex
 	allowed map[string]bool // dial addresses ("host:port") exempt from the address check
-
-	cache robotsCache
 }
 
 // New returns a Client configured by cfg.

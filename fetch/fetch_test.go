@@ -231,30 +231,17 @@ func TestRobots(t *testing.T) {
 		t.Fatalf("Agent() = %q", c.Agent())
 	}
 
-	// Many goroutines at once: one fetch, one caller told it fetched.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	fetched := 0
-	for range 20 {
-		wg.Go(func() {
-			r, f, err := c.Robots(context.Background(), seeds[0]+"some/page")
-			if err != nil || r == nil {
-				t.Errorf("Robots: %v", err)
-				return
-			}
-			if f {
-				mu.Lock()
-				fetched++
-				mu.Unlock()
-			}
-		})
+	r, err := c.FetchRobots(context.Background(), strings.TrimSuffix(seeds[0], "/"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
 	log := w.Log()
-	if len(log) != 1 || log[0].Path != "/robots.txt" || log[0].UserAgent != ua || fetched != 1 {
-		t.Fatalf("log %+v, fetched by %d callers; want one robots.txt request with our UA, one fetcher", log, fetched)
+	if len(log) != 1 || log[0].Path != "/robots.txt" || log[0].UserAgent != ua {
+		t.Fatalf("log %+v; want one robots.txt request with our UA", log)
 	}
-	r, _, _ := c.Robots(context.Background(), seeds[0])
+	if r.Status != 200 || len(r.Body) == 0 || r.Fetched.IsZero() {
+		t.Errorf("status %d, body %q, fetched %v: want what RobotsFrom needs to read it again", r.Status, r.Body, r.Fetched)
+	}
 	for path, want := range map[string]bool{"/": true, "/private": false, "/private/x": false, "/private/ok": true} {
 		if got := r.Allowed(&url.URL{Path: path}); got != want {
 			t.Errorf("Allowed(%s) = %v, want %v", path, got, want)
@@ -265,9 +252,9 @@ func TestRobots(t *testing.T) {
 	}
 
 	// 404: everything allowed.
-	r, f, err := c.Robots(context.Background(), seeds[1])
-	if err != nil || !f || r.Err != nil || !r.Allowed(&url.URL{Path: "/x"}) {
-		t.Errorf("404 robots.txt: %+v, %v, %v; want all allowed", r, f, err)
+	r, err = c.FetchRobots(context.Background(), strings.TrimSuffix(seeds[1], "/"))
+	if err != nil || r.Err != nil || !r.Allowed(&url.URL{Path: "/x"}) {
+		t.Errorf("404 robots.txt: %+v, %v; want all allowed", r, err)
 	}
 }
 
@@ -331,22 +318,19 @@ func TestRobotsUnavailable(t *testing.T) {
 		rw.WriteHeader(s)
 		fmt.Fprint(rw, "User-agent: *\nDisallow: /no\n")
 	}))
-	c := newClient(t, Config{RobotsErrorTTL: 50 * time.Millisecond})
+	c := newClient(t, Config{RobotsErrorTTL: time.Minute})
 	ctx := context.Background()
-	r, f, err := c.Robots(ctx, seed)
-	if err != nil || !f || r.Err == nil || r.Status != 503 || r.Allowed(&url.URL{Path: "/"}) {
-		t.Fatalf("503 robots.txt: %+v, %v, %v; want an error disallowing all", r, f, err)
-	}
-	if _, f, _ := c.Robots(ctx, seed); f {
-		t.Fatal("fetched again before RobotsErrorTTL")
+	origin := strings.TrimSuffix(seed, "/")
+	r, err := c.FetchRobots(ctx, origin)
+	if err != nil || r.Err == nil || r.Status != 503 || r.Allowed(&url.URL{Path: "/"}) || !r.Expires.Equal(r.Fetched.Add(time.Minute)) {
+		t.Fatalf("503 robots.txt: %+v, %v; want an error disallowing all for RobotsErrorTTL", r, err)
 	}
 	mu.Lock()
 	status = 200
 	mu.Unlock()
-	<-time.After(time.Until(r.Expires)) // the TTL must pass: this is what is tested
-	r, f, err = c.Robots(ctx, seed)
-	if err != nil || !f || r.Err != nil || r.Allowed(&url.URL{Path: "/no"}) || !r.Allowed(&url.URL{Path: "/"}) {
-		t.Fatalf("after the TTL: %+v, %v, %v; want the file fetched again and honoured", r, f, err)
+	r, err = c.FetchRobots(ctx, origin)
+	if err != nil || r.Err != nil || r.Allowed(&url.URL{Path: "/no"}) || !r.Allowed(&url.URL{Path: "/"}) {
+		t.Fatalf("fetched again: %+v, %v; want the file honoured", r, err)
 	}
 
 	// Unreachable: a host with nothing listening.
@@ -356,7 +340,7 @@ func TestRobotsUnavailable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	r, _, err = c.Robots(ctx, "http://"+addr+"/")
+	r, err = c.FetchRobots(ctx, "http://"+addr)
 	if err != nil || r.Err == nil || !Retryable(r.Err) {
 		t.Fatalf("unreachable robots.txt: %+v, %v", r, err)
 	}

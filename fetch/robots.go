@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/politecrawl/crawl/fetch/robotstxt"
@@ -34,6 +33,10 @@ type Robots struct {
 	Sitemaps []string
 	// Expires is when robots.txt should be fetched again.
 	Expires time.Time
+	// Fetched is when it was fetched, and Body the body of a 2xx answer:
+	// with Status, what RobotsFrom needs to read it again.
+	Fetched time.Time
+	Body    []byte
 
 	group *robotstxt.Group // nil: everything allowed
 }
@@ -46,67 +49,12 @@ func (r *Robots) Allowed(u *url.URL) bool {
 	return r.group.Allowed(u.RequestURI())
 }
 
-// robotsCache holds one entry per scheme://host[:port].
-type robotsCache struct {
-	mu      sync.Mutex
-	entries map[string]*robotsEntry
-}
-
-// robotsEntry is one host's robots.txt. sem is held by the goroutine
-// fetching it, so the others wait for its result instead of fetching too;
-// r is only read or written while sem is held.
-type robotsEntry struct {
-	sem chan struct{}
-	r   *Robots
-}
-
-func (rc *robotsCache) entry(key string) *robotsEntry {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.entries == nil {
-		rc.entries = map[string]*robotsEntry{}
-	}
-	e := rc.entries[key]
-	if e == nil {
-		e = &robotsEntry{sem: make(chan struct{}, 1)}
-		rc.entries[key] = e
-	}
-	return e
-}
-
-// Robots returns the robots.txt rules of rawURL's host for this client's
-// agent, fetching /robots.txt if it is not cached or has expired. However
-// many goroutines ask at once, one fetch is made per host; fetched is true
-// for the one caller whose call made it (the request that the caller's
-// politeness budget paid for). Robots returns an error only when ctx ends
-// or rawURL is not an absolute http(s) URL: an unreachable robots.txt is a
-// Robots whose Err is set.
-func (c *Client) Robots(ctx context.Context, rawURL string) (r *Robots, fetched bool, err error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, false, fmt.Errorf("robots.txt for %q: not an absolute http(s) URL", rawURL)
-	}
-	key := u.Scheme + "://" + u.Host
-	e := c.cache.entry(key)
-	select {
-	case e.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, false, ctx.Err()
-	}
-	defer func() { <-e.sem }()
-	if e.r != nil && time.Now().Before(e.r.Expires) {
-		return e.r, false, nil
-	}
-	r, err = c.fetchRobots(ctx, key)
-	if err != nil {
-		return nil, false, err
-	}
-	e.r = r
-	return r, true, nil
-}
-
-// fetchRobots fetches and parses origin's /robots.txt.
-func (c *Client) fetchRobots(ctx context.Context, origin string) (*Robots, error) {
+// FetchRobots fetches origin's ("scheme://host[:port]") /robots.txt now,
+// following up to five redirects, and reads it for this client's agent (see
+// RobotsFrom). It keeps nothing: the caller decides how long the answer
+// serves (Expires) and where it is kept. It returns an error only when
+// ctx ends: an unreachable robots.txt is a Robots whose Err is set.
+func (c *Client) FetchRobots(ctx context.Context, origin string) (*Robots, error) {
 	resp, err := c.get(ctx, c.robots, origin+"/robots.txt", maxRobotsBody)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -136,7 +84,7 @@ func (c *Client) fetchRobots(ctx context.Context, origin string) (*Robots, error
 //
 // Otherwise Expires is RobotsTTL after fetched.
 func (c *Client) RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *Robots {
-	r := &Robots{Status: status, Expires: fetched.Add(c.cfg.RobotsTTL)}
+	r := &Robots{Status: status, Expires: fetched.Add(c.cfg.RobotsTTL), Fetched: fetched}
 	switch {
 	case fetchErr != nil:
 		r.Status = 0
@@ -144,6 +92,7 @@ func (c *Client) RobotsFrom(status int, body []byte, fetchErr error, fetched tim
 	case status == http.StatusTooManyRequests || status >= 500:
 		r.Err = fmt.Errorf("status %d", status)
 	case status >= 200 && status < 300:
+		r.Body = body
 		rules := robotstxt.Parse(body)
 		r.group = rules.Group(c.agent)
 		if r.group != nil {

@@ -69,8 +69,12 @@ type fetcher struct {
 
 var _ crawler.Fetcher = (*fetcher)(nil)
 
-func (w *fetcher) Robots(ctx context.Context, url string) (*fetch.Robots, bool, error) {
-	return w.f.Robots(ctx, url)
+func (w *fetcher) FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error) {
+	return w.f.FetchRobots(ctx, origin)
+}
+
+func (w *fetcher) RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots {
+	return w.f.RobotsFrom(status, body, fetchErr, fetched)
 }
 
 // AllowHost passes the crawler's seed hosts on to the wrapped fetcher, which

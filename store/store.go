@@ -11,6 +11,7 @@
 //	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)
 //	seen     fingerprint (8 bytes, big endian) → empty (databases before seenlog)
 //	seeds    seed URL → empty
+//	robots   origin → its last robots.txt answer (see robots.go)
 //
 // The visited set is a log: each commit appends the fingerprints it marks
 // as one value, which costs one write however many there are, where a
@@ -180,7 +181,7 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPages, bucketRecords, bucketURLs, bucketFrontier, bucketSeen, bucketSeenLog, bucketSeeds} {
+		for _, name := range [][]byte{bucketPages, bucketRecords, bucketURLs, bucketFrontier, bucketSeen, bucketSeenLog, bucketSeeds, bucketRobots} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -254,10 +255,14 @@ type Batch struct {
 	Add   []Entry  // new frontier entries; Commit sets the Seq of those without one
 	Seen  []uint64 // fingerprints to mark as visited
 	Seeds []string // seed URLs to remember
+	// Robots are robots.txt answers to keep (the latest of an origin wins).
+	Robots []RobotsAnswer
 }
 
 // Len returns the number of records the batch writes.
-func (b *Batch) Len() int { return len(b.Done) + len(b.Add) + len(b.Seen) + len(b.Seeds) }
+func (b *Batch) Len() int {
+	return len(b.Done) + len(b.Add) + len(b.Seen) + len(b.Seeds) + len(b.Robots)
+}
 
 // Commit writes the batch in one transaction: either all of it is durable
 // when Commit returns nil, or none of it is. An entry of b.Add is queued at
@@ -357,6 +362,17 @@ func (s *Store) Commit(b *Batch) error {
 		for _, u := range b.Seeds {
 			if err := seeds.Put([]byte(u), nil); err != nil {
 				return err
+			}
+		}
+		if len(b.Robots) > 0 {
+			robots, err := tx.CreateBucketIfNotExists(bucketRobots)
+			if err != nil {
+				return err
+			}
+			for _, a := range b.Robots {
+				if err := robots.Put([]byte(a.Origin), EncodeRobots(a.Robots)); err != nil {
+					return err
+				}
 			}
 		}
 		// Drop queues that are now empty, so Hosts lists only hosts with work.

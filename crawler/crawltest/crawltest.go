@@ -90,7 +90,7 @@ func hostIP(i int) string {
 
 // Request is one entry of the request log of a Web.
 type Request struct {
-	Time      time.Time // when the request arrived (at handler entry, before latency)
+	Time      time.Time // when the request arrived: the kernel's receive time of its bytes (Linux), else at handler entry; before latency
 	Host      string    // address of the listener that accepted it, such as "127.0.1.1:41234" (not the Host header)
 	Path      string    // r.URL.RequestURI()
 	Method    string    // HTTP method
@@ -176,8 +176,14 @@ func Start(cfg Config) (*Web, error) {
 	w.srv = &http.Server{
 		Handler:           http.HandlerFunc(w.serve),
 		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 	}
 	for _, l := range listeners {
+		if !cfg.NoLog {
+			l = listenStamped(l)
+		}
 		w.serving.Add(1)
 		go func() {
 			defer w.serving.Done()
@@ -332,9 +338,16 @@ func (w *Web) enter() bool {
 	return true
 }
 
+type connKey struct{}
+
 // serve is the handler of every listener.
 func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		if t, ok := arrivalOf(c); ok {
+			arrived = t
+		}
+	}
 	if !w.enter() {
 		http.Error(rw, "crawltest: web closed", http.StatusServiceUnavailable)
 		return

@@ -497,3 +497,38 @@ func TestWaitRequests(t *testing.T) {
 		t.Fatal("WaitRequests for a 3rd request with a cancelled context: got nil error")
 	}
 }
+
+func TestPolicer(t *testing.T) {
+	at := func(ms ...int) []Request {
+		var out []Request
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i, m := range ms {
+			out = append(out, Request{Time: t0.Add(time.Duration(m) * time.Millisecond), Path: fmt.Sprint("/", i)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		p      Policer
+		reqs   []Request
+		excess []string
+	}{
+		{"spaced", Policer{Interval: 100 * time.Millisecond}, at(0, 100, 200, 400), nil},
+		{"within slack", Policer{Interval: 100 * time.Millisecond}, at(0, 96, 200), nil},
+		{"early", Policer{Interval: 100 * time.Millisecond}, at(0, 94, 200), []string{"/1"}},
+		{"excess takes no token", Policer{Interval: 100 * time.Millisecond}, at(0, 50, 100), []string{"/1"}},
+		{"out of order", Policer{Interval: 100 * time.Millisecond}, at(100, 0, 200), nil},
+		{"burst 3 full at start", Policer{Interval: 100 * time.Millisecond, Burst: 3}, at(0, 0, 0, 100), nil},
+		{"burst 3 then too fast", Policer{Interval: 100 * time.Millisecond, Burst: 3}, at(0, 0, 0, 50), []string{"/3"}},
+		{"burst 3 empty stays empty", Policer{Interval: 100 * time.Millisecond, Burst: 3}, at(0, 0, 0, 100, 200, 250), []string{"/5"}},
+		{"burst 3 refills", Policer{Interval: 100 * time.Millisecond, Burst: 3}, at(0, 0, 0, 300, 300, 300), nil},
+	} {
+		var got []string
+		for _, e := range tc.p.Check(tc.reqs) {
+			got = append(got, e.Path)
+		}
+		if !slices.Equal(got, tc.excess) {
+			t.Errorf("%s: excess %v, want %v", tc.name, got, tc.excess)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package crawltest
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -28,10 +29,14 @@ func (e Excess) String() string {
 	return fmt.Sprintf("%s %s %v early", e.Host, e.Path, e.Early)
 }
 
-// Check returns the requests of reqs (one host's, in arrival order) that p
-// finds in excess. It is GCRA, the token bucket's arithmetic as policers
-// implement it: tat is when the bucket will next be full.
+// Check returns the requests of reqs (one host's) that p finds in excess,
+// taking them in the order of their arrival times (the log's order is that
+// of the handlers, which on several connections may differ). It is GCRA,
+// the token bucket's arithmetic as policers implement it: tat is when the
+// bucket will next be full.
 func (p Policer) Check(reqs []Request) []Excess {
+	reqs = slices.Clone(reqs)
+	slices.SortStableFunc(reqs, func(a, b Request) int { return a.Time.Compare(b.Time) })
 	burst := max(p.Burst, 1)
 	slack := p.Slack
 	if slack == 0 {

@@ -1,0 +1,101 @@
+package crawler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/store"
+)
+
+// robotsCache holds the robots.txt rules of the origins this process has
+// met. Behind it, the frontier keeps each answer (the store's robots bucket,
+// or Redis for all workers), so that neither a resumed crawl nor another
+// worker asks a host again while its answer is fresh (24 h, RFC 9309).
+type robotsCache struct {
+	mu      sync.Mutex
+	entries map[string]*robotsEntry
+}
+
+// robotsEntry is one origin's robots.txt. sem is held by the goroutine
+// getting it, so that the others wait for its result instead of fetching
+// too; r is only read or written while sem is held.
+type robotsEntry struct {
+	sem chan struct{}
+	r   *fetch.Robots
+}
+
+func (rc *robotsCache) entry(origin string) *robotsEntry {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.entries == nil {
+		rc.entries = map[string]*robotsEntry{}
+	}
+	e := rc.entries[origin]
+	if e == nil {
+		e = &robotsEntry{sem: make(chan struct{}, 1)}
+		rc.entries[origin] = e
+	}
+	return e
+}
+
+// robotsOf returns origin's robots.txt rules: from memory, else from the
+// frontier's keeping while fresh, else fetched now (and kept). met is true
+// when this process had not had them (so their Crawl-delay is to be set),
+// fetched when this call made the request. However many workers ask at
+// once, one gets them. The error is ctx's, or the frontier's.
+func (c *Crawler) robotsOf(ctx context.Context, origin string) (r *fetch.Robots, met, fetched bool, err error) {
+	e := c.robotsTxt.entry(origin)
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, false, ctx.Err()
+	}
+	defer func() { <-e.sem }()
+	now := time.Now()
+	if e.r != nil && now.Before(e.r.Expires) {
+		return e.r, false, false, nil
+	}
+	kept, ok, err := c.front.loadRobots(ctx, origin)
+	switch {
+	case errors.Is(err, store.ErrBadRobots):
+		c.log.Warn("stored robots.txt cannot be read: fetching it again", "origin", origin, "err", err)
+	case err != nil:
+		return nil, false, false, err
+	case ok:
+		if r := c.robotsFrom(origin, kept); now.Before(r.Expires) {
+			e.r = r
+			return r, true, false, nil
+		}
+	}
+	r, err = c.fetcher.FetchRobots(ctx, origin)
+	if err != nil {
+		return nil, false, false, err
+	}
+	if r.Status != 0 {
+		// An answer is kept for its TTL (an unreachable robots.txt is
+		// asked for again a minute later in any case): here for the other
+		// workers at once; the caller's result takes it to the store.
+		rec := store.Robots{Status: r.Status, Fetched: r.Fetched, Body: r.Body}
+		if err := c.front.keepRobots(ctx, origin, rec); err != nil {
+			return nil, false, false, err
+		}
+	}
+	slim := *r
+	slim.Body = nil // the rules are parsed: the body stays in the store only
+	e.r = &slim
+	return r, true, true, nil
+}
+
+// robotsFrom reads a kept robots.txt answer again.
+func (c *Crawler) robotsFrom(origin string, kept store.Robots) *fetch.Robots {
+	r := c.fetcher.RobotsFrom(kept.Status, kept.Body, nil, kept.Fetched)
+	if r.Err != nil {
+		r.Err = fmt.Errorf("%s/robots.txt: %w", origin, r.Err)
+	}
+	r.Body = nil
+	return r
+}
