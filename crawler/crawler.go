@@ -93,6 +93,17 @@ type Config struct {
 	MaxPathDepth int
 	MaxRepeats   int
 	MaxPerHost   int
+	// MaxSimilarHops bounds crawler traps that no fixed rule names: a link
+	// is not followed if it would be the MaxSimilarHops+1-th in a row
+	// between URLs that differ only in their numbers, as an endless
+	// calendar's "next month" or a generated "next page" are [4];
+	// negative means no limit. A host's real pages, which link to many of
+	// one shape, are a few such hops from where the crawl enters them.
+	MaxSimilarHops int
+	// MaxLinks caps the links kept from one page (recorded and followed)
+	// [2000, within Heritrix's 6,000 and Nutch's 100]; negative means no
+	// limit. The record counts the rest (store.Page.LinksCut).
+	MaxLinks int
 	// DropParams are query parameters removed from links besides utm_* and
 	// the well-known trackers Normalize always drops.
 	DropParams []string
@@ -179,6 +190,12 @@ func (c *Config) defaults() {
 	orDefault(&c.MaxURLLength, 2048)
 	orDefault(&c.MaxPathDepth, 32)
 	orDefault(&c.MaxRepeats, 3)
+	if c.MaxSimilarHops == 0 {
+		c.MaxSimilarHops = 4
+	}
+	if c.MaxLinks == 0 {
+		c.MaxLinks = 2000
+	}
 	orDefault(&c.SitemapURLs, 50000)
 	orDefault(&c.SitemapBytes, 50<<20)
 }

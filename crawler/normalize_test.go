@@ -137,3 +137,29 @@ func FuzzNormalizeIdempotent(f *testing.F) {
 		}
 	})
 }
+
+func TestSimilar(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"http://h/cal?m=2026-11", "http://h/cal?m=2026-12", true},
+		{"http://h/page/9", "http://h/page/10", true},
+		{"http://h/cal/2026/11", "http://h/cal/2026/11/05", false},
+		{"http://h/p/1", "http://h/q/1", false},
+		{"http://h/p/1", "http://h/p/x", false},
+		{"http://h/p/1", "http://h/p/1", true},
+		{"http://h/", "http://h/", true},
+		{"http://h1/p/1", "http://h2/p/1", false},
+		{"http://127.0.1.1:80/p/1", "http://127.0.1.2:80/p/1", false},
+		{"http://h/p/1a", "http://h/p/1", false},
+		{"http://h", "http://h/", false},
+	} {
+		if got := similar(tc.a, tc.b); got != tc.want {
+			t.Errorf("similar(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := similar(tc.b, tc.a); got != tc.want {
+			t.Errorf("similar(%q, %q) = %v, want %v", tc.b, tc.a, got, tc.want)
+		}
+	}
+}

@@ -695,3 +695,78 @@ func TestPolicedAtTheServer(t *testing.T) {
 		})
 	}
 }
+
+// calendar serves an endless calendar at /cal?m=YYYY-MM: each month links to
+// the month before and the month after, forever.
+func calendar() http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var y, m int
+		if _, err := fmt.Sscanf(r.URL.Query().Get("m"), "%d-%d", &y, &m); err != nil {
+			y, m = 2026, 11
+		}
+		at := time.Date(y, time.Month(m), 1, 0, 0, 0, 0, time.UTC)
+		rw.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(rw, "<title>%s</title><a href=\"/cal?m=%s\">prev</a> <a href=\"/cal?m=%s\">next</a>",
+			at.Format("2006-01"), at.AddDate(0, -1, 0).Format("2006-01"), at.AddDate(0, 1, 0).Format("2006-01"))
+	})
+}
+
+// TestTrapsBoundedByDefault: with no limit set, a crawl of a host with an
+// endless calendar ends by itself, with at most 10 calendar pages and every
+// real page; the record where the chain was cut says so.
+func TestTrapsBoundedByDefault(t *testing.T) {
+	w := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 40, LinksPerPage: 4, CrossHost: -1})
+	real := w.Pages()
+	w.Handle(0, "/p/7", page("has the calendar", "/cal?m=2026-11", "/"))
+	w.Handle(0, "/cal", calendar())
+	pages := crawlWeb(t, Config{}, fetch.Config{}, w.Seeds()...)
+	cal, cut := 0, 0
+	for u, p := range pages {
+		if strings.Contains(u, "/cal?") {
+			cal++
+			cut += p.NotFollowed["similar-hops"]
+		}
+	}
+	if cal == 0 || cal > 10 {
+		t.Errorf("%d calendar pages stored, want 1 to 10", cal)
+	}
+	if cut == 0 {
+		t.Error("no calendar record counts links cut by similar-hops")
+	}
+	for _, u := range real {
+		if p, ok := pages[u]; !ok || p.Status != 200 {
+			t.Errorf("real page %s: %+v, want it stored", u, p)
+		}
+	}
+
+	// The limit is what ends it: at 12 hops, 12 months each way.
+	pages = crawlWeb(t, Config{MaxSimilarHops: 12}, fetch.Config{}, w.Seeds()...)
+	cal = 0
+	for u := range pages {
+		if strings.Contains(u, "/cal?") {
+			cal++
+		}
+	}
+	if cal != 25 {
+		t.Errorf("MaxSimilarHops 12: %d calendar pages, want 25", cal)
+	}
+}
+
+// TestMaxLinks: a page's links beyond MaxLinks are neither recorded nor
+// followed, and the record counts them.
+func TestMaxLinks(t *testing.T) {
+	w := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 1, LinksPerPage: -1, CrossHost: -1})
+	var links []string
+	for i := range 300 {
+		links = append(links, fmt.Sprintf("/item/%d", i))
+	}
+	w.Handle(0, "/", page("many links", links...))
+	pages := crawlWeb(t, Config{MaxLinks: 100, NoSitemaps: true}, fetch.Config{}, w.Seeds()...)
+	root := pages[w.Seeds()[0]]
+	if root == nil || len(root.Links) != 100 || root.LinksCut != 200 {
+		t.Fatalf("root record: %d links, %d cut; want 100 and 200", len(root.Links), root.LinksCut)
+	}
+	if n := len(pages); n != 101 {
+		t.Errorf("%d records, want the root and its first 100 links", n)
+	}
+}

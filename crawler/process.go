@@ -125,7 +125,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		}
 	default:
 		c.front.observe(j.Host, true, resp.Duration)
-		c.content(&r, resp, p)
+		c.content(&r, &j, resp, p)
 	}
 	if p.Failed() {
 		c.failed.Add(1)
@@ -273,7 +273,7 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 		return false // queued or fetched on its own account
 	}
 	next := job{
-		Entry:  store.Entry{URL: s, Host: l.host, Depth: rec.Depth},
+		Entry:  store.Entry{URL: s, Host: l.host, Depth: rec.Depth, Run: rec.Run},
 		origin: &rec,
 		hops:   j.hops + 1,
 		seen:   append(slices.Clone(j.seen), fp),
@@ -285,7 +285,7 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 // content extracts what a 2xx response holds: title, text and links of
 // HTML (decoded to UTF-8 first), the URLs of a sitemap; other types keep
 // their metadata only.
-func (c *Crawler) content(r *result, resp *fetch.Response, p *store.Page) {
+func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page) {
 	final, err := url.Parse(resp.FinalURL)
 	if err != nil {
 		final, _ = url.Parse(p.URL)
@@ -300,11 +300,15 @@ func (c *Crawler) content(r *result, resp *fetch.Response, p *store.Page) {
 		x := extract(body, final)
 		p.Title, p.Text = x.title, x.text
 		links := c.dropTracking(x.links)
+		if c.cfg.MaxLinks > 0 && len(links) > c.cfg.MaxLinks {
+			p.LinksCut = len(links) - c.cfg.MaxLinks
+			links = links[:c.cfg.MaxLinks]
+		}
 		p.Links = make([]string, len(links))
 		for i, l := range links {
 			p.Links[i] = l.url
 		}
-		c.follow(r, links, p.Depth+1)
+		c.follow(r, links, p.Depth+1, j)
 	case !c.cfg.NoSitemaps && maybeSitemap(resp):
 		c.readSitemap(r, resp, final, p.Depth)
 	}
@@ -323,18 +327,53 @@ func toUTF8(body []byte, contentType string) ([]byte, error) {
 }
 
 // follow queues the links that are in scope, within depth, not traps and
-// not seen, taking the visited set's lock once for the page.
-func (c *Crawler) follow(r *result, links []link, depth int) {
-	if c.cfg.NoFollow || (c.cfg.MaxDepth > 0 && depth > c.cfg.MaxDepth) {
+// not seen, taking the visited set's lock once for the page. from is the
+// page they are on and run its Entry.Run (nil for the URLs of a sitemap or
+// robots.txt, which name real pages): a link of the same shape as its
+// page (similar) continues the page's run. The links a limit kept from
+// being followed are counted in from's record.
+func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
+	var p *store.Page
+	if from != nil && r.done != nil {
+		p = r.done.Page
+	}
+	cut := func(reason string) {
+		if p != nil {
+			if p.NotFollowed == nil {
+				p.NotFollowed = map[string]int{}
+			}
+			p.NotFollowed[reason]++
+		}
+	}
+	if c.cfg.NoFollow {
 		return
 	}
+	tooDeep := c.cfg.MaxDepth > 0 && depth > c.cfg.MaxDepth
 	fps := make([]uint64, 0, len(links))
 	next := make([]link, 0, len(links))
+	runs := make([]int, 0, len(links))
 	for _, l := range links {
-		if c.inScope(l) && c.trap(l.url) == "" {
-			fps = append(fps, Fingerprint(l.url))
-			next = append(next, l)
+		if !c.inScope(l) {
+			continue
 		}
+		reason := c.trap(l.url)
+		run := 0
+		if from != nil && similar(from.URL, l.url) {
+			run = from.Run + 1
+		}
+		switch {
+		case tooDeep:
+			reason = "max-depth"
+		case reason == "" && c.cfg.MaxSimilarHops > 0 && run > c.cfg.MaxSimilarHops:
+			reason = "similar-hops"
+		}
+		if reason != "" {
+			cut(reason)
+			continue
+		}
+		fps = append(fps, Fingerprint(l.url))
+		next = append(next, l)
+		runs = append(runs, run)
 	}
 	c.visited.addNew(fps, func(i int) bool {
 		// A queued URL may wait long in the frontier: it gets strings of its
@@ -343,11 +382,57 @@ func (c *Crawler) follow(r *result, links []link, depth int) {
 		if !c.takeHostSlot(l.host) {
 			return false
 		}
-		r.add = append(r.add, store.Entry{URL: l.url, Host: l.host, Depth: depth})
+		r.add = append(r.add, store.Entry{URL: l.url, Host: l.host, Depth: depth, Run: runs[i]})
 		r.seen = append(r.seen, fps[i])
 		return true
 	})
 }
+
+// similar reports whether two normalised URLs of one origin differ only in
+// their numbers: after the origin, each maximal run of digits in one
+// stands for any run of digits in the other (/cal?m=2026-11 and
+// /cal?m=2026-12, /page/9 and /page/10).
+func similar(a, b string) bool {
+	i := pathStart(a)
+	if i != pathStart(b) || a[:i] != b[:i] {
+		return false
+	}
+	j := i
+	for i < len(a) && j < len(b) {
+		da, db := isDigit(a[i]), isDigit(b[j])
+		switch {
+		case da && db:
+			for i < len(a) && isDigit(a[i]) {
+				i++
+			}
+			for j < len(b) && isDigit(b[j]) {
+				j++
+			}
+		case a[i] != b[j]:
+			return false
+		default:
+			i++
+			j++
+		}
+	}
+	return i == len(a) && j == len(b)
+}
+
+// pathStart returns the index of the path of a normalised absolute URL
+// (the length of "scheme://host[:port]").
+func pathStart(s string) int {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return 0
+	}
+	i += len("://")
+	if k := strings.IndexAny(s[i:], "/?#"); k >= 0 {
+		return i + k
+	}
+	return len(s)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // ownStrings returns l with strings that share no memory with any other: a
 // copy of its URL, and its host cut from that copy when it is there.
@@ -405,12 +490,12 @@ func (c *Crawler) countPerHost(pending []string) error {
 // trap returns why u (s is its string) looks like a crawler trap, or "".
 func (c *Crawler) trap(s string) string {
 	if len(s) > c.cfg.MaxURLLength {
-		return "URL too long"
+		return "url-length"
 	}
 	path := strings.Trim(escapedPath(s), "/")
 	n := strings.Count(path, "/") + 1 // segments
 	if n > c.cfg.MaxPathDepth {
-		return "path too deep"
+		return "path-depth"
 	}
 	if n > c.cfg.MaxRepeats {
 		count := make(map[string]int, n)
@@ -419,7 +504,7 @@ func (c *Crawler) trap(s string) string {
 				continue
 			}
 			if count[seg]++; count[seg] > c.cfg.MaxRepeats {
-				return "path segment repeated"
+				return "path-repeats"
 			}
 		}
 	}

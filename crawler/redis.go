@@ -132,6 +132,7 @@ type redisClaim struct {
 type redisEntry struct {
 	URL      string   `json:"u"`
 	Depth    int      `json:"d,omitempty"`
+	Run      int      `json:"n,omitempty"`
 	Attempts int      `json:"a,omitempty"`
 	Hops     int      `json:"r,omitempty"`
 	Origin   string   `json:"o,omitempty"`
@@ -412,7 +413,7 @@ func (f *redisFrontier) claimed(s int, id int64, host, entry string) (job, error
 		return job{}, f.wrap(fmt.Errorf("entry %q of %s: %v", entry, host, err))
 	}
 	lease := uint64(id)<<leaseShardBits | uint64(s)
-	j := job{Entry: store.Entry{URL: e.URL, Host: host, Depth: e.Depth, Seq: lease},
+	j := job{Entry: store.Entry{URL: e.URL, Host: host, Depth: e.Depth, Run: e.Run, Seq: lease},
 		attempts: e.Attempts, hops: e.Hops, seen: e.Seen}
 	if e.Origin != "" {
 		j.origin = &store.Entry{URL: e.Origin, Host: e.OHost, Depth: e.ODepth, Seq: lease}
@@ -499,7 +500,7 @@ func seenMember(fp uint64) (member, bucket string) {
 }
 
 func encodeRedisEntry(j job) string {
-	e := redisEntry{URL: j.URL, Depth: j.Depth, Attempts: j.attempts, Hops: j.hops, Seen: j.seen}
+	e := redisEntry{URL: j.URL, Depth: j.Depth, Run: j.Run, Attempts: j.attempts, Hops: j.hops, Seen: j.seen}
 	if j.origin != nil {
 		e.Origin, e.OHost, e.ODepth = j.origin.URL, j.origin.Host, j.origin.Depth
 	}

@@ -33,7 +33,7 @@ func (c *Crawler) discoverSitemaps(r *result, u *url.URL, rb *fetch.Robots, dept
 		}
 		links = append(links, link{l.String(), hostKey(l)})
 	}
-	c.follow(r, links, depth)
+	c.follow(r, links, depth, nil)
 }
 
 // maybeSitemap reports whether resp may be a sitemap: XML, or gzip.
@@ -76,9 +76,9 @@ func (c *Crawler) readSitemap(r *result, resp *fetch.Response, base *url.URL, de
 	}
 	links = c.dropTracking(links)
 	if index {
-		c.follow(r, links, depth)
+		c.follow(r, links, depth, nil)
 	} else {
-		c.follow(r, links, depth+1)
+		c.follow(r, links, depth+1, nil)
 	}
 }
 

@@ -94,6 +94,10 @@ var (
 	ErrBlockedAddress = errors.New("address not allowed (loopback, private, link-local or multicast)")
 	// ErrDecode means the body could not be decoded (Content-Encoding).
 	ErrDecode = errors.New("cannot decode body")
+	// ErrSlowBody means the response came but its body did not arrive
+	// within Config.Timeout (a slow drip): asking again would cost as
+	// long for the same, so it is not retryable.
+	ErrSlowBody = errors.New("body not received within the timeout")
 )
 
 // Response is what a fetch brought back.
@@ -289,6 +293,9 @@ func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBod
 
 	body, err := decodedBody(resp, maxBody+1)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("fetch %s: %w: %d bytes in %v", rawURL, ErrSlowBody, len(body), c.cfg.Timeout)
+		}
 		return nil, fmt.Errorf("fetch %s: read body: %w", rawURL, err)
 	}
 	r := &Response{
@@ -402,7 +409,7 @@ func Retryable(err error) bool {
 	switch {
 	case err == nil:
 		return false
-	case errors.Is(err, ErrBlockedAddress), errors.Is(err, ErrDecode):
+	case errors.Is(err, ErrBlockedAddress), errors.Is(err, ErrDecode), errors.Is(err, ErrSlowBody):
 		return false
 	case errors.Is(err, context.DeadlineExceeded):
 		return true

@@ -139,8 +139,8 @@ func TestSlowDripBoundedByTimeout(t *testing.T) {
 	if err == nil {
 		t.Fatal("Fetch of a dripping body succeeded")
 	}
-	if !Retryable(err) {
-		t.Errorf("timeout not retryable: %v", err)
+	if !errors.Is(err, ErrSlowBody) || Retryable(err) {
+		t.Errorf("drip: %v; want ErrSlowBody, not retryable (another try would drip as long)", err)
 	}
 	// Bounded from above only, with generous slack for a loaded machine.
 	if took > 5*time.Second {

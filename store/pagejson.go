@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -84,6 +85,22 @@ func appendPageJSON(b []byte, p *Page) ([]byte, error) {
 	if p.Attempts != 0 {
 		b = append(b, `,"attempts":`...)
 		b = strconv.AppendInt(b, int64(p.Attempts), 10)
+	}
+	if p.LinksCut != 0 {
+		b = append(b, `,"links_cut":`...)
+		b = strconv.AppendInt(b, int64(p.LinksCut), 10)
+	}
+	if len(p.NotFollowed) > 0 {
+		b = append(b, `,"not_followed":{`...)
+		for i, k := range slices.Sorted(maps.Keys(p.NotFollowed)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = strconv.AppendInt(b, int64(p.NotFollowed[k]), 10)
+		}
+		b = append(b, '}')
 	}
 	if len(p.Body) > 0 {
 		b = append(b, `,"body":"`...)

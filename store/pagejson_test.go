@@ -39,7 +39,11 @@ func TestPageJSONFields(t *testing.T) {
 		case reflect.Float64:
 			f.SetFloat(12.345)
 		case reflect.Map:
-			f.Set(reflect.ValueOf(map[string]string{"B": "2", "A": "1<", "Ä": "\t"}))
+			if f.Type().Elem().Kind() == reflect.Int {
+				f.Set(reflect.ValueOf(map[string]int{"b": 2, "a<": 1, "Ä": -3}))
+			} else {
+				f.Set(reflect.ValueOf(map[string]string{"B": "2", "A": "1<", "Ä": "\t"}))
+			}
 		case reflect.Slice:
 			if f.Type().Elem().Kind() == reflect.Uint8 {
 				f.SetBytes([]byte("body\x00\xff"))

@@ -35,6 +35,10 @@ type Summary struct {
 	Pending      int         `json:"pending"`       // frontier entries
 	PendingHosts int         `json:"pending_hosts"` // hosts with frontier entries
 	Depth        []Count     `json:"depth"`         // records by link distance from a seed, by depth
+	// Limits counts what the crawl's limits cut: "max-links" the links
+	// beyond a page's cap, the others (max-depth, similar-hops, url-length,
+	// path-depth, path-repeats) the links not followed; by name.
+	Limits []Count `json:"limits"`
 }
 
 // Count is one line of a histogram.
@@ -54,15 +58,17 @@ type HostCount struct {
 // summaryPage is the part of a Page that Summarize reads; decoding into it
 // skips the text, links and body without allocating them.
 type summaryPage struct {
-	URL         string    `json:"url"`
-	Status      int       `json:"status"`
-	ContentType string    `json:"content_type"`
-	Depth       int       `json:"depth"`
-	FetchedAt   time.Time `json:"fetched_at"`
-	Size        int64     `json:"size"`
-	Truncated   bool      `json:"truncated"`
-	Error       string    `json:"error"`
-	Skipped     bool      `json:"skipped"`
+	URL         string         `json:"url"`
+	Status      int            `json:"status"`
+	ContentType string         `json:"content_type"`
+	Depth       int            `json:"depth"`
+	FetchedAt   time.Time      `json:"fetched_at"`
+	Size        int64          `json:"size"`
+	Truncated   bool           `json:"truncated"`
+	Error       string         `json:"error"`
+	Skipped     bool           `json:"skipped"`
+	LinksCut    int            `json:"links_cut"`
+	NotFollowed map[string]int `json:"not_followed"`
 }
 
 // Summarize reads the whole database in one read transaction and returns its
@@ -73,6 +79,7 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 	sum := &Summary{}
 	status := map[string]int{}
 	types := map[string]int{}
+	limits := map[string]int{}
 	reasons := map[string]int{}
 	depths := map[int]int{}
 	hosts := map[string]*HostCount{}
@@ -101,6 +108,12 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 			}
 			sum.Pages++
 			sum.Bytes += p.Size
+			if p.LinksCut > 0 {
+				limits["max-links"] += p.LinksCut
+			}
+			for k, n := range p.NotFollowed {
+				limits[k] += n
+			}
 			if p.Truncated {
 				sum.Truncated++
 			}
@@ -163,6 +176,7 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 	}
 	sum.Status = append(sum.Status, byCount(status)...) // odd codes, if any
 	sum.ContentTypes = byCount(types)
+	sum.Limits = byCount(limits)
 	sum.Errors = byCount(reasons)
 	for _, d := range slices.Sorted(maps.Keys(depths)) {
 		sum.Depth = append(sum.Depth, Count{strconv.Itoa(d), depths[d]})

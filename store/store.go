@@ -218,8 +218,16 @@ type Page struct {
 	// disallows it (Error says so). Skipped records are not failures.
 	Skipped bool `json:"skipped,omitempty"`
 	// Attempts is how many times the URL was requested (retries included).
-	Attempts int    `json:"attempts,omitempty"`
-	Body     []byte `json:"body,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// LinksCut counts the page's links beyond the crawl's --max-links:
+	// neither in Links nor followed.
+	LinksCut int `json:"links_cut,omitempty"`
+	// NotFollowed counts, by the limit's name, the links of Links that a
+	// crawl limit kept from being followed (max-depth, similar-hops,
+	// url-length, path-depth, path-repeats). Links out of scope are not
+	// counted: they are not limits.
+	NotFollowed map[string]int `json:"not_followed,omitempty"`
+	Body        []byte         `json:"body,omitempty"`
 	// HTTP is the exchange's status line and headers, kept with the body
 	// (crawl run --keep-body) so that a WARC export can rebuild it.
 	HTTP *HTTPExchange `json:"http,omitempty"`
@@ -234,7 +242,10 @@ type Entry struct {
 	URL   string // normalised absolute URL
 	Host  string // queue key (the URL's host[:port])
 	Depth int    // link distance from a seed
-	Seq   uint64 // position in the queue, assigned by Commit
+	// Run is how many links in a row led here through URLs that differ
+	// only in their numbers (a calendar's next month, a next page).
+	Run int
+	Seq uint64 // position in the queue, assigned by Commit
 }
 
 // Done is a fetched URL: its page is stored and its frontier entry removed.
@@ -417,18 +428,22 @@ func seqKey(n uint64) []byte {
 	return k[:]
 }
 
+// encodeEntry writes an entry as uvarint(depth | run<<32) ‖ URL: the run
+// rides in the high bits, so that entries written before it had a run
+// read as run 0.
 func encodeEntry(e *Entry) []byte {
 	v := make([]byte, 0, binary.MaxVarintLen64+len(e.URL))
-	v = binary.AppendUvarint(v, uint64(e.Depth))
+	v = binary.AppendUvarint(v, uint64(uint32(e.Depth))|uint64(uint32(e.Run))<<32)
 	return append(v, e.URL...)
 }
 
 func decodeEntry(host string, k, v []byte) (Entry, error) {
-	depth, n := binary.Uvarint(v)
+	dr, n := binary.Uvarint(v)
 	if n <= 0 || len(k) != 8 {
 		return Entry{}, fmt.Errorf("corrupt frontier entry in queue %q", host)
 	}
-	return Entry{URL: string(v[n:]), Host: host, Depth: int(depth), Seq: binary.BigEndian.Uint64(k)}, nil
+	return Entry{URL: string(v[n:]), Host: host, Depth: int(uint32(dr)), Run: int(dr >> 32),
+		Seq: binary.BigEndian.Uint64(k)}, nil
 }
 
 // Hosts returns the hosts that have pending entries.

@@ -83,8 +83,8 @@ var hostileCases = []struct {
 		timeout: time.Second,
 		handler: crawltest.Drip("<p>drip</p>", 10*time.Millisecond).ServeHTTP,
 		check: func(p *store.Page) error {
-			if !strings.Contains(p.Error, "deadline exceeded") {
-				return fmt.Errorf("error %q, want the fetch timeout", p.Error)
+			if !strings.Contains(p.Error, "body not received within the timeout") || p.Attempts != 1 {
+				return fmt.Errorf("error %q after %d attempts, want the fetch timeout, not retried", p.Error, p.Attempts)
 			}
 			return nil
 		},

@@ -53,6 +53,8 @@ type runOptions struct {
 	contact       string
 	allowPrivate  bool
 	maxPerHost    int
+	maxSimilar    int
+	maxLinks      int
 	dialTimeout   time.Duration
 	headerTimeout time.Duration
 	dropParams    []string
@@ -104,6 +106,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.contact, "contact", "", "contact `URL` appended to the User-Agent as \"(+URL)\"")
 	f.BoolVar(&o.allowPrivate, "allow-private", false, "allow connections to loopback, private and link-local addresses (default: only the seeds' hosts may be there)")
 	f.IntVar(&o.maxPerHost, "max-per-host", 0, "queue at most N URLs of one host (0: no limit)")
+	f.IntVar(&o.maxSimilar, "max-similar-hops", 4, "follow at most N links in a row between URLs that differ only in their numbers, such as an endless calendar's next month (0: no limit)")
+	f.IntVar(&o.maxLinks, "max-links", 2000, "keep (record and follow) at most N links of a page; the record counts the rest (0: no limit)")
 	f.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "TCP connect and TLS handshake timeout")
 	f.DurationVar(&o.headerTimeout, "header-timeout", 0, "timeout for the response headers (0: --timeout)")
 	f.StringArrayVar(&o.dropParams, "drop-param", nil, "also drop this query `PARAM` from links (repeatable; utm_*, fbclid, gclid, … always are)")
@@ -125,6 +129,7 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
 		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
 		NoRobots: o.noRobots, NoSitemaps: o.noSitemaps, Retries: o.retries, MaxPerHost: o.maxPerHost,
+		MaxSimilarHops: offIfZero(o.maxSimilar), MaxLinks: offIfZero(o.maxLinks),
 		DropParams: o.dropParams, BatchSize: o.batchSize, BatchDelay: o.batchDelay,
 	}
 	if o.retries == 0 {
@@ -147,6 +152,10 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{fmt.Errorf("--retries %d: need 0 (no retries) or more", o.retries)}
 	case o.maxPerHost < 0:
 		return cfg, usageError{fmt.Errorf("--max-per-host %d: need 0 (no limit) or more", o.maxPerHost)}
+	case o.maxSimilar < 0:
+		return cfg, usageError{fmt.Errorf("--max-similar-hops %d: need 0 (no limit) or more", o.maxSimilar)}
+	case o.maxLinks < 0:
+		return cfg, usageError{fmt.Errorf("--max-links %d: need 0 (no limit) or more", o.maxLinks)}
 	case o.timeout <= 0:
 		return cfg, usageError{fmt.Errorf("--timeout %v: need more than 0", o.timeout)}
 	case o.maxBody < 1:
@@ -185,6 +194,15 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		cfg.Exclude = append(cfg.Exclude, re)
 	}
 	return cfg, nil
+}
+
+// offIfZero maps a flag's 0 (no limit) to the Config's negative (a
+// Config's zero means its default).
+func offIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // fetchConfig builds the fetcher's configuration.

@@ -97,6 +97,7 @@ func writeStats(w io.Writer, s *store.Summary) error {
 		depth[i] = store.Count{Key: "depth " + d.Key, N: d.N}
 	}
 	section("depth", depth)
+	section("cut by limits (links)", s.Limits)
 	tw.Flush()
 	for line := range strings.Lines(buf.String()) {
 		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
