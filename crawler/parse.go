@@ -23,6 +23,9 @@ type extracted struct {
 	title string
 	text  string
 	links []link // followable links, normalised, de-duplicated, in page order
+	// over counts the hrefs after the first maxLinksPerPage distinct ones,
+	// repeats included (they are not kept, so not told apart).
+	over int
 }
 
 // extract reads an HTML body in one pass of scanner (the tokens of
@@ -88,9 +91,13 @@ func extract(body []byte, pageURL *url.URL) extracted {
 					}
 					break
 				}
-				if _, dup := sc.hrefSeen[href]; !dup && len(sc.hrefs) < maxLinksPerPage {
-					sc.hrefSeen[href] = struct{}{}
-					sc.hrefs = append(sc.hrefs, href)
+				if _, dup := sc.hrefSeen[href]; !dup {
+					if len(sc.hrefs) < maxLinksPerPage {
+						sc.hrefSeen[href] = struct{}{}
+						sc.hrefs = append(sc.hrefs, href)
+					} else {
+						out.over++
+					}
 				}
 			case atom.Title:
 				if tt == html.StartTagToken && !titled {

@@ -300,8 +300,9 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		x := extract(body, final)
 		p.Title, p.Text = x.title, x.text
 		links := c.dropTracking(x.links)
+		p.LinksCut = x.over
 		if c.cfg.MaxLinks > 0 && len(links) > c.cfg.MaxLinks {
-			p.LinksCut = len(links) - c.cfg.MaxLinks
+			p.LinksCut += len(links) - c.cfg.MaxLinks
 			links = links[:c.cfg.MaxLinks]
 		}
 		p.Links = make([]string, len(links))

@@ -220,7 +220,9 @@ type Page struct {
 	// Attempts is how many times the URL was requested (retries included).
 	Attempts int `json:"attempts,omitempty"`
 	// LinksCut counts the page's links beyond the crawl's --max-links:
-	// neither in Links nor followed.
+	// neither in Links nor followed. (Past 10,000 distinct links the
+	// extractor keeps none and counts every further href, repeats
+	// included.)
 	LinksCut int `json:"links_cut,omitempty"`
 	// NotFollowed counts, by the limit's name, the links of Links that a
 	// crawl limit kept from being followed (max-depth, similar-hops,

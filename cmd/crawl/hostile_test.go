@@ -100,8 +100,8 @@ var hostileCases = []struct {
 			bw.Flush()
 		},
 		check: func(p *store.Page) error {
-			if len(p.Links) != 10000 || p.Error != "" {
-				return fmt.Errorf("%d links stored (error %q), want the cap of 10000", len(p.Links), p.Error)
+			if len(p.Links) != 2000 || p.LinksCut != 98000 || p.Error != "" {
+				return fmt.Errorf("%d links stored, %d cut (error %q), want the cap of 2000 and 98000 cut", len(p.Links), p.LinksCut, p.Error)
 			}
 			return nil
 		},
