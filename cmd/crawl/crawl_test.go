@@ -82,6 +82,11 @@ func TestInterruptAndResume(t *testing.T) {
 			t.Errorf("server saw %d requests for %s across the two runs, want 1", n, u)
 		}
 	}
+	for host, reqs := range crawltest.ByHost(web.Log()) {
+		if n := countPath(reqs, "/robots.txt"); n != 1 {
+			t.Errorf("%s: robots.txt requested %d times across the two runs, want once (it is kept)", host, n)
+		}
+	}
 
 	// An uninterrupted crawl of the same site stores the same pages.
 	db2 := filepath.Join(dir, "whole.db")
