@@ -20,9 +20,11 @@ const (
 
 // extracted is what a page yields.
 type extracted struct {
-	title string
-	text  string
-	links []link // followable links, normalised, de-duplicated, in page order
+	title     string
+	text      string
+	links     []link      // followable links, normalised, de-duplicated, in page order
+	robots    robotsFlags // of the robots meta tags addressed to every crawler or to the agent
+	canonical string      // the first <link rel=canonical>, resolved and normalised like links, or ""
 }
 
 // extract reads an HTML body in one pass of scanner (the tokens of
@@ -34,7 +36,16 @@ type extracted struct {
 // a goquery (DOM) parse of the same page, and what bounds its memory by the
 // body's size and the caps above on any input, a page nested 100,000 deep
 // included. goquery stays the tool for queries over a stored page's DOM.
-func extract(body []byte, pageURL *url.URL) extracted {
+//
+// extract reads the robots meta tags addressed to every crawler; extractFor
+// also those addressed to agent, the crawler's product token.
+func extract(body []byte, pageURL *url.URL) extracted { return extractFor(body, pageURL, "") }
+
+// extractFor is extract for a crawler whose product token is agent (lower
+// case): <meta name="AGENT"> counts like <meta name="robots">. Only <meta>
+// and <link> tags have their attributes read for this, and only a robots
+// meta tag or a canonical link costs an allocation.
+func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
 	var (
 		out     extracted
 		z       = scanner{b: body}
@@ -44,6 +55,8 @@ func extract(body []byte, pageURL *url.URL) extracted {
 		titled  bool
 		hidden  int // depth inside elements whose text is not shown
 		baseRef string
+		canon   string // href of the first <link rel=canonical>
+		canoned bool
 		src     = string(body) // hrefs are cut from it: one copy for all
 		sc      = getScratch()
 	)
@@ -57,6 +70,11 @@ func extract(body []byte, pageURL *url.URL) extracted {
 			out.title = title.String()
 			out.text = text.String()
 			out.links = resolveAll(pageURL, baseRef, sc)
+			if canoned {
+				if l, ok := newResolver(documentBase(pageURL, baseRef)).link(canon); ok {
+					out.canonical = l.url
+				}
+			}
 			return out
 
 		case html.TextToken:
@@ -91,6 +109,12 @@ func extract(body []byte, pageURL *url.URL) extracted {
 				if _, dup := sc.hrefSeen[href]; !dup && len(sc.hrefs) < maxLinksPerPage {
 					sc.hrefSeen[href] = struct{}{}
 					sc.hrefs = append(sc.hrefs, href)
+				}
+			case atom.Meta:
+				out.robots |= metaRobots(raw, agent)
+			case atom.Link:
+				if !canoned {
+					canon, canoned = canonicalHref(raw)
 				}
 			case atom.Title:
 				if tt == html.StartTagToken && !titled {
@@ -341,13 +365,7 @@ func attr(z *html.Tokenizer, key string) (string, bool) {
 // followable ones, normalised and de-duplicated. The links' strings share
 // one allocation.
 func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
-	base := pageURL
-	if baseRef != "" {
-		if b, err := pageURL.Parse(strings.TrimSpace(baseRef)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
-			base = b
-		}
-	}
-	res := newResolver(base)
+	res := newResolver(documentBase(pageURL, baseRef))
 	for _, h := range sc.hrefs {
 		var (
 			span linkSpan
@@ -368,6 +386,18 @@ func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
 		links = append(links, l)
 	}
 	return links
+}
+
+// documentBase returns the base URL of a page at pageURL whose first <base
+// href> is baseRef: baseRef resolved against pageURL, when that is an
+// http(s) URL, else pageURL.
+func documentBase(pageURL *url.URL, baseRef string) *url.URL {
+	if baseRef != "" {
+		if b, err := pageURL.Parse(strings.TrimSpace(baseRef)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
+			return b
+		}
+	}
+	return pageURL
 }
 
 // foldedText collects text as collapseSpace would leave it, as it comes:
