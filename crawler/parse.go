@@ -55,7 +55,7 @@ func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
 		titled  bool
 		hidden  int // depth inside elements whose text is not shown
 		baseRef string
-		canon   string // href of the first <link rel=canonical>
+		canon   string // href of the first <link rel=canonical href>
 		canoned bool
 		src     = string(body) // hrefs are cut from it: one copy for all
 		sc      = getScratch()
@@ -69,12 +69,7 @@ func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
 		case html.ErrorToken:
 			out.title = title.String()
 			out.text = text.String()
-			out.links = resolveAll(pageURL, baseRef, sc)
-			if canoned {
-				if l, ok := newResolver(documentBase(pageURL, baseRef)).link(canon); ok {
-					out.canonical = l.url
-				}
-			}
+			out.links, out.canonical = resolveAll(pageURL, baseRef, canon, sc)
 			return out
 
 		case html.TextToken:
@@ -362,10 +357,18 @@ func attr(z *html.Tokenizer, key string) (string, bool) {
 
 // resolveAll resolves sc.hrefs against the page's base URL (baseRef
 // resolved against pageURL, when it is an http(s) URL) and returns the
-// followable ones, normalised and de-duplicated. The links' strings share
-// one allocation.
-func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
+// followable ones, normalised and de-duplicated, and canonRef resolved
+// alike ("" if it leads nowhere the crawl goes). The strings share one
+// allocation.
+func resolveAll(pageURL *url.URL, baseRef, canonRef string, sc *scratch) (links []link, canonical string) {
 	res := newResolver(documentBase(pageURL, baseRef))
+	var (
+		canon    linkSpan
+		hasCanon bool
+	)
+	if canonRef != "" {
+		sc.buf, canon, hasCanon = res.appendLink(sc.buf, canonRef)
+	}
 	for _, h := range sc.hrefs {
 		var (
 			span linkSpan
@@ -376,7 +379,7 @@ func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
 		}
 	}
 	all := string(sc.buf)
-	links := make([]link, 0, len(sc.spans))
+	links = make([]link, 0, len(sc.spans))
 	for _, span := range sc.spans {
 		l := span.link(all)
 		if _, dup := sc.urlSeen[l.url]; dup {
@@ -385,7 +388,10 @@ func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
 		sc.urlSeen[l.url] = struct{}{}
 		links = append(links, l)
 	}
-	return links
+	if hasCanon {
+		canonical = canon.link(all).url
+	}
+	return links, canonical
 }
 
 // documentBase returns the base URL of a page at pageURL whose first <base
