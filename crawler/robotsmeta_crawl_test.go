@@ -56,7 +56,7 @@ func TestRobotsDirectivesInCrawl(t *testing.T) {
 			want{followed: true, noindex: true}},
 		{"/canonical", nil, `<link rel="canonical" href="/Canonical/./target?utm_source=feed#top">`,
 			want{followed: true, canonical: root + "Canonical/target"}},
-		{"/garbage", []string{",:;, unavailable_after: Friday, 25-Jun-2010 15:00:00 PST, max-snippet:-1", "googlebot:", ""},
+		{"/garbage", []string{",:;, unavailable_after: Friday, 25-Jun-2010 15:00:00 PST, max-snippet:-1", "googlebot:", "", "\xff\xfe noindex\xff"},
 			"<meta name=robots content=\"\xff,, ;index\"><meta name=robots><meta name=\"\" content=nofollow>" +
 				"<meta content=noindex><link rel=canonical><link rel=canonical href=\"javascript:x()\">",
 			want{followed: true}},
