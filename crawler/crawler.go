@@ -68,7 +68,7 @@ type Config struct {
 	Exclude  []*regexp.Regexp
 	KeepBody bool // store response bodies
 
-	NoRobots   bool // neither fetch nor honour robots.txt
+	NoRobots   bool // neither fetch nor honour robots.txt, nor nofollow in pages and headers (still recorded)
 	NoSitemaps bool // do not read robots.txt Sitemap: lines and /sitemap.xml
 	// Retries is how many times a URL is tried again after a retryable
 	// failure (timeout, connection error, 5xx, 429) before its error is

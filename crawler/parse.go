@@ -20,9 +20,11 @@ const (
 
 // extracted is what a page yields.
 type extracted struct {
-	title string
-	text  string
-	links []link // followable links, normalised, de-duplicated, in page order
+	title     string
+	text      string
+	links     []link      // followable links, normalised, de-duplicated, in page order
+	robots    robotsFlags // of the robots meta tags addressed to every crawler or to the agent
+	canonical string      // the first <link rel=canonical>, resolved and normalised like links, or ""
 	// over counts the hrefs after the first maxLinksPerPage distinct ones,
 	// repeats included (they are not kept, so not told apart).
 	over int
@@ -37,7 +39,16 @@ type extracted struct {
 // a goquery (DOM) parse of the same page, and what bounds its memory by the
 // body's size and the caps above on any input, a page nested 100,000 deep
 // included. goquery stays the tool for queries over a stored page's DOM.
-func extract(body []byte, pageURL *url.URL) extracted {
+//
+// extract reads the robots meta tags addressed to every crawler; extractFor
+// also those addressed to agent, the crawler's product token.
+func extract(body []byte, pageURL *url.URL) extracted { return extractFor(body, pageURL, "") }
+
+// extractFor is extract for a crawler whose product token is agent (lower
+// case): <meta name="AGENT"> counts like <meta name="robots">. Only <meta>
+// and <link> tags have their attributes read for this, and only a robots
+// meta tag or a canonical link costs an allocation.
+func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
 	var (
 		out     extracted
 		z       = scanner{b: body}
@@ -47,6 +58,8 @@ func extract(body []byte, pageURL *url.URL) extracted {
 		titled  bool
 		hidden  int // depth inside elements whose text is not shown
 		baseRef string
+		canon   string // href of the first <link rel=canonical href>
+		canoned bool
 		src     = string(body) // hrefs are cut from it: one copy for all
 		sc      = getScratch()
 	)
@@ -59,7 +72,7 @@ func extract(body []byte, pageURL *url.URL) extracted {
 		case html.ErrorToken:
 			out.title = title.String()
 			out.text = text.String()
-			out.links = resolveAll(pageURL, baseRef, sc)
+			out.links, out.canonical = resolveAll(pageURL, baseRef, canon, sc)
 			return out
 
 		case html.TextToken:
@@ -98,6 +111,12 @@ func extract(body []byte, pageURL *url.URL) extracted {
 					} else {
 						out.over++
 					}
+				}
+			case atom.Meta:
+				out.robots |= metaRobots(raw, agent)
+			case atom.Link:
+				if !canoned {
+					canon, canoned = canonicalHref(raw)
 				}
 			case atom.Title:
 				if tt == html.StartTagToken && !titled {
@@ -345,16 +364,18 @@ func attr(z *html.Tokenizer, key string) (string, bool) {
 
 // resolveAll resolves sc.hrefs against the page's base URL (baseRef
 // resolved against pageURL, when it is an http(s) URL) and returns the
-// followable ones, normalised and de-duplicated. The links' strings share
-// one allocation.
-func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
-	base := pageURL
-	if baseRef != "" {
-		if b, err := pageURL.Parse(strings.TrimSpace(baseRef)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
-			base = b
-		}
+// followable ones, normalised and de-duplicated, and canonRef resolved
+// alike ("" if it leads nowhere the crawl goes). The strings share one
+// allocation.
+func resolveAll(pageURL *url.URL, baseRef, canonRef string, sc *scratch) (links []link, canonical string) {
+	res := newResolver(documentBase(pageURL, baseRef))
+	var (
+		canon    linkSpan
+		hasCanon bool
+	)
+	if canonRef != "" {
+		sc.buf, canon, hasCanon = res.appendLink(sc.buf, canonRef)
 	}
-	res := newResolver(base)
 	for _, h := range sc.hrefs {
 		var (
 			span linkSpan
@@ -365,7 +386,7 @@ func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
 		}
 	}
 	all := string(sc.buf)
-	links := make([]link, 0, len(sc.spans))
+	links = make([]link, 0, len(sc.spans))
 	for _, span := range sc.spans {
 		l := span.link(all)
 		if _, dup := sc.urlSeen[l.url]; dup {
@@ -374,7 +395,22 @@ func resolveAll(pageURL *url.URL, baseRef string, sc *scratch) []link {
 		sc.urlSeen[l.url] = struct{}{}
 		links = append(links, l)
 	}
-	return links
+	if hasCanon {
+		canonical = canon.link(all).url
+	}
+	return links, canonical
+}
+
+// documentBase returns the base URL of a page at pageURL whose first <base
+// href> is baseRef: baseRef resolved against pageURL, when that is an
+// http(s) URL, else pageURL.
+func documentBase(pageURL *url.URL, baseRef string) *url.URL {
+	if baseRef != "" {
+		if b, err := pageURL.Parse(strings.TrimSpace(baseRef)); err == nil && (b.Scheme == "http" || b.Scheme == "https") {
+			return b
+		}
+	}
+	return pageURL
 }
 
 // foldedText collects text as collapseSpace would leave it, as it comes:

@@ -282,14 +282,20 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 	return true
 }
 
-// content extracts what a 2xx response holds: title, text and links of
-// HTML (decoded to UTF-8 first), the URLs of a sitemap; other types keep
-// their metadata only.
+// content extracts what a 2xx response holds: title, text, links and
+// canonical URL of HTML (decoded to UTF-8 first), the URLs of a sitemap;
+// other types keep their metadata only. The robots directives of the
+// X-Robots-Tag header and of HTML's meta tags are recorded; a nofollow
+// keeps the page's links from being queued (unless NoRobots), not from
+// being recorded. It does not apply to a sitemap's URLs, which are no links.
 func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page) {
 	final, err := url.Parse(resp.FinalURL)
 	if err != nil {
 		final, _ = url.Parse(p.URL)
 	}
+	agent := c.agent()
+	robots := robotsHeader(resp.Header.Values("X-Robots-Tag"), agent)
+	defer func() { p.NoIndex, p.NoFollow = robots&noIndex != 0, robots&noFollow != 0 }()
 	switch {
 	case resp.IsHTML():
 		body, err := toUTF8(resp.Body, resp.Header.Get("Content-Type"))
@@ -297,8 +303,12 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 			p.Error = "decode: " + err.Error()
 			return
 		}
-		x := extract(body, final)
+		x := extractFor(body, final, agent)
 		p.Title, p.Text = x.title, x.text
+		robots |= x.robots
+		if x.canonical != "" {
+			p.Canonical = c.dropTracking([]link{{url: x.canonical}})[0].url
+		}
 		links := c.dropTracking(x.links)
 		p.LinksCut = x.over
 		if c.cfg.MaxLinks > 0 && len(links) > c.cfg.MaxLinks {
@@ -309,7 +319,9 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		for i, l := range links {
 			p.Links[i] = l.url
 		}
-		c.follow(r, links, p.Depth+1, j)
+		if robots&noFollow == 0 || c.cfg.NoRobots {
+			c.follow(r, links, p.Depth+1, j)
+		}
 	case !c.cfg.NoSitemaps && maybeSitemap(resp):
 		c.readSitemap(r, resp, final, p.Depth)
 	}

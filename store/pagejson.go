@@ -59,6 +59,16 @@ func appendPageJSON(b []byte, p *Page) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if p.Canonical != "" {
+		b = append(b, `,"canonical":`...)
+		b = appendJSONString(b, p.Canonical)
+	}
+	if p.NoIndex {
+		b = append(b, `,"noindex":true`...)
+	}
+	if p.NoFollow {
+		b = append(b, `,"nofollow":true`...)
+	}
 	b = append(b, `,"depth":`...)
 	b = strconv.AppendInt(b, int64(p.Depth), 10)
 	b = append(b, `,"fetched_at":`...)

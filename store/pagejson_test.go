@@ -75,7 +75,7 @@ func FuzzPageJSON(f *testing.F) {
 	f.Add("\xed\xa0\x80", "\x7f\x1f", "", []byte(nil), 1e-7, int64(-1), false)
 	f.Fuzz(func(t *testing.T, u, text, title string, body []byte, ms float64, n int64, flag bool) {
 		checkPageJSON(t, &Page{URL: u, FinalURL: title, Status: int(n), ContentType: text, Title: title, Text: text,
-			Links: []string{u, text}, Depth: int(n), FetchedAt: time.Unix(n%(1<<35), n).UTC(), DurationMS: ms,
+			Links: []string{u, text}, Canonical: u, NoIndex: flag, NoFollow: !flag, Depth: int(n), FetchedAt: time.Unix(n%(1<<35), n).UTC(), DurationMS: ms,
 			Size: n, Truncated: flag, Error: u, Skipped: !flag, Attempts: int(n), Body: body,
 			Headers: map[string]string{u: text, title: u}})
 	})

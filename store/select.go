@@ -27,6 +27,9 @@ type Selection struct {
 	ContentTypes []string
 	// Since keeps records fetched at or after this time.
 	Since time.Time
+	// SkipNoIndex leaves out the records of pages that ask not to be
+	// indexed (noindex: robots meta tag or X-Robots-Tag).
+	SkipNoIndex bool
 	// Fields lists the JSON fields to write, in this order (see FieldNames
 	// and Computed). Empty means the whole record as stored.
 	Fields []string
@@ -114,7 +117,7 @@ func (sel *Selection) Check() error {
 // path that copies stored bytes without decoding them.
 func (sel *Selection) whole() bool {
 	return sel == nil || (len(sel.Hosts) == 0 && len(sel.Status) == 0 && len(sel.ContentTypes) == 0 &&
-		sel.Since.IsZero() && len(sel.Fields) == 0)
+		sel.Since.IsZero() && !sel.SkipNoIndex && len(sel.Fields) == 0)
 }
 
 // filterPage is the part of a record that the filters read.
@@ -123,6 +126,7 @@ type filterPage struct {
 	ContentType string    `json:"content_type"`
 	FetchedAt   time.Time `json:"fetched_at"`
 	Error       string    `json:"error"`
+	NoIndex     bool      `json:"noindex"`
 }
 
 // keep reports whether the record at key u, stored as raw, passes the
@@ -131,12 +135,15 @@ func (sel *Selection) keep(u string, raw []byte) (bool, error) {
 	if len(sel.Hosts) > 0 && !sel.matchHost(u) {
 		return false, nil
 	}
-	if len(sel.Status) == 0 && len(sel.ContentTypes) == 0 && sel.Since.IsZero() {
+	if len(sel.Status) == 0 && len(sel.ContentTypes) == 0 && sel.Since.IsZero() && !sel.SkipNoIndex {
 		return true, nil
 	}
 	var p filterPage
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return false, fmt.Errorf("page %s: %w", u, err)
+	}
+	if sel.SkipNoIndex && p.NoIndex {
+		return false, nil
 	}
 	if !sel.Since.IsZero() && p.FetchedAt.Before(sel.Since) {
 		return false, nil

@@ -51,3 +51,26 @@ func TestSelectionCheck(t *testing.T) {
 		t.Error("Check accepted an unknown field")
 	}
 }
+
+func TestSelectionSkipNoIndex(t *testing.T) {
+	const u = "http://a.example/"
+	for _, tc := range []struct {
+		skip bool
+		raw  string
+		want bool
+	}{
+		{false, `{"url":"http://a.example/","noindex":true}`, true},
+		{true, `{"url":"http://a.example/","noindex":true}`, false},
+		{true, `{"url":"http://a.example/"}`, true}, // a record from before the field
+		{true, `{"url":"http://a.example/","nofollow":true,"canonical":"http://a.example/c"}`, true},
+	} {
+		sel := &Selection{SkipNoIndex: tc.skip}
+		if sel.whole() == tc.skip {
+			t.Errorf("SkipNoIndex %v: whole() = %v", tc.skip, sel.whole())
+		}
+		got, err := sel.keep(u, []byte(tc.raw))
+		if err != nil || got != tc.want {
+			t.Errorf("SkipNoIndex %v, %s: got keep %v (%v), want %v", tc.skip, tc.raw, got, err, tc.want)
+		}
+	}
+}

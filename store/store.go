@@ -208,12 +208,21 @@ type Page struct {
 	Title       string            `json:"title"`
 	Text        string            `json:"text"`
 	Links       []string          `json:"links"`
-	Depth       int               `json:"depth"`
-	FetchedAt   time.Time         `json:"fetched_at"`
-	DurationMS  float64           `json:"duration_ms"`
-	Size        int64             `json:"size"`
-	Truncated   bool              `json:"truncated,omitempty"`
-	Error       string            `json:"error,omitempty"`
+	// Canonical is the page's <link rel="canonical"> (the first), resolved
+	// and normalised like Links.
+	Canonical string `json:"canonical,omitempty"`
+	// NoIndex and NoFollow are the robots directives that apply to this
+	// crawler, from <meta name="robots">, the meta tag of its product
+	// token and X-Robots-Tag ("none" is both). A nofollow page's links are
+	// recorded but were not followed (unless robots were ignored).
+	NoIndex    bool      `json:"noindex,omitempty"`
+	NoFollow   bool      `json:"nofollow,omitempty"`
+	Depth      int       `json:"depth"`
+	FetchedAt  time.Time `json:"fetched_at"`
+	DurationMS float64   `json:"duration_ms"`
+	Size       int64     `json:"size"`
+	Truncated  bool      `json:"truncated,omitempty"`
+	Error      string    `json:"error,omitempty"`
 	// Skipped marks a URL that was not fetched because robots.txt
 	// disallows it (Error says so). Skipped records are not failures.
 	Skipped bool `json:"skipped,omitempty"`

@@ -26,11 +26,12 @@ type exportOptions struct {
 	since        string
 	fields       []string
 	mainText     bool
+	skipNoIndex  bool
 }
 
 // selection builds the store's selection from the filter and field flags.
 func (o *exportOptions) selection() (*store.Selection, error) {
-	sel := &store.Selection{Hosts: o.hosts, ContentTypes: o.contentTypes}
+	sel := &store.Selection{Hosts: o.hosts, ContentTypes: o.contentTypes, SkipNoIndex: o.skipNoIndex}
 	for _, arg := range o.status {
 		for s := range strings.SplitSeq(arg, ",") {
 			m, err := store.ParseStatus(s)
@@ -95,7 +96,8 @@ The fields are documented in README.md ("Export schema").
 Filters keep only some records; they combine with AND, and a repeated filter
 with OR: --host (host, or host:port), --status (2xx, 404, error; repeatable
 or comma-separated), --content-type (text/html, text/*), --since (RFC 3339
-time of the fetch). --fields url,title,… writes only those fields, in that
+time of the fetch), --skip-noindex (leave out pages that ask not to be
+indexed: noindex or none in a robots meta tag or X-Robots-Tag). --fields url,title,… writes only those fields, in that
 order; besides the stored fields there is main_text, the article without
 navigation, header and footer (Readability), which needs bodies kept with
 crawl run --keep-body and falls back on the stored text. --main-text adds
@@ -117,6 +119,7 @@ within a second instead of waiting.`,
   crawl export --db crawl.db --format json -o pages.json
   crawl export --db crawl.db --status 4xx,5xx,error --fields url,status,error
   crawl export --db crawl.db --host example.com --content-type text/html --since 2026-01-01T00:00:00Z
+  crawl export --db crawl.db --skip-noindex --fields url,title,canonical
   crawl export --db crawl.db --fields url,title,main_text --content-type text/html
   crawl export --db crawl.db --format warc -o crawl.warc.gz
   crawl export --db w1.db --db w2.db --db w3.db > all.jsonl`,
@@ -173,6 +176,7 @@ within a second instead of waiting.`,
 	fl.StringArrayVar(&o.status, "status", nil, "keep records with this status: 2xx, 404, error (repeatable, or comma-separated)")
 	fl.StringArrayVar(&o.contentTypes, "content-type", nil, "keep records of this media `TYPE`, such as text/html or text/* (repeatable)")
 	fl.StringVar(&o.since, "since", "", "keep records fetched at or after this RFC 3339 `TIME`")
+	fl.BoolVar(&o.skipNoIndex, "skip-noindex", false, "leave out pages that ask not to be indexed (noindex in a robots meta tag or X-Robots-Tag)")
 	fl.StringSliceVar(&o.fields, "fields", nil, "write only these fields, in this order: url,title,… (see README)")
 	fl.BoolVar(&o.mainText, "main-text", false, "add the field main_text: the article without navigation and boilerplate (needs --keep-body bodies, else the stored text)")
 	return cmd

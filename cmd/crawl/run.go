@@ -100,7 +100,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.userAgent, "user-agent", fetch.DefaultUserAgent, "User-Agent header (name the crawler and a contact URL)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only errors and the summary")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every fetch error")
-	f.BoolVar(&o.noRobots, "no-robots", false, "neither fetch nor honour robots.txt (only for sites you run)")
+	f.BoolVar(&o.noRobots, "no-robots", false, "neither fetch nor honour robots.txt, and follow the links of nofollow pages (only for sites you run)")
 	f.BoolVar(&o.noSitemaps, "no-sitemaps", false, "do not read sitemaps (robots.txt Sitemap: lines and /sitemap.xml)")
 	f.IntVar(&o.retries, "retries", 3, "retry a URL this many times after a timeout, connection error, 5xx or 429")
 	f.StringVar(&o.contact, "contact", "", "contact `URL` appended to the User-Agent as \"(+URL)\"")
