@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"sync"
@@ -42,6 +43,9 @@ type Fetcher interface {
 	Fetch(ctx context.Context, url string) (*fetch.Response, error)
 	FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error)
 	RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots
+	// LookupIP returns a host's address as the fetcher would dial it
+	// (for Config.PerIP).
+	LookupIP(ctx context.Context, host string) (netip.Addr, error)
 }
 
 // hostAllower is implemented by fetchers that refuse private addresses
@@ -56,14 +60,19 @@ var (
 // Config configures a Crawler. The zero value means the defaults in brackets;
 // flags of `crawl run` map one to one onto these fields.
 type Config struct {
-	Workers  int        // fetch goroutines [64]
-	Rate     rate.Limit // requests per second per host; rate.Inf for no limit [1]
-	Burst    int        // requests a host may receive at once after a pause [1]
-	PerHost  int        // concurrent requests per host [1]
-	MaxDepth int        // follow links at most this many hops from a seed; 0: no limit
-	MaxPages int        // stop after storing this many records in the database; 0: no limit
-	NoFollow bool       // store the seeds only, follow no links
-	AnyHost  bool       // follow links to any host, not only the seeds' hosts
+	Workers int        // fetch goroutines [64]
+	Rate    rate.Limit // requests per second per host; rate.Inf for no limit [1]
+	Burst   int        // requests a host may receive at once after a pause [1]
+	PerHost int        // concurrent requests per host [1]
+	// PerIP makes the hosts that resolve to one address share one rate
+	// and one concurrency cap (shared hosting puts hundreds of names on one
+	// server): Rate, Burst and PerHost then apply per address. Each host's
+	// address is looked up before its first request. Not with Redis.
+	PerIP    bool
+	MaxDepth int  // follow links at most this many hops from a seed; 0: no limit
+	MaxPages int  // stop after storing this many records in the database; 0: no limit
+	NoFollow bool // store the seeds only, follow no links
+	AnyHost  bool // follow links to any host, not only the seeds' hosts
 	Include  []*regexp.Regexp
 	Exclude  []*regexp.Regexp
 	KeepBody bool // store response bodies
@@ -272,6 +281,9 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		return nil, err
 	}
 	if cfg.Redis != nil {
+		if cfg.PerIP {
+			return nil, errors.New("politeness per IP address is not available with a Redis frontier")
+		}
 		rf, err := c.newRedisFrontier(counts.Pages)
 		if err != nil {
 			return nil, err
@@ -285,6 +297,9 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		limits:     cfg.HostLimits,
 	}, st.Queue)
 	front.readRobots = st.Robots
+	if cfg.PerIP {
+		front.lookupIP = f.LookupIP
+	}
 	front.restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
 	c.front = front
 	if cfg.MaxPerHost > 0 {

@@ -3,6 +3,8 @@ package crawler
 import (
 	"container/heap"
 	"context"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +33,7 @@ type loadFunc func(host string, after uint64, n int) ([]store.Entry, error)
 type frontier struct {
 	mu         sync.Mutex
 	hosts      map[string]*hostQueue
+	units      map[string]*politeness // by key: a host's name, or "ip:" and its address (perIP)
 	ready      readyHeap
 	load       loadFunc
 	window     int
@@ -49,10 +52,15 @@ type frontier struct {
 	changed chan struct{} // signalled (never blocking) when work may have become ready
 
 	readRobots func(origin string) (store.Robots, bool, error) // the store's; nil: none kept
-	robots     []store.RobotsAnswer                            // to write with the next commit
+
+	// lookupIP, if set, puts hosts that resolve to one address under one
+	// politeness (Config.PerIP); it is asked once per host, in Wait.
+	lookupIP func(ctx context.Context, host string) (netip.Addr, error)
 }
 
-// hostQueue is one host's queue and politeness state.
+// hostQueue is one host's queue. Its politeness (rate, concurrency cap,
+// holds, back-off) is p, its own or shared with the other hosts at its
+// address (Config.PerIP).
 type hostQueue struct {
 	name    string
 	entries []job  // in-memory window, FIFO; retries and redirect hops go first
@@ -61,22 +69,35 @@ type hostQueue struct {
 	// unstored counts offered entries that did not fit in the window and
 	// whose batch is not committed yet: the store will hold them after
 	// lastSeq, so spill stays set until they are loaded.
-	unstored int
+	unstored   int
+	inflight   int           // this host's requests in p.inflight
+	crawlDelay time.Duration // its robots.txt Crawl-delay
+	resolved   bool          // p is the unit of the host's address (PerIP)
+	p          *politeness
+	readyAt    time.Time
+	index      int // in the ready heap, or -1
+}
+
+// politeness is the pacing of one unit of politeness: a host, or with
+// Config.PerIP every host at one address. A host's requests are handed out
+// by limiter and sent through gate; both run at the configured rate or
+// slower (see retune).
+type politeness struct {
+	key      string
+	queues   []*hostQueue // the hosts it paces
 	inflight int
 	perHost  int           // concurrency cap
 	limit    rate.Limit    // configured rate (Config or HostLimits)
 	every    time.Duration // 1/limit; 0 for no limit
-	limiter  *rate.Limiter // taken when a URL of the host is handed out
+	limiter  *rate.Limiter // taken when a URL is handed out
 	// gate has the limiter's interval and burst but times them from when
 	// requests were written (see Wait): it absorbs the delays between
 	// hand-out and send, so the host never sees requests closer than its
 	// interval.
-	gate    sendGate
-	readyAt time.Time
-	index   int // in the ready heap, or -1
+	gate sendGate
 
 	holdUntil  time.Time     // no request before this (Retry-After, retry back-off)
-	crawlDelay time.Duration // robots.txt Crawl-delay
+	crawlDelay time.Duration // the longest Crawl-delay of its hosts' robots.txt (see retune)
 	slow       float64       // back-off factor from errors, ≥ 1
 	latency    time.Duration // moving average of successful response times
 }
@@ -111,6 +132,7 @@ func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
 	return &frontier{
 		maxBackoff: cfg.maxBackoff,
 		hosts:      map[string]*hostQueue{},
+		units:      map[string]*politeness{},
 		load:       load,
 		window:     cfg.window,
 		perHost:    cfg.perHost,
@@ -132,17 +154,58 @@ func (f *frontier) signal() {
 func (f *frontier) host(name string) *hostQueue {
 	h := f.hosts[name]
 	if h == nil {
-		limit, burst, perHost := f.limit, f.burst, f.perHost
-		if f.limits != nil {
-			limit, burst, perHost = hostLimits(f.limits, name, limit, burst, perHost)
-		}
-		h = &hostQueue{name: name, limiter: rate.NewLimiter(limit, burst),
-			limit: limit, every: every(limit),
-			perHost: perHost, index: -1, slow: 1}
-		h.gate.set(h.every, burst)
+		h = &hostQueue{name: name, index: -1}
 		f.hosts[name] = h
+		f.join(h, name)
 	}
 	return h
+}
+
+// unit returns the politeness of key, made with the limits of host if new.
+func (f *frontier) unit(key, host string) *politeness {
+	u := f.units[key]
+	if u == nil {
+		limit, burst, perHost := f.limit, f.burst, f.perHost
+		if f.limits != nil {
+			limit, burst, perHost = hostLimits(f.limits, host, limit, burst, perHost)
+		}
+		u = &politeness{key: key, limiter: rate.NewLimiter(limit, burst),
+			limit: limit, every: every(limit), perHost: perHost, slow: 1}
+		u.gate.set(u.every, burst)
+		f.units[key] = u
+	}
+	return u
+}
+
+// join puts h under the politeness of key, with its requests in flight;
+// a politeness that paces no host any more is dropped.
+func (f *frontier) join(h *hostQueue, key string) {
+	if h.p != nil && h.p.key == key {
+		return
+	}
+	u := f.unit(key, h.name)
+	now := time.Now()
+	if old := h.p; old != nil {
+		old.inflight -= h.inflight
+		old.queues = slices.DeleteFunc(old.queues, func(q *hostQueue) bool { return q == h })
+		if len(old.queues) == 0 {
+			delete(f.units, old.key)
+		}
+		f.retune(old, now)
+		f.reschedule(old, now)
+	}
+	u.inflight += h.inflight
+	u.queues = append(u.queues, h)
+	h.p = u
+	f.retune(u, now)
+	f.reschedule(u, now)
+}
+
+// reschedule schedules every host of u after a change to u.
+func (f *frontier) reschedule(u *politeness, now time.Time) {
+	for _, q := range u.queues {
+		f.schedule(q, now)
+	}
 }
 
 // restore registers hosts whose queues are in the store, the counts of a
@@ -165,15 +228,15 @@ func (f *frontier) restore(hosts []string, pending, done int, seq uint64) {
 // schedule puts h in the ready heap, or updates its place, if it has work and
 // a free concurrency slot; otherwise it takes h out of the heap.
 func (f *frontier) schedule(h *hostQueue, now time.Time) {
-	if !h.hasWork() || h.inflight >= h.perHost {
+	if !h.hasWork() || h.p.inflight >= h.p.perHost {
 		if h.index >= 0 {
 			heap.Remove(&f.ready, h.index)
 		}
 		return
 	}
-	h.readyAt = nextToken(h.limiter, now)
-	if h.holdUntil.After(h.readyAt) {
-		h.readyAt = h.holdUntil
+	h.readyAt = nextToken(h.p.limiter, now)
+	if h.p.holdUntil.After(h.readyAt) {
+		h.readyAt = h.p.holdUntil
 	}
 	if h.index >= 0 {
 		heap.Fix(&f.ready, h.index)
@@ -307,7 +370,7 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 				continue
 			}
 		}
-		if !h.limiter.AllowN(now, 1) {
+		if !h.p.limiter.AllowN(now, 1) {
 			f.schedule(h, now) // rounding: recompute its time
 			continue
 		}
@@ -318,9 +381,10 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 			h.entries = nil // let the backing array go
 		}
 		h.inflight++
+		h.p.inflight++
 		f.queued--
 		f.open++
-		f.schedule(h, now)
+		f.reschedule(h.p, now)
 		return e, true, time.Time{}, nil
 	}
 	return e, false, time.Time{}, nil
@@ -351,7 +415,8 @@ func (f *frontier) release(host string) {
 	defer f.mu.Unlock()
 	h := f.hosts[host]
 	h.inflight--
-	f.schedule(h, time.Now())
+	h.p.inflight--
+	f.reschedule(h.p, time.Now())
 	f.signal()
 }
 
@@ -365,10 +430,12 @@ func (f *frontier) requeue(j job, until time.Time) {
 	h.entries = append([]job{j}, h.entries...)
 	f.open--
 	f.queued++
-	if until.After(h.holdUntil) {
-		h.holdUntil = until
+	if until.After(h.p.holdUntil) {
+		h.p.holdUntil = until
+		f.reschedule(h.p, time.Now())
+	} else {
+		f.schedule(h, time.Now())
 	}
-	f.schedule(h, time.Now())
 	f.signal()
 }
 
@@ -376,12 +443,10 @@ func (f *frontier) requeue(j job, until time.Time) {
 func (f *frontier) hold(host string, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := f.host(host)
-	if until.After(h.holdUntil) {
-		h.holdUntil = until
-		if h.index >= 0 {
-			f.schedule(h, time.Now())
-		}
+	u := f.host(host).p
+	if until.After(u.holdUntil) {
+		u.holdUntil = until
+		f.reschedule(u, time.Now())
 	}
 }
 
@@ -392,7 +457,7 @@ func (f *frontier) setCrawlDelay(host string, d time.Duration) {
 	defer f.mu.Unlock()
 	h := f.host(host)
 	h.crawlDelay = max(d, 0)
-	f.retune(h, time.Now())
+	f.retune(h.p, time.Now())
 }
 
 // observe feeds the outcome of a request to host into its adaptive
@@ -401,20 +466,20 @@ func (f *frontier) setCrawlDelay(host string, d time.Duration) {
 func (f *frontier) observe(host string, ok bool, latency time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := f.host(host)
+	u := f.host(host).p
 	if ok {
-		h.slow = max(1, h.slow*recoverOnSuccess)
-		if h.latency == 0 {
-			h.latency = latency
+		u.slow = max(1, u.slow*recoverOnSuccess)
+		if u.latency == 0 {
+			u.latency = latency
 		} else {
-			h.latency += time.Duration(latencyWeight * float64(latency-h.latency))
+			u.latency += time.Duration(latencyWeight * float64(latency-u.latency))
 		}
 	} else {
 		// No higher than what reaches the cap, so that recovery starts at once.
-		limit := float64(f.maxBackoff) / float64(max(h.every, h.crawlDelay, minBackoff))
-		h.slow = min(h.slow*slowOnError, max(limit, 1))
+		limit := float64(f.maxBackoff) / float64(max(u.every, u.crawlDelay, minBackoff))
+		u.slow = min(u.slow*slowOnError, max(limit, 1))
 	}
-	f.retune(h, time.Now())
+	f.retune(u, time.Now())
 }
 
 // every returns the interval between requests at rate lim; 0 for no limit.
@@ -430,39 +495,41 @@ func every(lim rate.Limit) time.Duration {
 func (f *frontier) interval(host string) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	lim := f.host(host).limiter.Limit()
+	lim := f.host(host).p.limiter.Limit()
 	if lim == rate.Inf || lim <= 0 {
 		return 0
 	}
 	return time.Duration(float64(time.Second) / float64(lim))
 }
 
-// retune sets h's limiter from the configured interval, Crawl-delay,
+// retune sets u's limiter from the configured interval, Crawl-delay,
 // back-off factor and latency: the longest of them wins, back-off is capped
 // at maxBackoff, and the result is never faster than configured.
-func (f *frontier) retune(h *hostQueue, now time.Time) {
-	base := max(h.every, h.crawlDelay)
+func (f *frontier) retune(u *politeness, now time.Time) {
+	u.crawlDelay = 0
+	for _, q := range u.queues {
+		u.crawlDelay = max(u.crawlDelay, q.crawlDelay)
+	}
+	base := max(u.every, u.crawlDelay)
 	iv := base
-	if h.slow > 1 {
-		iv = max(iv, time.Duration(float64(max(base, minBackoff))*h.slow))
+	if u.slow > 1 {
+		iv = max(iv, time.Duration(float64(max(base, minBackoff))*u.slow))
 	}
-	iv = max(iv, h.latency/time.Duration(max(h.perHost, 1)))
+	iv = max(iv, u.latency/time.Duration(max(u.perHost, 1)))
 	iv = min(iv, max(f.maxBackoff, base))
-	lim := h.limit
+	lim := u.limit
 	if iv > 0 {
-		lim = min(h.limit, rate.Every(iv))
+		lim = min(u.limit, rate.Every(iv))
 	}
-	if old := h.limiter.Limit(); lim != old {
-		h.limiter.SetLimitAt(now, lim)
-		h.gate.set(every(lim), h.limiter.Burst())
+	if old := u.limiter.Limit(); lim != old {
+		u.limiter.SetLimitAt(now, lim)
+		u.gate.set(every(lim), u.limiter.Burst())
 		if old == rate.Inf {
 			// An unlimited limiter kept no account of the request that
 			// led here (robots.txt, an error): count it now.
-			h.limiter.ReserveN(now, h.limiter.Burst())
+			u.limiter.ReserveN(now, u.limiter.Burst())
 		}
-		if h.index >= 0 {
-			f.schedule(h, now)
-		}
+		f.reschedule(u, now)
 	}
 }
 
@@ -472,10 +539,26 @@ func (f *frontier) retune(h *hostQueue, now time.Time) {
 // since the previous one left (see sendGate). A URL is handed out only when
 // the host's limiter allows it, so the wait is short: the difference between
 // when the last request was handed out and when it left.
+//
+// With PerIP, a host's first request looks its address up (outside the
+// frontier's lock) and joins the politeness of every host at it.
 func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	f.mu.Lock()
-	g := &f.host(host).gate
+	h := f.host(host)
+	resolve := f.lookupIP != nil && !h.resolved
+	g := &h.p.gate
 	f.mu.Unlock()
+	if resolve {
+		// An address that cannot be had leaves the host on its own: the
+		// request then fails on its dial, as it would anyway.
+		if ip, err := f.lookupIP(ctx, host); err == nil {
+			f.mu.Lock()
+			h.resolved = true
+			f.join(h, "ip:"+ip.String())
+			g = &h.p.gate
+			f.mu.Unlock()
+		}
+	}
 	return g.wait(ctx)
 }
 

@@ -30,13 +30,13 @@ func TestFrontierHostLimits(t *testing.T) {
 	}
 	f.complete(0, 0, entries, len(entries))
 
-	if got := f.hosts["fast:80"].limiter.Burst(); got != 3 {
+	if got := f.hosts["fast:80"].p.limiter.Burst(); got != 3 {
 		t.Errorf("fast burst = %d, want 3", got)
 	}
-	if got := f.hosts["slow:80"].limiter.Burst(); got != 1 {
+	if got := f.hosts["slow:80"].p.limiter.Burst(); got != 1 {
 		t.Errorf("slow burst = %d, want 1", got)
 	}
-	if got := f.hosts["fast:80"].limiter.Limit(); got != rate.Inf {
+	if got := f.hosts["fast:80"].p.limiter.Limit(); got != rate.Inf {
 		t.Errorf("fast rate = %v, want the default (Inf)", got)
 	}
 

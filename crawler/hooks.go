@@ -84,7 +84,7 @@ func (f *frontier) hostStates(now time.Time) (ready, waiting, held int) {
 		}
 	}
 	for _, h := range f.hosts {
-		if h.index < 0 && h.hasWork() && h.inflight >= h.perHost {
+		if h.index < 0 && h.hasWork() && h.p.inflight >= h.p.perHost {
 			held++
 		}
 	}

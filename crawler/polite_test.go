@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -768,5 +770,51 @@ func TestMaxLinks(t *testing.T) {
 	}
 	if n := len(pages); n != 101 {
 		t.Errorf("%d records, want the root and its first 100 links", n)
+	}
+}
+
+// mapResolver resolves the names it holds, for tests of names that share an
+// address.
+type mapResolver map[string]netip.Addr
+
+func (m mapResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if ip, ok := m[host]; ok {
+		return []netip.Addr{ip}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// TestPerIP: three names on one address are one server. With PerIP they
+// share its rate, as the server polices it; without, each name has its own
+// and the server sees three times the rate.
+func TestPerIP(t *testing.T) {
+	w := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 1, LinksPerPage: -1, CrossHost: -1})
+	var links []string
+	for i := range 6 {
+		links = append(links, fmt.Sprintf("/x/%d", i))
+		w.Handle(0, links[i], page("x"))
+	}
+	w.Handle(0, "/", page("root", links...))
+	addr := netip.MustParseAddrPort(w.Hosts()[0])
+	res := mapResolver{}
+	var seeds []string
+	for _, name := range []string{"a.test", "b.test", "c.test"} {
+		res[name] = addr.Addr()
+		seeds = append(seeds, fmt.Sprintf("http://%s:%d/", name, addr.Port()))
+	}
+	const every = 50 * time.Millisecond
+	for _, perIP := range []bool{true, false} {
+		w.ResetLog()
+		pages := crawlWeb(t, Config{Rate: rate.Every(every), PerIP: perIP, NoSitemaps: true}, fetch.Config{Resolver: res}, seeds...)
+		if len(pages) != 3*7 {
+			t.Errorf("PerIP %v: %d records, want 21", perIP, len(pages))
+		}
+		excess := (crawltest.Policer{Interval: every, Slack: 5 * time.Millisecond}).Check(w.Log())
+		switch {
+		case perIP && len(excess) > 0:
+			t.Errorf("PerIP: %d requests in excess at the shared address, first %v", len(excess), excess[0])
+		case !perIP && len(excess) == 0:
+			t.Error("without PerIP: no excess at the shared address; the test cannot tell")
+		}
 	}
 }

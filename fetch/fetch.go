@@ -55,6 +55,17 @@ type Config struct {
 	// everything before robots.txt is asked for again [1m].
 	RobotsTTL      time.Duration
 	RobotsErrorTTL time.Duration
+
+	// Resolver looks up host names, for dialling and for LookupIP
+	// [net.DefaultResolver]. What it returns is checked by the address
+	// guard like any address (see AllowPrivate).
+	Resolver Resolver
+}
+
+// Resolver looks up the addresses of a host name. *net.Resolver
+// implements it.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 func (c *Config) defaults() {
@@ -84,6 +95,9 @@ func (c *Config) defaults() {
 	}
 	if c.RobotsErrorTTL <= 0 {
 		c.RobotsErrorTTL = time.Minute
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
 	}
 }
 
@@ -166,7 +180,7 @@ func New(cfg Config) *Client {
 			if c.cfg.AllowPrivate || c.isAllowed(addr) {
 				d = open
 			}
-			conn, err := d.DialContext(ctx, network, addr)
+			conn, err := c.dial(ctx, d, network, addr)
 			if err != nil {
 				return nil, err
 			}
@@ -201,6 +215,59 @@ func New(cfg Config) *Client {
 		},
 	}
 	return c
+}
+
+// dial connects to addr ("host:port"), looking a host name up with the
+// configured Resolver and trying its addresses in turn.
+func (c *Client) dial(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return d.DialContext(ctx, network, addr)
+	}
+	ips, err := c.cfg.Resolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	var first error
+	for _, ip := range ips {
+		conn, err := d.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		if err == nil {
+			return conn, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
+
+// LookupIP returns the first address of host ("name" or "name:port", as in a
+// URL; an address is its own), with the configured Resolver.
+func (c *Client) LookupIP(ctx context.Context, host string) (netip.Addr, error) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip, nil
+	}
+	ips, err := c.cfg.Resolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(ips) == 0 {
+		return netip.Addr{}, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	return ips[0].Unmap(), nil
 }
 
 // UserAgent returns the User-Agent header the client sends.

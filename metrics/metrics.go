@@ -9,6 +9,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -71,6 +72,10 @@ var _ crawler.Fetcher = (*fetcher)(nil)
 
 func (w *fetcher) FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error) {
 	return w.f.FetchRobots(ctx, origin)
+}
+
+func (w *fetcher) LookupIP(ctx context.Context, host string) (netip.Addr, error) {
+	return w.f.LookupIP(ctx, host)
 }
 
 func (w *fetcher) RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots {

@@ -54,6 +54,7 @@ type runOptions struct {
 	allowPrivate  bool
 	maxPerHost    int
 	maxSimilar    int
+	perIP         bool
 	maxLinks      int
 	dialTimeout   time.Duration
 	headerTimeout time.Duration
@@ -87,6 +88,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.Float64Var(&o.rate, "rate", 1, "requests per second per host (0: no limit)")
 	f.IntVar(&o.burst, "burst", 1, "requests a host may receive at once after a pause")
 	f.IntVar(&o.perHost, "per-host", 1, "concurrent requests per host")
+	f.BoolVar(&o.perIP, "per-ip", false, "hosts at one IP address share one --rate, --burst and --per-host (shared hosting); not with --redis")
 	f.IntVar(&o.maxDepth, "max-depth", 0, "follow links at most N hops from a seed (0: no limit)")
 	f.IntVar(&o.maxPages, "max-pages", 0, "stop once the database holds N pages (0: no limit)")
 	f.BoolVar(&o.noFollow, "no-follow", false, "fetch the seeds only, follow no links")
@@ -125,7 +127,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 // config validates the options and builds the crawler's configuration.
 func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 	cfg := crawler.Config{
-		Workers: o.workers, Burst: o.burst, PerHost: o.perHost,
+		Workers: o.workers, Burst: o.burst, PerHost: o.perHost, PerIP: o.perIP,
 		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
 		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
 		NoRobots: o.noRobots, NoSitemaps: o.noSitemaps, Retries: o.retries, MaxPerHost: o.maxPerHost,
