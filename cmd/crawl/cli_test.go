@@ -91,7 +91,7 @@ func TestProgressJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &lineWriter{first: make(chan struct{})}
-	stop := startProgress(c, w, slog.New(slog.NewJSONHandler(w, nil)), false, time.Millisecond)
+	stop := startProgress(c, &stderrLine{w: w}, slog.New(slog.NewJSONHandler(w, nil)), false, time.Millisecond)
 	select {
 	case <-w.first:
 	case <-time.After(10 * time.Second):

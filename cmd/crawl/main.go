@@ -2,8 +2,8 @@
 // from a seed file into a bbolt database, stops cleanly on SIGINT/SIGTERM,
 // resumes where it stopped, and exports the pages as JSON.
 //
-// Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted by SIGINT,
-// 143 interrupted by SIGTERM.
+// Exit codes: 0 done, 1 failure, 2 usage error, 3 a crawl whose every URL
+// failed, 130 interrupted by SIGINT, 143 interrupted by SIGTERM.
 package main
 
 import (
@@ -95,6 +95,9 @@ func crawlMain(args []string, stdout, stderr io.Writer) int {
 		return 128 + int(se.sig)
 	}
 	fmt.Fprintln(stderr, "crawl:", err)
+	if errors.Is(err, errNoneSucceeded) {
+		return 3
+	}
 	if _, ok := errors.AsType[usageError](err); ok {
 		return 2
 	}
@@ -150,10 +153,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "A polite, concurrent, crash-safe web crawler",
 		Long: `crawl crawls the web from a seed file into a bbolt database, politely
 (per-host rate limits and concurrency caps), stops cleanly on Ctrl-C and
-resumes where it stopped, and exports the pages as JSON Lines or JSON.
+resumes where it stopped, and exports the pages as JSON Lines, JSON or WARC.
 
-Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted (SIGINT),
-143 interrupted (SIGTERM).`,
+Exit codes: 0 done, 1 failure, 2 usage error, 3 the crawl ran but every
+URL it tried failed, 130 interrupted (SIGINT), 143 interrupted (SIGTERM).`,
 		Version: versionString() + " (" + runtime.Version() + ")",
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -169,6 +172,7 @@ Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted (SIGINT),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
