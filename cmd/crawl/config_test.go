@@ -72,7 +72,7 @@ func TestConfigPrecedence(t *testing.T) {
 			t.Errorf("got %s, want %s", got, want)
 		}
 	}
-	for _, want := range []string{"[[host]]", `match = "*.example.com"`, "rate = 0.25", "burst = 2", "per_host = 4", `match = "127.0.0.1:8080"`} {
+	for _, want := range []string{"[[host]]", `match = "*.example.com"`, "rate = 0.25", "burst = 2", "per-host = 4", `match = "127.0.0.1:8080"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -165,7 +165,7 @@ workers = 2
 
 [[host]]
 match = "127.0.1.*"
-per_host = 2
+per-host = 2
 `)
 	for _, tc := range []struct {
 		args []string

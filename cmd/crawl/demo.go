@@ -68,7 +68,6 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 			defer web.Close()
 			fmt.Fprintf(stderr, "crawl: demo site: %d hosts × %d pages on %s … %s\n",
 				hosts, pages, web.Hosts()[0], web.Hosts()[len(web.Hosts())-1])
-			fmt.Fprintf(stderr, "crawl: crawling at %g requests/s per host with %d workers into %s\n", o.rate, o.workers, o.db)
 			if err := runCrawl(cmd.Context(), &o, "", web.Seeds(), stderr); err != nil {
 				return err
 			}
@@ -88,5 +87,6 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 	cmd.Flags().Lookup("rate").DefValue = "20"
 	o.rate = 20
 	cmd.Flags().Lookup("db").Usage = "database `FILE` (default: a new file in a temporary folder)"
+	cmd.Flags().Lookup("db").DefValue = "" // the usage says it; "crawl.db" is not
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -175,9 +176,38 @@ URL it tried failed, 130 interrupted (SIGINT), 143 interrupted (SIGTERM).`,
 	root.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
 	root.AddCommand(newRunCmd(), newExportCmd(), newStatsCmd(), newConfigCmd(), newDemoCmd(), newBenchCmd())
 	return root
+}
+
+// badFlagValue is pflag's message for a value that does not parse.
+var badFlagValue = regexp.MustCompile(`^invalid argument (".*") for "(.*)" flag: (.*)$`)
+
+// flagError rewords pflag's error for a value that does not parse, which
+// ends in the parser's own words ("strconv.ParseFloat: parsing …"), as the
+// flag and what it wants: `--rate "fast": not a number`.
+func flagError(err error) error {
+	m := badFlagValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	why := m[3]
+	switch {
+	case strings.Contains(why, "ParseFloat"):
+		why = "not a number (such as 2 or 0.5)"
+	case strings.Contains(why, "ParseInt"), strings.Contains(why, "ParseUint"):
+		why = "not a whole number"
+	case strings.Contains(why, "ParseBool"):
+		why = "want true or false"
+	case strings.HasPrefix(why, "time: "):
+		why = "not a duration (such as 500ms, 10s or 2m)"
+	}
+	name := m[2]
+	if _, long, ok := strings.Cut(name, ", "); ok { // "-o, --output"
+		name = long
+	}
+	return fmt.Errorf("%s %s: %s", name, m[1], why)
 }
 
 // argsUsage wraps a cobra argument validator so that its errors exit with 2.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,17 +94,17 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.anyHost, "any-host", false, "follow links to any host (default: only the seeds' hosts)")
 	f.StringArrayVar(&o.include, "include", nil, "follow only URLs matching this `REGEXP` (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "never follow URLs matching this `REGEXP` (repeatable)")
-	f.BoolVar(&o.keepBody, "keep-body", false, "store response bodies (base64 in exports)")
+	f.BoolVar(&o.keepBody, "keep-body", false, "store response bodies (base64 in exports); crawl export --format warc and the main_text field need them")
 	f.DurationVar(&o.grace, "grace", 10*time.Second, "on interrupt, how long in-flight fetches may finish")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "whole-fetch timeout, slow bodies included")
 	f.Int64Var(&o.maxBody, "max-body", 10<<20, "keep at most `BYTES` of a body; longer ones are cut and marked")
 	f.StringVar(&o.userAgent, "user-agent", fetch.DefaultUserAgent, "User-Agent header (name the crawler and a contact URL)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only errors and the summary")
-	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every fetch error")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every record that failed, whatever the cause (fetch, robots.txt, HTTP status)")
 	f.BoolVar(&o.noRobots, "no-robots", false, "neither fetch nor honour robots.txt (only for sites you run)")
 	f.BoolVar(&o.noSitemaps, "no-sitemaps", false, "do not read sitemaps (robots.txt Sitemap: lines and /sitemap.xml)")
 	f.IntVar(&o.retries, "retries", 3, "retry a URL this many times after a timeout, connection error, 5xx or 429")
-	f.StringVar(&o.contact, "contact", "", "contact `URL` appended to the User-Agent as \"(+URL)\"")
+	f.StringVar(&o.contact, "contact", "", "your contact `URL`, in the User-Agent as \"(+URL)\" in place of the project's")
 	f.BoolVar(&o.allowPrivate, "allow-private", false, "allow connections to loopback, private and link-local addresses (default: only the seeds' hosts may be there)")
 	f.IntVar(&o.maxPerHost, "max-per-host", 0, "queue at most N URLs of one host (0: no limit)")
 	f.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "TCP connect and TLS handshake timeout")
@@ -189,12 +190,22 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 	return cfg, nil
 }
 
+// userAgent returns ua with contact as its contact URL: it takes the place
+// of ua's own "(+URL)", the project's in the default, so that site owners
+// see one address, the one that answers for this crawl.
+func userAgent(ua, contact string) string {
+	if contact == "" {
+		return ua
+	}
+	if i := strings.LastIndex(ua, " (+"); i >= 0 && strings.HasSuffix(ua, ")") {
+		ua = ua[:i]
+	}
+	return ua + " (+" + contact + ")"
+}
+
 // fetchConfig builds the fetcher's configuration.
 func (o *runOptions) fetchConfig() fetch.Config {
-	ua := o.userAgent
-	if o.contact != "" {
-		ua += " (+" + o.contact + ")"
-	}
+	ua := userAgent(o.userAgent, o.contact)
 	return fetch.Config{
 		UserAgent: ua, Timeout: o.timeout, MaxBody: o.maxBody, AllowPrivate: o.allowPrivate,
 		DialTimeout: o.dialTimeout, TLSTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout,
@@ -423,7 +434,7 @@ var errNoneSucceeded = errors.New("every URL tried failed: nothing was fetched (
 // startLine says what the crawl is about to do: seeds, database, rate and
 // workers, so that every run begins with a line even before any progress.
 func startLine(w io.Writer, logger *slog.Logger, o *runOptions, seeds, added int, before crawler.Stats) {
-	rate := fmt.Sprintf("%g requests/s per host", o.rate)
+	rate := fmt.Sprintf("%g %s/s per host", o.rate, pluralWord(int(math.Ceil(o.rate)), "request"))
 	if o.rate == 0 || math.IsInf(o.rate, 1) {
 		rate = "no rate limit"
 	}
