@@ -370,7 +370,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		stopProgress()
 		if n := c.Stats().InFlight; n > 0 && o.logFormat != "json" {
 			fmt.Fprintf(stderr, "crawl: stopping: waiting up to %v for %s in flight (Ctrl-C again to quit now)\n",
-				o.grace, plural(n, "fetch"))
+				o.grace, fetches(n))
 		} else if n > 0 {
 			logger.Info("stopping: waiting for the fetches in flight (Ctrl-C again to quit now)", "in_flight", n, "grace", o.grace.String())
 		} else if o.logFormat != "json" {
@@ -450,6 +450,14 @@ func startLine(w io.Writer, logger *slog.Logger, o *runOptions, seeds, added int
 		what = fmt.Sprintf("%d pending", before.Pending)
 	}
 	fmt.Fprintf(w, "crawl: crawling into %s: %s; %s, %d workers; Ctrl-C stops\n", o.db, what, rate, o.workers)
+}
+
+// fetches returns "1 fetch" or "3 fetches".
+func fetches(n int) string {
+	if n == 1 {
+		return "1 fetch"
+	}
+	return fmt.Sprintf("%d fetches", n)
 }
 
 // pluralWord returns noun, or its plural when n is not 1.
