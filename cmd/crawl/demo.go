@@ -47,7 +47,9 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 					return fmt.Errorf("demo site: %w", err)
 				}
 				defer web.Close()
-				fmt.Fprintf(stderr, "crawl: serving the demo site (%d hosts × %d pages) until interrupted; seeds:\n", hosts, pages)
+				fmt.Fprintf(stderr, "crawl: serving the demo site (%d hosts × %d pages) until interrupted; crawl it with the demo's rate:\n", hosts, pages)
+				fmt.Fprintf(stderr, "crawl:   crawl run --db demo.db --rate %g seeds/demo.txt\n", o.rate)
+				fmt.Fprintf(stderr, "crawl: seeds:\n")
 				for _, s := range web.Seeds() {
 					fmt.Fprintln(cmd.OutOrStdout(), s)
 				}
