@@ -24,7 +24,8 @@ type HeldHost struct {
 type hostNotes struct {
 	mu     sync.Mutex
 	held   map[string]HeldHost
-	robots map[string]int // failed robots.txt fetches in a row, by host
+	robots map[string]int    // failed robots.txt fetches in a row, by host
+	gaveUp map[string]string // hosts whose robots.txt failed too often: the last error
 }
 
 // hold notes that host is held until until because of why.
@@ -51,6 +52,25 @@ func (n *hostNotes) robotsResult(host string, failed bool) int {
 	}
 	n.robots[host]++
 	return n.robots[host]
+}
+
+// giveUp notes that the crawl gave up on host's robots.txt after err.
+func (n *hostNotes) giveUp(host, err string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.gaveUp == nil {
+		n.gaveUp = map[string]string{}
+	}
+	n.gaveUp[host] = err
+}
+
+// givenUp returns the last robots.txt error of host and the failures in a
+// row if the crawl gave up on it.
+func (n *hostNotes) givenUp(host string) (err string, failures int, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	err, ok = n.gaveUp[host]
+	return err, n.robots[host], ok
 }
 
 // robotsFailures returns the failures in a row of host's robots.txt.
@@ -96,6 +116,7 @@ func (c *Crawler) robotsUnavailable(j job, rb *fetch.Robots, fetched bool) bool 
 		if fetched {
 			c.log.Warn("robots.txt unavailable, giving up on the host: its URLs are stored as errors",
 				"host", j.Host, "tries", n, "err", rb.Err)
+			c.notes.giveUp(j.Host, rb.Err.Error())
 		}
 		return false
 	}
@@ -108,6 +129,24 @@ func (c *Crawler) robotsUnavailable(j job, rb *fetch.Robots, fetched bool) bool 
 	c.retried.Add(1)
 	c.front.requeue(j, rb.Expires)
 	return true
+}
+
+// robotsGivenUp returns, for a job of a host whose robots.txt this crawl
+// gave up on (see robotsUnavailable), its error record at once: robots.txt
+// is not asked for again in this run, however many URLs the host has left.
+func (c *Crawler) robotsGivenUp(j job) (result, bool) {
+	msg, n, ok := c.notes.givenUp(j.Host)
+	if !ok {
+		return result{}, false
+	}
+	r := c.newRecord(j, time.Now())
+	if sitemapProbe(j) {
+		r.done.Page = nil // no /sitemap.xml to be had: no record
+		return r, true
+	}
+	r.done.Page.Error = "robots.txt unavailable: " + msg + afterAttempts(n)
+	c.failed.Add(1)
+	return r, true
 }
 
 // sitemapProbe reports whether j fetches a host's /sitemap.xml, which the

@@ -151,6 +151,10 @@ func (c *Crawler) newRecord(j job, start time.Time) result {
 // needs no fetch now: r and ok are then process's results. Otherwise r
 // holds the sitemaps found.
 func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func()) (r result, ok, done bool) {
+	if rec, gaveUp := c.robotsGivenUp(j); gaveUp {
+		release()
+		return rec, true, true
+	}
 	asked := time.Now()
 	rb, fetched, err := c.fetcher.Robots(ctx, j.URL)
 	if fetched {
