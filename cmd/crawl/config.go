@@ -29,7 +29,7 @@ type hostRule struct {
 	Burst   int      `toml:"burst,omitempty"`
 	PerHost int      `toml:"per-host,omitempty"` // the flag's name, as at the top level
 	// PerHostOld is per_host, the spelling of earlier versions, still read.
-	PerHostOld int `toml:"per_host,omitempty"`
+	PerHostOld int `toml:"per_host,omitzero"`
 }
 
 // hostRules are a config file's [[host]] tables; the first match wins.

@@ -77,6 +77,9 @@ func TestConfigPrecedence(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "per_host") {
+		t.Errorf("output spells per_host, the old spelling, besides per-host:\n%s", out)
+	}
 
 	// The output is a config file: read back, it gives the same settings,
 	// now all from the file.
