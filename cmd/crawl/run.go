@@ -358,9 +358,11 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	state.Store("crawling")
 	stopProgress := startProgress(c, tw, logger, o.quiet, 10*time.Second)
 	stopping := make(chan struct{})
+	answered := make(chan struct{})
 	go func() {
 		// The first Ctrl-C answers at once, though in-flight fetches may
 		// keep the crawl for --grace.
+		defer close(answered)
 		select {
 		case <-ctx.Done():
 		case <-stopping:
@@ -379,6 +381,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	}()
 	runErr := c.Run(ctx)
 	close(stopping)
+	<-answered // the answer to Ctrl-C comes before the summary
 	stopProgress()
 	state.Store("finished")
 
