@@ -249,16 +249,16 @@ func TestProgressLogWithoutTerminal(t *testing.T) {
 	dir := t.TempDir()
 	seeds := writeSeeds(t, dir, web.Seeds()[:1])
 	db := filepath.Join(dir, "p.db")
-	t0 := time.Now()
 	p := startLines(t, "run", "--db", db, "--rate", "0", seeds)
 	start := p.waitLine(t, "crawl: crawling into", 10*time.Second)
+	t0 := time.Now() // the crawl starts right after its start line
 	if want := "crawl: crawling into " + db + ": 1 seed (1 new); no rate limit, 64 workers"; !strings.HasPrefix(start, want) {
 		t.Errorf("start line %q, want it to begin %q", start, want)
 	}
 	<-entered
 	p.waitLine(t, "msg=progress", 5*time.Second)
-	// The binary is built with -race in this run: allow for its start.
-	if d := time.Since(t0); d > 4*time.Second {
+	// Allow for a machine busy with other tests.
+	if d := time.Since(t0); d > 3*time.Second {
 		t.Errorf("first progress line after %v, want about 2s", d)
 	}
 }
