@@ -236,6 +236,7 @@ type Crawler struct {
 	sitemaps map[string]int  // URLs read from sitemaps per host
 	met      map[string]bool // hosts met this run (sitemap discovery without robots)
 	drop     map[string]bool // Config.DropParams
+	notes    hostNotes       // hosts held back and why; robots.txt failures
 
 	fetched atomic.Int64 // fetches finished this run
 	failed  atomic.Int64 // of which errors or status ≥ 400

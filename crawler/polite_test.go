@@ -281,6 +281,31 @@ func TestRobotsUnavailable(t *testing.T) {
 	}
 }
 
+// TestRobotsUnavailableHostWide checks that the retries of an unavailable
+// robots.txt count for the host, not for each of its URLs: robots.txt is
+// asked for 1 + Retries times in all, then every URL of the host is an error
+// record, and the /sitemap.xml probe leaves none.
+func TestRobotsUnavailableHostWide(t *testing.T) {
+	w := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 4, CrossHost: -1})
+	w.Handle(0, "/robots.txt", status(503))
+	root := w.Seeds()[0]
+	seeds := []string{root, root + "p/1", root + "p/2", root + "p/3"}
+	pages := crawlWeb(t, Config{Retries: 2}, fetch.Config{RobotsErrorTTL: 20 * time.Millisecond}, seeds...)
+
+	log := hostLog(w, 0)
+	if n := count(log, "/robots.txt"); n != len(log) || n != 3 {
+		t.Errorf("requests %v: want robots.txt only, 3 times (1 + 2 retries) for the 4 seeds", paths(log))
+	}
+	if len(pages) != len(seeds) {
+		t.Errorf("%d records, want one for each of the %d seeds and none for /sitemap.xml", len(pages), len(seeds))
+	}
+	for _, u := range seeds {
+		if rec := pages[u]; rec == nil || !strings.HasPrefix(rec.Error, "robots.txt unavailable") || !strings.HasSuffix(rec.Error, "(after 3 attempts)") {
+			t.Errorf("%s: record %+v, want robots.txt unavailable (after 3 attempts)", u, rec)
+		}
+	}
+}
+
 func TestRetryAfterHoldsHost(t *testing.T) {
 	w := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 4, LinksPerPage: -1, CrossHost: -1})
 	w.Handle(0, "/p/1", sequence(status(429, "Retry-After", "1"), page("ok", "/p/2")))

@@ -78,13 +78,16 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		p.DurationMS = msSince(start)
 		if fetch.Retryable(err) {
 			c.front.observe(j.Host, false, 0)
-			if c.retry(j, 0) {
+			if c.retry(j, 0, err.Error()) {
 				return found, true
 			}
 			p.Error += afterAttempts(j.attempts + 1)
 		}
+		if sitemapProbe(j) {
+			r.done.Page = nil // no /sitemap.xml to be had: no record
+			return r, true
+		}
 		c.failed.Add(1)
-		c.log.Debug("fetch failed", "url", j.URL, "err", err)
 		return r, true
 	}
 	c.bytes.Add(int64(len(resp.Body)))
@@ -104,7 +107,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 	case s == http.StatusTooManyRequests || s >= 500:
 		c.front.observe(j.Host, false, 0)
 		wait, _ := fetch.RetryAfter(resp.Header, time.Now())
-		if c.retry(j, wait) {
+		if c.retry(j, wait, fmt.Sprintf("http %d %s", s, http.StatusText(s))) {
 			return found, true
 		}
 		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s)) + afterAttempts(j.attempts+1)
@@ -145,6 +148,10 @@ func (c *Crawler) newRecord(j job, start time.Time) result {
 // needs no fetch now: r and ok are then process's results. Otherwise r
 // holds the sitemaps found.
 func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func()) (r result, ok, done bool) {
+	if rec, gaveUp := c.robotsGivenUp(j); gaveUp {
+		release()
+		return rec, true, true
+	}
 	origin := u.Scheme + "://" + u.Host
 	rb, met, fetched, err := c.robotsOf(ctx, origin)
 	if err != nil {
@@ -166,6 +173,9 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 			r.robots = []store.RobotsAnswer{{Origin: origin,
 				Robots: store.Robots{Status: rb.Status, Fetched: rb.Fetched, Body: rb.Body}}}
 		}
+		if rb.Err == nil {
+			c.notes.robotsResult(j.Host, false)
+		}
 		if rb.Err != nil && rb.Status != 0 {
 			c.front.observe(j.Host, false, 0)
 		}
@@ -176,18 +186,22 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 		release()
 		if rb.Status != 0 || fetch.Retryable(rb.Err) {
 			// Everything is disallowed until robots.txt is asked for again.
-			if c.retryAt(j, rb.Expires) {
+			if c.robotsUnavailable(j, rb, fetched) {
 				return r, true, true
 			}
 		}
 		rec := c.newRecord(j, time.Now())
 		rec.done.Page.Status = 0
 		rec.done.Page.Error = "robots.txt unavailable: " + rb.Err.Error()
-		if j.attempts > 0 {
-			rec.done.Page.Error += afterAttempts(j.attempts + 1)
+		if n := c.notes.robotsFailures(j.Host); n > 1 {
+			rec.done.Page.Error += afterAttempts(n)
+		}
+		rec.add, rec.seen, rec.robots = r.add, append(rec.seen, r.seen...), r.robots
+		if sitemapProbe(j) {
+			rec.done.Page = nil // no /sitemap.xml to be had: no record
+			return rec, true, true
 		}
 		c.failed.Add(1)
-		rec.add, rec.seen, rec.robots = r.add, append(rec.seen, r.seen...), r.robots
 		return rec, true, true
 	case !rb.Allowed(u):
 		release()
@@ -208,18 +222,22 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 }
 
 // retry puts j back in the frontier for another attempt, holding its host
-// for the back-off or wait (a Retry-After), whichever is longer, and
+// (for why, as HeldHosts tells) for the back-off or wait (a Retry-After),
+// whichever is longer, and
 // reports true; it reports false if j has no retries left (the host is
 // still held for wait).
-func (c *Crawler) retry(j job, wait time.Duration) bool {
+func (c *Crawler) retry(j job, wait time.Duration, why string) bool {
 	wait = min(wait, c.cfg.MaxHold)
 	if j.attempts >= c.cfg.Retries {
 		if wait > 0 {
 			c.front.hold(j.Host, time.Now().Add(wait))
+			c.notes.hold(j.Host, why, time.Now().Add(wait))
 		}
 		return false
 	}
-	return c.retryAt(j, time.Now().Add(max(c.backoff(j.attempts+1), wait)))
+	until := time.Now().Add(max(c.backoff(j.attempts+1), wait))
+	c.notes.hold(j.Host, why, until)
+	return c.retryAt(j, until)
 }
 
 // retryAt puts j back in the frontier, its host held until until, unless

@@ -24,20 +24,33 @@ func ReadSeedFile(path string) ([]string, error) {
 	return ParseSeeds(f, path)
 }
 
+// maxBadSeedLines is how many bad lines of a seed file its error lists: a
+// user fixes them in one go, and a file that is not a seed file at all does
+// not flood the terminal.
+const maxBadSeedLines = 10
+
 // ParseSeeds reads a seed file: one absolute http(s) URL a line; blank lines
 // and lines starting with '#' are skipped, as is anything after " #" on a
 // line. It returns the normalised URLs in file order, without duplicates.
-// The first bad line fails the whole file with an error "name:line: reason".
+// A bad line fails the whole file with an error "name:line: reason"; when
+// there are several, the error lists the first maxBadSeedLines, one a line.
 func ParseSeeds(r io.Reader, name string) ([]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxSeedLine)
-	var seeds []string
+	var seeds, bad []string
+	nbad := 0
+	badLine := func(format string, args ...any) {
+		if nbad++; nbad <= maxBadSeedLines {
+			bad = append(bad, fmt.Sprintf(format, args...))
+		}
+	}
 	seen := map[string]bool{}
 	n := 1 // the line being read
 	for ; sc.Scan(); n++ {
 		line := sc.Text()
 		if !utf8.ValidString(line) || strings.ContainsRune(line, 0) {
-			return nil, fmt.Errorf("%s:%d: not text (binary data or invalid UTF-8)", name, n)
+			badLine("%s:%d: not text (binary data or invalid UTF-8)", name, n)
+			continue
 		}
 		if i := strings.Index(line, " #"); i >= 0 {
 			line = line[:i]
@@ -47,11 +60,13 @@ func ParseSeeds(r io.Reader, name string) ([]string, error) {
 			continue
 		}
 		if strings.ContainsAny(line, " \t") {
-			return nil, fmt.Errorf("%s:%d: %q: more than one field (one URL a line)", name, n, line)
+			badLine("%s:%d: %q: more than one field (one URL a line)", name, n, line)
+			continue
 		}
 		u, err := Normalize(line)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %q: %v", name, n, line, unwrapParse(err))
+			badLine("%s:%d: %q: %v", name, n, line, unwrapParse(err))
+			continue
 		}
 		if !seen[u] {
 			seen[u] = true
@@ -60,11 +75,19 @@ func ParseSeeds(r io.Reader, name string) ([]string, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, n, maxSeedLine)
+			badLine("%s:%d: line longer than %d bytes", name, n, maxSeedLine)
+		} else {
+			badLine("%s:%d: %v", name, n, err)
 		}
-		return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 	}
-	if len(seeds) == 0 {
+	switch {
+	case nbad == 1:
+		return nil, errors.New(bad[0])
+	case nbad > maxBadSeedLines:
+		return nil, fmt.Errorf("%s: %d bad lines, the first %d:\n  %s", name, nbad, len(bad), strings.Join(bad, "\n  "))
+	case nbad > 1:
+		return nil, fmt.Errorf("%s: %d bad lines:\n  %s", name, nbad, strings.Join(bad, "\n  "))
+	case len(seeds) == 0:
 		return nil, fmt.Errorf("%s: no seed URLs (one absolute http(s) URL a line)", name)
 	}
 	return seeds, nil

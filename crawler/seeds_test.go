@@ -48,6 +48,27 @@ func TestParseSeedsErrors(t *testing.T) {
 	}
 }
 
+// TestParseSeedsSeveralErrors checks that every bad line is reported, up
+// to maxBadSeedLines, not only the first.
+func TestParseSeedsSeveralErrors(t *testing.T) {
+	in := "http://a.example/\n/rel\nftp://b.example/\nhttp://c.example/ x\n"
+	_, err := ParseSeeds(strings.NewReader(in), "seeds.txt")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"seeds.txt: 3 bad lines", "seeds.txt:2:", "seeds.txt:3:", "seeds.txt:4:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+
+	many := strings.Repeat("/rel\n", 25)
+	_, err = ParseSeeds(strings.NewReader(many), "seeds.txt")
+	if err == nil || !strings.Contains(err.Error(), "25 bad lines, the first 10") || strings.Count(err.Error(), "\n") != 10 {
+		t.Errorf("25 bad lines: error %q, want the first 10 of 25, one a line", err)
+	}
+}
+
 func TestReadSeedFileMissing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.txt")
 	_, err := ReadSeedFile(path)

@@ -30,6 +30,10 @@ func TestUsageExitCodes(t *testing.T) {
 	}{
 		{[]string{"bogus"}, `unknown command "bogus"`},
 		{[]string{"stat"}, `did you mean "stats"?`},
+		{[]string{"runn"}, `did you mean "run"?`},
+		{[]string{"run", "--rate", "fast", "--db", db, seeds}, `--rate "fast": not a number`},
+		{[]string{"run", "--workers", "many", "--db", db, seeds}, `--workers "many": not a whole number`},
+		{[]string{"run", "--grace", "soon", "--db", db, seeds}, `--grace "soon": not a duration`},
 		{[]string{"run", "--workers", "0", "--db", db, seeds}, "--workers 0: need at least 1"},
 		{[]string{"run", "--log-format", "xml", "--db", db, seeds}, `--log-format "xml": want text or json`},
 		{[]string{"run", "--db", db, seeds, "extra"}, "accepts at most 1 arg"},
@@ -91,7 +95,7 @@ func TestProgressJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &lineWriter{first: make(chan struct{})}
-	stop := startProgress(c, w, slog.New(slog.NewJSONHandler(w, nil)), false, time.Millisecond)
+	stop := startProgress(c, &stderrLine{w: w}, slog.New(slog.NewJSONHandler(w, nil)), false, time.Millisecond)
 	select {
 	case <-w.first:
 	case <-time.After(10 * time.Second):

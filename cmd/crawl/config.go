@@ -27,7 +27,9 @@ type hostRule struct {
 	Match   string   `toml:"match"`
 	Rate    *float64 `toml:"rate,omitempty"` // requests per second; 0: no limit
 	Burst   int      `toml:"burst,omitempty"`
-	PerHost int      `toml:"per_host,omitempty"`
+	PerHost int      `toml:"per-host,omitempty"` // the flag's name, as at the top level
+	// PerHostOld is per_host, the spelling of earlier versions, still read.
+	PerHostOld int `toml:"per_host,omitzero"`
 }
 
 // hostRules are a config file's [[host]] tables; the first match wins.
@@ -110,17 +112,24 @@ func loadConfig(cmd *cobra.Command, file string) (hostRules, map[string]string, 
 	}
 	for _, k := range md.Undecoded() {
 		if len(k) > 1 && k[0] == "host" {
-			return nil, nil, bad("[[host]]: unknown key %q (want match, rate, burst, per_host)", k[len(k)-1])
+			return nil, nil, bad("[[host]]: unknown key %q (want match, rate, burst, per-host)", k[len(k)-1])
 		}
 	}
-	for i, r := range cf.Host {
+	for i := range cf.Host {
+		r := &cf.Host[i]
+		if r.PerHost != 0 && r.PerHostOld != 0 {
+			return nil, nil, bad("[[host]] %q: per-host and per_host are one setting: give it once", r.Match)
+		}
+		if r.PerHost == 0 {
+			r.PerHost, r.PerHostOld = r.PerHostOld, 0
+		}
 		switch {
 		case r.Match == "":
 			return nil, nil, bad("[[host]] %d: match is missing", i+1)
 		case r.Rate != nil && (*r.Rate < 0 || math.IsNaN(*r.Rate)):
 			return nil, nil, bad("[[host]] %q: rate %v: need 0 (no limit) or more", r.Match, *r.Rate)
 		case r.Burst < 0 || r.PerHost < 0:
-			return nil, nil, bad("[[host]] %q: burst and per_host need 1 or more", r.Match)
+			return nil, nil, bad("[[host]] %q: burst and per-host need 1 or more", r.Match)
 		}
 		if _, err := path.Match(r.Match, ""); err != nil {
 			return nil, nil, bad("[[host]] match %q: %v", r.Match, err)
@@ -257,7 +266,7 @@ the first match winning:
   match = "*.example.com"   # glob over the host name; with a colon, host:port
   rate = 0.5                # requests per second (0: no limit)
   burst = 1
-  per_host = 2              # concurrent requests`,
+  per-host = 2              # concurrent requests (per_host is read too)`,
 		Example: `  crawl config --config crawl.toml
   crawl config --config crawl.toml --rate 5 > effective.toml`,
 		Args: argsUsage(cobra.NoArgs),

@@ -72,10 +72,13 @@ func TestConfigPrecedence(t *testing.T) {
 			t.Errorf("got %s, want %s", got, want)
 		}
 	}
-	for _, want := range []string{"[[host]]", `match = "*.example.com"`, "rate = 0.25", "burst = 2", "per_host = 4", `match = "127.0.0.1:8080"`} {
+	for _, want := range []string{"[[host]]", `match = "*.example.com"`, "rate = 0.25", "burst = 2", "per-host = 4", `match = "127.0.0.1:8080"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "per_host") {
+		t.Errorf("output spells per_host, the old spelling, besides per-host:\n%s", out)
 	}
 
 	// The output is a config file: read back, it gives the same settings,
@@ -165,7 +168,7 @@ workers = 2
 
 [[host]]
 match = "127.0.1.*"
-per_host = 2
+per-host = 2
 `)
 	for _, tc := range []struct {
 		args []string

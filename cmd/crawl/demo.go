@@ -47,7 +47,9 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 					return fmt.Errorf("demo site: %w", err)
 				}
 				defer web.Close()
-				fmt.Fprintf(stderr, "crawl: serving the demo site (%d hosts × %d pages) until interrupted; seeds:\n", hosts, pages)
+				fmt.Fprintf(stderr, "crawl: serving the demo site (%d hosts × %d pages) until interrupted; crawl it with the demo's rate:\n", hosts, pages)
+				fmt.Fprintf(stderr, "crawl:   crawl run --db demo.db --rate %g seeds/demo.txt\n", o.rate)
+				fmt.Fprintf(stderr, "crawl: seeds:\n")
 				for _, s := range web.Seeds() {
 					fmt.Fprintln(cmd.OutOrStdout(), s)
 				}
@@ -68,7 +70,6 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 			defer web.Close()
 			fmt.Fprintf(stderr, "crawl: demo site: %d hosts × %d pages on %s … %s\n",
 				hosts, pages, web.Hosts()[0], web.Hosts()[len(web.Hosts())-1])
-			fmt.Fprintf(stderr, "crawl: crawling at %g requests/s per host with %d workers into %s\n", o.rate, o.workers, o.db)
 			if err := runCrawl(cmd.Context(), &o, "", web.Seeds(), stderr); err != nil {
 				return err
 			}
@@ -88,5 +89,6 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 	cmd.Flags().Lookup("rate").DefValue = "20"
 	o.rate = 20
 	cmd.Flags().Lookup("db").Usage = "database `FILE` (default: a new file in a temporary folder)"
+	cmd.Flags().Lookup("db").DefValue = "" // the usage says it; "crawl.db" is not
 	return cmd
 }

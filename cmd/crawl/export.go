@@ -87,8 +87,8 @@ func mainText(p *store.Page) any {
 func newExportCmd() *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --db FILE [--db FILE…] [--format jsonl|json] [filters] [--fields LIST] [-o FILE]",
-		Short: "Write the stored pages as JSON Lines or a JSON array",
+		Use:   "export --db FILE [--db FILE…] [--format jsonl|json|warc] [filters] [--fields LIST] [-o FILE]",
+		Short: "Write the stored pages as JSON Lines, a JSON array or WARC",
 		Long: `Write the pages stored in --db, in URL order, as JSON Lines (one object a
 line, the default) or as one JSON array, to standard output or to -o FILE.
 The fields are documented in README.md ("Export schema").
@@ -213,7 +213,11 @@ func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 func writeAtomically(path string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return err
+		// The temporary file's name means nothing to the user: name theirs.
+		if pe, ok := errors.AsType[*os.PathError](err); ok {
+			err = pe.Err
+		}
+		return fmt.Errorf("-o %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op after the rename
 	if err := write(tmp); err != nil {

@@ -2,8 +2,8 @@
 // from a seed file into a bbolt database, stops cleanly on SIGINT/SIGTERM,
 // resumes where it stopped, and exports the pages as JSON.
 //
-// Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted by SIGINT,
-// 143 interrupted by SIGTERM.
+// Exit codes: 0 done, 1 failure, 2 usage error, 3 a crawl whose every URL
+// failed, 130 interrupted by SIGINT, 143 interrupted by SIGTERM.
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -95,6 +96,9 @@ func crawlMain(args []string, stdout, stderr io.Writer) int {
 		return 128 + int(se.sig)
 	}
 	fmt.Fprintln(stderr, "crawl:", err)
+	if errors.Is(err, errNoneSucceeded) {
+		return 3
+	}
 	if _, ok := errors.AsType[usageError](err); ok {
 		return 2
 	}
@@ -150,10 +154,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "A polite, concurrent, crash-safe web crawler",
 		Long: `crawl crawls the web from a seed file into a bbolt database, politely
 (per-host rate limits and concurrency caps), stops cleanly on Ctrl-C and
-resumes where it stopped, and exports the pages as JSON Lines or JSON.
+resumes where it stopped, and exports the pages as JSON Lines, JSON or WARC.
 
-Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted (SIGINT),
-143 interrupted (SIGTERM).`,
+Exit codes: 0 done, 1 failure, 2 usage error, 3 the crawl ran but every
+URL it tried failed, 130 interrupted (SIGINT), 143 interrupted (SIGTERM).`,
 		Version: versionString() + " (" + runtime.Version() + ")",
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -169,11 +173,41 @@ Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted (SIGINT),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
 	root.AddCommand(newRunCmd(), newExportCmd(), newStatsCmd(), newConfigCmd(), newDemoCmd(), newBenchCmd())
 	return root
+}
+
+// badFlagValue is pflag's message for a value that does not parse.
+var badFlagValue = regexp.MustCompile(`^invalid argument (".*") for "(.*)" flag: (.*)$`)
+
+// flagError rewords pflag's error for a value that does not parse, which
+// ends in the parser's own words ("strconv.ParseFloat: parsing …"), as the
+// flag and what it wants: `--rate "fast": not a number`.
+func flagError(err error) error {
+	m := badFlagValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	why := m[3]
+	switch {
+	case strings.Contains(why, "ParseFloat"):
+		why = "not a number (such as 2 or 0.5)"
+	case strings.Contains(why, "ParseInt"), strings.Contains(why, "ParseUint"):
+		why = "not a whole number"
+	case strings.Contains(why, "ParseBool"):
+		why = "want true or false"
+	case strings.HasPrefix(why, "time: "):
+		why = "not a duration (such as 500ms, 10s or 2m)"
+	}
+	name := m[2]
+	if _, long, ok := strings.Cut(name, ", "); ok { // "-o, --output"
+		name = long
+	}
+	return fmt.Errorf("%s %s: %s", name, m[1], why)
 }
 
 // argsUsage wraps a cobra argument validator so that its errors exit with 2.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -102,6 +104,7 @@ func TestMetricsDuringCrawl(t *testing.T) {
 	// one has finished, and been counted, when the gate is entered.
 	waitGate()
 	first := scrape()
+	checkStatusPage(t, addr, web.Hosts()[0])
 	ok1 := metricValue(t, first, `crawl_fetches_total{status="200"}`)
 	if ok1 < 1 {
 		t.Errorf("first scrape: crawl_fetches_total{status=\"200\"} = %v, want at least 1 (the page linking to the gate)", ok1)
@@ -136,13 +139,53 @@ func TestMetricsDuringCrawl(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("crawl: exit %d: %s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "serving metrics") {
+	if !strings.Contains(stderr.String(), "serving the status page and metrics") {
 		t.Errorf("stderr does not say where the metrics are: %s", stderr.String())
 	}
 	// The endpoint is gone once the crawl has finished.
 	if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
 		resp.Body.Close()
 		t.Error("metrics still served after the crawl ended")
+	}
+}
+
+// checkStatusPage fetches the status page at addr during a crawl of host,
+// which has stored a page by now.
+func checkStatusPage(t *testing.T, addr, host string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("status page: %s, %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		"<!DOCTYPE html>", `<meta http-equiv="refresh" content="3">`, "<h1>crawl: crawling</h1>",
+		"Busiest hosts", "<td>" + host + "</td>", "Hosts held back", "Errors by reason",
+		`<a href="/metrics">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q:\n%s", want, page)
+		}
+	}
+	// A fetch is held: at least one URL is in flight (a page fetched and
+	// not yet committed may be counted too).
+	if !regexp.MustCompile(`<th>in flight</th><td class="n">[1-9]\d*</td>`).MatchString(page) {
+		t.Errorf("status page does not show the fetch in flight:\n%s", page)
+	}
+	if strings.Contains(page, "<script") {
+		t.Error("status page has a script")
+	}
+	// Only / is the page: other paths are not found.
+	if resp, err := http.Get("http://" + addr + "/nope"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("/nope: %s, want 404", resp.Status)
+		}
 	}
 }
 
@@ -154,8 +197,12 @@ func TestMetricsAddrInUse(t *testing.T) {
 	defer ln.Close()
 	web := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 2})
 	seeds := writeFile(t, "seeds.txt", web.Seeds()[0]+"\n")
-	code, _, errOut := runIn(t, "run", "--db", filepath.Join(t.TempDir(), "x.db"), "--metrics-addr", ln.Addr().String(), seeds)
+	db := filepath.Join(t.TempDir(), "x.db")
+	code, _, errOut := runIn(t, "run", "--db", db, "--metrics-addr", ln.Addr().String(), seeds)
 	if code != 1 || !strings.Contains(errOut, "--metrics-addr") || len(web.Log()) != 0 {
 		t.Errorf("exit %d, stderr %q, %d requests; want 1, a message naming --metrics-addr, and no fetch", code, errOut, len(web.Log()))
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the failed run left %s behind (%v)", db, err)
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -95,17 +98,17 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.anyHost, "any-host", false, "follow links to any host (default: only the seeds' hosts)")
 	f.StringArrayVar(&o.include, "include", nil, "follow only URLs matching this `REGEXP` (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "never follow URLs matching this `REGEXP` (repeatable)")
-	f.BoolVar(&o.keepBody, "keep-body", false, "store response bodies (base64 in exports)")
+	f.BoolVar(&o.keepBody, "keep-body", false, "store response bodies (base64 in exports); crawl export --format warc and the main_text field need them")
 	f.DurationVar(&o.grace, "grace", 10*time.Second, "on interrupt, how long in-flight fetches may finish")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "whole-fetch timeout, slow bodies included")
 	f.Int64Var(&o.maxBody, "max-body", 10<<20, "keep at most `BYTES` of a body; longer ones are cut and marked")
 	f.StringVar(&o.userAgent, "user-agent", fetch.DefaultUserAgent, "User-Agent header (name the crawler and a contact URL)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only errors and the summary")
-	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every fetch error")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every record that failed, whatever the cause (fetch, robots.txt, HTTP status)")
 	f.BoolVar(&o.noRobots, "no-robots", false, "neither fetch nor honour robots.txt, and follow the links of nofollow pages (only for sites you run)")
 	f.BoolVar(&o.noSitemaps, "no-sitemaps", false, "do not read sitemaps (robots.txt Sitemap: lines and /sitemap.xml)")
 	f.IntVar(&o.retries, "retries", 3, "retry a URL this many times after a timeout, connection error, 5xx or 429")
-	f.StringVar(&o.contact, "contact", "", "contact `URL` appended to the User-Agent as \"(+URL)\"")
+	f.StringVar(&o.contact, "contact", "", "your contact `URL`, in the User-Agent as \"(+URL)\" in place of the project's")
 	f.BoolVar(&o.allowPrivate, "allow-private", false, "allow connections to loopback, private and link-local addresses (default: only the seeds' hosts may be there)")
 	f.IntVar(&o.maxPerHost, "max-per-host", 0, "queue at most N URLs of one host (0: no limit)")
 	f.IntVar(&o.maxSimilar, "max-similar-hops", 4, "follow at most N links in a row between URLs that differ only in their numbers, such as an endless calendar's next month (0: no limit)")
@@ -207,12 +210,22 @@ func offIfZero(n int) int {
 	return n
 }
 
+// userAgent returns ua with contact as its contact URL: it takes the place
+// of ua's own "(+URL)", the project's in the default, so that site owners
+// see one address, the one that answers for this crawl.
+func userAgent(ua, contact string) string {
+	if contact == "" {
+		return ua
+	}
+	if i := strings.LastIndex(ua, " (+"); i >= 0 && strings.HasSuffix(ua, ")") {
+		ua = ua[:i]
+	}
+	return ua + " (+" + contact + ")"
+}
+
 // fetchConfig builds the fetcher's configuration.
 func (o *runOptions) fetchConfig() fetch.Config {
-	ua := o.userAgent
-	if o.contact != "" {
-		ua += " (+" + o.contact + ")"
-	}
+	ua := userAgent(o.userAgent, o.contact)
 	return fetch.Config{
 		UserAgent: ua, Timeout: o.timeout, MaxBody: o.maxBody, AllowPrivate: o.allowPrivate,
 		DialTimeout: o.dialTimeout, TLSTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout,
@@ -268,12 +281,14 @@ go on when it is back.`,
 
 // runCrawl crawls seedFile (or the seeds given, or only the pending URLs)
 // into o.db and prints a summary to stderr.
-func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []string, stderr io.Writer) error {
+func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []string, stderr io.Writer) (err error) {
 	level := slog.LevelInfo
 	if o.verbose {
 		level = slog.LevelDebug
 	}
 	hopts := &slog.HandlerOptions{Level: level}
+	tw := &stderrLine{w: stderr}
+	stderr = tw
 	var logger *slog.Logger
 	switch o.logFormat {
 	case "json":
@@ -292,11 +307,21 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 			return err
 		}
 	}
+	// A run that fails before it crawls leaves no database it created
+	// behind: an empty file would only puzzle the next command.
+	_, statErr := os.Stat(o.db)
+	created := errors.Is(statErr, os.ErrNotExist)
+	crawling := false
 	st, err := store.Open(o.db, &store.Options{NoSync: o.noSync})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		st.Close()
+		if err != nil && created && !crawling {
+			os.Remove(o.db)
+		}
+	}()
 
 	if o.redis != "" {
 		ropts, err := redis.ParseURL(o.redis)
@@ -309,6 +334,8 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		cfg.Redis = rdb
 	}
 
+	report := newRunReport(logger)
+	cfg.OnPage = report.page
 	var fetcher crawler.Fetcher = fetch.New(o.fetchConfig())
 	var m *metrics.Metrics
 	if o.metricsAddr != "" {
@@ -319,14 +346,17 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	if err != nil {
 		return err
 	}
+	var state atomic.Value // what the status page says the crawl is doing
+	state.Store("starting")
 	if m != nil {
 		m.Watch(c)
-		url, stop, err := serveMetrics(o.metricsAddr, m.Handler())
+		status := &statusPage{c: c, report: report, db: o.db, state: func() string { return state.Load().(string) }}
+		url, stop, err := serveMetrics(o.metricsAddr, m.Handler(), status)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		logger.Info("serving metrics", "url", url)
+		logger.Info("serving the status page and metrics", "url", url, "metrics", url+"metrics")
 	}
 	added, err := c.AddSeeds(seeds)
 	if err != nil {
@@ -340,69 +370,159 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		fmt.Fprintf(stderr, "crawl: nothing left to crawl in %s: %d pages stored, none pending\n", o.db, before.Stored)
 		return nil
 	}
-	if before.Stored > 0 || added < len(seeds) {
-		logger.Info("resuming", "db", o.db, "stored", before.Stored, "pending", before.Pending, "new_seeds", added)
+	crawling = true
+	if !o.quiet {
+		startLine(stderr, logger, o, len(seeds), added, before)
 	}
 
-	stopProgress := startProgress(c, stderr, logger, o.quiet, 10*time.Second)
+	state.Store("crawling")
+	stopProgress := startProgress(c, tw, logger, o.quiet, 10*time.Second)
+	stopping := make(chan struct{})
+	answered := make(chan struct{})
+	go func() {
+		// The first Ctrl-C answers at once, though in-flight fetches may
+		// keep the crawl for --grace.
+		defer close(answered)
+		select {
+		case <-ctx.Done():
+		case <-stopping:
+			return
+		}
+		state.Store("stopping")
+		stopProgress()
+		if n := c.Stats().InFlight; n > 0 && o.logFormat != "json" {
+			fmt.Fprintf(stderr, "crawl: stopping: waiting up to %v for %s in flight (Ctrl-C again to quit now)\n",
+				o.grace, fetches(n))
+		} else if n > 0 {
+			logger.Info("stopping: waiting for the fetches in flight (Ctrl-C again to quit now)", "in_flight", n, "grace", o.grace.String())
+		} else if o.logFormat != "json" {
+			fmt.Fprintf(stderr, "crawl: stopping\n")
+		}
+	}()
 	runErr := c.Run(ctx)
+	close(stopping)
+	<-answered // the answer to Ctrl-C comes before the summary
 	stopProgress()
+	state.Store("finished")
 
 	s := c.Stats()
-	state := "done"
+	pending := s.Pending + s.InFlight
+	if o.redis == "" {
+		// URLs abandoned in flight are still in the database's queues:
+		// count them as crawl stats will.
+		if counts, err := st.Counts(); err == nil {
+			pending = counts.Pending
+		}
+	}
+	st8 := "done"
 	if errors.Is(runErr, context.Canceled) {
-		state = "interrupted"
+		st8 = "interrupted"
 		if cause := context.Cause(ctx); cause != nil {
 			runErr = cause
 		}
 	} else if runErr != nil {
-		state = "failed"
-	} else if o.maxPages > 0 && s.Stored >= o.maxPages && s.Pending > 0 {
-		state = "page limit reached"
+		st8 = "failed"
+	} else if o.maxPages > 0 && s.Stored >= o.maxPages && pending > 0 {
+		st8 = "page limit reached"
 	}
+	if runErr == nil && report.noneSucceeded() {
+		runErr = errNoneSucceeded
+	}
+	errLine := report.errorLine(s.Failed, o.db)
 	if o.logFormat == "json" {
-		logger.Info("crawl "+state, "stored", s.Stored, "stored_this_run", s.Stored-before.Stored, "skipped", s.Skipped,
-			"pending", s.Pending+s.InFlight, "errors", s.Failed, "elapsed", s.Elapsed.Round(time.Millisecond).String(), "db", o.db)
+		top, _ := report.topReasons(5)
+		reasons := map[string]int{}
+		for _, r := range top {
+			reasons[r.Key] = r.N
+		}
+		logger.Info("crawl "+st8, "stored", s.Stored, "stored_this_run", s.Stored-before.Stored, "skipped", s.Skipped,
+			"pending", pending, "errors", s.Failed, "error_reasons", reasons, "elapsed", s.Elapsed.Round(time.Millisecond).String(), "db", o.db)
 		return runErr
 	}
 	fmt.Fprintf(stderr, "crawl: %s: %d records stored (%d this run, %d skipped), %d pending, %d errors, %s elapsed, db %s\n",
-		state, s.Stored, s.Stored-before.Stored, s.Skipped, s.Pending+s.InFlight, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
-	if state == "interrupted" {
+		st8, s.Stored, s.Stored-before.Stored, s.Skipped, pending, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
+	if errLine != "" {
+		fmt.Fprintf(stderr, "crawl: %s\n", errLine)
+	}
+	if st8 == "interrupted" {
 		fmt.Fprintf(stderr, "crawl: run the same command again to resume\n")
 	}
 	return runErr
 }
 
+// errNoneSucceeded ends a crawl in which every record stored failed (exit
+// code 3): nothing was fetched, though the crawl itself ran to its end.
+var errNoneSucceeded = errors.New("every URL tried failed: nothing was fetched (see the reasons above)")
+
+// startLine says what the crawl is about to do: seeds, database, rate and
+// workers, so that every run begins with a line even before any progress.
+func startLine(w io.Writer, logger *slog.Logger, o *runOptions, seeds, added int, before crawler.Stats) {
+	rate := fmt.Sprintf("%g %s/s per host", o.rate, pluralWord(int(math.Ceil(o.rate)), "request"))
+	if o.rate == 0 || math.IsInf(o.rate, 1) {
+		rate = "no rate limit"
+	}
+	if o.logFormat == "json" {
+		logger.Info("crawl starting", "db", o.db, "seeds", seeds, "new_seeds", added, "stored", before.Stored,
+			"pending", before.Pending, "rate", o.rate, "workers", o.workers)
+		return
+	}
+	what := fmt.Sprintf("%s (%d new)", plural(seeds, "seed"), added)
+	if before.Stored > 0 || added < seeds {
+		what = fmt.Sprintf("resuming: %d stored, %d pending, %d new %s", before.Stored, before.Pending, added, pluralWord(added, "seed"))
+	} else if seeds == 0 {
+		what = fmt.Sprintf("%d pending", before.Pending)
+	}
+	fmt.Fprintf(w, "crawl: crawling into %s: %s; %s, %d workers; Ctrl-C stops\n", o.db, what, rate, o.workers)
+}
+
+// fetches returns "1 fetch" or "3 fetches".
+func fetches(n int) string {
+	if n == 1 {
+		return "1 fetch"
+	}
+	return fmt.Sprintf("%d fetches", n)
+}
+
+// pluralWord returns noun, or its plural when n is not 1.
+func pluralWord(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
+}
+
 // startProgress prints the crawl's progress until the returned function is
-// called: on a terminal, one line refreshed in place 4 times a second;
-// otherwise a log line (through logger, so text or JSON as --log-format
-// says) every period; nothing when quiet.
-func startProgress(c *crawler.Crawler, w io.Writer, logger *slog.Logger, quiet bool, period time.Duration) (stop func()) {
+// called (which may be called more than once): on a terminal, one line
+// refreshed in place 4 times a second, cut to the terminal's width so that
+// it never wraps; otherwise a log line (through logger, so text or JSON as
+// --log-format says) within 2 seconds, then every period; nothing when
+// quiet.
+func startProgress(c *crawler.Crawler, w *stderrLine, logger *slog.Logger, quiet bool, period time.Duration) (stop func()) {
 	if quiet {
 		return func() {}
 	}
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
+	fd, tty := -1, false
+	if f, ok := w.w.(*os.File); ok {
+		fd = int(f.Fd())
+		tty = term.IsTerminal(fd)
 	}
-	every := period
+	first, every := min(2*time.Second, period), period
 	if tty {
-		every = 250 * time.Millisecond
+		first, every = 250*time.Millisecond, 250*time.Millisecond
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(every)
+		t := time.NewTimer(first)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
-				if tty {
-					fmt.Fprint(w, "\r\033[K")
-				}
+				w.clear()
 				return
 			case <-t.C:
+				t.Reset(every)
 				s := c.Stats()
 				rate := 0.0
 				if sec := s.Elapsed.Seconds(); sec > 0 {
@@ -415,12 +535,15 @@ func startProgress(c *crawler.Crawler, w io.Writer, logger *slog.Logger, quiet b
 						"elapsed", s.Elapsed.Round(time.Second).String())
 					continue
 				}
-				fmt.Fprint(w, "\r\033[K"+fmt.Sprintf("stored %d · %.0f pages/s · queued %d · in flight %d · hosts %d (%d ready, %d waiting, %d held) · errors %d · %s · %s",
-					s.Stored, rate, s.Pending, s.InFlight, s.Hosts, s.Ready, s.Waiting, s.Held, s.Failed, byteSize(s.Bytes), s.Elapsed.Round(time.Second)))
+				width, _, err := term.GetSize(fd)
+				if err != nil || width <= 0 {
+					width = 80
+				}
+				w.status(progressLine(s, rate, width))
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	return sync.OnceFunc(func() { close(done); <-finished })
 }
 
 func byteSize(n int64) string {
@@ -433,6 +556,45 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// stderrLine is stderr shared by the log and the terminal's progress line:
+// a write first clears the progress line, which the next refresh redraws,
+// so that log lines never run on from it. It is safe for concurrent use.
+type stderrLine struct {
+	w     io.Writer
+	mu    sync.Mutex
+	shown bool // a progress line is on the screen
+}
+
+func (l *stderrLine) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shown {
+		l.shown = false
+		if _, err := io.WriteString(l.w, "\r\033[K"); err != nil {
+			return 0, err
+		}
+	}
+	return l.w.Write(p)
+}
+
+// status shows line in place of the progress line on the screen.
+func (l *stderrLine) status(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	io.WriteString(l.w, "\r\033[K"+line)
+	l.shown = true
+}
+
+// clear removes the progress line from the screen.
+func (l *stderrLine) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shown {
+		l.shown = false
+		io.WriteString(l.w, "\r\033[K")
+	}
 }
 
 // redisLog turns go-redis's own log lines (a dial that failed, …) into

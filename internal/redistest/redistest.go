@@ -9,13 +9,42 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
+
+const skipMessage = "redis-server not installed (apt-get install redis-server): skipping the test of the Redis frontier"
+
+var skippedOnce sync.Once
+
+// noteSkipped says once per test binary, where the user sees it, that the
+// Redis tests are skipped and how to run them. go test shows nothing but
+// "ok" of a package whose tests pass, skips included, unless -v: what the
+// test binary writes to its own stderr is kept from the user. So the note
+// goes to the stderr of the go command that started the binary (on Linux,
+// through /proc), and to the binary's own stderr otherwise (seen with -v).
+// A result that go test cached ("ok (cached)") repeats nothing: the run
+// that was cached said it.
+func noteSkipped() {
+	skippedOnce.Do(func() {
+		note := "redistest: redis-server is not installed: the Redis tests of this package are skipped " +
+			"(ok does not mean they passed). To run them: apt-get install redis-server, then go test again.\n"
+		if f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/2", os.Getppid()), os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			_, err = f.WriteString(note)
+			f.Close()
+			if err == nil {
+				return
+			}
+		}
+		fmt.Fprint(os.Stderr, note)
+	})
+}
 
 // Server is a running redis-server. Its methods are for the test's own
 // goroutine.
@@ -33,7 +62,8 @@ type Server struct {
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed (apt-get install redis-server): skipping the test of the Redis frontier")
+		noteSkipped()
+		t.Skip(skipMessage)
 	}
 	if len(args) == 0 {
 		args = []string{"--save", "", "--appendonly", "no"}
