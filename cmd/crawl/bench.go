@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,9 +13,11 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/crawler/crawltest"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
@@ -92,8 +96,10 @@ one run, for each scenario: a bare fetch loop over the same URLs (net/http GET
 and read the body, 64 goroutines) where it applies, and the full crawl (fetch,
 parse, extract, store in bbolt with fsync): pages/s of each and their ratio,
 peak RSS of the crawl, allocations per page, pages per commit and commit time;
-and for rate-limited scenarios the efficiency (bound / wall), the shortest
-gap seen between two requests to one host, and refetches. The bound is the
+and for rate-limited scenarios the efficiency (bound / wall) and what the
+site's hosts saw: every request (robots.txt included) timed by the kernel on
+arrival, how many of them each host's token-bucket policer (its interval,
+5 ms of slack) finds in excess, the shortest gap, and refetches. The bound is the
 shortest time any polite crawler can take: robots.txt first, then the seed
 page, then the pages its links lead to, one interval apart, and one latency
 for the last answer.
@@ -147,9 +153,13 @@ type benchResult struct {
 	allocs     float64
 	commits    int64
 	commitT    time.Duration
-	minGap     time.Duration // shortest gap between two requests to one host
-	twice      int           // fetches beyond one per page
-	fastGaps   int           // gaps shorter than the host's interval (−2% slack)
+	twice      int // fetches beyond one per page
+
+	// What the site's hosts saw (rate-limited scenarios): every request,
+	// robots.txt included, timed by the kernel on arrival.
+	requests, robots int
+	minGap           time.Duration // shortest gap between two arrivals at one host
+	excess           int           // requests each host's policer (its interval, 5 ms slack) finds in excess
 }
 
 func (r benchResult) print(w io.Writer) {
@@ -170,8 +180,8 @@ func (r benchResult) print(w io.Writer) {
 		if rb := s.rateBound(); rb != b {
 			fmt.Fprintf(w, "  of rate alone  %8.3f  (%v at %s per host / wall)\n", rb.Seconds()/r.full.Seconds(), rb, rateString(s.rate))
 		}
-		fmt.Fprintf(w, "politeness       min gap %v (interval %v), %d gaps under interval, %d refetches\n",
-			r.minGap.Round(time.Microsecond), time.Duration(float64(time.Second)/s.rate), r.fastGaps, r.twice)
+		fmt.Fprintf(w, "at the server    %d requests (%d robots.txt), %d in excess of the hosts' policers (interval %v, 5 ms slack), shortest gap %v, %d refetches\n",
+			r.requests, r.robots, r.excess, time.Duration(float64(time.Second)/s.rate), r.minGap.Round(time.Microsecond), r.twice)
 	} else {
 		fmt.Fprintf(w, "refetches        %8d\n", r.twice)
 	}
@@ -193,11 +203,25 @@ func rateString(r float64) string {
 // benchScenario serves the site of s from a child process and measures it.
 func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, batchDelay time.Duration) (benchResult, error) {
 	r := benchResult{s: s, pages: s.hosts * s.pages}
-	seeds, stop, err := serveSite(s)
+	dir, err := os.MkdirTemp("", "crawl-bench-")
 	if err != nil {
 		return r, err
 	}
-	defer stop()
+	defer os.RemoveAll(dir)
+	var logFile string
+	if s.rate > 0 {
+		logFile = filepath.Join(dir, "requests.jsonl")
+	}
+	seeds, stop, err := serveSite(s, logFile)
+	if err != nil {
+		return r, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
 
 	if s.bare {
 		var urls []string
@@ -212,11 +236,6 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 		}
 	}
 
-	dir, err := os.MkdirTemp("", "crawl-bench-")
-	if err != nil {
-		return r, err
-	}
-	defer os.RemoveAll(dir)
 	st, err := store.Open(filepath.Join(dir, "bench.db"), &store.Options{NoSync: noSync})
 	if err != nil {
 		return r, err
@@ -230,11 +249,6 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	}
 	rec := &recordingFetcher{
 		Fetcher: fetch.New(fetch.Config{IdleConnsPerHost: max(64, s.perHost), AllowPrivate: true}), // the site is on loopback
-		last:    map[string]time.Time{},
-		minGap:  time.Hour,
-	}
-	if s.rate > 0 {
-		rec.interval = time.Duration(float64(time.Second) / s.rate)
 	}
 	c, err := crawler.New(cfg, st, rec)
 	if err != nil {
@@ -278,13 +292,53 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	}
 	r.allocs = float64(after.Mallocs-before.Mallocs) / float64(r.pages)
 	r.commits, r.commitT = stats.Commits, stats.CommitT
-	rec.mu.Lock()
 	// Every page is stored once and fetched at least once; the site has no
 	// errors to retry; so fetches beyond the pages are refetches.
-	r.twice = rec.fetches - r.pages
-	r.minGap, r.fastGaps = rec.minGap, rec.fast
-	rec.mu.Unlock()
+	r.twice = int(rec.fetches.Load()) - r.pages
+	if logFile != "" {
+		stop()
+		stopped = true
+		if err := r.police(logFile); err != nil {
+			return r, err
+		}
+	}
 	return r, nil
+}
+
+// police reads the site's request log and counts, per host, what its
+// token-bucket policer at the scenario's interval finds in excess.
+func (r *benchResult) police(logFile string) error {
+	f, err := os.Open(logFile)
+	if err != nil {
+		return fmt.Errorf("request log: %w", err)
+	}
+	defer f.Close()
+	var log []crawltest.Request
+	dec := json.NewDecoder(bufio.NewReader(f))
+	for {
+		var req crawltest.Request
+		if err := dec.Decode(&req); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("request log %s: %w", logFile, err)
+		}
+		log = append(log, req)
+	}
+	iv := time.Duration(float64(time.Second) / r.s.rate)
+	r.requests, r.minGap = len(log), time.Hour
+	for _, reqs := range crawltest.ByHost(log) {
+		r.excess += len((crawltest.Policer{Interval: iv, Slack: 5 * time.Millisecond}).Check(reqs))
+		slices.SortFunc(reqs, func(a, b crawltest.Request) int { return a.Time.Compare(b.Time) })
+		for i, q := range reqs {
+			if q.Path == "/robots.txt" {
+				r.robots++
+			}
+			if i > 0 {
+				r.minGap = min(r.minGap, q.Time.Sub(reqs[i-1].Time))
+			}
+		}
+	}
+	return nil
 }
 
 // profiles names the files crawl bench writes profiles to ("": none).
@@ -306,14 +360,20 @@ func writeHeapProfile(path string) error {
 
 // serveSite starts `crawl demo --serve` for s in a child process and returns
 // the seeds it prints and a function that stops it.
-func serveSite(s scenario) ([]string, func(), error) {
+func serveSite(s scenario, logFile string) ([]string, func(), error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, err
 	}
-	cmd := exec.Command(exe, "demo", "--serve", "--port", "0", "--no-log",
+	args := []string{"demo", "--serve", "--port", "0",
 		"--hosts", strconv.Itoa(s.hosts), "--pages", strconv.Itoa(s.pages),
-		"--links", strconv.Itoa(s.links), "--latency", s.latency.String())
+		"--links", strconv.Itoa(s.links), "--latency", s.latency.String()}
+	if logFile != "" {
+		args = append(args, "--log-file", logFile)
+	} else {
+		args = append(args, "--no-log")
+	}
+	cmd := exec.Command(exe, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err
@@ -370,37 +430,15 @@ func bareLoop(ctx context.Context, urls []string, n int) (time.Duration, error) 
 	return time.Since(start), firstErr
 }
 
-// recordingFetcher counts the fetches and the gaps between the fetches of
-// each host, as the crawler issues them, in memory that does not grow with
+// recordingFetcher counts the fetches, in memory that does not grow with
 // the crawl (so that the peak RSS measured is the crawler's).
 type recordingFetcher struct {
 	crawler.Fetcher
-	interval time.Duration
-
-	mu      sync.Mutex
-	fetches int
-	last    map[string]time.Time
-	minGap  time.Duration
-	fast    int
+	fetches atomic.Int64
 }
 
 func (f *recordingFetcher) Fetch(ctx context.Context, u string) (*fetch.Response, error) {
-	now := time.Now()
-	host := u
-	if i := strings.Index(u[len("http://"):], "/"); i >= 0 {
-		host = u[:len("http://")+i]
-	}
-	f.mu.Lock()
-	f.fetches++
-	if prev, ok := f.last[host]; ok {
-		gap := now.Sub(prev)
-		f.minGap = min(f.minGap, gap)
-		if f.interval > 0 && gap < f.interval*98/100 {
-			f.fast++
-		}
-	}
-	f.last[host] = now
-	f.mu.Unlock()
+	f.fetches.Add(1)
 	return f.Fetcher.Fetch(ctx, u)
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +23,7 @@ func newDemoCmd() *cobra.Command {
 		links   int
 		latency time.Duration
 		noLog   bool
+		logFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [flags]",
@@ -54,6 +57,9 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 					fmt.Fprintln(cmd.OutOrStdout(), s)
 				}
 				<-cmd.Context().Done()
+				if logFile != "" {
+					return writeRequestLog(logFile, web.Log())
+				}
 				return nil
 			}
 			if !cmd.Flags().Changed("db") {
@@ -86,9 +92,33 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 	cmd.Flags().DurationVar(&latency, "latency", 0, "delay before every response of the demo site")
 	cmd.Flags().BoolVar(&noLog, "no-log", false, "keep no request log (long benchmark runs)")
 	cmd.Flags().MarkHidden("no-log")
+	cmd.Flags().StringVar(&logFile, "log-file", "", "with --serve: write the request log (JSON Lines, arrival times as the kernel saw them) to `FILE` on exit")
+	cmd.Flags().MarkHidden("log-file")
 	cmd.Flags().Lookup("rate").DefValue = "20"
 	o.rate = 20
 	cmd.Flags().Lookup("db").Usage = "database `FILE` (default: a new file in a temporary folder)"
 	cmd.Flags().Lookup("db").DefValue = "" // the usage says it; "crawl.db" is not
 	return cmd
+}
+
+// writeRequestLog writes the test web's request log to path as JSON Lines,
+// for crawl bench to police.
+func writeRequestLog(path string, log []crawltest.Request) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	enc := json.NewEncoder(bw)
+	for _, r := range log {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
