@@ -415,7 +415,7 @@ func decodedBody(resp *http.Response, limit int64) ([]byte, error) {
 	if rd != io.Reader(resp.Body) {
 		hint = -1 // decoded: larger
 	}
-	body, err := readAll(io.LimitReader(rd, limit), min(hint, limit, maxHint))
+	body, err := readAll(io.LimitReader(rd, limit), min(hint, limit, maxHint), limit)
 	if err != nil && rd != io.Reader(resp.Body) && !isNetwork(err) {
 		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
 	}
@@ -426,14 +426,17 @@ func decodedBody(resp *http.Response, limit int64) ([]byte, error) {
 // before a byte has arrived.
 const maxHint = 1 << 20
 
-// readAll reads r to its end, like io.ReadAll, into a buffer of hint+1
-// bytes when the size is known (hint ≥ 0), so that a body of that size is
-// read into one allocation rather than a series of growing ones.
-func readAll(r io.Reader, hint int64) ([]byte, error) {
+// readAll reads r, which gives at most limit bytes, to its end, like
+// io.ReadAll, into a buffer of hint+1 bytes when the size is known (hint ≥
+// 0), so that a body of that size is read into one allocation rather than
+// a series of growing ones. The buffer never grows past limit: doubling
+// toward a 10 MiB cap would otherwise hold 16 MiB (and the 8 it grew from)
+// for each of a few hostile bodies read at once.
+func readAll(r io.Reader, hint, limit int64) ([]byte, error) {
 	if hint < 0 {
-		return io.ReadAll(r)
+		hint = 512 - 1
 	}
-	b := make([]byte, 0, hint+1) // +1: room to see the end without growing
+	b := make([]byte, 0, min(hint+1, limit)) // +1: room to see the end without growing
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -443,8 +446,13 @@ func readAll(r io.Reader, hint int64) ([]byte, error) {
 			}
 			return b, err
 		}
+		if int64(len(b)) >= limit {
+			return b, nil
+		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // grow as append does
+			nb := make([]byte, len(b), min(int64(max(2*cap(b), 512)), limit))
+			copy(nb, b)
+			b = nb
 		}
 	}
 }

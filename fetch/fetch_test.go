@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -351,15 +352,22 @@ func TestRobotsUnavailable(t *testing.T) {
 func TestReadAllHint(t *testing.T) {
 	body := bytes.Repeat([]byte("0123456789"), 1000)
 	for _, hint := range []int64{-1, 0, 1, 9999, 10000, 10001, 1 << 20} {
-		got, err := readAll(iotest.OneByteReader(bytes.NewReader(body)), hint)
+		got, err := readAll(iotest.OneByteReader(bytes.NewReader(body)), hint, 1<<30)
 		if err != nil || !bytes.Equal(got, body) {
 			t.Errorf("hint %d: read %d bytes, err %v; want the %d bytes", hint, len(got), err, len(body))
+		}
+	}
+	// A cap is never outgrown: the buffer ends at most limit bytes large.
+	for _, hint := range []int64{-1, 100} {
+		got, err := readAll(io.LimitReader(bytes.NewReader(body), 5000), hint, 5000)
+		if err != nil || len(got) != 5000 || cap(got) > 5000 {
+			t.Errorf("limit 5000, hint %d: read %d bytes into %d, err %v; want 5000 into at most 5000", hint, len(got), cap(got), err)
 		}
 	}
 	r := bytes.NewReader(body)
 	if n := testing.AllocsPerRun(10, func() {
 		r.Reset(body)
-		readAll(r, int64(len(body)))
+		readAll(r, int64(len(body)), 1<<30)
 	}); n != 1 {
 		t.Errorf("reading a body of the announced size took %v allocations, want 1", n)
 	}
