@@ -86,8 +86,9 @@ const dropReadEvery = 2048
 
 // Open opens or creates the database at path. It fails with ErrLocked, within
 // Options.Timeout, when another crawl holds it, with ErrNotDatabase when the
-// file is not a crawl database, and with ErrDamaged when it is truncated; it
-// never changes a file it refuses.
+// file is not a crawl database, and with ErrDamaged when it is truncated or
+// its pages are damaged (see checkFile, run by every Open); it never changes
+// a file it refuses, and never panics on one.
 func Open(path string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -107,20 +108,36 @@ func Open(path string, opts *Options) (*Store, error) {
 	// walking every page from a goroutine of its own, where a truncated file
 	// is a fatal fault that no recover can catch. So an existing database is
 	// checked read-only first (no walk) and opened read-write only if sound.
+	// The read-only open takes the file's lock and tells a truncated file
+	// or one of another program; checkFile then walks the pages itself.
 	if !o.ReadOnly && err == nil && fi.Size() > 0 {
 		s, err := open(path, &bolt.Options{Timeout: o.Timeout, ReadOnly: true}, true)
 		if err != nil {
 			return nil, err
 		}
+		err = checkFile(path)
 		s.Close()
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
-	return open(path, &bolt.Options{
+	s, err := open(path, &bolt.Options{
 		Timeout:        o.Timeout,
 		ReadOnly:       o.ReadOnly,
 		NoSync:         o.NoSync,
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	}, !o.ReadOnly)
+	if err != nil || !o.ReadOnly {
+		return s, err
+	}
+	// Read-only, the lock is held now: no crawl can write while the file
+	// is checked.
+	if err := checkFile(path); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // open opens path with bbolt and checks it (see init); allowEmpty accepts a
@@ -132,6 +149,9 @@ func open(path string, opts *bolt.Options, allowEmpty bool) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
 		errors.Is(err, bolterrors.ErrChecksum):
+		if err := damagedMetas(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 		return nil, fmt.Errorf("open %s: %w", path, ErrNotDatabase)
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
