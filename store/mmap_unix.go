@@ -3,6 +3,8 @@
 package store
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -20,4 +22,22 @@ func mapFile(f *os.File, size int64) (data []byte, unmap func()) {
 		return nil, func() {}
 	}
 	return data, func() { unix.Munmap(data) }
+}
+
+// lockShared takes a shared lock on the file at path, as a read-only bbolt
+// Open does, so that no crawl writes to it while it is salvaged; it fails
+// with ErrLocked when a crawl holds it.
+func lockShared(path string) (unlock func(), err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -73,9 +73,10 @@ type Options struct {
 
 // Store is an open crawl database.
 type Store struct {
-	db      *bolt.DB
-	path    string
-	rssBase int64 // file-backed resident memory of the process at Open (see afterCommit)
+	db        *bolt.DB
+	path      string
+	rssBase   int64 // file-backed resident memory of the process at Open (see afterCommit)
+	keepGoing bool  // reads skip unreadable records (see KeepGoing)
 }
 
 // After a commit that leaves the process with more than mappedBudget of file
@@ -572,21 +573,88 @@ func (s *Store) Page(url string) (*Page, bool, error) {
 // ForEachPage calls fn with every stored record in URL order. The raw value is
 // the record's JSON encoding; it is only valid during the call. An error from
 // fn stops the walk and is returned.
-func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
-	var r valueReader
+//
+// A record that cannot be read stops the walk with an error naming its URL;
+// on a store from KeepGoing it is skipped instead, and the walk, having
+// read all the others, returns an *UnreadableError counting them.
+func (s *Store) ForEachPage(fn func(url string, raw []byte) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer s.guard(&err)
+	var (
+		r   valueReader
+		bad UnreadableError
+	)
 	n := 0
-	return s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		return forEachRecord(tx, func(k, v []byte) error {
 			if n++; n%dropReadEvery == 0 {
 				s.dropMapped(tx)
 			}
 			js, err := r.read(v)
 			if err != nil {
-				return fmt.Errorf("page %s: %w", k, err)
+				return s.unreadable(&bad, fmt.Errorf("page %s: %w", k, err))
 			}
 			return fn(string(k), js)
 		})
 	})
+	return bad.or(err)
+}
+
+// KeepGoing returns a view of s whose reads of every record (ForEachPage,
+// Summarize, the exports) skip the records that cannot be read, count them,
+// and end with an *UnreadableError. Closing either closes both.
+func (s *Store) KeepGoing() *Store {
+	c := *s
+	c.keepGoing = true
+	return &c
+}
+
+// UnreadableError is what a read of every record by a store from KeepGoing
+// returns, after reading every other record, when it skipped some.
+type UnreadableError struct {
+	N     int   // records skipped
+	First error // the first of them, naming its URL
+}
+
+func (e *UnreadableError) Error() string {
+	switch e.N {
+	case 0: // a salvage that lost pages, but cannot name a record on them
+		return fmt.Sprintf("records may be missing (%v)", e.First)
+	case 1:
+		return fmt.Sprintf("1 unreadable record skipped (%v)", e.First)
+	}
+	return fmt.Sprintf("%d unreadable records skipped (the first: %v)", e.N, e.First)
+}
+
+func (e *UnreadableError) Unwrap() error { return ErrDamaged }
+
+// unreadable returns err, which a record could not be read with, or, on a
+// keep-going store, counts it in bad and returns nil.
+func (s *Store) unreadable(bad *UnreadableError, err error) error {
+	if !s.keepGoing {
+		return fmt.Errorf("%w (%w)", err, ErrDamaged)
+	}
+	if bad.N++; bad.First == nil {
+		bad.First = err
+	}
+	return nil
+}
+
+// or returns err, or, when there is none, e if it counted anything.
+func (e *UnreadableError) or(err error) error {
+	if err == nil && e.N > 0 {
+		return e
+	}
+	return err
+}
+
+// guard turns a panic or a fault while bbolt reads the file (a page that
+// checkFile passed but that is damaged all the same, or an I/O error under
+// the map) into an ErrDamaged error.
+func (s *Store) guard(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("read %s: %w: %v", s.path, ErrDamaged, r)
+	}
 }
 
 // ForEachURL calls fn with the URL of every stored record, in URL order,

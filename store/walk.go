@@ -20,7 +20,8 @@ type walker struct {
 	limit   uint64 // the high-water mark: pages at or above it are not in use
 	reached []bool // pages reached so far, overflow included
 	strict  bool
-	bad     []error // the problems met, in tolerant mode
+	bad     []error         // the problems met, in tolerant mode
+	badIn   map[string]bool // the top-level buckets they were met in ("" for the root)
 
 	// leaf is called with every element of every leaf page reached (nested
 	// buckets included, before their contents), with the names of the
@@ -34,15 +35,21 @@ func newWalker(pf *pageFile, strict bool, leaf func([]string, leafElem)) *walker
 	if pf.meta != nil {
 		limit = min(limit, pf.meta.hwm)
 	}
-	return &walker{pf: pf, limit: limit, reached: make([]bool, limit), strict: strict, leaf: leaf}
+	return &walker{pf: pf, limit: limit, reached: make([]bool, limit), strict: strict, leaf: leaf, badIn: map[string]bool{}}
 }
 
-// fail notes a problem; in strict mode it is returned, ending the walk.
-func (w *walker) fail(err error) error {
+// fail notes a problem met in the bucket at path; in strict mode it is
+// returned, ending the walk.
+func (w *walker) fail(path []string, err error) error {
 	if w.strict {
 		return err
 	}
 	w.bad = append(w.bad, err)
+	top := ""
+	if len(path) > 0 {
+		top = path[0]
+	}
+	w.badIn[top] = true
 	return nil
 }
 
@@ -52,7 +59,7 @@ func (w *walker) bucket(path []string, root uint64, inline *page) error {
 	if inline != nil {
 		leaves, _, err := inline.elems()
 		if err != nil {
-			return w.fail(fmt.Errorf("inline bucket %s: %w", pathName(path), err))
+			return w.fail(path, fmt.Errorf("inline bucket %s: %w", pathName(path), err))
 		}
 		return w.leaves(path, leaves)
 	}
@@ -64,11 +71,11 @@ func (w *walker) bucket(path []string, root uint64, inline *page) error {
 func (w *walker) tree(path []string, id uint64, lo, hi []byte) error {
 	p, err := w.pf.readPage(id, w.limit)
 	if err != nil {
-		return w.fail(fmt.Errorf("%w (bucket %s)", err, pathName(path)))
+		return w.fail(path, fmt.Errorf("%w (bucket %s)", err, pathName(path)))
 	}
 	for i := id; i <= id+uint64(p.over); i++ {
 		if w.reached[i] {
-			return w.fail(fmt.Errorf("page %d: reached twice (bucket %s)", i, pathName(path)))
+			return w.fail(path, fmt.Errorf("page %d: reached twice (bucket %s)", i, pathName(path)))
 		}
 	}
 	leaves, branches, err := p.elems()
@@ -79,7 +86,7 @@ func (w *walker) tree(path []string, id uint64, lo, hi []byte) error {
 		}
 	}
 	if err != nil {
-		return w.fail(fmt.Errorf("%w (bucket %s)", err, pathName(path)))
+		return w.fail(path, fmt.Errorf("%w (bucket %s)", err, pathName(path)))
 	}
 	for i := id; i <= id+uint64(p.over); i++ {
 		w.reached[i] = true
@@ -111,7 +118,7 @@ func (w *walker) leaves(path []string, leaves []leafElem) error {
 		sub := append(path[:len(path):len(path)], string(e.key))
 		root, _, inline, err := inlineBucket(e.value)
 		if err != nil {
-			if err := w.fail(fmt.Errorf("bucket %s: %w", pathName(sub), err)); err != nil {
+			if err := w.fail(sub, fmt.Errorf("bucket %s: %w", pathName(sub), err)); err != nil {
 				return err
 			}
 			continue

@@ -172,7 +172,7 @@ Exit codes: 0 done, 1 failure, 2 usage error, 130 interrupted (SIGINT),
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(), newExportCmd(), newStatsCmd(), newConfigCmd(), newDemoCmd(), newBenchCmd())
+	root.AddCommand(newRunCmd(), newExportCmd(), newStatsCmd(), newRepairCmd(), newConfigCmd(), newDemoCmd(), newBenchCmd())
 	return root
 }
 

@@ -274,7 +274,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	}
 	st, err := store.Open(o.db, &store.Options{NoSync: o.noSync})
 	if err != nil {
-		return err
+		return damagedHint(o.db, err, false)
 	}
 	defer st.Close()
 

@@ -1,0 +1,525 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+)
+
+// A salvage reads what it can of a damaged crawl database, without bbolt
+// (whose cursors trust the file) and without writing to it, in two passes:
+//
+//  1. A tolerant walk (walk.go) from the root that the meta page names: every
+//     page it reaches is checked as checkFile does; a damaged one is noted
+//     and what lies below it skipped, and everything else is read with the
+//     bucket it belongs to, the buckets this package does not know included
+//     (a bucket added later is copied as it is).
+//  2. A scan of every page of the file that the walk did not reach, for leaf
+//     pages that parse: the leaves below a damaged branch, or of a tree
+//     whose meta page is damaged. Such a page has no parent to say whose it
+//     is, so its entries are placed by their shape, for the buckets whose
+//     entries have one (records, the URL index, frontier entries, visited
+//     marks, seeds), and counted as unplaced otherwise. The scan also finds
+//     free pages: older copies of pages that a later commit rewrote. Their
+//     entries are merged so that they cannot undo what was written since: a
+//     record is the same record in every copy (the one the walk reached
+//     wins), visited marks and seeds only ever grow, and a frontier entry is
+//     dropped when its URL has a record.
+//
+// A record that does not decode is lost; so are those on damaged pages. Their
+// URLs are named, where they can be, by the URL index (record number → URL),
+// and by the links of the records that remain whose fingerprint is in the
+// visited set (they were queued once): Repair queues them again.
+type salvage struct {
+	path string
+	pf   *pageFile
+
+	records  map[string]*salvRecord // by URL
+	index    map[uint64]string      // record number → URL (the urls bucket)
+	pending  map[string]Entry       // frontier entries by URL
+	seen     map[uint64]struct{}
+	seeds    map[string]struct{}
+	others   []otherKV // entries of buckets this package does not know, in walk order
+	frontSeq uint64    // the frontier bucket's sequence
+
+	badPages      []error             // pages the walk could not read
+	seenWhole     bool                // the visited set was read whole: no damage in it or above it
+	undecodable   map[uint64]struct{} // numbers of the records the walk reached that do not decode
+	namedLost     map[string]int      // URLs of lost records named by the index or a lost value's page → depth (-1: unknown)
+	unplacedPages int                 // leaf pages found by the scan that belong to no known bucket
+	scanned       int                 // leaf pages found by the scan and read
+}
+
+// salvRecord is a record that decodes.
+type salvRecord struct {
+	value []byte // as stored (compressed), copied out of the file
+	seq   uint64 // its number in records (0 for the old pages layout)
+	live  bool   // reached by the walk
+	depth int
+}
+
+// otherKV is an entry of a bucket this package does not know.
+type otherKV struct {
+	path   []string // the bucket's path from the root, the bucket itself last
+	key    []byte
+	value  []byte // nil for a nested bucket
+	bucket bool
+	seq    uint64 // a nested bucket's sequence
+}
+
+// The top-level buckets whose entries this package reads and checks.
+var knownBuckets = map[string]bool{
+	string(bucketRecords): true, string(bucketURLs): true, string(bucketPages): true,
+	string(bucketFrontier): true, string(bucketSeenLog): true, string(bucketSeen): true,
+	string(bucketSeeds): true,
+}
+
+// salvageFile reads what can be read of the crawl database at path.
+func salvageFile(path string) (sv *salvage, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	pf := openPageFile(f, fi.Size())
+	data, unmap := mapFile(f, fi.Size())
+	defer unmap()
+	pf.data = data
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil { // an I/O error under the map
+			err = fmt.Errorf("salvage %s: %v", path, r)
+		}
+	}()
+	sv = &salvage{
+		path: path, pf: pf,
+		records: map[string]*salvRecord{}, index: map[uint64]string{}, pending: map[string]Entry{},
+		seen: map[uint64]struct{}{}, seeds: map[string]struct{}{}, namedLost: map[string]int{},
+		undecodable: map[uint64]struct{}{},
+	}
+	var reached []bool
+	if m := pf.meta; m != nil {
+		w := newWalker(pf, false, sv.walked)
+		w.reached[0], w.reached[1] = true, true
+		if m.root >= 2 && m.root < w.limit {
+			w.tree(nil, m.root, nil, nil)
+		} else {
+			w.bad = append(w.bad, fmt.Errorf("meta page %d: root page %d out of range", m.page, m.root))
+		}
+		sv.badPages, reached = w.bad, w.reached
+		sv.seenWhole = !w.badIn[""] && !w.badIn[string(bucketSeenLog)] && !w.badIn[string(bucketSeen)]
+	} else {
+		sv.badPages = append(sv.badPages, fmt.Errorf("both meta pages are damaged (%v; %v)", pf.metaErr[0], pf.metaErr[1]))
+	}
+	sv.scan(reached)
+	sv.named()
+	return sv, nil
+}
+
+// walked takes an element of a leaf page that the walk reached.
+func (sv *salvage) walked(path []string, e leafElem) {
+	if len(path) == 0 {
+		if e.bucket && string(e.key) == string(bucketFrontier) {
+			if _, seq, _, err := inlineBucket(e.value); err == nil {
+				sv.frontSeq = seq
+			}
+		}
+		if e.bucket && !knownBuckets[string(e.key)] {
+			_, seq, _, _ := inlineBucket(e.value)
+			sv.others = append(sv.others, otherKV{path: []string{string(e.key)}, bucket: true, seq: seq})
+		}
+		return
+	}
+	if !knownBuckets[path[0]] {
+		kv := otherKV{path: path, key: bytes.Clone(e.key), bucket: e.bucket}
+		if e.bucket {
+			_, kv.seq, _, _ = inlineBucket(e.value)
+		} else {
+			kv.value = bytes.Clone(e.value)
+		}
+		sv.others = append(sv.others, kv)
+		return
+	}
+	if e.bucket {
+		return // a queue of frontier: its entries come next
+	}
+	switch path[0] {
+	case string(bucketRecords):
+		if len(e.key) == 8 {
+			sv.record("", binary.BigEndian.Uint64(e.key), e.value, true)
+		}
+	case string(bucketPages):
+		sv.record(string(e.key), 0, e.value, true)
+	case string(bucketURLs):
+		if len(e.value) == 8 {
+			sv.index[binary.BigEndian.Uint64(e.value)] = string(e.key)
+		}
+	case string(bucketFrontier):
+		if len(path) == 2 {
+			if en, err := decodeEntry(path[1], e.key, e.value); err == nil {
+				sv.entry(en)
+			}
+		}
+	case string(bucketSeenLog):
+		sv.marks(e.value)
+	case string(bucketSeen):
+		if len(e.key) == 8 {
+			sv.seen[binary.BigEndian.Uint64(e.key)] = struct{}{}
+		}
+	case string(bucketSeeds):
+		sv.seeds[string(e.key)] = struct{}{}
+	}
+}
+
+// record takes a stored record value; u is its URL when the key says it
+// (the old pages layout), seq its number otherwise.
+func (sv *salvage) record(u string, seq uint64, v []byte, live bool) bool {
+	var r valueReader
+	js, err := r.read(v)
+	var head struct {
+		URL   string `json:"url"`
+		Depth int    `json:"depth"`
+	}
+	if err == nil {
+		err = json.Unmarshal(js, &head)
+	}
+	if err != nil || head.URL == "" || u != "" && head.URL != u {
+		// Only the walk's: a free page found by the scan may be any old
+		// bytes. An old record's URL is its key; a record's, the index's.
+		switch {
+		case live && u != "":
+			sv.namedLost[u] = -1
+		case live:
+			sv.undecodable[seq] = struct{}{}
+		}
+		return false
+	}
+	old := sv.records[head.URL]
+	if old == nil || !old.live && (live || seq > old.seq) {
+		sv.records[head.URL] = &salvRecord{value: bytes.Clone(v), seq: seq, live: live, depth: head.Depth}
+	}
+	return true
+}
+
+// entry takes a frontier entry: the one the walk reached, else the first.
+func (sv *salvage) entry(e Entry) {
+	if _, ok := sv.pending[e.URL]; !ok {
+		sv.pending[e.URL] = e
+	}
+}
+
+// marks takes a value of the visited log.
+func (sv *salvage) marks(v []byte) {
+	for ; len(v) >= 8; v = v[8:] {
+		sv.seen[binary.BigEndian.Uint64(v)] = struct{}{}
+	}
+}
+
+// scan reads the leaf pages that the walk did not reach.
+func (sv *salvage) scan(reached []bool) {
+	for id := uint64(2); id < sv.pf.pages; id++ {
+		if id < uint64(len(reached)) && reached[id] {
+			continue
+		}
+		p, err := sv.pf.readPage(id, sv.pf.pages)
+		if err != nil || p.flags != flagLeaf {
+			continue
+		}
+		leaves, _, err := p.elems()
+		if err != nil || len(leaves) == 0 {
+			continue
+		}
+		sv.scanned++
+		if placed := sv.place(leaves); placed == 0 {
+			sv.unplacedPages++
+		}
+	}
+}
+
+// place puts the entries of a leaf page found by the scan where their shape
+// says they belong, and returns how many it placed. The values of an
+// 8-byte key tell records (they decode), frontier entries (a depth and a
+// URL), visited marks (a multiple of 8 bytes, or empty in the old layout)
+// apart; a URL key is the URL index's (an 8-byte value), a seed's (empty)
+// or an old record's.
+func (sv *salvage) place(leaves []leafElem) int {
+	placed, failed := 0, 0
+	for _, e := range leaves {
+		if e.bucket {
+			// A frontier queue small enough to live in its parent's page.
+			if _, _, inline, err := inlineBucket(e.value); err == nil && inline != nil && isHost(e.key) {
+				if sub, _, err := inline.elems(); err == nil {
+					placed += sv.place(sub)
+				}
+			}
+			continue
+		}
+		k, v := e.key, e.value
+		switch {
+		case len(k) == 8 && len(v) == 0:
+			sv.seen[binary.BigEndian.Uint64(k)] = struct{}{}
+		case len(k) == 8 && isEntry(v):
+			depth, n := binary.Uvarint(v)
+			u := string(v[n:])
+			sv.entry(Entry{URL: u, Host: hostName(u), Depth: int(depth), Seq: binary.BigEndian.Uint64(k)})
+		case len(k) == 8 && looksRecord(v):
+			if !sv.record("", binary.BigEndian.Uint64(k), v, false) {
+				failed++
+				continue
+			}
+		case len(k) == 8 && len(v)%8 == 0:
+			sv.marks(v)
+		case isURL(k) && len(v) == 0:
+			sv.seeds[string(k)] = struct{}{}
+		case isURL(k) && len(v) == 8:
+			sv.index[binary.BigEndian.Uint64(v)] = string(k)
+		case isURL(k) && looksRecord(v):
+			if !sv.record(string(k), 0, v, false) {
+				failed++
+				continue
+			}
+		default:
+			continue
+		}
+		placed++
+	}
+	return placed + failed
+}
+
+// looksRecord reports whether v starts as a stored record does: S2, zstd or
+// JSON.
+func looksRecord(v []byte) bool {
+	return len(v) > 0 && (v[0] == s2Value || v[0] == '{' || bytes.HasPrefix(v, []byte{0x28, 0xb5, 0x2f, 0xfd}))
+}
+
+func isEntry(v []byte) bool {
+	_, n := binary.Uvarint(v)
+	return n > 0 && n <= 2 && isURL(v[n:])
+}
+
+func isURL(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("http://")) || bytes.HasPrefix(b, []byte("https://"))
+}
+
+func isHost(b []byte) bool {
+	return len(b) > 0 && len(b) < 300 && !bytes.ContainsAny(b, "/ \x00")
+}
+
+// named records as lost the URLs that the index names but no record holds.
+func (sv *salvage) named() {
+	for _, u := range sv.index {
+		if sv.records[u] == nil {
+			if _, ok := sv.namedLost[u]; !ok {
+				sv.namedLost[u] = -1
+			}
+		}
+	}
+	for u := range sv.records {
+		delete(sv.namedLost, u)
+	}
+	for u := range sv.pending {
+		if sv.records[u] != nil {
+			delete(sv.pending, u)
+		}
+	}
+}
+
+// damaged reports whether anything was lost.
+func (sv *salvage) damaged() bool {
+	return len(sv.badPages) > 0 || len(sv.undecodable) > 0 || len(sv.namedLost) > 0
+}
+
+// lost returns the number of records known to be lost: named by the index,
+// or reached by the walk and not decodable.
+func (sv *salvage) lost() int {
+	n := len(sv.namedLost)
+	for seq := range sv.undecodable {
+		if _, named := sv.index[seq]; !named {
+			n++
+		}
+	}
+	return n
+}
+
+// urls returns the URLs of the salvaged records in URL order.
+func (sv *salvage) urls() []string {
+	out := make([]string, 0, len(sv.records))
+	for u := range sv.records {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// requeue returns the URLs to queue again: those of lost records, and the
+// links of salvaged records that were queued once and that have neither a
+// record nor a frontier entry, in a stable order, with the depth of their
+// first parent plus one. A link was queued once when its fingerprint (fp
+// tells it) is in the visited set; when the visited set itself was damaged,
+// when it links to a host of the crawl (one with records or pending URLs):
+// the crawl's default scope, which may then fetch a few URLs that its
+// --max-depth, --include or --exclude had kept out. fp may be nil: then
+// only the URLs named by the index are returned. Nothing is queued again
+// when nothing was lost.
+func (sv *salvage) requeue(fp func(string) uint64) []Entry {
+	if !sv.damaged() {
+		return nil
+	}
+	depth := map[string]int{}
+	for u, d := range sv.namedLost {
+		depth[u] = d
+	}
+	hosts := map[string]bool{}
+	if !sv.seenWhole {
+		for u := range sv.records {
+			hosts[hostName(u)] = true
+		}
+		for _, e := range sv.pending {
+			hosts[e.Host] = true
+		}
+	}
+	if fp != nil {
+		var r valueReader
+		var links struct {
+			Links []string `json:"links"`
+		}
+		for _, u := range sv.urls() {
+			rec := sv.records[u]
+			js, err := r.read(rec.value)
+			if err != nil {
+				continue
+			}
+			links.Links = links.Links[:0]
+			if json.Unmarshal(js, &links) != nil {
+				continue
+			}
+			for _, l := range links.Links {
+				if sv.records[l] != nil {
+					continue
+				}
+				if _, ok := sv.pending[l]; ok {
+					continue
+				}
+				if _, ok := sv.seen[fp(l)]; !ok && !hosts[hostName(l)] {
+					continue
+				}
+				if d, ok := depth[l]; !ok || d < 0 || rec.depth+1 < d {
+					depth[l] = rec.depth + 1
+				}
+			}
+		}
+	}
+	out := make([]Entry, 0, len(depth))
+	for u, d := range depth {
+		if _, ok := sv.pending[u]; ok {
+			continue
+		}
+		p, err := url.Parse(u)
+		if err != nil || p.Host == "" {
+			continue
+		}
+		out = append(out, Entry{URL: u, Host: p.Host, Depth: max(d, 0)})
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.URL, b.URL) })
+	return out
+}
+
+// problem summarises the damage in one line: the first damaged pages.
+func (sv *salvage) problem() string {
+	var parts []string
+	for i, err := range sv.badPages {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(sv.badPages)-3))
+			break
+		}
+		parts = append(parts, err.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Salvaged is what a salvage could read of a damaged crawl database that
+// Open refuses: its records that decode and its frontier, for an export or
+// a summary that keeps going (crawl export --keep-going). It holds the
+// records in memory.
+type Salvaged struct{ sv *salvage }
+
+// Salvage reads what it can of the crawl database at path without writing
+// to it (see salvage), under a shared lock: it fails with ErrLocked when a
+// crawl holds the file.
+func Salvage(path string) (*Salvaged, error) {
+	unlock, err := lockShared(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	sv, err := salvageFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Salvaged{sv}, nil
+}
+
+// ForEachPage calls fn with every salvaged record in URL order, as
+// Store.ForEachPage does, and then, when records were lost, returns an
+// *UnreadableError counting those known lost.
+func (s *Salvaged) ForEachPage(fn func(url string, raw []byte) error) error {
+	var r valueReader
+	for _, u := range s.sv.urls() {
+		js, err := r.read(s.sv.records[u].value)
+		if err != nil {
+			return fmt.Errorf("page %s: %w", u, err) // it decoded once: cannot happen
+		}
+		if err := fn(u, js); err != nil {
+			return err
+		}
+	}
+	return s.lostError()
+}
+
+func (s *Salvaged) lostError() error {
+	if !s.sv.damaged() {
+		return nil
+	}
+	return &UnreadableError{N: s.sv.lost(), First: fmt.Errorf("%s is damaged: %s", s.sv.path, s.sv.problem())}
+}
+
+// Summarize returns the summary of the salvaged records and frontier, as
+// Store.Summarize does, with an *UnreadableError when records were lost.
+func (s *Salvaged) Summarize(topHosts int) (*Summary, error) {
+	sm := newSummarizer()
+	err := s.ForEachPage(func(u string, js []byte) error { return sm.add([]byte(u), js) })
+	if _, ok := errors.AsType[*UnreadableError](err); err != nil && !ok {
+		return nil, fmt.Errorf("stats of %s: %w", s.sv.path, err)
+	}
+	hosts := map[string]int{}
+	for _, e := range s.sv.pending {
+		hosts[e.Host]++
+	}
+	for h, n := range hosts {
+		sm.pending(h, n)
+	}
+	sum := sm.finish(topHosts)
+	sum.Unreadable = s.sv.lost()
+	if err != nil {
+		return sum, fmt.Errorf("stats of %s: %w", s.sv.path, err)
+	}
+	return sum, nil
+}
+
+// ExportSalvaged is ExportSelected for a Salvaged.
+func ExportSalvaged(w io.Writer, s *Salvaged, f Format, sel *Selection) (int, error) {
+	return exportEach(w, s.ForEachPage, f, sel)
+}
