@@ -243,7 +243,10 @@ func (sv *salvage) scan(reached []bool) {
 			continue
 		}
 		sv.scanned++
-		if placed := sv.place(leaves); placed == 0 {
+		// A page of nested buckets only (the root's, or frontier's, whose
+		// queues have pages of their own) has nothing to place.
+		values := slices.ContainsFunc(leaves, func(e leafElem) bool { return !e.bucket })
+		if placed := sv.place(leaves); placed == 0 && values {
 			sv.unplacedPages++
 		}
 	}

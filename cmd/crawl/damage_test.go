@@ -259,8 +259,8 @@ func damages(rng *rand.Rand) []damage {
 var (
 	panicked = regexp.MustCompile(`panic|goroutine \d|runtime error|SIGSEGV`)
 	kept     = regexp.MustCompile(`kept (\d+) records, (\d+) pending URLs`)
-	lost     = regexp.MustCompile(`lost (\d+) records`)
-	requeued = regexp.MustCompile(`queued (\d+) URLs again`)
+	lost     = regexp.MustCompile(`lost (\d+) records?`)
+	requeued = regexp.MustCompile(`queued (\d+) URLs? again`)
 )
 
 // TestDamagedDatabase crawls part of a site, damages copies of the database
@@ -417,6 +417,7 @@ func lastLine(s string) string {
 // TestRepairUndamaged: repairing a sound database keeps everything, queues
 // nothing again, and says it lost nothing; it refuses to overwrite a file.
 func TestRepairUndamaged(t *testing.T) {
+	t.Setenv("GORACE", "atexit_sleep_ms=0") // see TestDamagedDatabase
 	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 20})
 	dir := t.TempDir()
 	db := filepath.Join(dir, "crawl.db")

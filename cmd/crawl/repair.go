@@ -63,19 +63,19 @@ func writeRepair(w io.Writer, db, out string, r *store.RepairReport) {
 		fmt.Fprintf(w, "crawl: lost nothing: %s was readable throughout\n", db)
 		return
 	}
-	fmt.Fprintf(w, "crawl: lost %d records (known by URL) and %d damaged pages of the tree", r.RecordsLost, r.BadPages)
+	fmt.Fprintf(w, "crawl: lost %s (known by URL) and %s of the tree", plural(r.RecordsLost, "record"), plural(r.BadPages, "damaged page"))
 	if r.Problem != "" {
 		fmt.Fprintf(w, " (%s)", r.Problem)
 	}
 	fmt.Fprintln(w)
 	if r.ScannedPages > 0 {
-		fmt.Fprintf(w, "crawl: read %d leaf pages outside the tree (below damaged branches, or free)", r.ScannedPages)
+		fmt.Fprintf(w, "crawl: read %s outside the tree (below damaged branches, or free)", plural(r.ScannedPages, "leaf page"))
 		if r.UnplacedPages > 0 {
 			fmt.Fprintf(w, "; %d of them belong to no bucket this version knows, and were left out", r.UnplacedPages)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "crawl: queued %d URLs again (lost records, lost pending URLs): crawl run --db %s fetches them\n", r.Requeued, out)
+	fmt.Fprintf(w, "crawl: queued %s again (lost records, lost pending URLs): crawl run --db %s fetches them\n", plural(r.Requeued, "URL"), out)
 }
 
 // damagedHint adds the ways out to an error that says db is damaged: the
