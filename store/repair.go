@@ -42,6 +42,9 @@ type RepairReport struct {
 	MetaProblem   string
 	ScannedPages  int // leaf pages read outside the tree (below a damaged branch, or free)
 	UnplacedPages int // of those, pages whose entries belong to no bucket this version knows
+	// Untrusted counts the records and frontier entries that nothing else
+	// names (older or damaged copies; see merge): left out.
+	Untrusted int
 }
 
 // Repair writes to dst a new crawl database holding everything that can be
@@ -66,7 +69,7 @@ func Repair(src, dst string, opts *RepairOptions) (*RepairReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv, err := salvageFile(src)
+	sv, err := salvageFile(src, o.Fingerprint)
 	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("repair %s: %w", src, err)
@@ -114,7 +117,7 @@ func absPath(p string) string {
 func (sv *salvage) write(st *Store, fp func(string) uint64) (*RepairReport, error) {
 	rep := &RepairReport{
 		RecordsLost: sv.lost(), BadPages: len(sv.badPages), Problem: sv.problem(),
-		ScannedPages: sv.scanned, UnplacedPages: sv.unplacedPages, Seeds: len(sv.seeds),
+		ScannedPages: sv.scanned, UnplacedPages: sv.unplacedPages, Untrusted: sv.untrusted, Seeds: len(sv.seeds),
 	}
 	if m := sv.pf.meta; m != nil && sv.pf.metaErr[1-m.page] != nil {
 		rep.MetaProblem = sv.pf.metaErr[1-m.page].Error()

@@ -52,11 +52,20 @@ type salvage struct {
 	frontSeq uint64    // the frontier bucket's sequence
 
 	badPages      []error             // pages the walk could not read
-	seenWhole     bool                // the visited set was read whole: no damage in it or above it
+	seenWhole     bool                // the visited log was found, and read without meeting damage in it or above it
 	undecodable   map[uint64]struct{} // numbers of the records the walk reached that do not decode
 	namedLost     map[string]int      // URLs of lost records named by the index or a lost value's page → depth (-1: unknown)
 	unplacedPages int                 // leaf pages found by the scan that belong to no known bucket
 	scanned       int                 // leaf pages found by the scan and read
+
+	// What the scan found, kept apart until merge decides what to trust.
+	fp          func(string) uint64 // the visited set's fingerprint; nil: trust every URL
+	scanRecords map[string]*salvRecord
+	scanEntries map[string]Entry
+	scanIndex   map[uint64]string
+	scanSeeds   map[string]struct{}
+	linked      map[string]int // links of the records → the lowest depth of a page linking them, plus one
+	untrusted   int            // entries found by the scan that nothing else names: left out
 }
 
 // salvRecord is a record that decodes.
@@ -83,8 +92,9 @@ var knownBuckets = map[string]bool{
 	string(bucketSeeds): true,
 }
 
-// salvageFile reads what can be read of the crawl database at path.
-func salvageFile(path string) (sv *salvage, err error) {
+// salvageFile reads what can be read of the crawl database at path; fp is
+// the visited set's fingerprint (see merge), or nil.
+func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -109,6 +119,8 @@ func salvageFile(path string) (sv *salvage, err error) {
 		records: map[string]*salvRecord{}, index: map[uint64]string{}, pending: map[string]Entry{},
 		seen: map[uint64]struct{}{}, seeds: map[string]struct{}{}, namedLost: map[string]int{},
 		undecodable: map[uint64]struct{}{},
+		fp:          fp, scanRecords: map[string]*salvRecord{}, scanEntries: map[string]Entry{},
+		scanIndex: map[uint64]string{}, scanSeeds: map[string]struct{}{},
 	}
 	var reached []bool
 	if m := pf.meta; m != nil {
@@ -120,11 +132,17 @@ func salvageFile(path string) (sv *salvage, err error) {
 			w.bad = append(w.bad, fmt.Errorf("meta page %d: root page %d out of range", m.page, m.root))
 		}
 		sv.badPages, reached = w.bad, w.reached
-		sv.seenWhole = !w.badIn[""] && !w.badIn[string(bucketSeenLog)] && !w.badIn[string(bucketSeen)]
+		sv.seenWhole = sv.seenWhole && !w.badIn[""] && !w.badIn[string(bucketSeenLog)] && !w.badIn[string(bucketSeen)]
 	} else {
 		sv.badPages = append(sv.badPages, fmt.Errorf("both meta pages are damaged (%v; %v)", pf.metaErr[0], pf.metaErr[1]))
 	}
-	sv.scan(reached)
+	// A sound tree holds everything: the pages outside it are free, older
+	// copies. Else they may hold what the damaged pages led to, or what the
+	// newer meta page did.
+	if len(sv.badPages) > 0 || sv.pf.metaErr != [2]error{} {
+		sv.scan(reached)
+	}
+	sv.merge()
 	sv.named()
 	return sv, nil
 }
@@ -132,6 +150,9 @@ func salvageFile(path string) (sv *salvage, err error) {
 // walked takes an element of a leaf page that the walk reached.
 func (sv *salvage) walked(path []string, e leafElem) {
 	if len(path) == 0 {
+		if e.bucket && string(e.key) == string(bucketSeenLog) {
+			sv.seenWhole = true // unless the walk meets damage in it
+		}
 		if e.bucket && string(e.key) == string(bucketFrontier) {
 			if _, seq, _, err := inlineBucket(e.value); err == nil {
 				sv.frontSeq = seq
@@ -207,9 +228,12 @@ func (sv *salvage) record(u string, seq uint64, v []byte, live bool) bool {
 		}
 		return false
 	}
-	old := sv.records[head.URL]
-	if old == nil || !old.live && (live || seq > old.seq) {
-		sv.records[head.URL] = &salvRecord{value: bytes.Clone(v), seq: seq, live: live, depth: head.Depth}
+	into := sv.records
+	if !live {
+		into = sv.scanRecords
+	}
+	if old := into[head.URL]; old == nil || seq > old.seq {
+		into[head.URL] = &salvRecord{value: bytes.Clone(v), seq: seq, live: live, depth: head.Depth}
 	}
 	return true
 }
@@ -277,7 +301,9 @@ func (sv *salvage) place(leaves []leafElem) int {
 		case len(k) == 8 && isEntry(v):
 			depth, n := binary.Uvarint(v)
 			u := string(v[n:])
-			sv.entry(Entry{URL: u, Host: hostName(u), Depth: int(depth), Seq: binary.BigEndian.Uint64(k)})
+			if _, ok := sv.scanEntries[u]; !ok {
+				sv.scanEntries[u] = Entry{URL: u, Host: hostName(u), Depth: int(depth), Seq: binary.BigEndian.Uint64(k)}
+			}
 		case len(k) == 8 && looksRecord(v):
 			if !sv.record("", binary.BigEndian.Uint64(k), v, false) {
 				failed++
@@ -286,9 +312,9 @@ func (sv *salvage) place(leaves []leafElem) int {
 		case len(k) == 8 && len(v)%8 == 0:
 			sv.marks(v)
 		case isURL(k) && len(v) == 0:
-			sv.seeds[string(k)] = struct{}{}
+			sv.scanSeeds[string(k)] = struct{}{}
 		case isURL(k) && len(v) == 8:
-			sv.index[binary.BigEndian.Uint64(v)] = string(k)
+			sv.scanIndex[binary.BigEndian.Uint64(v)] = string(k)
 		case isURL(k) && looksRecord(v):
 			if !sv.record(string(k), 0, v, false) {
 				failed++
@@ -319,6 +345,91 @@ func isURL(b []byte) bool {
 
 func isHost(b []byte) bool {
 	return len(b) > 0 && len(b) < 300 && !bytes.ContainsAny(b, "/ \x00")
+}
+
+// merge adds what the scan found to what the walk found, where the walk
+// found nothing, and only for URLs that something else names: a page found
+// by the scan may be an old copy, or damaged itself, and a damaged byte in
+// a URL makes another URL, which the crawl would then fetch. A URL is named
+// when its fingerprint is in the visited set (every URL the crawl queued
+// is), a record links to it, or it is a seed. Without fp, every URL is
+// trusted.
+func (sv *salvage) merge() {
+	sv.linked = map[string]int{}
+	var r valueReader
+	var links struct {
+		Links []string `json:"links"`
+	}
+	for _, recs := range []map[string]*salvRecord{sv.records, sv.scanRecords} {
+		for _, rec := range recs {
+			js, err := r.read(rec.value)
+			links.Links = links.Links[:0]
+			if err != nil || json.Unmarshal(js, &links) != nil {
+				continue
+			}
+			for _, l := range links.Links {
+				if d, ok := sv.linked[l]; !ok || rec.depth+1 < d {
+					sv.linked[l] = rec.depth + 1
+				}
+			}
+		}
+	}
+	trusted := func(u string) bool {
+		if sv.fp == nil {
+			return true
+		}
+		if _, ok := sv.seen[sv.fp(u)]; ok {
+			return true
+		}
+		_, linked := sv.linked[u]
+		_, seed := sv.seeds[u]
+		return linked || seed
+	}
+	// The walk's records and frontier entries too: a damaged byte in a
+	// URL leaves the page it is on sound. A record's URL must also be the
+	// one the index gives its number, when the index has it.
+	for u, rec := range sv.records {
+		name, indexed := sv.index[rec.seq]
+		if indexed && rec.seq != 0 && name != u || !indexed && !trusted(u) {
+			delete(sv.records, u)
+			sv.untrusted++
+			if indexed {
+				sv.namedLost[name] = -1
+			}
+		}
+	}
+	for u := range sv.pending {
+		if !trusted(u) {
+			delete(sv.pending, u)
+			sv.untrusted++
+		}
+	}
+	for u, rec := range sv.scanRecords {
+		switch {
+		case sv.records[u] != nil:
+		case trusted(u):
+			sv.records[u] = rec
+		default:
+			sv.untrusted++
+		}
+	}
+	for seq, u := range sv.scanIndex {
+		if _, ok := sv.index[seq]; !ok && trusted(u) {
+			sv.index[seq] = u
+		}
+	}
+	for u, e := range sv.scanEntries {
+		if trusted(u) {
+			sv.entry(e)
+		} else {
+			sv.untrusted++
+		}
+	}
+	for u := range sv.scanSeeds {
+		if trusted(u) {
+			sv.seeds[u] = struct{}{}
+		}
+	}
 }
 
 // named records as lost the URLs that the index names but no record holds.
@@ -383,6 +494,9 @@ func (sv *salvage) requeue(fp func(string) uint64) []Entry {
 	}
 	depth := map[string]int{}
 	for u, d := range sv.namedLost {
+		if ld, ok := sv.linked[u]; ok && d < 0 {
+			d = ld
+		}
 		depth[u] = d
 	}
 	hosts := map[string]bool{}
@@ -395,33 +509,18 @@ func (sv *salvage) requeue(fp func(string) uint64) []Entry {
 		}
 	}
 	if fp != nil {
-		var r valueReader
-		var links struct {
-			Links []string `json:"links"`
-		}
-		for _, u := range sv.urls() {
-			rec := sv.records[u]
-			js, err := r.read(rec.value)
-			if err != nil {
+		for l, d := range sv.linked {
+			if sv.records[l] != nil {
 				continue
 			}
-			links.Links = links.Links[:0]
-			if json.Unmarshal(js, &links) != nil {
+			if _, ok := sv.pending[l]; ok {
 				continue
 			}
-			for _, l := range links.Links {
-				if sv.records[l] != nil {
-					continue
-				}
-				if _, ok := sv.pending[l]; ok {
-					continue
-				}
-				if _, ok := sv.seen[fp(l)]; !ok && !hosts[hostName(l)] {
-					continue
-				}
-				if d, ok := depth[l]; !ok || d < 0 || rec.depth+1 < d {
-					depth[l] = rec.depth + 1
-				}
+			if _, ok := sv.seen[fp(l)]; !ok && !hosts[hostName(l)] {
+				continue
+			}
+			if old, ok := depth[l]; !ok || old < 0 || d < old {
+				depth[l] = d
 			}
 		}
 	}
@@ -462,13 +561,17 @@ type Salvaged struct{ sv *salvage }
 // Salvage reads what it can of the crawl database at path without writing
 // to it (see salvage), under a shared lock: it fails with ErrLocked when a
 // crawl holds the file.
-func Salvage(path string) (*Salvaged, error) {
+//
+// fp is the visited set's fingerprint (crawler.Fingerprint): with it, what
+// is found outside the tree is kept only when something else names it
+// (see merge). It may be nil.
+func Salvage(path string, fp func(url string) uint64) (*Salvaged, error) {
 	unlock, err := lockShared(path)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	sv, err := salvageFile(path)
+	sv, err := salvageFile(path, fp)
 	if err != nil {
 		return nil, err
 	}

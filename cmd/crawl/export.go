@@ -52,7 +52,7 @@ func (o *exportOptions) write(cmd *cobra.Command, export func(io.Writer) error) 
 
 // exportSalvaged exports the records that a salvage of db could read.
 func (o *exportOptions) exportSalvaged(cmd *cobra.Command, db string, f store.Format, sel *store.Selection) error {
-	sv, err := store.Salvage(db)
+	sv, err := store.Salvage(db, crawler.Fingerprint)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,9 @@ func writeRepair(w io.Writer, db, out string, r *store.RepairReport) {
 		fmt.Fprintf(w, " (%s)", r.Problem)
 	}
 	fmt.Fprintln(w)
+	if r.Untrusted > 0 {
+		fmt.Fprintf(w, "crawl: left out %s that nothing else names (older or damaged copies)\n", plural(r.Untrusted, "record or pending URL"))
+	}
 	if r.ScannedPages > 0 {
 		fmt.Fprintf(w, "crawl: read %s outside the tree (below damaged branches, or free)", plural(r.ScannedPages, "leaf page"))
 		if r.UnplacedPages > 0 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -75,7 +76,7 @@ func summarize(db string, top int, keepGoing bool, stderr io.Writer) (*store.Sum
 	st, err := store.Open(db, &store.Options{ReadOnly: true})
 	if err != nil && keepGoing && errors.Is(err, store.ErrDamaged) {
 		fmt.Fprintf(stderr, "crawl: %v; summarising what can be read\n", err)
-		sv, err := store.Salvage(db)
+		sv, err := store.Salvage(db, crawler.Fingerprint)
 		if err != nil {
 			return nil, err
 		}
