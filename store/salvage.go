@@ -23,17 +23,21 @@ import (
 //     and what lies below it skipped, and everything else is read with the
 //     bucket it belongs to, the buckets this package does not know included
 //     (a bucket added later is copied as it is).
-//  2. A scan of every page of the file that the walk did not reach, for leaf
-//     pages that parse: the leaves below a damaged branch, or of a tree
-//     whose meta page is damaged. Such a page has no parent to say whose it
-//     is, so its entries are placed by their shape, for the buckets whose
-//     entries have one (records, the URL index, frontier entries, visited
-//     marks, seeds), and counted as unplaced otherwise. The scan also finds
-//     free pages: older copies of pages that a later commit rewrote. Their
+//  2. When the walk met damage, or a meta page is damaged, a scan of every
+//     page of the file that the walk did not reach, for leaf pages that
+//     parse: the leaves below a damaged branch, or of the tree of the
+//     damaged meta page. Such a page has no parent to say whose it is, so
+//     its entries are placed by their shape, for the buckets whose entries
+//     have one (records, the URL index, frontier entries, visited marks,
+//     seeds), and counted as unplaced otherwise. The scan also finds free
+//     pages: older copies of pages that a later commit rewrote. Their
 //     entries are merged so that they cannot undo what was written since: a
 //     record is the same record in every copy (the one the walk reached
 //     wins), visited marks and seeds only ever grow, and a frontier entry is
-//     dropped when its URL has a record.
+//     dropped when its URL has a record. And since a damaged byte in a URL
+//     makes another URL, which the crawl would fetch, a URL found by the
+//     scan or on a page of the walk is kept only when something else names
+//     it (see merge).
 //
 // A record that does not decode is lost; so are those on damaged pages. Their
 // URLs are named, where they can be, by the URL index (record number → URL),
