@@ -69,7 +69,14 @@ type salvage struct {
 	scanIndex   map[uint64]string
 	scanSeeds   map[string]struct{}
 	linked      map[string]int // links of the records → the lowest depth of a page linking them, plus one
-	untrusted   int            // entries found by the scan that nothing else names: left out
+
+	reader valueReader // for record, reused
+	head   struct {    // for record, reused
+		URL   string   `json:"url"`
+		Depth int      `json:"depth"`
+		Links []string `json:"links"`
+	}
+	untrusted int // entries found by the scan that nothing else names: left out
 }
 
 // salvRecord is a record that decodes.
@@ -123,7 +130,7 @@ func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 		records: map[string]*salvRecord{}, index: map[uint64]string{}, pending: map[string]Entry{},
 		seen: map[uint64]struct{}{}, seeds: map[string]struct{}{}, namedLost: map[string]int{},
 		undecodable: map[uint64]struct{}{},
-		fp:          fp, scanRecords: map[string]*salvRecord{}, scanEntries: map[string]Entry{},
+		fp:          fp, scanRecords: map[string]*salvRecord{}, scanEntries: map[string]Entry{}, linked: map[string]int{},
 		scanIndex: map[uint64]string{}, scanSeeds: map[string]struct{}{},
 	}
 	var reached []bool
@@ -211,15 +218,15 @@ func (sv *salvage) walked(path []string, e leafElem) {
 
 // record takes a stored record value; u is its URL when the key says it
 // (the old pages layout), seq its number otherwise.
+//
+// The record's JSON is decoded whole (which checks it: a damaged byte can
+// leave a value that decompresses), once, and its links noted in linked.
 func (sv *salvage) record(u string, seq uint64, v []byte, live bool) bool {
-	var r valueReader
-	js, err := r.read(v)
-	var head struct {
-		URL   string `json:"url"`
-		Depth int    `json:"depth"`
-	}
+	js, err := sv.reader.read(v)
+	head := &sv.head
+	head.URL, head.Depth, head.Links = "", 0, head.Links[:0]
 	if err == nil {
-		err = json.Unmarshal(js, &head)
+		err = json.Unmarshal(js, head)
 	}
 	if err != nil || head.URL == "" || u != "" && head.URL != u {
 		// Only the walk's: a free page found by the scan may be any old
@@ -238,6 +245,11 @@ func (sv *salvage) record(u string, seq uint64, v []byte, live bool) bool {
 	}
 	if old := into[head.URL]; old == nil || seq > old.seq {
 		into[head.URL] = &salvRecord{value: bytes.Clone(v), seq: seq, live: live, depth: head.Depth}
+	}
+	for _, l := range head.Links {
+		if d, ok := sv.linked[l]; !ok || head.Depth+1 < d {
+			sv.linked[l] = head.Depth + 1
+		}
 	}
 	return true
 }
@@ -359,25 +371,6 @@ func isHost(b []byte) bool {
 // is), a record links to it, or it is a seed. Without fp, every URL is
 // trusted.
 func (sv *salvage) merge() {
-	sv.linked = map[string]int{}
-	var r valueReader
-	var links struct {
-		Links []string `json:"links"`
-	}
-	for _, recs := range []map[string]*salvRecord{sv.records, sv.scanRecords} {
-		for _, rec := range recs {
-			js, err := r.read(rec.value)
-			links.Links = links.Links[:0]
-			if err != nil || json.Unmarshal(js, &links) != nil {
-				continue
-			}
-			for _, l := range links.Links {
-				if d, ok := sv.linked[l]; !ok || rec.depth+1 < d {
-					sv.linked[l] = rec.depth + 1
-				}
-			}
-		}
-	}
 	trusted := func(u string) bool {
 		if sv.fp == nil {
 			return true
