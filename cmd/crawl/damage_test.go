@@ -446,3 +446,52 @@ func TestRepairUndamaged(t *testing.T) {
 	code, _, errOut = run(t, "repair", "--db", db, "-o", fixed)
 	wantOneLineError(t, "repair into an existing file", code, errOut, fixed, "exists")
 }
+
+// TestExportKeepGoing: a record whose bytes are damaged, the pages around it
+// sound, stops export and stats with one line naming it; --keep-going
+// writes every other record, and exits 1 counting the one it skipped.
+func TestExportKeepGoing(t *testing.T) {
+	t.Setenv("GORACE", "atexit_sleep_ms=0") // see TestDamagedDatabase
+	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 20})
+	db := crawled(t, web, t.TempDir())
+	bad := web.Pages()[7]
+
+	// Overwrite the length at the head of bad's S2 block (after the
+	// marker byte) with a varint that never ends.
+	bdb, err := bolt.Open(db, 0o644, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v []byte
+	bdb.View(func(tx *bolt.Tx) error {
+		v = slices.Clone(tx.Bucket([]byte("records")).Get(tx.Bucket([]byte("urls")).Get([]byte(bad))))
+		return nil
+	})
+	bdb.Close()
+	data := readFile(t, db)
+	at := strings.Index(string(data), string(v))
+	if len(v) < 16 || at < 0 {
+		t.Fatalf("record of %s not found in the file", bad)
+	}
+	copy(data[at+1:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	if err := os.WriteFile(db, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, errOut := run(t, "export", "--db", db)
+	wantOneLineError(t, "export", code, errOut, bad, "--keep-going", "crawl repair --db "+db)
+	code, _, errOut = run(t, "stats", "--db", db)
+	wantOneLineError(t, "stats", code, errOut, bad, "--keep-going")
+
+	out := filepath.Join(t.TempDir(), "pages.jsonl")
+	code, _, errOut = run(t, "export", "--db", db, "--keep-going", "-o", out)
+	wantOneLineError(t, "export --keep-going", code, errOut, "1 unreadable record skipped", bad)
+	if got, want := strings.Count(string(readFile(t, out)), "\n"), len(web.Pages())-1; got != want {
+		t.Errorf("export --keep-going wrote %d records, want %d", got, want)
+	}
+	code, stdout, errOut := run(t, "stats", "--db", db, "--keep-going")
+	wantOneLineError(t, "stats --keep-going", code, errOut, "1 unreadable record skipped")
+	if !regexp.MustCompile(`(?m)^unreadable\s+1 record$`).MatchString(stdout) {
+		t.Errorf("stats --keep-going printed no unreadable count:\n%s", stdout)
+	}
+}

@@ -104,7 +104,7 @@ func writeStats(w io.Writer, s *store.Summary) error {
 	fmt.Fprintf(tw, "hosts\t%d\n", s.Hosts)
 	fmt.Fprintf(tw, "pending\t%d (%s)\n", s.Pending, plural(s.PendingHosts, "host"))
 	if s.Unreadable > 0 {
-		fmt.Fprintf(tw, "unreadable\t%d records\n", s.Unreadable)
+		fmt.Fprintf(tw, "unreadable\t%s\n", plural(s.Unreadable, "record"))
 	}
 	tw.Flush()
 	section := func(title string, rows []store.Count) {
