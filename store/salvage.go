@@ -126,14 +126,17 @@ func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 		}
 	}()
 	sv = &salvage{
-		path: path, pf: pf,
+		path: path, pf: pf, fp: fp,
 		records: map[string]*salvRecord{}, index: map[uint64]string{}, pending: map[string]Entry{},
-		seen: map[uint64]struct{}{}, seeds: map[string]struct{}{}, namedLost: map[string]int{},
-		undecodable: map[uint64]struct{}{},
-		fp:          fp, scanRecords: map[string]*salvRecord{}, scanEntries: map[string]Entry{}, linked: map[string]int{},
+		seen: map[uint64]struct{}{}, seeds: map[string]struct{}{},
+		namedLost: map[string]int{}, undecodable: map[uint64]struct{}{}, linked: map[string]int{},
+		scanRecords: map[string]*salvRecord{}, scanEntries: map[string]Entry{},
 		scanIndex: map[uint64]string{}, scanSeeds: map[string]struct{}{},
 	}
 	var reached []bool
+	if m := pf.meta; m != nil && m.hwm > pf.pages {
+		sv.badPages = append(sv.badPages, fmt.Errorf("truncated to %d pages, its pages need %d", pf.pages, m.hwm))
+	}
 	if m := pf.meta; m != nil {
 		w := newWalker(pf, false, sv.walked)
 		w.reached[0], w.reached[1] = true, true
@@ -142,7 +145,7 @@ func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 		} else {
 			w.bad = append(w.bad, fmt.Errorf("meta page %d: root page %d out of range", m.page, m.root))
 		}
-		sv.badPages, reached = w.bad, w.reached
+		sv.badPages, reached = append(sv.badPages, w.bad...), w.reached
 		sv.seenWhole = sv.seenWhole && !w.badIn[""] && !w.badIn[string(bucketSeenLog)] && !w.badIn[string(bucketSeen)]
 	} else {
 		sv.badPages = append(sv.badPages, fmt.Errorf("both meta pages are damaged (%v; %v)", pf.metaErr[0], pf.metaErr[1]))
