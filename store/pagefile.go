@@ -247,6 +247,8 @@ type leafElem struct {
 	bucket bool
 	key    []byte
 	value  []byte
+	page   uint64 // the page it is on; 0 for an inline bucket's
+	index  int    // its place on the page
 }
 
 // branchElem is one child of a branch page.
@@ -292,7 +294,7 @@ func (p *page) elems() ([]leafElem, []branchElem, error) {
 			if flags&^1 != 0 {
 				return nil, nil, fmt.Errorf("page %d: element %d has flags %#x", p.id, i, flags)
 			}
-			leaves = append(leaves, leafElem{bucket: flags&1 != 0, key: key, value: p.buf[start+ksize : start+ksize+vsize]})
+			leaves = append(leaves, leafElem{bucket: flags&1 != 0, key: key, value: p.buf[start+ksize : start+ksize+vsize], page: p.id, index: i})
 		} else {
 			branches = append(branches, branchElem{key: key, child: le.Uint64(e[8:])})
 		}

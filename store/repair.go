@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -69,11 +70,12 @@ func Repair(src, dst string, opts *RepairOptions) (*RepairReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	sv, err := salvageFile(src, o.Fingerprint)
-	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("repair %s: %w", src, err)
 	}
+	defer sv.close()
 	if len(sv.records) == 0 && len(sv.pending) == 0 && len(sv.seeds) == 0 && len(sv.seen) == 0 {
 		if len(sv.others) > 0 || sv.pf.meta != nil && !sv.damaged() {
 			return nil, fmt.Errorf("repair %s: %w", src, ErrNotDatabase)
@@ -114,8 +116,10 @@ func absPath(p string) string {
 }
 
 // write writes the salvage into st, a new database.
-func (sv *salvage) write(st *Store, fp func(string) uint64) (*RepairReport, error) {
-	rep := &RepairReport{
+func (sv *salvage) write(st *Store, fp func(string) uint64) (rep *RepairReport, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer sv.guard(&err)
+	rep = &RepairReport{
 		RecordsLost: sv.lost(), BadPages: len(sv.badPages), Problem: sv.problem(),
 		ScannedPages: sv.scanned, UnplacedPages: sv.unplacedPages, Untrusted: sv.untrusted, Seeds: len(sv.seeds),
 	}
@@ -152,7 +156,13 @@ func (sv *salvage) write(st *Store, fp func(string) uint64) (*RepairReport, erro
 	for chunk := range slices.Chunk(recs, 1000) {
 		if err := st.db.Update(func(tx *bolt.Tx) error {
 			for _, u := range chunk {
-				if err := putPage(tx, u, sv.records[u].value); err != nil {
+				v, err := sv.value(sv.records[u])
+				if err != nil {
+					return fmt.Errorf("read %s: %w", u, err)
+				}
+				// bbolt keeps v until the commit: it points into the
+				// file's map, which stays until Repair returns.
+				if err := putPage(tx, u, v); err != nil {
 					return fmt.Errorf("put %s: %w", u, err)
 				}
 			}
@@ -203,7 +213,7 @@ func (sv *salvage) write(st *Store, fp func(string) uint64) (*RepairReport, erro
 	marks = slices.Compact(marks)
 	rep.Seen = len(marks)
 
-	err := st.db.Update(func(tx *bolt.Tx) error {
+	err = st.db.Update(func(tx *bolt.Tx) error {
 		front := tx.Bucket(bucketFrontier)
 		for _, e := range entries {
 			q, err := front.CreateBucketIfNotExists([]byte(e.Host))

@@ -44,8 +44,12 @@ import (
 // and by the links of the records that remain whose fingerprint is in the
 // visited set (they were queued once): Repair queues them again.
 type salvage struct {
-	path string
-	pf   *pageFile
+	path  string
+	pf    *pageFile
+	close func() // unmaps and closes the file
+
+	last       uint64 // the page value read last, and its elements
+	lastLeaves []leafElem
 
 	records  map[string]*salvRecord // by URL
 	index    map[uint64]string      // record number → URL (the urls bucket)
@@ -79,9 +83,13 @@ type salvage struct {
 	untrusted int // entries found by the scan that nothing else names: left out
 }
 
-// salvRecord is a record that decodes.
+// salvRecord is a record that decodes. Its value stays in the file, where
+// it is read again when written (see value): a copy of every record would
+// hold the whole database in memory.
 type salvRecord struct {
-	value []byte // as stored (compressed), copied out of the file
+	page  uint64 // the page it is on
+	index int    // its place on the page
+	value []byte // as stored, when it is on an inline page (page 0): a copy
 	seq   uint64 // its number in records (0 for the old pages layout)
 	live  bool   // reached by the walk
 	depth int
@@ -110,23 +118,26 @@ func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	pf := openPageFile(f, fi.Size())
 	data, unmap := mapFile(f, fi.Size())
-	defer unmap()
 	pf.data = data
+	closeFile := func() { unmap(); f.Close() }
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil { // an I/O error under the map
 			err = fmt.Errorf("salvage %s: %v", path, r)
 		}
+		if err != nil {
+			closeFile()
+		}
 	}()
 	sv = &salvage{
-		path: path, pf: pf, fp: fp,
+		path: path, pf: pf, fp: fp, close: closeFile,
 		records: map[string]*salvRecord{}, index: map[uint64]string{}, pending: map[string]Entry{},
 		seen: map[uint64]struct{}{}, seeds: map[string]struct{}{},
 		namedLost: map[string]int{}, undecodable: map[uint64]struct{}{}, linked: map[string]int{},
@@ -194,10 +205,10 @@ func (sv *salvage) walked(path []string, e leafElem) {
 	switch path[0] {
 	case string(bucketRecords):
 		if len(e.key) == 8 {
-			sv.record("", binary.BigEndian.Uint64(e.key), e.value, true)
+			sv.record("", binary.BigEndian.Uint64(e.key), e, true)
 		}
 	case string(bucketPages):
-		sv.record(string(e.key), 0, e.value, true)
+		sv.record(string(e.key), 0, e, true)
 	case string(bucketURLs):
 		if len(e.value) == 8 {
 			sv.index[binary.BigEndian.Uint64(e.value)] = string(e.key)
@@ -224,8 +235,8 @@ func (sv *salvage) walked(path []string, e leafElem) {
 //
 // The record's JSON is decoded whole (which checks it: a damaged byte can
 // leave a value that decompresses), once, and its links noted in linked.
-func (sv *salvage) record(u string, seq uint64, v []byte, live bool) bool {
-	js, err := sv.reader.read(v)
+func (sv *salvage) record(u string, seq uint64, e leafElem, live bool) bool {
+	js, err := sv.reader.read(e.value)
 	head := &sv.head
 	head.URL, head.Depth, head.Links = "", 0, head.Links[:0]
 	if err == nil {
@@ -247,7 +258,11 @@ func (sv *salvage) record(u string, seq uint64, v []byte, live bool) bool {
 		into = sv.scanRecords
 	}
 	if old := into[head.URL]; old == nil || seq > old.seq {
-		into[head.URL] = &salvRecord{value: bytes.Clone(v), seq: seq, live: live, depth: head.Depth}
+		rec := &salvRecord{page: e.page, index: e.index, seq: seq, live: live, depth: head.Depth}
+		if e.page == 0 {
+			rec.value = bytes.Clone(e.value)
+		}
+		into[head.URL] = rec
 	}
 	for _, l := range head.Links {
 		if d, ok := sv.linked[l]; !ok || head.Depth+1 < d {
@@ -255,6 +270,29 @@ func (sv *salvage) record(u string, seq uint64, v []byte, live bool) bool {
 		}
 	}
 	return true
+}
+
+// value returns the stored value of a salvaged record, read again from its
+// page, which was sound when the record was taken. It is valid until the
+// next call.
+func (sv *salvage) value(r *salvRecord) ([]byte, error) {
+	if r.value != nil {
+		return r.value, nil
+	}
+	if sv.lastLeaves == nil || sv.last != r.page {
+		p, err := sv.pf.readPage(r.page, sv.pf.pages)
+		if err != nil {
+			return nil, err
+		}
+		if sv.lastLeaves, _, err = p.elems(); err != nil {
+			return nil, err
+		}
+		sv.last = r.page
+	}
+	if r.index >= len(sv.lastLeaves) {
+		return nil, fmt.Errorf("page %d: no element %d", r.page, r.index)
+	}
+	return sv.lastLeaves[r.index].value, nil
 }
 
 // entry takes a frontier entry: the one the walk reached, else the first.
@@ -324,7 +362,7 @@ func (sv *salvage) place(leaves []leafElem) int {
 				sv.scanEntries[u] = Entry{URL: u, Host: hostName(u), Depth: int(depth), Seq: binary.BigEndian.Uint64(k)}
 			}
 		case len(k) == 8 && looksRecord(v):
-			if !sv.record("", binary.BigEndian.Uint64(k), v, false) {
+			if !sv.record("", binary.BigEndian.Uint64(k), e, false) {
 				failed++
 				continue
 			}
@@ -335,7 +373,7 @@ func (sv *salvage) place(leaves []leafElem) int {
 		case isURL(k) && len(v) == 8:
 			sv.scanIndex[binary.BigEndian.Uint64(v)] = string(k)
 		case isURL(k) && looksRecord(v):
-			if !sv.record(string(k), 0, v, false) {
+			if !sv.record(string(k), 0, e, false) {
 				failed++
 				continue
 			}
@@ -371,11 +409,13 @@ func isHost(b []byte) bool {
 // by the scan may be an old copy, or damaged itself, and a damaged byte in
 // a URL makes another URL, which the crawl would then fetch. A URL is named
 // when its fingerprint is in the visited set (every URL the crawl queued
-// is), a record links to it, or it is a seed. Without fp, every URL is
-// trusted.
+// is), a record links to it, or it is a seed. Without fp or a visited set,
+// every URL is trusted.
 func (sv *salvage) merge() {
 	trusted := func(u string) bool {
-		if sv.fp == nil {
+		if sv.fp == nil || len(sv.seen) == 0 {
+			// No visited set to ask: a worker of a Redis crawl keeps
+			// it in Redis, or it was lost.
 			return true
 		}
 		if _, ok := sv.seen[sv.fp(u)]; ok {
@@ -399,7 +439,7 @@ func (sv *salvage) merge() {
 		}
 	}
 	for u := range sv.pending {
-		if !trusted(u) {
+		if sv.seenWhole && !trusted(u) { // else its mark may be what was lost
 			delete(sv.pending, u)
 			sv.untrusted++
 		}
@@ -552,10 +592,24 @@ func (sv *salvage) problem() string {
 	return strings.Join(parts, "; ")
 }
 
+// guard turns a fault under the map (an I/O error of the disk) into an
+// error.
+func (sv *salvage) guard(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("read %s: %v", sv.path, r)
+	}
+}
+
+// Close releases the file.
+func (s *Salvaged) Close() error {
+	s.sv.close()
+	return nil
+}
+
 // Salvaged is what a salvage could read of a damaged crawl database that
 // Open refuses: its records that decode and its frontier, for an export or
-// a summary that keeps going (crawl export --keep-going). It holds the
-// records in memory.
+// a summary that keeps going (crawl export --keep-going). It keeps the file
+// open, under a shared lock, until Close.
 type Salvaged struct{ sv *salvage }
 
 // Salvage reads what it can of the crawl database at path without writing
@@ -570,21 +624,29 @@ func Salvage(path string, fp func(url string) uint64) (*Salvaged, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
 	sv, err := salvageFile(path, fp)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
+	close := sv.close
+	sv.close = func() { close(); unlock() }
 	return &Salvaged{sv}, nil
 }
 
 // ForEachPage calls fn with every salvaged record in URL order, as
 // Store.ForEachPage does, and then, when records were lost, returns an
 // *UnreadableError counting those known lost.
-func (s *Salvaged) ForEachPage(fn func(url string, raw []byte) error) error {
+func (s *Salvaged) ForEachPage(fn func(url string, raw []byte) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer s.sv.guard(&err)
 	var r valueReader
 	for _, u := range s.sv.urls() {
-		js, err := r.read(s.sv.records[u].value)
+		v, err := s.sv.value(s.sv.records[u])
+		if err != nil {
+			return fmt.Errorf("page %s: %w", u, err)
+		}
+		js, err := r.read(v)
 		if err != nil {
 			return fmt.Errorf("page %s: %w", u, err) // it decoded once: cannot happen
 		}

@@ -56,6 +56,7 @@ func (o *exportOptions) exportSalvaged(cmd *cobra.Command, db string, f store.Fo
 	if err != nil {
 		return err
 	}
+	defer sv.Close()
 	return damagedHint(db, o.write(cmd, func(w io.Writer) error {
 		_, err := store.ExportSalvaged(w, sv, f, sel)
 		return err

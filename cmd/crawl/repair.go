@@ -69,7 +69,11 @@ func writeRepair(w io.Writer, db, out string, r *store.RepairReport) {
 	}
 	fmt.Fprintln(w)
 	if r.Untrusted > 0 {
-		fmt.Fprintf(w, "crawl: left out %s that nothing else names (older or damaged copies)\n", plural(r.Untrusted, "record or pending URL"))
+		entries := fmt.Sprintf("%d entries", r.Untrusted)
+		if r.Untrusted == 1 {
+			entries = "1 entry"
+		}
+		fmt.Fprintf(w, "crawl: left out %s (records, pending URLs) found outside the tree or on damaged pages, whose URL nothing else names: older or damaged copies\n", entries)
 	}
 	if r.ScannedPages > 0 {
 		fmt.Fprintf(w, "crawl: read %s outside the tree (below damaged branches, or free)", plural(r.ScannedPages, "leaf page"))

@@ -80,6 +80,7 @@ func summarize(db string, top int, keepGoing bool, stderr io.Writer) (*store.Sum
 		if err != nil {
 			return nil, err
 		}
+		defer sv.Close()
 		return sv.Summarize(top)
 	}
 	if err != nil {
