@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 )
 
 // checkFile checks the structure of the bbolt file at path with a strict
@@ -149,4 +150,40 @@ func damagedMetas(path string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: both meta pages are damaged (%v; %v)", ErrDamaged, pf.metaErr[0], pf.metaErr[1])
+}
+
+// renamedBucket returns an ErrDamaged error when the root bucket's names
+// (names) lack one of the crawl's buckets and hold, in its place, a name
+// this version does not know that differs from it in a byte or two: a
+// damaged byte in a bucket's name leaves the root's keys in order, so that
+// no check of the pages sees it, and the crawl would start that bucket
+// again, empty. (A database of an older version lacks buckets but has no
+// unknown one; a newer version's has unknown ones but lacks none.)
+func renamedBucket(names []string) error {
+	for _, n := range names {
+		if knownBuckets[n] {
+			continue
+		}
+		for k := range knownBuckets {
+			if !slices.Contains(names, k) && nearly(n, k) {
+				return fmt.Errorf("%w: the root holds a bucket %q where %q should be (a damaged name)", ErrDamaged, n, k)
+			}
+		}
+	}
+	return nil
+}
+
+// nearly reports whether a and b have the same length and differ in at
+// most two bytes.
+func nearly(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	diff := 0
+	for i := range len(a) {
+		if a[i] != b[i] {
+			diff++
+		}
+	}
+	return diff <= 2
 }

@@ -266,3 +266,33 @@ func TestRandomDamage(t *testing.T) {
 	}
 	t.Logf("%d damaged files accepted (the damage was on free pages or in values), %d refused", accepted, refused)
 }
+
+// TestRenamedBucket: a damaged byte in a bucket's name leaves every page
+// sound; Open must still refuse the file (a crawl would start the bucket
+// again, empty), and Repair place the bucket's entries where they belong.
+func TestRenamedBucket(t *testing.T) {
+	data := filledDB(t)
+	pf := openPageFile(bytes.NewReader(data), int64(len(data)))
+	root := data[pf.meta.root*uint64(pf.pageSize):][:pf.pageSize]
+	for _, name := range []string{"records", "seenlog", "frontier"} {
+		t.Run(name, func(t *testing.T) {
+			d := slices.Clone(data)
+			at := int(pf.meta.root)*pf.pageSize + bytes.Index(root, []byte(name))
+			d[at+2] ^= 0x20 // "reCords"
+			path := writeDB(t, d)
+			for _, ro := range []bool{false, true} {
+				if _, err := Open(path, &Options{ReadOnly: ro}); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), name) {
+					t.Errorf("Open(ReadOnly=%v) = %v, want ErrDamaged naming %q", ro, err, name)
+				}
+			}
+			dst := filepath.Join(t.TempDir(), "new.db")
+			rep, err := Repair(path, dst, &RepairOptions{Fingerprint: fingerprint})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Records != 1000 || rep.Pending != 1000 || rep.Other != 0 {
+				t.Errorf("report %+v, want 1000 records, 1000 pending, no other bucket", *rep)
+			}
+		})
+	}
+}

@@ -51,13 +51,14 @@ type salvage struct {
 	last       uint64 // the page value read last, and its elements
 	lastLeaves []leafElem
 
-	records  map[string]*salvRecord // by URL
-	index    map[uint64]string      // record number → URL (the urls bucket)
-	pending  map[string]Entry       // frontier entries by URL
-	seen     map[uint64]struct{}
-	seeds    map[string]struct{}
-	others   []otherKV // entries of buckets this package does not know, in walk order
-	frontSeq uint64    // the frontier bucket's sequence
+	records   map[string]*salvRecord // by URL
+	index     map[uint64]string      // record number → URL (the urls bucket)
+	pending   map[string]Entry       // frontier entries by URL
+	seen      map[uint64]struct{}
+	seeds     map[string]struct{}
+	others    []otherKV // entries of buckets this package does not know, in walk order
+	frontSeq  uint64    // the frontier bucket's sequence
+	rootNames []string  // the root's buckets, as the walk found them
 
 	badPages      []error             // pages the walk could not read
 	seenWhole     bool                // the visited log was found, and read without meeting damage in it or above it
@@ -158,6 +159,7 @@ func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 		}
 		sv.badPages, reached = append(sv.badPages, w.bad...), w.reached
 		sv.seenWhole = sv.seenWhole && !w.badIn[""] && !w.badIn[string(bucketSeenLog)] && !w.badIn[string(bucketSeen)]
+		sv.renamed()
 	} else {
 		sv.badPages = append(sv.badPages, fmt.Errorf("both meta pages are damaged (%v; %v)", pf.metaErr[0], pf.metaErr[1]))
 	}
@@ -172,9 +174,41 @@ func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 	return sv, nil
 }
 
+// renamed places by their shape the entries of the buckets whose names are
+// damaged (see renamedBucket), as those of a page found by the scan,
+// instead of copying them as another version's buckets.
+func (sv *salvage) renamed() {
+	damaged := map[string]bool{}
+	for _, n := range sv.rootNames {
+		for k := range knownBuckets {
+			if !knownBuckets[n] && !slices.Contains(sv.rootNames, k) && nearly(n, k) {
+				damaged[n] = true
+			}
+		}
+	}
+	if len(damaged) == 0 {
+		return
+	}
+	sv.badPages = append(sv.badPages, renamedBucket(sv.rootNames))
+	sv.seenWhole = false // the visited log may be one of them
+	var leaves []leafElem
+	others := sv.others[:0]
+	for _, kv := range sv.others {
+		switch {
+		case !damaged[kv.path[0]]:
+			others = append(others, kv)
+		case !kv.bucket:
+			leaves = append(leaves, leafElem{key: kv.key, value: kv.value})
+		}
+	}
+	sv.others = others
+	sv.place(leaves)
+}
+
 // walked takes an element of a leaf page that the walk reached.
 func (sv *salvage) walked(path []string, e leafElem) {
 	if len(path) == 0 {
+		sv.rootNames = append(sv.rootNames, string(e.key))
 		if e.bucket && string(e.key) == string(bucketSeenLog) {
 			sv.seenWhole = true // unless the walk meets damage in it
 		}

@@ -187,8 +187,20 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		if need := tx.Size(); fi.Size() < need {
 			return fmt.Errorf("%w: truncated to %d bytes, its pages need %d", ErrDamaged, fi.Size(), need)
 		}
+		var names []string
+		tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		})
+		if err := renamedBucket(names); err != nil {
+			return err
+		}
 		if tx.Bucket(bucketPages) != nil {
 			return nil
+		}
+		// Every version of the crawl database has pages.
+		if slices.ContainsFunc(names, func(n string) bool { return knownBuckets[n] }) {
+			return fmt.Errorf("%w: the root has no bucket %q, but has %q", ErrDamaged, bucketPages, names)
 		}
 		// A bbolt file of another program, or a crawl database that was
 		// never initialised (a crash while creating it leaves it empty).
