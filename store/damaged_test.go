@@ -26,6 +26,8 @@ func filledDB(t *testing.T) []byte {
 			u := fmt.Sprintf("http://a.test/%d/%d", i, j)
 			b.Done = append(b.Done, Done{Entry: Entry{URL: u, Host: "a.test"}, Page: &Page{URL: u, Text: strings.Repeat("x", 500)}})
 			b.Add = append(b.Add, Entry{URL: u + "/next", Host: "a.test"})
+			// As the crawler does: every URL queued is in the visited set.
+			b.Seen = append(b.Seen, fingerprint(u), fingerprint(u+"/next"))
 		}
 		if err := s.Commit(&b); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -88,7 +89,10 @@ func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error
 		n++
 		return nil
 	})
-	if err != nil {
+	// Records skipped by a keep-going read: the output is complete
+	// without them, and the error says how many.
+	unread, skipped := errors.AsType[*UnreadableError](err)
+	if err != nil && !skipped {
 		return n, fmt.Errorf("export: %w", err)
 	}
 	if f == JSONArray {
@@ -99,6 +103,9 @@ func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error
 	}
 	if err := bw.Flush(); err != nil {
 		return n, fmt.Errorf("export: %w", err)
+	}
+	if skipped {
+		return n, fmt.Errorf("export: %w", unread)
 	}
 	return n, nil
 }

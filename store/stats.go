@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ type Summary struct {
 	Pending      int         `json:"pending"`       // frontier entries
 	PendingHosts int         `json:"pending_hosts"` // hosts with frontier entries
 	Depth        []Count     `json:"depth"`         // records by link distance from a seed, by depth
+	// Unreadable counts the records that could not be read (a summary
+	// with keep-going of a damaged database); omitted when none.
+	Unreadable int `json:"unreadable,omitempty"`
 	// Limits counts what the crawl's limits cut: "max-links" the links
 	// beyond a page's cap, the others (max-depth, similar-hops, url-length,
 	// path-depth, path-repeats) the links not followed; by name.
@@ -74,24 +78,15 @@ type summaryPage struct {
 // Summarize reads the whole database in one read transaction and returns its
 // summary with at most topHosts hosts in TopHosts (0: none, negative: all).
 // Memory grows with the number of hosts, content types, error reasons and
-// depths, not with the number of pages.
-func (s *Store) Summarize(topHosts int) (*Summary, error) {
-	sum := &Summary{}
-	status := map[string]int{}
-	types := map[string]int{}
-	limits := map[string]int{}
-	reasons := map[string]int{}
-	depths := map[int]int{}
-	hosts := map[string]*HostCount{}
-	hostOf := func(name string) *HostCount {
-		h := hosts[name]
-		if h == nil {
-			h = &HostCount{Host: name}
-			hosts[name] = h
-		}
-		return h
-	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+// depths, not with the number of pages. On a store from KeepGoing, records
+// that cannot be read are counted in Unreadable, and the summary of the
+// others comes with an *UnreadableError.
+func (s *Store) Summarize(topHosts int) (sum *Summary, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer s.guard(&err)
+	sm := newSummarizer()
+	var bad UnreadableError
+	err = s.db.View(func(tx *bolt.Tx) error {
 		var r valueReader
 		n := 0
 		err := forEachRecord(tx, func(k, v []byte) error {
@@ -99,53 +94,11 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 				s.dropMapped(tx)
 			}
 			js, err := r.read(v)
+			if err == nil {
+				err = sm.add(k, js)
+			}
 			if err != nil {
-				return fmt.Errorf("page %s: %w", k, err)
-			}
-			var p summaryPage
-			if err := json.Unmarshal(js, &p); err != nil {
-				return fmt.Errorf("page %s: %w", k, err)
-			}
-			sum.Pages++
-			sum.Bytes += p.Size
-			if p.LinksCut > 0 {
-				limits["max-links"] += p.LinksCut
-			}
-			for k, n := range p.NotFollowed {
-				limits[k] += n
-			}
-			if p.Truncated {
-				sum.Truncated++
-			}
-			if !p.FetchedAt.IsZero() {
-				if sum.FirstFetch == nil || p.FetchedAt.Before(*sum.FirstFetch) {
-					t := p.FetchedAt
-					sum.FirstFetch = &t
-				}
-				if sum.LastFetch == nil || p.FetchedAt.After(*sum.LastFetch) {
-					t := p.FetchedAt
-					sum.LastFetch = &t
-				}
-			}
-			status[StatusClass(p.Status, p.Error)]++
-			ct := p.ContentType
-			if ct == "" {
-				ct = "(none)"
-			}
-			if p.Error == "" || p.Status != 0 {
-				types[ct]++
-			}
-			depths[p.Depth]++
-			h := hostOf(hostName(string(k)))
-			h.Pages++
-			pg := Page{Status: p.Status, Error: p.Error, Skipped: p.Skipped}
-			if p.Skipped {
-				sum.Skipped++
-			}
-			if pg.Failed() {
-				sum.Failed++
-				h.Failed++
-				reasons[ErrorReason(p.URL, p.Status, p.Error)]++
+				return s.unreadable(&bad, fmt.Errorf("page %s: %w", k, err))
 			}
 			return nil
 		})
@@ -154,36 +107,128 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 		}
 		front := tx.Bucket(bucketFrontier)
 		return front.ForEachBucket(func(k []byte) error {
-			n := front.Bucket(k).Stats().KeyN
-			if n == 0 {
-				return nil
-			}
-			sum.Pending += n
-			sum.PendingHosts++
-			hostOf(string(k)).Pending += n
+			sm.pending(string(k), front.Bucket(k).Stats().KeyN)
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("stats of %s: %w", s.path, err)
 	}
+	sum = sm.finish(topHosts)
+	sum.Unreadable = bad.N
+	if err := bad.or(nil); err != nil {
+		return sum, fmt.Errorf("stats of %s: %w", s.path, err)
+	}
+	return sum, nil
+}
 
-	for _, class := range []string{"1xx", "2xx", "3xx", "4xx", "5xx", "error"} {
-		if n := status[class]; n > 0 {
-			sum.Status = append(sum.Status, Count{class, n})
-			delete(status, class)
+// summarizer builds a Summary from records and queue sizes.
+type summarizer struct {
+	sum     Summary
+	status  map[string]int
+	types   map[string]int
+	reasons map[string]int
+	depths  map[int]int
+	hosts   map[string]*HostCount
+	limits  map[string]int
+}
+
+func newSummarizer() *summarizer {
+	return &summarizer{
+		status: map[string]int{}, types: map[string]int{}, reasons: map[string]int{},
+		depths: map[int]int{}, hosts: map[string]*HostCount{}, limits: map[string]int{},
+	}
+}
+
+func (sm *summarizer) host(name string) *HostCount {
+	h := sm.hosts[name]
+	if h == nil {
+		h = &HostCount{Host: name}
+		sm.hosts[name] = h
+	}
+	return h
+}
+
+// add counts the record of URL k, whose JSON is js.
+func (sm *summarizer) add(k, js []byte) error {
+	sum := &sm.sum
+	var p summaryPage
+	if err := json.Unmarshal(js, &p); err != nil {
+		return err
+	}
+	sum.Pages++
+	sum.Bytes += p.Size
+	if p.LinksCut > 0 {
+		sm.limits["max-links"] += p.LinksCut
+	}
+	for k, n := range p.NotFollowed {
+		sm.limits[k] += n
+	}
+	if p.Truncated {
+		sum.Truncated++
+	}
+	if !p.FetchedAt.IsZero() {
+		if sum.FirstFetch == nil || p.FetchedAt.Before(*sum.FirstFetch) {
+			t := p.FetchedAt
+			sum.FirstFetch = &t
+		}
+		if sum.LastFetch == nil || p.FetchedAt.After(*sum.LastFetch) {
+			t := p.FetchedAt
+			sum.LastFetch = &t
 		}
 	}
-	sum.Status = append(sum.Status, byCount(status)...) // odd codes, if any
-	sum.ContentTypes = byCount(types)
-	sum.Limits = byCount(limits)
-	sum.Errors = byCount(reasons)
-	for _, d := range slices.Sorted(maps.Keys(depths)) {
-		sum.Depth = append(sum.Depth, Count{strconv.Itoa(d), depths[d]})
+	sm.status[StatusClass(p.Status, p.Error)]++
+	ct := p.ContentType
+	if ct == "" {
+		ct = "(none)"
 	}
-	sum.Hosts = len(hosts)
-	all := make([]HostCount, 0, len(hosts))
-	for _, h := range hosts {
+	if p.Error == "" || p.Status != 0 {
+		sm.types[ct]++
+	}
+	sm.depths[p.Depth]++
+	h := sm.host(hostName(string(k)))
+	h.Pages++
+	pg := Page{Status: p.Status, Error: p.Error, Skipped: p.Skipped}
+	if p.Skipped {
+		sum.Skipped++
+	}
+	if pg.Failed() {
+		sum.Failed++
+		h.Failed++
+		sm.reasons[ErrorReason(p.URL, p.Status, p.Error)]++
+	}
+	return nil
+}
+
+// pending counts n frontier entries of host.
+func (sm *summarizer) pending(host string, n int) {
+	if n == 0 {
+		return
+	}
+	sm.sum.Pending += n
+	sm.sum.PendingHosts++
+	sm.host(host).Pending += n
+}
+
+// finish returns the summary with at most topHosts hosts in TopHosts.
+func (sm *summarizer) finish(topHosts int) *Summary {
+	sum := &sm.sum
+	for _, class := range []string{"1xx", "2xx", "3xx", "4xx", "5xx", "error"} {
+		if n := sm.status[class]; n > 0 {
+			sum.Status = append(sum.Status, Count{class, n})
+			delete(sm.status, class)
+		}
+	}
+	sum.Status = append(sum.Status, byCount(sm.status)...) // odd codes, if any
+	sum.ContentTypes = byCount(sm.types)
+	sum.Limits = byCount(sm.limits)
+	sum.Errors = byCount(sm.reasons)
+	for _, d := range slices.Sorted(maps.Keys(sm.depths)) {
+		sum.Depth = append(sum.Depth, Count{strconv.Itoa(d), sm.depths[d]})
+	}
+	sum.Hosts = len(sm.hosts)
+	all := make([]HostCount, 0, len(sm.hosts))
+	for _, h := range sm.hosts {
 		all = append(all, *h)
 	}
 	slices.SortFunc(all, func(a, b HostCount) int {
@@ -196,7 +241,7 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 		all = all[:topHosts]
 	}
 	sum.TopHosts = all
-	return sum, nil
+	return sum
 }
 
 // StatusClass returns the class of a record's status, "2xx" for 204, or

@@ -74,9 +74,10 @@ type Options struct {
 
 // Store is an open crawl database.
 type Store struct {
-	db      *bolt.DB
-	path    string
-	rssBase int64 // file-backed resident memory of the process at Open (see afterCommit)
+	db        *bolt.DB
+	path      string
+	rssBase   int64 // file-backed resident memory of the process at Open (see afterCommit)
+	keepGoing bool  // reads skip unreadable records (see KeepGoing)
 }
 
 // After a commit that leaves the process with more than mappedBudget of file
@@ -87,8 +88,9 @@ const dropReadEvery = 2048
 
 // Open opens or creates the database at path. It fails with ErrLocked, within
 // Options.Timeout, when another crawl holds it, with ErrNotDatabase when the
-// file is not a crawl database, and with ErrDamaged when it is truncated; it
-// never changes a file it refuses.
+// file is not a crawl database, and with ErrDamaged when it is truncated or
+// its pages are damaged (see checkFile, run by every Open); it never changes
+// a file it refuses, and never panics on one.
 func Open(path string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -108,20 +110,36 @@ func Open(path string, opts *Options) (*Store, error) {
 	// walking every page from a goroutine of its own, where a truncated file
 	// is a fatal fault that no recover can catch. So an existing database is
 	// checked read-only first (no walk) and opened read-write only if sound.
+	// The read-only open takes the file's lock and tells a truncated file
+	// or one of another program; checkFile then walks the pages itself.
 	if !o.ReadOnly && err == nil && fi.Size() > 0 {
 		s, err := open(path, &bolt.Options{Timeout: o.Timeout, ReadOnly: true}, true)
 		if err != nil {
 			return nil, err
 		}
+		err = checkFile(path)
 		s.Close()
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
-	return open(path, &bolt.Options{
+	s, err := open(path, &bolt.Options{
 		Timeout:        o.Timeout,
 		ReadOnly:       o.ReadOnly,
 		NoSync:         o.NoSync,
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	}, !o.ReadOnly)
+	if err != nil || !o.ReadOnly {
+		return s, err
+	}
+	// Read-only, the lock is held now: no crawl can write while the file
+	// is checked.
+	if err := checkFile(path); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // open opens path with bbolt and checks it (see init); allowEmpty accepts a
@@ -133,6 +151,9 @@ func open(path string, opts *bolt.Options, allowEmpty bool) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
 		errors.Is(err, bolterrors.ErrChecksum):
+		if err := damagedMetas(path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 		return nil, fmt.Errorf("open %s: %w", path, ErrNotDatabase)
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -167,8 +188,20 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		if need := tx.Size(); fi.Size() < need {
 			return fmt.Errorf("%w: truncated to %d bytes, its pages need %d", ErrDamaged, fi.Size(), need)
 		}
+		var names []string
+		tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		})
+		if err := renamedBucket(names); err != nil {
+			return err
+		}
 		if tx.Bucket(bucketPages) != nil {
 			return nil
+		}
+		// Every version of the crawl database has pages.
+		if slices.ContainsFunc(names, func(n string) bool { return knownBuckets[n] }) {
+			return fmt.Errorf("%w: the root has no bucket %q, but has %q", ErrDamaged, bucketPages, names)
 		}
 		// A bbolt file of another program, or a crawl database that was
 		// never initialised (a crash while creating it leaves it empty).
@@ -594,21 +627,88 @@ func (s *Store) Page(url string) (*Page, bool, error) {
 // ForEachPage calls fn with every stored record in URL order. The raw value is
 // the record's JSON encoding; it is only valid during the call. An error from
 // fn stops the walk and is returned.
-func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
-	var r valueReader
+//
+// A record that cannot be read stops the walk with an error naming its URL;
+// on a store from KeepGoing it is skipped instead, and the walk, having
+// read all the others, returns an *UnreadableError counting them.
+func (s *Store) ForEachPage(fn func(url string, raw []byte) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer s.guard(&err)
+	var (
+		r   valueReader
+		bad UnreadableError
+	)
 	n := 0
-	return s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		return forEachRecord(tx, func(k, v []byte) error {
 			if n++; n%dropReadEvery == 0 {
 				s.dropMapped(tx)
 			}
 			js, err := r.read(v)
 			if err != nil {
-				return fmt.Errorf("page %s: %w", k, err)
+				return s.unreadable(&bad, fmt.Errorf("page %s: %w", k, err))
 			}
 			return fn(string(k), js)
 		})
 	})
+	return bad.or(err)
+}
+
+// KeepGoing returns a view of s whose reads of every record (ForEachPage,
+// Summarize, the exports) skip the records that cannot be read, count them,
+// and end with an *UnreadableError. Closing either closes both.
+func (s *Store) KeepGoing() *Store {
+	c := *s
+	c.keepGoing = true
+	return &c
+}
+
+// UnreadableError is what a read of every record by a store from KeepGoing
+// returns, after reading every other record, when it skipped some.
+type UnreadableError struct {
+	N     int   // records skipped
+	First error // the first of them, naming its URL
+}
+
+func (e *UnreadableError) Error() string {
+	switch e.N {
+	case 0: // a salvage that lost pages, but cannot name a record on them
+		return fmt.Sprintf("records may be missing (%v)", e.First)
+	case 1:
+		return fmt.Sprintf("1 unreadable record skipped (%v)", e.First)
+	}
+	return fmt.Sprintf("%d unreadable records skipped (the first: %v)", e.N, e.First)
+}
+
+func (e *UnreadableError) Unwrap() error { return ErrDamaged }
+
+// unreadable returns err, which a record could not be read with, or, on a
+// keep-going store, counts it in bad and returns nil.
+func (s *Store) unreadable(bad *UnreadableError, err error) error {
+	if !s.keepGoing {
+		return fmt.Errorf("%w (%w)", err, ErrDamaged)
+	}
+	if bad.N++; bad.First == nil {
+		bad.First = err
+	}
+	return nil
+}
+
+// or returns err, or, when there is none, e if it counted anything.
+func (e *UnreadableError) or(err error) error {
+	if err == nil && e.N > 0 {
+		return e
+	}
+	return err
+}
+
+// guard turns a panic or a fault while bbolt reads the file (a page that
+// checkFile passed but that is damaged all the same, or an I/O error under
+// the map) into an ErrDamaged error.
+func (s *Store) guard(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("read %s: %w: %v", s.path, ErrDamaged, r)
+	}
 }
 
 // ForEachURL calls fn with the URL of every stored record, in URL order,

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -110,8 +111,12 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 		res.Pages++
 		return nil
 	})
-	if err == nil {
-		err = bw.Flush()
+	// Records skipped by a keep-going read: the file is complete without
+	// them, and the error says how many.
+	if _, skipped := errors.AsType[*UnreadableError](err); err == nil || skipped {
+		if ferr := bw.Flush(); ferr != nil {
+			err = ferr
+		}
 	}
 	if err != nil {
 		return res, fmt.Errorf("export warc: %w", err)

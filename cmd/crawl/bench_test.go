@@ -16,7 +16,7 @@ func TestBench(t *testing.T) {
 	}
 	for _, want := range []string{
 		"== throughput: 20 hosts × 40 pages", "bare fetch loop", "ratio full/bare", "peak RSS", "allocs/page", "pages/commit",
-		"== polite: 100 hosts × 1 pages", "== slow: 50 hosts × 2 pages", "efficiency", "of rate alone", "min gap",
+		"== polite: 100 hosts × 1 pages", "== slow: 50 hosts × 2 pages", "efficiency", "of rate alone", "at the server",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -27,5 +27,8 @@ func TestBench(t *testing.T) {
 	}
 	if n := strings.Count(out, ", 0 refetches"); n != 2 {
 		t.Errorf("%d of the 2 rate-limited crawls report no refetches:\n%s", n, out)
+	}
+	if n := strings.Count(out, " 0 in excess of the hosts' policers"); n != 2 {
+		t.Errorf("%d of the 2 rate-limited crawls report no request in excess at the server:\n%s", n, out)
 	}
 }

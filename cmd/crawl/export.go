@@ -27,6 +27,41 @@ type exportOptions struct {
 	fields       []string
 	mainText     bool
 	skipNoIndex  bool
+	keepGoing    bool
+}
+
+// write runs export into -o FILE or standard output. An export that skipped
+// unreadable records (--keep-going) is complete without them: it is kept,
+// and the error that counts them returned.
+func (o *exportOptions) write(cmd *cobra.Command, export func(io.Writer) error) error {
+	if o.out == "" || o.out == "-" {
+		return export(cmd.OutOrStdout())
+	}
+	var skipped error
+	err := writeAtomically(o.out, func(w io.Writer) error {
+		err := export(w)
+		if _, ok := errors.AsType[*store.UnreadableError](err); ok {
+			skipped, err = err, nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return skipped
+}
+
+// exportSalvaged exports the records that a salvage of db could read.
+func (o *exportOptions) exportSalvaged(cmd *cobra.Command, db string, f store.Format, sel *store.Selection) error {
+	sv, err := store.Salvage(db, crawler.Fingerprint)
+	if err != nil {
+		return err
+	}
+	defer sv.Close()
+	return damagedHint(db, o.write(cmd, func(w io.Writer) error {
+		_, err := store.ExportSalvaged(w, sv, f, sel)
+		return err
+	}), false)
 }
 
 // selection builds the store's selection from the filter and field flags.
@@ -114,7 +149,13 @@ once: where two hold the same URL (fetched again after a lease expired),
 the record fetched last is written.
 
 The database is opened read-only. If a running crawl holds it, export says so
-within a second instead of waiting.`,
+within a second instead of waiting.
+
+A damaged database: export stops at the first record it cannot read, naming
+it (exit 1). --keep-going skips every record that cannot be read, writes all
+the others, and exits 1 at the end with their count; when the file's pages
+are too damaged for bbolt, they are read one by one as crawl repair reads
+them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 		Example: `  crawl export --db crawl.db | jq -r '.url + " " + .title'
   crawl export --db crawl.db --format json -o pages.json
   crawl export --db crawl.db --status 4xx,5xx,error --fields url,status,error
@@ -133,13 +174,24 @@ within a second instead of waiting.`,
 			if err != nil {
 				return err
 			}
+			if o.keepGoing && len(o.dbs) > 1 {
+				return usageError{errors.New("--keep-going: one --db at a time")}
+			}
 			var stores []*store.Store
 			for _, db := range o.dbs {
 				st, err := store.Open(db, &store.Options{ReadOnly: true})
+				if err != nil && o.keepGoing && f != store.WARC && errors.Is(err, store.ErrDamaged) {
+					// bbolt cannot read this file: read what the salvage can.
+					fmt.Fprintf(cmd.ErrOrStderr(), "crawl: %v; exporting what can be read\n", err)
+					return o.exportSalvaged(cmd, db, f, sel)
+				}
 				if err != nil {
-					return err
+					return damagedHint(db, err, !o.keepGoing)
 				}
 				defer st.Close()
+				if o.keepGoing {
+					st = st.KeepGoing()
+				}
 				stores = append(stores, st)
 			}
 			st := stores[0]
@@ -162,10 +214,7 @@ within a second instead of waiting.`,
 				}
 				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
 			}
-			if o.out == "" || o.out == "-" {
-				return export(cmd.OutOrStdout())
-			}
-			return writeAtomically(o.out, export)
+			return damagedHint(st.Path(), o.write(cmd, export), !o.keepGoing)
 		},
 	}
 	fl := cmd.Flags()
@@ -178,6 +227,7 @@ within a second instead of waiting.`,
 	fl.StringVar(&o.since, "since", "", "keep records fetched at or after this RFC 3339 `TIME`")
 	fl.BoolVar(&o.skipNoIndex, "skip-noindex", false, "leave out pages that ask not to be indexed (noindex in a robots meta tag or X-Robots-Tag)")
 	fl.StringSliceVar(&o.fields, "fields", nil, "write only these fields, in this order: url,title,… (see README)")
+	fl.BoolVar(&o.keepGoing, "keep-going", false, "skip records that cannot be read (a damaged database), and exit 1 at the end with their count")
 	fl.BoolVar(&o.mainText, "main-text", false, "add the field main_text: the article without navigation and boilerplate (needs --keep-body bodies, else the stored text)")
 	return cmd
 }
@@ -193,7 +243,7 @@ func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 		opts.Filename = filepath.Base(out)
 	}
 	res, err := store.ExportWARC(w, st, sel, opts)
-	if err != nil {
+	if _, skipped := errors.AsType[*store.UnreadableError](err); err != nil && !skipped {
 		return err
 	}
 	fmt.Fprintf(stderr, "crawl: wrote %d pages as WARC request/response records", res.Pages)
@@ -204,7 +254,7 @@ func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 		fmt.Fprintf(stderr, "; skipped %d fetch errors (no response)", res.NoReply)
 	}
 	fmt.Fprintln(stderr)
-	return nil
+	return err
 }
 
 // writeAtomically writes a file through a temporary file in the same folder

@@ -177,7 +177,7 @@ URL it tried failed, 130 interrupted (SIGINT), 143 interrupted (SIGTERM).`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
-	root.AddCommand(newRunCmd(), newExportCmd(), newStatsCmd(), newConfigCmd(), newDemoCmd(), newBenchCmd())
+	root.AddCommand(newRunCmd(), newExportCmd(), newStatsCmd(), newRepairCmd(), newConfigCmd(), newDemoCmd(), newBenchCmd())
 	return root
 }
 

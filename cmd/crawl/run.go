@@ -314,7 +314,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	crawling := false
 	st, err := store.Open(o.db, &store.Options{NoSync: o.noSync})
 	if err != nil {
-		return err
+		return damagedHint(o.db, err, false)
 	}
 	defer func() {
 		st.Close()

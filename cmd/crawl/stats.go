@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,14 +12,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/store"
 )
 
 func newStatsCmd() *cobra.Command {
 	var (
-		db     string
-		asJSON bool
-		top    int
+		db        string
+		asJSON    bool
+		top       int
+		keepGoing bool
 	)
 	cmd := &cobra.Command{
 		Use:   "stats --db FILE [--json] [--top N]",
@@ -29,7 +32,11 @@ frontier (URLs still pending) and the depth histogram (link distance from a
 seed). Text by default, in a stable order; --json for one JSON object.
 
 The database is opened read-only. If a running crawl holds it, stats says so
-within a second instead of waiting.`,
+within a second instead of waiting.
+
+A damaged database: stats stops at the first record it cannot read, naming
+it (exit 1); --keep-going summarises the others, counts the unreadable ones
+("unreadable"), and exits 1 with their count.`,
 		Example: `  crawl stats --db crawl.db
   crawl stats --db crawl.db --json | jq '.errors[:5]'`,
 		Args: argsUsage(cobra.NoArgs),
@@ -37,27 +44,53 @@ within a second instead of waiting.`,
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: need 0 or more", top)}
 			}
-			st, err := store.Open(db, &store.Options{ReadOnly: true})
-			if err != nil {
-				return err
+			sum, err := summarize(db, top, keepGoing, cmd.ErrOrStderr())
+			if sum == nil {
+				return damagedHint(db, err, !keepGoing)
 			}
-			defer st.Close()
-			sum, err := st.Summarize(top)
-			if err != nil {
-				return err
-			}
+			// With --keep-going, the summary of what could be read, and
+			// then the count of what could not.
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(sum)
+				if err := enc.Encode(sum); err != nil {
+					return err
+				}
+			} else if err := writeStats(cmd.OutOrStdout(), sum); err != nil {
+				return err
 			}
-			return writeStats(cmd.OutOrStdout(), sum)
+			return damagedHint(db, err, false)
 		},
 	}
+	cmd.Flags().BoolVar(&keepGoing, "keep-going", false, "skip records that cannot be read (a damaged database), and exit 1 at the end with their count")
 	cmd.Flags().StringVar(&db, "db", "crawl.db", "database `FILE` to read")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
 	cmd.Flags().IntVar(&top, "top", 10, "list the `N` hosts with most records")
 	return cmd
+}
+
+// summarize returns the summary of db. With keepGoing, records that cannot
+// be read are skipped (and a database too damaged for bbolt read page by
+// page): the summary of the others comes with an error that counts them.
+func summarize(db string, top int, keepGoing bool, stderr io.Writer) (*store.Summary, error) {
+	st, err := store.Open(db, &store.Options{ReadOnly: true})
+	if err != nil && keepGoing && errors.Is(err, store.ErrDamaged) {
+		fmt.Fprintf(stderr, "crawl: %v; summarising what can be read\n", err)
+		sv, err := store.Salvage(db, crawler.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		defer sv.Close()
+		return sv.Summarize(top)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if keepGoing {
+		st = st.KeepGoing()
+	}
+	return st.Summarize(top)
 }
 
 // writeStats prints a summary as aligned text sections.
@@ -71,6 +104,9 @@ func writeStats(w io.Writer, s *store.Summary) error {
 	}
 	fmt.Fprintf(tw, "hosts\t%d\n", s.Hosts)
 	fmt.Fprintf(tw, "pending\t%d (%s)\n", s.Pending, plural(s.PendingHosts, "host"))
+	if s.Unreadable > 0 {
+		fmt.Fprintf(tw, "unreadable\t%s\n", plural(s.Unreadable, "record"))
+	}
 	tw.Flush()
 	section := func(title string, rows []store.Count) {
 		if len(rows) == 0 {
