@@ -322,6 +322,7 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		if robots&noFollow == 0 || c.cfg.NoRobots {
 			c.follow(r, links, p.Depth+1, j)
 		}
+		c.dom(p, body, final)
 	case !c.cfg.NoSitemaps && maybeSitemap(resp):
 		c.readSitemap(r, resp, final, p.Depth)
 	}
