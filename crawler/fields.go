@@ -202,10 +202,11 @@ func walkMatches(root *html.Node, sel cascadia.Selector, fn func(*html.Node) boo
 }
 
 // nodeText returns the text under n as goquery's Text gives it (the text
-// nodes joined, so "<b>$</b>12" is "$12"), without scripts, styles,
-// templates and noscript, its HTML white space folded to single spaces and
+// nodes joined, so "<b>$</b>12" is "$12"), without the scripts, styles,
+// templates and noscript inside it, its HTML white space folded to single spaces and
 // trimmed, and at most MaxFieldBytes long.
 func nodeText(n *html.Node) string {
+	top := n // a script or style selected itself gives its text (JSON-LD)
 	var b strings.Builder
 	pending := false // white space seen since the last word
 	var walk func(*html.Node) bool
@@ -240,7 +241,9 @@ func nodeText(n *html.Node) string {
 		case html.ElementNode:
 			switch n.DataAtom {
 			case atom.Script, atom.Style, atom.Template, atom.Noscript:
-				return true
+				if n != top {
+					return true
+				}
 			}
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {

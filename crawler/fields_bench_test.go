@@ -32,13 +32,13 @@ func benchRules(b *testing.B, n int) []ExtractRule {
 	return []ExtractRule{mustRules(b, "", benchFields[:n]...)}
 }
 
-// BenchmarkCrawlExtract crawls the test web (4 hosts × 500 pages, 60
+// BenchmarkCrawlExtract crawls the test web (20 hosts × 200 pages, 60
 // links a page, no rate limit, 16 requests per host at once, a store
 // without fsync) without extraction, with one selector on every page and
 // with five, and reports pages/s: the cost of extraction in the whole
 // crawl, in one run.
 func BenchmarkCrawlExtract(b *testing.B) {
-	web := crawltest.New(b, crawltest.Config{Hosts: 4, PagesPerHost: 500, LinksPerPage: 60, NoLog: true})
+	web := crawltest.New(b, crawltest.Config{Hosts: 20, PagesPerHost: 200, LinksPerPage: 60, NoLog: true})
 	for _, n := range []int{0, 1, 5} {
 		b.Run(fmt.Sprintf("selectors=%d", n), func(b *testing.B) {
 			rules := benchRules(b, n)

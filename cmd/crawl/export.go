@@ -27,6 +27,7 @@ type exportOptions struct {
 	fields       []string
 	mainText     bool
 	skipNoIndex  bool
+	extract      extractOptions // --extract, --extract-url, --config's [[extract]] tables
 }
 
 // selection builds the store's selection from the filter and field flags.
@@ -133,6 +134,13 @@ within a second instead of waiting.`,
 			if err != nil {
 				return err
 			}
+			x, err := o.extraction(sel)
+			if err != nil {
+				return err
+			}
+			if x != nil && f == store.WARC {
+				return usageError{errExtractWARC}
+			}
 			var stores []*store.Store
 			for _, db := range o.dbs {
 				st, err := store.Open(db, &store.Options{ReadOnly: true})
@@ -162,6 +170,9 @@ within a second instead of waiting.`,
 				}
 				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
 			}
+			if x != nil {
+				defer x.report(cmd.ErrOrStderr())
+			}
 			if o.out == "" || o.out == "-" {
 				return export(cmd.OutOrStdout())
 			}
@@ -178,6 +189,8 @@ within a second instead of waiting.`,
 	fl.StringVar(&o.since, "since", "", "keep records fetched at or after this RFC 3339 `TIME`")
 	fl.BoolVar(&o.skipNoIndex, "skip-noindex", false, "leave out pages that ask not to be indexed (noindex in a robots meta tag or X-Robots-Tag)")
 	fl.StringSliceVar(&o.fields, "fields", nil, "write only these fields, in this order: url,title,… (see README)")
+	o.extract.addFlags(fl)
+	fl.StringVar(&o.extract.file, "config", "", "take the [[extract]] tables of this crawl run config `FILE` (other keys are ignored)")
 	fl.BoolVar(&o.mainText, "main-text", false, "add the field main_text: the article without navigation and boilerplate (needs --keep-body bodies, else the stored text)")
 	return cmd
 }

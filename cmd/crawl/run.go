@@ -64,6 +64,7 @@ type runOptions struct {
 	lease         time.Duration // --lease
 	shards        int           // --redis-shards
 
+	extract    extractOptions    // --extract, --extract-url, [[extract]] tables
 	configFile string            // --config
 	hostRules  hostRules         // [[host]] tables of the config file
 	sources    map[string]string // flag name → fromDefault, fromFile or fromFlag
@@ -76,7 +77,9 @@ func (o *runOptions) load(cmd *cobra.Command) error {
 		return err
 	}
 	o.hostRules, o.sources = rules, sources
-	return nil
+	o.extract.file = o.configFile
+	o.extract.tables, err = readExtractTables(o.configFile)
+	return err
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -116,6 +119,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.redis, "redis", "", "share the frontier with other crawl workers through this Redis `URL` (redis://host:port/db); --db then keeps this worker's pages")
 	f.DurationVar(&o.lease, "lease", 2*time.Minute, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died); keep it above --timeout")
 	f.IntVar(&o.shards, "redis-shards", 4, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its nodes)")
+	o.extract.addFlags(f)
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
 	f.IntVar(&o.batchSize, "batch-size", 256, "commit fetched pages in transactions of at most N")
@@ -123,8 +127,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 }
 
 // config validates the options and builds the crawler's configuration.
-func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
-	cfg := crawler.Config{
+func (o *runOptions) config(logger *slog.Logger) (cfg crawler.Config, err error) {
+	cfg = crawler.Config{
 		Workers: o.workers, Burst: o.burst, PerHost: o.perHost,
 		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
 		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
@@ -178,6 +182,9 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 	}
 	if len(o.hostRules) > 0 {
 		cfg.HostLimits = o.hostRules.limits
+	}
+	if cfg.Extract, err = o.extract.rules(); err != nil {
+		return cfg, err
 	}
 	for _, p := range o.include {
 		re, err := regexp.Compile(p)
