@@ -31,16 +31,16 @@ func TestParseField(t *testing.T) {
 		// An "@" inside an attribute value belongs to the selector.
 		{spec: `mail=a[href^="mailto:x@"]`, want: Field{Name: "mail", Selector: `a[href^="mailto:x@"]`}},
 		{spec: "a.b-c_d=p", want: Field{Name: "a.b-c_d", Selector: "p"}},
-		{spec: "h1", bad: true},                  // no "="
-		{spec: "=h1", bad: true},                 // no name
-		{spec: "x=", bad: true},                  // no selector
-		{spec: "x=@href", bad: true},             // an attribute of nothing
-		{spec: "x=div[", bad: true},              // does not parse
-		{spec: "x=p:nth-child(", bad: true},      // does not parse
-		{spec: "x y=p", bad: true},               // a name with a space
-		{spec: "1x=p", bad: true},                // a name starting with a digit
-		{spec: "x[]]=p", bad: true},              // a name with a bracket
-		{spec: "x=a@href@title", bad: true},      // "a@href" does not parse
+		{spec: "h1", bad: true},             // no "="
+		{spec: "=h1", bad: true},            // no name
+		{spec: "x=", bad: true},             // no selector
+		{spec: "x=@href", bad: true},        // an attribute of nothing
+		{spec: "x=div[", bad: true},         // does not parse
+		{spec: "x=p:nth-child(", bad: true}, // does not parse
+		{spec: "x y=p", bad: true},          // a name with a space
+		{spec: "1x=p", bad: true},           // a name starting with a digit
+		{spec: "x[]]=p", bad: true},         // a name with a bracket
+		{spec: "x=a@href@title", bad: true}, // "a@href" does not parse
 		{spec: "x=a:contains('q')", bad: false, want: Field{Name: "x", Selector: "a:contains('q')"}},
 	} {
 		got, err := ParseField(tc.spec)

@@ -177,7 +177,9 @@ func TestExtractConfigTables(t *testing.T) {
 			t.Errorf("crawl config output lacks %q:\n%s", want, out)
 		}
 	}
-	unmarked := func(s string) string { return regexp.MustCompile(`(?m)  # (default|file|flag)$`).ReplaceAllString(s, "") }
+	unmarked := func(s string) string {
+		return regexp.MustCompile(`(?m)  # (default|file|flag)$`).ReplaceAllString(s, "")
+	}
 	again := writeFile(t, "again.toml", out)
 	if code, out2, errOut := runIn(t, "config", "--config", again); code != 0 || unmarked(out2) != unmarked(out) {
 		t.Errorf("crawl config of its own output: exit %d, %s\n%s\nwant\n%s", code, errOut, out2, out)
