@@ -37,7 +37,11 @@ const (
 type Field struct {
 	Name     string // key in store.Page.Fields
 	Selector string // the CSS selector as given
-	Attr     string // the attribute to take instead of the text; "" for the text
+	// Attr is the attribute to take instead of the text ("" for the
+	// text); "abs:NAME" takes attribute NAME resolved against the page's
+	// URL (and its <base href>) and normalised as links are, leaving out
+	// values that are no http(s) URL (mailto:, javascript:, "#top").
+	Attr string
 	All      bool   // every match (an array) instead of the first
 	sel      cascadia.Selector
 }
@@ -60,7 +64,7 @@ func NewField(name, selector, attr string, all bool) (Field, error) {
 	if !fieldName.MatchString(name) {
 		return Field{}, fmt.Errorf("%w: name %q: want letters, digits, _, - or . (not first)", ErrBadField, name)
 	}
-	if attr != "" && !attrName.MatchString(attr) {
+	if attr != "" && (!attrName.MatchString(attr) || attr == "abs:") {
 		return Field{}, fmt.Errorf("%w: %s: attribute %q is not an attribute name", ErrBadField, name, attr)
 	}
 	if strings.TrimSpace(selector) == "" {
@@ -123,17 +127,24 @@ func rulesFor(rules []ExtractRule, u string) []ExtractRule {
 }
 
 // applyRules extracts the fields of rules (all apply) from the document
-// root. Where two rules give a field of the same name, the first that
+// root of the page at pageURL. Where two rules give a field of the same name, the first that
 // finds a value wins. A field whose selector matches nothing (or no
 // element with its attribute) is left out: absent, not empty.
-func applyRules(root *html.Node, rules []ExtractRule) map[string]any {
+func applyRules(root *html.Node, rules []ExtractRule, pageURL *url.URL) map[string]any {
 	var out map[string]any
+	var base *url.URL // for abs: attributes, found once
 	for _, r := range rules {
 		for _, f := range r.Fields {
 			if _, done := out[f.Name]; done || f.sel == nil {
 				continue
 			}
-			if v, ok := f.extract(root); ok {
+			if strings.HasPrefix(f.Attr, "abs:") && base == nil {
+				if pageURL == nil {
+					continue
+				}
+				base = documentBase(pageURL, baseHref(root))
+			}
+			if v, ok := f.extract(root, base); ok {
 				if out == nil {
 					out = make(map[string]any, len(r.Fields))
 				}
@@ -146,10 +157,10 @@ func applyRules(root *html.Node, rules []ExtractRule) map[string]any {
 
 // extract returns f's value in the document root: a string, or for an
 // array field a []string of at most MaxFieldValues.
-func (f Field) extract(root *html.Node) (any, bool) {
+func (f Field) extract(root *html.Node, base *url.URL) (any, bool) {
 	var vals []string
 	walkMatches(root, f.sel, func(n *html.Node) bool {
-		v, ok := f.value(n)
+		v, ok := f.value(n, base)
 		if ok {
 			vals = append(vals, v)
 		}
@@ -164,18 +175,41 @@ func (f Field) extract(root *html.Node) (any, bool) {
 	return vals[0], true
 }
 
-// value returns f's value in the matching element n: its attribute, or
-// its text.
-func (f Field) value(n *html.Node) (string, bool) {
+// value returns f's value in the matching element n: its attribute
+// (resolved against base for abs:), or its text.
+func (f Field) value(n *html.Node, base *url.URL) (string, bool) {
 	if f.Attr == "" {
 		return nodeText(n), true
 	}
+	name, abs := strings.CutPrefix(f.Attr, "abs:")
 	for _, a := range n.Attr {
-		if a.Namespace == "" && strings.EqualFold(a.Key, f.Attr) {
+		if a.Namespace != "" || !strings.EqualFold(a.Key, name) {
+			continue
+		}
+		if !abs {
 			return cut(strings.TrimSpace(a.Val), MaxFieldBytes), true
 		}
+		if u, ok := resolve(base, a.Val); ok {
+			return cut(u.String(), MaxFieldBytes), true
+		}
+		return "", false
 	}
 	return "", false
+}
+
+// baseTag finds a document's <base href>.
+var baseTag = cascadia.MustCompile("base[href]")
+
+// baseHref returns the href of the document's first <base href>, or "".
+func baseHref(root *html.Node) string {
+	if n := cascadia.Query(root, baseTag); n != nil {
+		for _, a := range n.Attr {
+			if a.Key == "href" {
+				return a.Val
+			}
+		}
+	}
+	return ""
 }
 
 // walkMatches calls fn with the elements under root that sel matches, in
@@ -289,7 +323,8 @@ func ExtractFields(rules []ExtractRule, body []byte, contentType, pageURL string
 	if err != nil {
 		return nil, err
 	}
-	return applyRules(root, apply), nil
+	page, _ := url.Parse(pageURL) // nil if it does not parse: no abs: values
+	return applyRules(root, apply, page), nil
 }
 
 // dom runs the extraction rules and the OnHTML hook on an HTML page whose
@@ -313,7 +348,7 @@ func (c *Crawler) dom(p *store.Page, body []byte, final *url.URL) {
 		c.log.Debug("no DOM for extraction", "url", p.URL, "err", err)
 		return
 	}
-	if fields := applyRules(root, apply); len(fields) > 0 {
+	if fields := applyRules(root, apply, final); len(fields) > 0 {
 		p.Fields = fields
 	}
 	if c.cfg.OnHTML != nil {

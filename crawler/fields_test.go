@@ -30,6 +30,8 @@ func TestParseField(t *testing.T) {
 			want: Field{Name: "date", Selector: `meta[property="article:published_time"]`, Attr: "content"}},
 		// An "@" inside an attribute value belongs to the selector.
 		{spec: `mail=a[href^="mailto:x@"]`, want: Field{Name: "mail", Selector: `a[href^="mailto:x@"]`}},
+		{spec: "links[]=a@abs:href", want: Field{Name: "links", Selector: "a", Attr: "abs:href", All: true}},
+		{spec: "x=a@abs:", bad: true}, // abs: of nothing
 		{spec: "a.b-c_d=p", want: Field{Name: "a.b-c_d", Selector: "p"}},
 		{spec: "h1", bad: true},             // no "="
 		{spec: "=h1", bad: true},            // no name
@@ -128,6 +130,11 @@ func TestExtractFields(t *testing.T) {
 		{"a script selected itself", []ExtractRule{mustRules(t, "", "ld=script[type='application/ld+json']")},
 			`<script type="application/ld+json">{"@type": "Product",
   "name": "W"}</script>`, map[string]any{"ld": `{"@type": "Product", "name": "W"}`}},
+		{"abs: resolved and normalised, non-http left out", []ExtractRule{mustRules(t, "", "links[]=a@abs:href", "img=img@abs:src")},
+			`<a href="../b?utm_source=x#f">b</a><a href="mailto:x@y">m</a><a href="#top">t</a><a>none</a><a href=" HTTP://Other.example:80/ ">o</a><img src=/i.png>`,
+			map[string]any{"links": []string{"http://shop.example/b", "http://other.example/"}, "img": "http://shop.example/i.png"}},
+		{"abs: honours <base href>", []ExtractRule{mustRules(t, "", "l=a@abs:href")},
+			`<head><base href="http://cdn.example/x/"></head><a href="y">y</a>`, map[string]any{"l": "http://cdn.example/x/y"}},
 		{"rule not for this URL", []ExtractRule{mustRules(t, `/category/`, "name=h1")}, productPage, nil},
 		{"rules by URL", []ExtractRule{mustRules(t, `/category/`, "name=title"), mustRules(t, `/product/`, "name=h1")},
 			productPage, map[string]any{"name": "The Widget"}},
