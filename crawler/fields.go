@@ -42,8 +42,8 @@ type Field struct {
 	// URL (and its <base href>) and normalised as links are, leaving out
 	// values that are no http(s) URL (mailto:, javascript:, "#top").
 	Attr string
-	All      bool   // every match (an array) instead of the first
-	sel      cascadia.Selector
+	All  bool // every match (an array) instead of the first
+	sel  cascadia.Selector
 }
 
 // ErrBadField is wrapped by the errors of ParseField and NewField.
