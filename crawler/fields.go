@@ -28,6 +28,7 @@ import (
 const (
 	MaxFieldValues = 1000     // values of an array field (NAME[]) kept from one page
 	MaxFieldBytes  = 64 << 10 // bytes of one value; longer ones are cut at a rune boundary
+	MaxFieldTotal  = 1 << 20  // bytes of an array field's values; no value is taken past it
 )
 
 // Field is one value to extract from HTML pages: the text of the first
@@ -156,15 +157,20 @@ func applyRules(root *html.Node, rules []ExtractRule, pageURL *url.URL) map[stri
 }
 
 // extract returns f's value in the document root: a string, or for an
-// array field a []string of at most MaxFieldValues.
+// array field a []string of at most MaxFieldValues, MaxFieldTotal bytes.
 func (f Field) extract(root *html.Node, base *url.URL) (any, bool) {
 	var vals []string
+	total := 0
 	walkMatches(root, f.sel, func(n *html.Node) bool {
 		v, ok := f.value(n, base)
 		if ok {
 			vals = append(vals, v)
+			total += len(v)
 		}
-		return f.All && len(vals) < MaxFieldValues || !f.All && !ok
+		if !f.All {
+			return !ok
+		}
+		return len(vals) < MaxFieldValues && total < MaxFieldTotal
 	})
 	switch {
 	case len(vals) == 0:

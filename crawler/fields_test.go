@@ -167,8 +167,9 @@ func TestExtractFieldsCharset(t *testing.T) {
 	}
 }
 
-// TestExtractFieldsCaps: an array field keeps MaxFieldValues values, and a
-// value at most MaxFieldBytes, cut at a rune boundary.
+// TestExtractFieldsCaps: an array field keeps MaxFieldValues values, about
+// MaxFieldTotal bytes, and a value at most MaxFieldBytes, cut at a rune
+// boundary.
 func TestExtractFieldsCaps(t *testing.T) {
 	body := "<ul>" + strings.Repeat("<li>x</li>", 3*MaxFieldValues) + "</ul><p>" + strings.Repeat("é", MaxFieldBytes) + "</p>" +
 		`<a title="` + strings.Repeat("a", 2*MaxFieldBytes) + `">`
@@ -185,6 +186,19 @@ func TestExtractFieldsCaps(t *testing.T) {
 	}
 	if n := len(got["title"].(string)); n != MaxFieldBytes {
 		t.Errorf("got an attribute of %d bytes, want %d", n, MaxFieldBytes)
+	}
+	// Every element's text: the values stop once they reach MaxFieldTotal.
+	body = "<div>" + strings.Repeat("<p>"+strings.Repeat("x", MaxFieldBytes)+"</p>", 100) + "</div>"
+	got, err = ExtractFields([]ExtractRule{mustRules(t, "", "all[]=*")}, []byte(body), "text/html", "http://a/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, v := range got["all"].([]string) {
+		total += len(v)
+	}
+	if total < MaxFieldTotal || total >= MaxFieldTotal+MaxFieldBytes {
+		t.Errorf("got %d bytes of values, want %d and less than one more value", total, MaxFieldTotal)
 	}
 }
 
@@ -251,8 +265,7 @@ func TestOnHTML(t *testing.T) {
 	}
 }
 
-// FuzzExtractFields checks what any page gives: valid UTF-8 values within
-// the caps, text folded (no white space at the ends, none doubled), and
+// FuzzExtractFields checks what any page gives: values within the caps, text folded (no white space at the ends, none doubled), and
 // the same fields from the same body twice.
 func FuzzExtractFields(f *testing.F) {
 	f.Add(productPage)
@@ -284,8 +297,13 @@ func FuzzExtractFields(f *testing.F) {
 				if len(v) > MaxFieldValues {
 					t.Errorf("%s: %d values, over %d", name, len(v), MaxFieldValues)
 				}
+				total := 0
 				for _, s := range v {
 					check(name, s)
+					if total >= MaxFieldTotal {
+						t.Errorf("%s: a value past %d bytes", name, MaxFieldTotal)
+					}
+					total += len(s)
 				}
 			}
 		}
