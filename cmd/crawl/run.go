@@ -127,8 +127,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 }
 
 // config validates the options and builds the crawler's configuration.
-func (o *runOptions) config(logger *slog.Logger) (cfg crawler.Config, err error) {
-	cfg = crawler.Config{
+func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
+	cfg := crawler.Config{
 		Workers: o.workers, Burst: o.burst, PerHost: o.perHost,
 		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
 		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
@@ -183,9 +183,11 @@ func (o *runOptions) config(logger *slog.Logger) (cfg crawler.Config, err error)
 	if len(o.hostRules) > 0 {
 		cfg.HostLimits = o.hostRules.limits
 	}
-	if cfg.Extract, err = o.extract.rules(); err != nil {
+	rules, err := o.extract.rules()
+	if err != nil {
 		return cfg, err
 	}
+	cfg.Extract = rules
 	for _, p := range o.include {
 		re, err := regexp.Compile(p)
 		if err != nil {
