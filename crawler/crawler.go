@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
@@ -143,6 +144,21 @@ type Config struct {
 	// link is followed only if it returns true. It is called from the fetch
 	// workers, concurrently. Seeds are not filtered.
 	URLFilter func(*url.URL) bool
+	// OnHTML is called from the fetch workers, concurrently, with every
+	// HTML page fetched with a 2xx status, as a goquery document of its
+	// body decoded to UTF-8 (doc.Url is the final URL), before its record
+	// is stored: it may add to p.Fields (never nil here; values that
+	// encoding/json writes), which are stored with the record. Setting it costs every
+	// HTML page a DOM parse, about five times the crawl's own extraction.
+	// A page nested deeper than 512 elements, which x/net/html refuses,
+	// is not given to it.
+	OnHTML func(p *store.Page, doc *goquery.Document)
+
+	// Extract gives fields to extract from HTML pages with CSS selectors
+	// into store.Page.Fields (crawl run --extract, [[extract]] tables).
+	// Every rule whose Match matches a page's final URL applies; a page
+	// that no rule applies to is not parsed into a DOM.
+	Extract []ExtractRule
 
 	// Grace is how long in-flight fetches may run on after Run's context is
 	// cancelled; those still running then are abandoned and stay pending [10s].

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -434,5 +435,69 @@ func TestMissingSitemapLeavesNoRecord(t *testing.T) {
 	}
 	if probes != 2 {
 		t.Errorf("%d requests for /sitemap.xml, want one per host (2)", probes)
+	}
+}
+
+// TestCrawlExtract: the rules' fields are stored with the records of the
+// pages they apply to, and only those; a selector that matches nothing
+// leaves no field.
+func TestCrawlExtract(t *testing.T) {
+	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 10})
+	var rules []crawler.ExtractRule
+	for _, r := range []struct {
+		match string
+		specs []string
+	}{
+		{`/p/\d+$`, []string{"h1=h1", "nav[]=nav a@href", "none=.absent"}},
+		{`/p/[1-3]$`, []string{"h1=title", "para=p"}},
+	} {
+		rule := crawler.ExtractRule{Match: regexp.MustCompile(r.match)}
+		for _, s := range r.specs {
+			f, err := crawler.ParseField(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rule.Fields = append(rule.Fields, f)
+		}
+		rules = append(rules, rule)
+	}
+	var (
+		mu    sync.Mutex
+		pages = map[string]*store.Page{}
+	)
+	st := openStore(t, "")
+	crawl(t, st, crawler.Config{Rate: rate.Inf, NoSitemaps: true, Extract: rules,
+		OnPage: func(p *store.Page) { mu.Lock(); pages[p.URL] = p; mu.Unlock() }}, web.Seeds())
+	if len(pages) != 20 {
+		t.Fatalf("got %d pages, want 20", len(pages))
+	}
+	for u, p := range pages {
+		path := u[strings.Index(u[len("http://"):], "/")+len("http://"):]
+		switch {
+		case path == "/":
+			if p.Fields != nil {
+				t.Errorf("%s: got fields %v, want none (no rule applies)", u, p.Fields)
+			}
+			continue
+		case len(p.Fields) != 2 && path > "/p/3" || len(p.Fields) != 3 && path <= "/p/3":
+			t.Errorf("%s: got fields %v", u, p.Fields)
+		}
+		if p.Fields["h1"] != p.Title {
+			t.Errorf("%s: got h1 %v, want %q", u, p.Fields["h1"], p.Title)
+		}
+		if nav, _ := p.Fields["nav"].([]string); len(nav) < 3 || nav[len(nav)-1] != "javascript:void(0)" {
+			t.Errorf("%s: got nav %v", u, p.Fields["nav"])
+		}
+		if para, _ := p.Fields["para"].(string); path <= "/p/3" && !strings.HasPrefix(para, "This is page ") {
+			t.Errorf("%s: got para %q", u, para)
+		}
+	}
+	// Read back from the store, arrays are []any.
+	p, ok, err := st.Page(web.Seeds()[0] + "p/1")
+	if err != nil || !ok {
+		t.Fatalf("Page: %v, %v", ok, err)
+	}
+	if nav, _ := p.Fields["nav"].([]any); len(nav) < 3 || p.Fields["h1"] != "Host 0 page 1" {
+		t.Errorf("stored fields %v", p.Fields)
 	}
 }

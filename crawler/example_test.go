@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/PuerkitoBio/goquery"
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/crawler"
@@ -93,4 +94,65 @@ func ExampleConfig_hostLimits() {
 	r, burst, perHost := cfg.HostLimits("static.example.com")
 	fmt.Println(r, burst, perHost)
 	// Output: 10 5 4
+}
+
+// ExampleConfig_onHTML gets every HTML page as a goquery document, as
+// colly's OnHTML does, and stores a value of its own with the record;
+// Extract rules, parsed from crawl run's --extract syntax, store fields
+// without code.
+func ExampleConfig_onHTML() {
+	web, err := crawltest.Start(crawltest.Config{Hosts: 1, PagesPerHost: 3, CrossHost: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer web.Close()
+	dir, err := os.MkdirTemp("", "crawl-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.Open(filepath.Join(dir, "crawl.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+
+	heading, err := crawler.ParseField("heading=h1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		lines []string
+	)
+	cfg := crawler.Config{
+		Rate:       rate.Inf,
+		NoSitemaps: true,
+		Extract:    []crawler.ExtractRule{{Fields: []crawler.Field{heading}}},
+		// Called from the workers, concurrently, before the record is stored.
+		OnHTML: func(p *store.Page, doc *goquery.Document) {
+			p.Fields["nav_links"] = doc.Find("nav a").Length()
+		},
+		OnPage: func(p *store.Page) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines = append(lines, fmt.Sprintf("%s: %v links", p.Fields["heading"], p.Fields["nav_links"]))
+		},
+	}
+	c, err := crawler.New(cfg, st, fetch.New(fetch.Config{}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	slices.Sort(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	// Output:
+	// Host 0 page 0: 8 links
+	// Host 0 page 1: 8 links
+	// Host 0 page 2: 8 links
 }

@@ -843,3 +843,41 @@ func TestPerIP(t *testing.T) {
 		}
 	}
 }
+
+// TestSimilarHopsSpareRealGraphs: a site whose pages link to several pages
+// of their own shape (a chain of next links plus others) loses no page to
+// the similar-hop limit, even where a page is reached only through a long
+// chain; a calendar's chain is still cut.
+func TestSimilarHopsSpareRealGraphs(t *testing.T) {
+	w := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 1, LinksPerPage: -1, CrossHost: -1})
+	const n = 30
+	w.Handle(0, "/", page("root", "/p/1", "/cal?m=2026-11"))
+	w.Handle(0, "/cal", calendar())
+	for k := 1; k <= n; k++ {
+		// The next page, and four pages already behind: /p/k+1 is found only
+		// through the chain.
+		links := []string{fmt.Sprintf("/p/%d", k+1)}
+		for b := 1; b <= 4; b++ {
+			links = append(links, fmt.Sprintf("/p/%d", max(1, k-b)))
+		}
+		if k == n {
+			links = links[1:]
+		}
+		w.Handle(0, fmt.Sprintf("/p/%d", k), page(fmt.Sprint(k), links...))
+	}
+	pages := crawlWeb(t, Config{NoSitemaps: true}, fetch.Config{}, w.Seeds()...)
+	cal := 0
+	for u := range pages {
+		if strings.Contains(u, "/cal?") {
+			cal++
+		}
+	}
+	for k := 1; k <= n; k++ {
+		if p := pages[fmt.Sprintf("%sp/%d", w.Seeds()[0], k)]; p == nil || p.Status != 200 {
+			t.Errorf("/p/%d not stored", k)
+		}
+	}
+	if cal == 0 || cal > 10 {
+		t.Errorf("%d calendar pages, want 1 to 10", cal)
+	}
+}

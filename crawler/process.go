@@ -340,6 +340,7 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		if robots&noFollow == 0 || c.cfg.NoRobots {
 			c.follow(r, links, p.Depth+1, j)
 		}
+		c.dom(p, body, final)
 	case !c.cfg.NoSitemaps && maybeSitemap(resp):
 		c.readSitemap(r, resp, final, p.Depth)
 	}
@@ -380,6 +381,20 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 		return
 	}
 	tooDeep := c.cfg.MaxDepth > 0 && depth > c.cfg.MaxDepth
+	// A page that links to many pages of its own shape is a listing or a
+	// page of a real site's graph, not a step along a chain: its links
+	// start runs afresh. (An endless calendar links to its next month, its
+	// previous one, at most the next and previous year.)
+	chain := false
+	if from != nil {
+		n := 0
+		for _, l := range links {
+			if similar(from.URL, l.url) {
+				n++
+			}
+		}
+		chain = n < hubLinks
+	}
 	fps := make([]uint64, 0, len(links))
 	next := make([]link, 0, len(links))
 	runs := make([]int, 0, len(links))
@@ -389,7 +404,7 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 		}
 		reason := c.trap(l.url)
 		run := 0
-		if from != nil && similar(from.URL, l.url) {
+		if chain && similar(from.URL, l.url) {
 			run = from.Run + 1
 		}
 		switch {
@@ -418,6 +433,10 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 		return true
 	})
 }
+
+// hubLinks is how many links to pages of its own shape make a page a hub,
+// whose links start their similar-hop runs afresh (see follow).
+const hubLinks = 5
 
 // similar reports whether two normalised URLs of one origin differ only in
 // their numbers: after the origin, each maximal run of digits in one

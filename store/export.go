@@ -52,6 +52,7 @@ func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error
 		return 0, fmt.Errorf("export: %w", err)
 	}
 	var rec bytes.Buffer
+	var rewritten []byte // the record changed by sel.Rewrite
 	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
 	sep, end := []byte("\n"), []byte("\n")
@@ -64,6 +65,12 @@ func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error
 			ok, err := sel.keep(u, raw)
 			if !ok || err != nil {
 				return err
+			}
+			if sel.Rewrite != nil {
+				if rewritten, err = sel.rewrite(rewritten, u, raw); err != nil {
+					return err
+				}
+				raw = rewritten
 			}
 			if len(sel.Fields) > 0 {
 				rec.Reset()

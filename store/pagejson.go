@@ -112,6 +112,20 @@ func appendPageJSON(b []byte, p *Page) ([]byte, error) {
 		}
 		b = append(b, '}')
 	}
+	if len(p.Fields) > 0 {
+		b = append(b, `,"fields":{`...)
+		for i, k := range slices.Sorted(maps.Keys(p.Fields)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			if b, err = appendJSONValue(b, p.Fields[k]); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, '}')
+	}
 	if len(p.Body) > 0 {
 		b = append(b, `,"body":"`...)
 		b = base64.StdEncoding.AppendEncode(b, p.Body)
@@ -125,6 +139,32 @@ func appendPageJSON(b []byte, p *Page) ([]byte, error) {
 		b = append(append(b, `,"http":`...), js...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSONValue appends a field's value: by hand for what extraction
+// stores (a string, an array of strings), through encoding/json otherwise.
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case string:
+		return appendJSONString(b, v), nil
+	case []string:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, s := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		return append(b, ']'), nil
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, js...), nil
 }
 
 // appendJSONString appends s as encoding/json writes a string: quoted,

@@ -39,9 +39,13 @@ func TestPageJSONFields(t *testing.T) {
 		case reflect.Float64:
 			f.SetFloat(12.345)
 		case reflect.Map:
-			if f.Type().Elem().Kind() == reflect.Int {
+			switch f.Type().Elem().Kind() {
+			case reflect.Int:
 				f.Set(reflect.ValueOf(map[string]int{"b": 2, "a<": 1, "Ä": -3}))
-			} else {
+			case reflect.Interface:
+				f.Set(reflect.ValueOf(map[string]any{"b": "x<y>", "a": []string{"1", "2&"}, "c": []string(nil),
+					"d": []any{"e", 1.5}, "é": map[string]any{"z": true, "y": nil}}))
+			default:
 				f.Set(reflect.ValueOf(map[string]string{"B": "2", "A": "1<", "Ä": "\t"}))
 			}
 		case reflect.Slice:
@@ -60,7 +64,8 @@ func TestPageJSONFields(t *testing.T) {
 	}
 	checkPageJSON(t, &p)
 	checkPageJSON(t, &Page{})
-	checkPageJSON(t, &Page{Links: []string{}, Headers: map[string]string{}, Body: []byte{}})
+	checkPageJSON(t, &Page{Links: []string{}, Headers: map[string]string{}, Body: []byte{}, Fields: map[string]any{}})
+	checkPageJSON(t, &Page{Fields: map[string]any{"bad": func() {}}})
 	for _, f := range []float64{0, 1e-7, 1e21, 123456789.125, -0.5, math.Inf(1), math.NaN(), 5e-324} {
 		checkPageJSON(t, &Page{DurationMS: f})
 	}
@@ -77,6 +82,6 @@ func FuzzPageJSON(f *testing.F) {
 		checkPageJSON(t, &Page{URL: u, FinalURL: title, Status: int(n), ContentType: text, Title: title, Text: text,
 			Links: []string{u, text}, Canonical: u, NoIndex: flag, NoFollow: !flag, Depth: int(n), FetchedAt: time.Unix(n%(1<<35), n).UTC(), DurationMS: ms,
 			Size: n, Truncated: flag, Error: u, Skipped: !flag, Attempts: int(n), Body: body,
-			Headers: map[string]string{u: text, title: u}})
+			Headers: map[string]string{u: text, title: u}, Fields: map[string]any{u: text, title: []string{text, u}}})
 	})
 }

@@ -36,6 +36,11 @@ type Selection struct {
 	// Computed adds fields that are not stored, computed from the record,
 	// such as "main_text". Keys are field names usable in Fields.
 	Computed map[string]func(*Page) any
+	// Rewrite, if set, changes each selected record before its fields are
+	// chosen and it is written, such as crawl export --extract computing
+	// Page.Fields from kept bodies. It is called from the exporting
+	// goroutine, one record at a time.
+	Rewrite func(*Page) error
 }
 
 // StatusMatch matches a record's status: a class (Class 2 for "2xx"), one
@@ -117,7 +122,7 @@ func (sel *Selection) Check() error {
 // path that copies stored bytes without decoding them.
 func (sel *Selection) whole() bool {
 	return sel == nil || (len(sel.Hosts) == 0 && len(sel.Status) == 0 && len(sel.ContentTypes) == 0 &&
-		sel.Since.IsZero() && !sel.SkipNoIndex && len(sel.Fields) == 0)
+		sel.Since.IsZero() && !sel.SkipNoIndex && len(sel.Fields) == 0 && sel.Rewrite == nil)
 }
 
 // filterPage is the part of a record that the filters read.
@@ -213,4 +218,17 @@ func (sel *Selection) project(buf *bytes.Buffer, u string, raw []byte) error {
 	}
 	buf.WriteByte('}')
 	return nil
+}
+
+// rewrite returns the record raw changed by sel.Rewrite, re-encoded into
+// buf.
+func (sel *Selection) rewrite(buf []byte, u string, raw []byte) ([]byte, error) {
+	var p Page
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("page %s: %w", u, err)
+	}
+	if err := sel.Rewrite(&p); err != nil {
+		return nil, fmt.Errorf("page %s: %w", u, err)
+	}
+	return appendPageJSON(buf[:0], &p)
 }

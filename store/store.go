@@ -271,7 +271,13 @@ type Page struct {
 	// url-length, path-depth, path-repeats). Links out of scope are not
 	// counted: they are not limits.
 	NotFollowed map[string]int `json:"not_followed,omitempty"`
-	Body        []byte         `json:"body,omitempty"`
+	// Fields are the values extracted with CSS selectors (crawl run
+	// --extract, crawler.Config.Extract): a string for the first match,
+	// a []string for an array field (NAME[]), or what a Config.OnHTML
+	// hook set. A field whose selector matched nothing is absent. Read
+	// back from JSON, arrays are []any.
+	Fields map[string]any `json:"fields,omitempty"`
+	Body   []byte         `json:"body,omitempty"`
 	// HTTP is the exchange's status line and headers, kept with the body
 	// (crawl run --keep-body) so that a WARC export can rebuild it.
 	HTTP *HTTPExchange `json:"http,omitempty"`

@@ -144,8 +144,8 @@ func loadConfig(cmd *cobra.Command, file string) (hostRules, map[string]string, 
 		}
 	})
 	for _, name := range names {
-		if name == "host" {
-			continue
+		if name == "host" || name == "extract" && isExtractTables(keys[name]) {
+			continue // tables, read apart (readExtractTables)
 		}
 		f := fs.Lookup(name)
 		if f == nil || f.Hidden || name == "config" || name == "help" {
@@ -277,7 +277,11 @@ the first match winning:
 			if _, err := o.config(nil); err != nil {
 				return err
 			}
-			return writeConfig(cmd.OutOrStdout(), cmd.Flags(), o.sources, o.hostRules)
+			tables := o.extract.showTables(cmd.Flags())
+			if err := writeConfig(cmd.OutOrStdout(), cmd.Flags(), o.sources, o.hostRules); err != nil {
+				return err
+			}
+			return writeExtractTables(cmd.OutOrStdout(), tables)
 		},
 	}
 	o.addFlags(cmd)

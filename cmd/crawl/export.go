@@ -28,6 +28,7 @@ type exportOptions struct {
 	mainText     bool
 	skipNoIndex  bool
 	keepGoing    bool
+	extract      extractOptions // --extract, --extract-url, --config's [[extract]] tables
 }
 
 // write runs export into -o FILE or standard output. An export that skipped
@@ -177,6 +178,13 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 			if o.keepGoing && len(o.dbs) > 1 {
 				return usageError{errors.New("--keep-going: one --db at a time")}
 			}
+			x, err := o.extraction(sel)
+			if err != nil {
+				return err
+			}
+			if x != nil && f == store.WARC {
+				return usageError{errExtractWARC}
+			}
 			var stores []*store.Store
 			for _, db := range o.dbs {
 				st, err := store.Open(db, &store.Options{ReadOnly: true})
@@ -214,6 +222,9 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 				}
 				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
 			}
+			if x != nil {
+				defer x.report(cmd.ErrOrStderr())
+			}
 			return damagedHint(st.Path(), o.write(cmd, export), !o.keepGoing)
 		},
 	}
@@ -228,6 +239,8 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 	fl.BoolVar(&o.skipNoIndex, "skip-noindex", false, "leave out pages that ask not to be indexed (noindex in a robots meta tag or X-Robots-Tag)")
 	fl.StringSliceVar(&o.fields, "fields", nil, "write only these fields, in this order: url,title,… (see README)")
 	fl.BoolVar(&o.keepGoing, "keep-going", false, "skip records that cannot be read (a damaged database), and exit 1 at the end with their count")
+	o.extract.addFlags(fl)
+	fl.StringVar(&o.extract.file, "config", "", "take the [[extract]] tables of this crawl run config `FILE` (other keys are ignored)")
 	fl.BoolVar(&o.mainText, "main-text", false, "add the field main_text: the article without navigation and boilerplate (needs --keep-body bodies, else the stored text)")
 	return cmd
 }

@@ -68,6 +68,7 @@ type runOptions struct {
 	lease         time.Duration // --lease
 	shards        int           // --redis-shards
 
+	extract    extractOptions    // --extract, --extract-url, [[extract]] tables
 	configFile string            // --config
 	hostRules  hostRules         // [[host]] tables of the config file
 	sources    map[string]string // flag name → fromDefault, fromFile or fromFlag
@@ -80,7 +81,9 @@ func (o *runOptions) load(cmd *cobra.Command) error {
 		return err
 	}
 	o.hostRules, o.sources = rules, sources
-	return nil
+	o.extract.file = o.configFile
+	o.extract.tables, err = readExtractTables(o.configFile)
+	return err
 }
 
 func (o *runOptions) addFlags(cmd *cobra.Command) {
@@ -121,6 +124,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.redis, "redis", "", "share the frontier with other crawl workers through this Redis `URL` (redis://host:port/db); --db then keeps this worker's pages")
 	f.DurationVar(&o.lease, "lease", 2*time.Minute, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died); keep it above --timeout")
 	f.IntVar(&o.shards, "redis-shards", 4, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its nodes)")
+	o.extract.addFlags(f)
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
 	f.IntVar(&o.batchSize, "batch-size", 256, "commit fetched pages in transactions of at most N")
@@ -184,6 +188,11 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 	if len(o.hostRules) > 0 {
 		cfg.HostLimits = o.hostRules.limits
 	}
+	rules, err := o.extract.rules()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Extract = rules
 	for _, p := range o.include {
 		re, err := regexp.Compile(p)
 		if err != nil {
