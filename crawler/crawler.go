@@ -314,6 +314,11 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		limits:     cfg.HostLimits,
 	}, st.Queue)
 	front.readRobots = st.Robots
+	if counts.Pages > 0 || counts.Pending > 0 {
+		// The last run's requests are not known (it may have been killed):
+		// a host is asked again no sooner than an interval from now.
+		front.resumed = time.Now()
+	}
 	if cfg.PerIP {
 		front.lookupIP = f.LookupIP
 	}

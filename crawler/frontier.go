@@ -53,6 +53,11 @@ type frontier struct {
 
 	readRobots func(origin string) (store.Robots, bool, error) // the store's; nil: none kept
 
+	// resumed, when set, is when this process took over a crawl that an
+	// earlier one began: any host may have had a request from it just
+	// before, so every host's first request waits one interval from then.
+	resumed time.Time
+
 	// lookupIP, if set, puts hosts that resolve to one address under one
 	// politeness (Config.PerIP); it is asked once per host, in Wait.
 	lookupIP func(ctx context.Context, host string) (netip.Addr, error)
@@ -172,6 +177,9 @@ func (f *frontier) unit(key, host string) *politeness {
 		u = &politeness{key: key, limiter: rate.NewLimiter(limit, burst),
 			limit: limit, every: every(limit), perHost: perHost, slow: 1}
 		u.gate.set(u.every, burst)
+		if !f.resumed.IsZero() {
+			u.gate.record(f.resumed)
+		}
 		f.units[key] = u
 	}
 	return u
