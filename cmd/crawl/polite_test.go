@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,4 +130,30 @@ func TestPoliteAtTheServer(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests policed, %d records", total, len(pages))
+}
+
+// TestResumeStaysPolite: a crawl interrupted and resumed at once (and one
+// killed with SIGKILL) asks no host sooner than its interval after the
+// last run's last request: the host polices both runs as one client.
+func TestResumeStaysPolite(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			const every = 250 * time.Millisecond // --rate 4
+			web := crawltest.New(t, crawltest.Config{Hosts: 4, PagesPerHost: 6, LinksPerPage: 3})
+			dir := t.TempDir()
+			args := []string{"run", "--db", filepath.Join(dir, "crawl.db"), "--rate", "4", "-q", writeSeeds(t, dir, web.Seeds())}
+			p := start(t, args...)
+			waitPages(t, web, 8)
+			p.cmd.Process.Signal(sig)
+			p.wait(t)
+			if code, _, stderr := run(t, args...); code != 0 {
+				t.Fatalf("resume: exit %d; stderr:\n%s", code, stderr)
+			}
+			for host, reqs := range crawltest.ByHost(web.Log()) {
+				for _, e := range (crawltest.Policer{Interval: every, Slack: 5 * time.Millisecond}).Check(reqs) {
+					t.Errorf("%s: excess request across the two runs: %v", host, e)
+				}
+			}
+		})
+	}
 }
