@@ -19,7 +19,21 @@ import (
 // client's timing, free of the server's own.
 type stampListener struct{ net.Listener }
 
-func listenStamped(l net.Listener) net.Listener { return stampListener{l} }
+// listenStamped turns stamps on for l's connections. It does so on the
+// listening socket first: the kernel stamps packets only once some socket
+// asked for stamps (a switch it flips asynchronously), so asking at Accept
+// would leave the first requests of a web, the busiest moment, unstamped;
+// and accepted sockets inherit the setting.
+func listenStamped(l net.Listener) net.Listener {
+	if tl, ok := l.(*net.TCPListener); ok {
+		if raw, err := tl.SyscallConn(); err == nil {
+			raw.Control(func(fd uintptr) {
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+			})
+		}
+	}
+	return stampListener{l}
+}
 
 func (l stampListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
