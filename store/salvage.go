@@ -527,7 +527,16 @@ func (sv *salvage) named() {
 
 // damaged reports whether anything was lost.
 func (sv *salvage) damaged() bool {
-	return len(sv.badPages) > 0 || len(sv.undecodable) > 0 || len(sv.namedLost) > 0
+	return len(sv.badPages) > 0 || len(sv.undecodable) > 0 || len(sv.namedLost) > 0 || sv.metaLost()
+}
+
+// metaLost reports whether a meta page was damaged, so that the file was
+// read from the other one, a commit older: that commit's new frontier
+// entries are lost while its records and visited marks may be found beside
+// the tree, and the URLs they name must be queued again.
+func (sv *salvage) metaLost() bool {
+	m := sv.pf.meta
+	return m != nil && sv.pf.metaErr[1-m.page] != nil
 }
 
 // lost returns the number of records known to be lost: named by the index,

@@ -387,7 +387,13 @@ func TestDamagedDatabase(t *testing.T) {
 			final := exported(t, fixed)
 			complete := slices.Equal(keys(final), web.Pages())
 			if !complete {
-				t.Errorf("the resumed crawl ended with %d pages, the site has %d; repair said:\n%s\nthe crawl:\n%s", len(final), len(web.Pages()), repairSays, errOut)
+				var missing []string
+				for _, u := range web.Pages() {
+					if final[u] == nil {
+						missing = append(missing, u)
+					}
+				}
+				t.Errorf("the resumed crawl ended with %d pages, the site has %d (missing %v); repair said:\n%s\nthe crawl:\n%s", len(final), len(web.Pages()), missing, repairSays, errOut)
 			}
 			t.Logf("%s: run: %s | export: exit %d, %d records | --keep-going: exit %d, %d records (%s) | repair: kept %s records (%d on intact leaves), lost %s, queued %s again | resumed crawl: %d fetches, %d/%d pages",
 				dm.name, runSays, ecode, exportN, kcode, keepN, lastLine(kerr), repKept, len(mustKeep), repLost, repQueued,
