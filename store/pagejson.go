@@ -26,21 +26,9 @@ func appendPageJSON(b []byte, p *Page) ([]byte, error) {
 	b = append(b, `,"content_type":`...)
 	b = appendJSONString(b, p.ContentType)
 	if len(p.Headers) > 0 {
-		b = append(b, `,"headers":{`...)
-		keys := make([]string, 0, len(p.Headers))
-		for k := range p.Headers {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, p.Headers[k])
-		}
-		b = append(b, '}')
+		b, _ = appendJSONObject(append(b, `,"headers":`...), p.Headers, func(b []byte, v string) ([]byte, error) {
+			return appendJSONString(b, v), nil
+		})
 	}
 	b = append(b, `,"title":`...)
 	b = appendJSONString(b, p.Title)
@@ -101,30 +89,14 @@ func appendPageJSON(b []byte, p *Page) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(p.LinksCut), 10)
 	}
 	if len(p.NotFollowed) > 0 {
-		b = append(b, `,"not_followed":{`...)
-		for i, k := range slices.Sorted(maps.Keys(p.NotFollowed)) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = strconv.AppendInt(b, int64(p.NotFollowed[k]), 10)
-		}
-		b = append(b, '}')
+		b, _ = appendJSONObject(append(b, `,"not_followed":`...), p.NotFollowed, func(b []byte, n int) ([]byte, error) {
+			return strconv.AppendInt(b, int64(n), 10), nil
+		})
 	}
 	if len(p.Fields) > 0 {
-		b = append(b, `,"fields":{`...)
-		for i, k := range slices.Sorted(maps.Keys(p.Fields)) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			if b, err = appendJSONValue(b, p.Fields[k]); err != nil {
-				return nil, err
-			}
+		if b, err = appendJSONObject(append(b, `,"fields":`...), p.Fields, appendJSONValue); err != nil {
+			return nil, err
 		}
-		b = append(b, '}')
 	}
 	if len(p.Body) > 0 {
 		b = append(b, `,"body":"`...)
@@ -165,6 +137,23 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, js...), nil
+}
+
+// appendJSONObject appends m as encoding/json writes a map: its keys
+// sorted, each value by appendValue.
+func appendJSONObject[V any](b []byte, m map[string]V, appendValue func([]byte, V) ([]byte, error)) ([]byte, error) {
+	b = append(b, '{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, k), ':')
+		var err error
+		if b, err = appendValue(b, m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 // appendJSONString appends s as encoding/json writes a string: quoted,
