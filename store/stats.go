@@ -39,6 +39,19 @@ type Summary struct {
 	// beyond a page's cap, the others (max-depth, similar-hops, url-length,
 	// path-depth, path-repeats) the links not followed; by name.
 	Limits []Count `json:"limits"`
+
+	// Versions counts the earlier versions kept: fetches of stored URLs
+	// before their newest (crawl run --recrawl).
+	Versions int `json:"versions,omitempty"`
+	// Recrawl says what the newest fetch of each URL fetched again found;
+	// nil when no URL has two versions.
+	Recrawl *RecrawlCounts `json:"recrawl,omitempty"`
+	// Duplicates counts the records (newest versions) whose payload is
+	// another record's (duplicate_of), 304s apart.
+	Duplicates int `json:"duplicates,omitempty"`
+	// NearDuplicates are the clusters of pages with nearly the same text
+	// (SimHash); nil when there are none.
+	NearDuplicates *NearDuplicates `json:"near_duplicates,omitempty"`
 }
 
 // Count is one line of a histogram.
@@ -69,14 +82,31 @@ type summaryPage struct {
 	Skipped     bool           `json:"skipped"`
 	LinksCut    int            `json:"links_cut"`
 	NotFollowed map[string]int `json:"not_followed"`
+	Digest      string         `json:"digest"`
+	DuplicateOf *Ref           `json:"duplicate_of"`
+	NotModified bool           `json:"not_modified"`
+	SimHash     string         `json:"simhash"`
 }
+
+// DefaultNearDistance is the Hamming distance within which Summarize
+// counts two pages' SimHashes as near-duplicates.
+const DefaultNearDistance = 3
 
 // Summarize reads the whole database in one read transaction and returns its
 // summary with at most topHosts hosts in TopHosts (0: none, negative: all).
 // Memory grows with the number of hosts, content types, error reasons and
 // depths, not with the number of pages.
 func (s *Store) Summarize(topHosts int) (*Summary, error) {
+	return s.SummarizeNear(topHosts, DefaultNearDistance)
+}
+
+// SummarizeNear is Summarize with near-duplicates within near bits (0:
+// identical SimHashes only). It keeps 12 bytes for each page with a
+// SimHash.
+func (s *Store) SummarizeNear(topHosts, near int) (*Summary, error) {
 	sum := &Summary{}
+	var rc RecrawlCounts
+	var hashes []uint64
 	status := map[string]int{}
 	types := map[string]int{}
 	limits := map[string]int{}
@@ -108,6 +138,34 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 			}
 			sum.Pages++
 			sum.Bytes += p.Size
+			if p.DuplicateOf != nil && !p.NotModified {
+				sum.Duplicates++
+			}
+			if h, ok := parseSimHash(p.SimHash); ok && h != 0 {
+				hashes = append(hashes, h)
+			}
+			if hs := history(tx, k); len(hs) > 0 {
+				sum.Versions += len(hs)
+				rc.URLs++
+				var prev struct {
+					Digest string `json:"digest"`
+				}
+				if pv := tx.Bucket(bucketRecords).Get(hs[len(hs)-1]); pv != nil {
+					if js, err := decodeValue(pv, nil); err == nil {
+						json.Unmarshal(js, &prev)
+					}
+				}
+				switch {
+				case p.NotModified:
+					rc.NotModified++
+				case p.Status == 0 || p.Error != "":
+					rc.Failed++
+				case p.Digest != "" && p.Digest == prev.Digest:
+					rc.Unchanged++
+				default:
+					rc.Changed++
+				}
+			}
 			if p.LinksCut > 0 {
 				limits["max-links"] += p.LinksCut
 			}
@@ -152,6 +210,36 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 		if err != nil {
 			return err
 		}
+		if len(hashes) > 1 {
+			nd, want := summarizeClusters(nearClusters(hashes, near), near)
+			if nd.Clusters > 0 {
+				sum.NearDuplicates = nd
+				// A second walk names the first pages of the largest
+				// clusters: the pages with a SimHash, in the same order.
+				i := 0
+				err := forEachRecord(tx, func(k, v []byte) error {
+					js, err := r.read(v)
+					if err != nil {
+						return err
+					}
+					var sp struct {
+						SimHash string `json:"simhash"`
+					}
+					json.Unmarshal(js, &sp)
+					if h, ok := parseSimHash(sp.SimHash); !ok || h == 0 {
+						return nil
+					}
+					if j, ok := want[i]; ok {
+						nd.Top[j].URLs = append(nd.Top[j].URLs, string(k))
+					}
+					i++
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
 		front := tx.Bucket(bucketFrontier)
 		return front.ForEachBucket(func(k []byte) error {
 			n := front.Bucket(k).Stats().KeyN
@@ -166,6 +254,9 @@ func (s *Store) Summarize(topHosts int) (*Summary, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("stats of %s: %w", s.path, err)
+	}
+	if rc.URLs > 0 {
+		sum.Recrawl = &rc
 	}
 
 	for _, class := range []string{"1xx", "2xx", "3xx", "4xx", "5xx", "error"} {

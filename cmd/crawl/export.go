@@ -27,6 +27,8 @@ type exportOptions struct {
 	fields       []string
 	mainText     bool
 	skipNoIndex  bool
+	versions     string // --versions: newest or all
+	warc         string // --warc: the WARC file --format cdxj indexes
 }
 
 // selection builds the store's selection from the filter and field flags.
@@ -129,6 +131,29 @@ within a second instead of waiting.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--format: %w", err)}
 			}
+			all := false
+			switch o.versions {
+			case "newest":
+			case "all":
+				all = true
+			default:
+				return usageError{fmt.Errorf("--versions %q: want newest or all", o.versions)}
+			}
+			switch {
+			case f == store.CDXJ && o.warc == "":
+				return usageError{errors.New("--format cdxj: name the WARC file to index with --warc FILE (written by --format warc)")}
+			case f != store.CDXJ && o.warc != "":
+				return usageError{errors.New("--warc: only with --format cdxj")}
+			case f == store.WACZ && (o.out == "" || o.out == "-"):
+				return usageError{errors.New("--format wacz: give the file to write with -o FILE.wacz")}
+			}
+			if f == store.CDXJ {
+				export := func(w io.Writer) error { return exportCDXJ(w, o.warc, cmd.ErrOrStderr()) }
+				if o.out == "" || o.out == "-" {
+					return export(cmd.OutOrStdout())
+				}
+				return writeAtomically(o.out, export)
+			}
 			sel, err := o.selection()
 			if err != nil {
 				return err
@@ -144,23 +169,33 @@ within a second instead of waiting.`,
 			}
 			st := stores[0]
 			export := func(w io.Writer) error {
+				if all {
+					_, err := store.ExportAllVersions(w, st, f, sel)
+					return err
+				}
 				_, err := store.ExportSelected(w, st, f, sel)
 				return err
 			}
 			if len(stores) > 1 {
-				if f == store.WARC {
-					return usageError{errors.New("--format warc: one --db at a time")}
+				if f == store.WARC || f == store.WACZ {
+					return usageError{fmt.Errorf("--format %s: one --db at a time", f)}
+				}
+				if all {
+					return usageError{errors.New("--versions all: one --db at a time")}
 				}
 				export = func(w io.Writer) error {
 					_, err := store.ExportMerged(w, stores, f, sel)
 					return err
 				}
 			}
-			if f == store.WARC {
+			if f == store.WARC || f == store.WACZ {
 				if len(sel.Fields) > 0 {
-					return usageError{errors.New("--fields and --main-text: not with --format warc (records are written whole)")}
+					return usageError{fmt.Errorf("--fields and --main-text: not with --format %s (records are written whole)", f)}
 				}
-				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
+				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
+			}
+			if f == store.WACZ {
+				export = func(w io.Writer) error { return exportWACZ(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
 			}
 			if o.out == "" || o.out == "-" {
 				return export(cmd.OutOrStdout())
@@ -170,7 +205,9 @@ within a second instead of waiting.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&o.dbs, "db", []string{"crawl.db"}, "database `FILE` to read; repeat it to merge the databases of several workers (each URL once, the newest record)")
-	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines), json (one array) or warc (WARC 1.1; gzipped unless -o ends in .warc)")
+	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines), json (one array), warc (WARC 1.1; gzipped unless -o ends in .warc), cdxj (the index of --warc FILE) or wacz (WACZ 1.1.1, with -o FILE.wacz)")
+	fl.StringVar(&o.versions, "versions", "newest", "newest: each URL's last fetch; all: every stored version of each URL, oldest first")
+	fl.StringVar(&o.warc, "warc", "", "with --format cdxj: the WARC `FILE` to index")
 	fl.StringVarP(&o.out, "output", "o", "", "write to `FILE` instead of standard output")
 	fl.StringArrayVar(&o.hosts, "host", nil, "keep records of this `HOST` or host:port (repeatable)")
 	fl.StringArrayVar(&o.status, "status", nil, "keep records with this status: 2xx, 404, error (repeatable, or comma-separated)")
@@ -184,10 +221,11 @@ within a second instead of waiting.`,
 
 // exportWARC writes the selected pages as WARC records to w, gzipped unless
 // out ends in ".warc", and says on stderr what it wrote and skipped.
-func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, stderr io.Writer) error {
+func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, all bool, stderr io.Writer) error {
 	opts := &store.WARCOptions{
-		Software: "politecrawl/" + versionString(),
-		NoGzip:   strings.HasSuffix(out, ".warc"),
+		Software:    "politecrawl/" + versionString(),
+		NoGzip:      strings.HasSuffix(out, ".warc"),
+		AllVersions: all,
 	}
 	if out != "" && out != "-" {
 		opts.Filename = filepath.Base(out)
@@ -196,14 +234,57 @@ func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "crawl: wrote %d pages as WARC request/response records", res.Pages)
+	fmt.Fprintln(stderr, "crawl: wrote "+warcSummary(res))
+	return nil
+}
+
+// warcSummary says what a WARC export wrote and skipped.
+func warcSummary(res store.WARCResult) string {
+	s := fmt.Sprintf("%d pages as WARC request/response records", res.Pages)
+	if res.Revisits > 0 || res.Originals > 0 {
+		s += fmt.Sprintf(", %d as revisit records", res.Revisits)
+		if res.Originals > 0 {
+			s += fmt.Sprintf(" (and %d responses they refer to)", res.Originals)
+		}
+	}
 	if res.NoBody > 0 {
-		fmt.Fprintf(stderr, "; skipped %d without a kept body (crawl with --keep-body)", res.NoBody)
+		s += fmt.Sprintf("; skipped %d without a kept body (crawl with --keep-body)", res.NoBody)
 	}
 	if res.NoReply > 0 {
-		fmt.Fprintf(stderr, "; skipped %d fetch errors (no response)", res.NoReply)
+		s += fmt.Sprintf("; skipped %d fetch errors (no response)", res.NoReply)
 	}
-	fmt.Fprintln(stderr)
+	return s
+}
+
+// exportWACZ writes the selected pages as a WACZ file to w and says on
+// stderr what it holds.
+func exportWACZ(w io.Writer, st *store.Store, sel *store.Selection, out string, all bool, stderr io.Writer) error {
+	res, err := store.ExportWACZ(w, st, sel, &store.WACZOptions{
+		Software:    "politecrawl/" + versionString(),
+		Title:       "crawl of " + filepath.Base(st.Path()),
+		AllVersions: all,
+		TempDir:     filepath.Dir(out),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "crawl: wrote %s: %s; %d pages listed\n", filepath.Base(out), warcSummary(res.WARC), res.Pages)
+	for _, f := range res.Files {
+		fmt.Fprintf(stderr, "  %-24s %10d bytes  %s\n", f.Path, f.Bytes, f.Hash)
+	}
+	return nil
+}
+
+// exportCDXJ writes the CDXJ index of the WARC file warc to w.
+func exportCDXJ(w io.Writer, warc string, stderr io.Writer) error {
+	lines, err := store.IndexWARC(warc, filepath.Base(warc))
+	if err != nil {
+		return fmt.Errorf("--warc %s: %w", warc, err)
+	}
+	if err := store.WriteCDXJ(w, lines); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "crawl: indexed %d records of %s\n", len(lines), warc)
 	return nil
 }
 
