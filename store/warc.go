@@ -111,6 +111,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 		return res, fmt.Errorf("export warc: %w", err)
 	}
 	written := map[string]warcTarget{} // payload digest → its response in the file
+	early := map[string]bool{}         // versions written before their turn, as originals
 	response := func(p *Page) (warcTarget, error) {
 		req, resp, err := warcPair(p)
 		if err != nil {
@@ -179,6 +180,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 						return fmt.Errorf("page %s: %w", orig.URL, err)
 					}
 					res.Originals++
+					early[orig.URL+" "+orig.FetchedAt.String()] = true
 				}
 				req, rev, err := warcRevisit(&p, t)
 				if err != nil {
@@ -200,6 +202,9 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 			if p.Body == nil && p.Size > 0 {
 				res.NoBody++
 				return nil
+			}
+			if early[p.URL+" "+p.FetchedAt.String()] {
+				return nil // written already, as the original of a revisit
 			}
 			if _, err := response(&p); err != nil {
 				return fmt.Errorf("page %s: %w", u, err)
