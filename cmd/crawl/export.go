@@ -272,6 +272,7 @@ func exportWACZ(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 	for _, f := range res.Files {
 		fmt.Fprintf(stderr, "  %-24s %10d bytes  %s\n", f.Path, f.Bytes, f.Hash)
 	}
+	fmt.Fprintf(stderr, "  %-24s listing them, and datapackage-digest.json its hash\n", "datapackage.json")
 	return nil
 }
 
