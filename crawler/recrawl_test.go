@@ -306,7 +306,8 @@ func checkCDXJ(t *testing.T, path string) int {
 		if i > 0 && l.Key < lines[i-1].Key {
 			t.Errorf("line %d not sorted: %q after %q", i, l.Key, lines[i-1].Key)
 		}
-		if l.Filename != filepath.Base(path) || len(l.Timestamp) != 14 {
+		if l.Filename != filepath.Base(path) || len(l.Timestamp) != 14 || (l.Status != "200" && l.Status != "304") ||
+			(l.Mime != "text/html" && l.Mime != "warc/revisit") {
 			t.Errorf("line %s", l.String())
 		}
 		var off, n int64

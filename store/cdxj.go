@@ -63,7 +63,9 @@ func IndexWARC(path, filename string) ([]CDXJLine, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd, err := gowarc.NewWarcFileReaderFromStream(f, 0, gowarc.WithNoValidation())
+	// Lenient, but parsing blocks: the HTTP status and type are needed.
+	rd, err := gowarc.NewWarcFileReaderFromStream(f, 0, gowarc.WithSyntaxErrorPolicy(gowarc.ErrIgnore),
+		gowarc.WithSpecViolationPolicy(gowarc.ErrIgnore), gowarc.WithUnknownRecordTypePolicy(gowarc.ErrIgnore))
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,9 @@
 // The schema (all keys and values are bytes):
 //
 //	records  seq (8 bytes, big endian) → Page as compressed JSON (the export schema; see records.go)
-//	urls     normalised URL → seq of its record
+//	urls     normalised URL → seq of its record (the newest version)
+//	versions normalised URL → seqs of its earlier records (see versions.go)
+//	digests  payload digest → the record that holds the payload (see versions.go)
 //	pages    normalised URL → Page (databases before records)
 //	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
 //	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)

@@ -89,8 +89,8 @@ func mainText(p *store.Page) any {
 func newExportCmd() *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --db FILE [--db FILE…] [--format jsonl|json|warc] [filters] [--fields LIST] [-o FILE]",
-		Short: "Write the stored pages as JSON Lines, a JSON array or WARC",
+		Use:   "export --db FILE [--db FILE…] [--format jsonl|json|warc|cdxj|wacz] [--versions newest|all] [filters] [--fields LIST] [-o FILE]",
+		Short: "Write the stored pages as JSON Lines, a JSON array, WARC, a CDXJ index or WACZ",
 		Long: `Write the pages stored in --db, in URL order, as JSON Lines (one object a
 line, the default) or as one JSON array, to standard output or to -o FILE.
 The fields are documented in README.md ("Export schema").
@@ -106,9 +106,17 @@ crawl run --keep-body and falls back on the stored text. --main-text adds
 it to every record. Without filters and --fields each record is written as
 stored.
 
+Each URL's newest version is written; --versions all writes every version
+(every fetch of the URL: crawl run --recrawl), oldest first.
+
 --format warc writes a WARC 1.1 file (-o FILE.warc.gz, or FILE.warc for no
 compression): a request and a response record for every page whose body the
-crawl kept (crawl run --keep-body); the filters apply.
+crawl kept (crawl run --keep-body); the filters apply. A page whose payload
+is already in the file (a duplicate, or a 304 of a recrawl) is a revisit
+record referring to that response. --format cdxj --warc FILE writes the
+CDXJ index of a WARC file (pywb's format). --format wacz -o FILE.wacz writes
+a WACZ 1.1.1 archive: the WARC, its CDXJ index, the list of pages and
+datapackage.json with every file's sha256.
 
 Several --db (the databases of workers that crawled together through one
 Redis, crawl run --redis) are merged into one stream in URL order, each URL
@@ -124,6 +132,9 @@ within a second instead of waiting.`,
   crawl export --db crawl.db --skip-noindex --fields url,title,canonical
   crawl export --db crawl.db --fields url,title,main_text --content-type text/html
   crawl export --db crawl.db --format warc -o crawl.warc.gz
+  crawl export --format cdxj --warc crawl.warc.gz -o crawl.cdxj
+  crawl export --db crawl.db --format wacz -o crawl.wacz
+  crawl export --db crawl.db --versions all --fields url,fetched_at,digest,not_modified
   crawl export --db w1.db --db w2.db --db w3.db > all.jsonl`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -378,8 +378,11 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		return err
 	}
 	if o.recrawl > 0 && !o.quiet {
-		fmt.Fprintf(stderr, "crawl: recrawl: %d stored %s due again (last fetched more than %v ago%s)\n",
-			requeued, pluralWord(requeued, "page"), o.recrawl, map[bool]string{true: ", adaptive", false: ""}[o.adaptive])
+		how := fmt.Sprintf("last fetched more than %v ago", o.recrawl)
+		if o.adaptive {
+			how = fmt.Sprintf("adaptive intervals of %v to %v", o.recrawl/4, 8*o.recrawl)
+		}
+		fmt.Fprintf(stderr, "crawl: recrawl: %d stored %s due again (%s)\n", requeued, pluralWord(requeued, "page"), how)
 	}
 	before := c.Stats()
 	if before.Pending == 0 {
