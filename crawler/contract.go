@@ -111,8 +111,8 @@ func (f *frontier) changes() <-chan struct{} { return f.changed }
 func storedIn(b *store.Batch) int {
 	n := 0
 	for _, d := range b.Done {
-		if d.Page != nil {
-			n++
+		if d.Page != nil && !d.Entry.Recrawl {
+			n++ // a recrawl's record is a new version of a stored URL
 		}
 	}
 	return n

@@ -77,6 +77,13 @@ type Config struct {
 	Include  []*regexp.Regexp
 	Exclude  []*regexp.Regexp
 	KeepBody bool // store response bodies
+	// Recrawl, if positive, makes QueueRecrawl queue again every stored
+	// URL last fetched more than this long ago (see recrawl.go).
+	Recrawl time.Duration
+	// RecrawlAdaptive gives each URL its own interval within
+	// [Recrawl/4, 8·Recrawl]: shorter when it changed, longer when it did
+	// not (see RecrawlInterval).
+	RecrawlAdaptive bool
 
 	NoRobots   bool // neither fetch nor honour robots.txt, nor nofollow in pages and headers (still recorded)
 	NoSitemaps bool // do not read robots.txt Sitemap: lines and /sitemap.xml
@@ -254,16 +261,17 @@ type Crawler struct {
 	drop     map[string]bool // Config.DropParams
 	notes    hostNotes       // hosts held back and why; robots.txt failures
 
-	fetched atomic.Int64 // fetches finished this run
-	failed  atomic.Int64 // of which errors or status ≥ 400
-	bytes   atomic.Int64 // body bytes read this run
-	commits atomic.Int64 // transactions committed this run
-	commitT atomic.Int64 // nanoseconds spent committing this run
-	skipped atomic.Int64 // URLs stored unfetched (robots.txt) or skipped (no /sitemap.xml) this run
-	denied  atomic.Int64 // of which robots.txt denials
-	retried atomic.Int64 // retries queued this run
-	started atomic.Int64 // unix nanoseconds Run started
-	working atomic.Int64 // workers processing a job
+	fetched     atomic.Int64 // fetches finished this run
+	failed      atomic.Int64 // of which errors or status ≥ 400
+	bytes       atomic.Int64 // body bytes read this run
+	commits     atomic.Int64 // transactions committed this run
+	commitT     atomic.Int64 // nanoseconds spent committing this run
+	skipped     atomic.Int64 // URLs stored unfetched (robots.txt) or skipped (no /sitemap.xml) this run
+	denied      atomic.Int64 // of which robots.txt denials
+	retried     atomic.Int64 // retries queued this run
+	notModified atomic.Int64 // recrawl fetches answered 304 Not Modified this run
+	started     atomic.Int64 // unix nanoseconds Run started
+	working     atomic.Int64 // workers processing a job
 }
 
 // New returns a Crawler that continues the crawl held by st: the pending URLs,
@@ -663,11 +671,14 @@ type Stats struct {
 	Skipped  int64         // URLs stored as skipped this run: robots.txt denials, absent /sitemap.xml
 	Denied   int64         // URLs robots.txt did not allow this run
 	Retries  int64         // retries queued this run
-	Hosts    int           // hosts known
-	Ready    int           // hosts with work and a free slot
-	Waiting  int           // hosts with work and a free slot, waiting for their rate limit
-	Held     int           // hosts with work and no free slot (at their concurrency cap)
-	Elapsed  time.Duration // since Run started
+	// NotModified counts the recrawl fetches answered 304 Not Modified
+	// this run (their stored content kept).
+	NotModified int64
+	Hosts       int           // hosts known
+	Ready       int           // hosts with work and a free slot
+	Waiting     int           // hosts with work and a free slot, waiting for their rate limit
+	Held        int           // hosts with work and no free slot (at their concurrency cap)
+	Elapsed     time.Duration // since Run started
 }
 
 // Stats returns the crawl's progress. It is safe to call during Run.
@@ -677,6 +688,7 @@ func (c *Crawler) Stats() Stats {
 		Stored: fs.done, Pending: fs.queued, InFlight: fs.open, Hosts: fs.hosts, Ready: fs.ready,
 		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(),
 		CommitT: time.Duration(c.commitT.Load()), Skipped: c.skipped.Load(), Denied: c.denied.Load(), Retries: c.retried.Load(),
+		NotModified: c.notModified.Load(),
 	}
 	s.Ready, s.Waiting, s.Held = c.front.hostStates(time.Now())
 	if t := c.started.Load(); t != 0 {

@@ -63,8 +63,21 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		c.discoverSitemaps(&found, u, nil, j.record().Depth)
 	}
 
+	var pr *prior
+	if j.record().Recrawl {
+		pr = c.priorOf(j)
+	}
 	start := time.Now()
-	resp, err := c.fetcher.Fetch(ctx, j.URL)
+	resp, err := c.fetchFor(ctx, j, pr)
+	if err == nil {
+		if valid, conditional := notModified(resp, pr); conditional && !valid {
+			// A 304 that does not confirm the stored copy: ask plainly
+			// (a request paced like any other).
+			c.fetched.Add(1)
+			resp, err = c.fetcher.Fetch(ctx, j.URL)
+			pr.sent = fetch.Validators{}
+		}
+	}
 	release()
 	if err != nil && ctx.Err() != nil {
 		return result{}, false // stopped by us: the URL stays pending
@@ -91,7 +104,14 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		return r, true
 	}
 	c.bytes.Add(int64(len(resp.Body)))
+	if valid, _ := notModified(resp, pr); valid {
+		c.front.observe(j.Host, true, resp.Duration)
+		c.notModified.Add(1)
+		keepStored(p, pr, resp, c.cfg.KeepBody)
+		return r, true
+	}
 	p.FinalURL = resp.FinalURL
+	p.Digest = store.Digest(resp.Body)
 	p.Status = resp.Status
 	p.ContentType = resp.ContentType
 	p.Headers = keptHeaders(resp)
@@ -129,6 +149,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 	default:
 		c.front.observe(j.Host, true, resp.Duration)
 		c.content(&r, &j, resp, p)
+		p.SimHash = simHashString(p.Text)
 	}
 	if p.Failed() {
 		c.failed.Add(1)
@@ -287,7 +308,7 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 		return false
 	case !c.inScope(l) || c.trap(s) != "":
 		return false
-	case !c.visited.add(fp):
+	case !c.visited.add(fp) && !rec.Recrawl:
 		return false // queued or fetched on its own account
 	}
 	next := job{

@@ -336,10 +336,24 @@ func blocked(a netip.Addr) bool {
 // Response.Status; a redirect is returned as it is, not followed. Under a
 // context from WithPacer, the request waits for its Pacer first.
 func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
-	return c.get(ctx, c.http, rawURL, c.cfg.MaxBody)
+	return c.get(ctx, c.http, rawURL, c.cfg.MaxBody, Validators{})
 }
 
-func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBody int64) (*Response, error) {
+// Validators are what a conditional request sends of a stored response:
+// its ETag as If-None-Match and its Last-Modified as If-Modified-Since.
+// The zero value makes a plain request.
+type Validators struct {
+	ETag         string // the stored ETag header, as received
+	LastModified string // the stored Last-Modified header, as received
+}
+
+// FetchConditional is Fetch with the conditional headers of v: a server
+// whose copy has not changed answers 304 Not Modified, without a body.
+func (c *Client) FetchConditional(ctx context.Context, rawURL string, v Validators) (*Response, error) {
+	return c.get(ctx, c.http, rawURL, c.cfg.MaxBody, v)
+}
+
+func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBody int64, v Validators) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
@@ -349,6 +363,12 @@ func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBod
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
 	req.Header.Set("Accept-Encoding", "gzip, br")
+	if v.ETag != "" {
+		req.Header.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		req.Header.Set("If-Modified-Since", v.LastModified)
+	}
 
 	st := &sendTimes{granted: time.Now()} // moved on by each paced round trip
 	req = req.WithContext(context.WithValue(ctx, sendTimesKey{}, st))

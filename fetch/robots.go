@@ -55,7 +55,7 @@ func (r *Robots) Allowed(u *url.URL) bool {
 // serves (Expires) and where it is kept. It returns an error only when
 // ctx ends: an unreachable robots.txt is a Robots whose Err is set.
 func (c *Client) FetchRobots(ctx context.Context, origin string) (*Robots, error) {
-	resp, err := c.get(ctx, c.robots, origin+"/robots.txt", maxRobotsBody)
+	resp, err := c.get(ctx, c.robots, origin+"/robots.txt", maxRobotsBody, Validators{})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

@@ -93,6 +93,24 @@ func (w *fetcher) AllowHost(host string) {
 func (w *fetcher) Fetch(ctx context.Context, url string) (*fetch.Response, error) {
 	start := time.Now()
 	resp, err := w.f.Fetch(ctx, url)
+	return w.count(ctx, start, resp, err)
+}
+
+// FetchConditional passes a recrawl's conditional request on to the
+// wrapped fetcher when it can make one, else makes a plain one.
+func (w *fetcher) FetchConditional(ctx context.Context, url string, v fetch.Validators) (*fetch.Response, error) {
+	cf, ok := w.f.(interface {
+		FetchConditional(context.Context, string, fetch.Validators) (*fetch.Response, error)
+	})
+	if !ok {
+		return w.Fetch(ctx, url)
+	}
+	start := time.Now()
+	resp, err := cf.FetchConditional(ctx, url, v)
+	return w.count(ctx, start, resp, err)
+}
+
+func (w *fetcher) count(ctx context.Context, start time.Time, resp *fetch.Response, err error) (*fetch.Response, error) {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Abandoned by the crawl: the URL stays pending.

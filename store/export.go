@@ -16,15 +16,17 @@ const (
 	JSONLines Format = "jsonl" // one JSON object per line
 	JSONArray Format = "json"  // one JSON array of objects
 	WARC      Format = "warc"  // WARC 1.1 request and response records (see ExportWARC)
+	CDXJ      Format = "cdxj"  // a CDXJ index of a WARC file (see IndexWARC)
+	WACZ      Format = "wacz"  // a WACZ 1.1.1 archive (see ExportWACZ)
 )
 
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
-	case JSONLines, JSONArray, WARC:
+	case JSONLines, JSONArray, WARC, CDXJ, WACZ:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown export format %q (want jsonl, json or warc)", s)
+	return "", fmt.Errorf("unknown export format %q (want jsonl, json, warc, cdxj or wacz)", s)
 }
 
 // Export writes every stored page to w in format f, in URL order, and returns
@@ -39,6 +41,12 @@ func Export(w io.Writer, s *Store, f Format) (int, error) {
 // as they are, without decoding.
 func ExportSelected(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
 	return exportEach(w, s.ForEachPage, f, sel)
+}
+
+// ExportAllVersions is like ExportSelected but writes every stored version
+// of each URL, oldest first, where ExportSelected writes the newest.
+func ExportAllVersions(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
+	return exportEach(w, s.ForEachVersion, f, sel)
 }
 
 // exportEach writes the records each walks, in its order.

@@ -97,6 +97,27 @@ func appendPageJSON(b []byte, p *Page) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if p.Digest != "" {
+		b = append(b, `,"digest":`...)
+		b = appendJSONString(b, p.Digest)
+	}
+	if p.DuplicateOf != nil {
+		b = append(b, `,"duplicate_of":{"url":`...)
+		b = appendJSONString(b, p.DuplicateOf.URL)
+		b = append(b, `,"fetched_at":`...)
+		var err error
+		if b, err = appendJSONTime(b, p.DuplicateOf.FetchedAt); err != nil {
+			return nil, err
+		}
+		b = append(b, '}')
+	}
+	if p.NotModified {
+		b = append(b, `,"not_modified":true`...)
+	}
+	if p.SimHash != "" {
+		b = append(b, `,"simhash":`...)
+		b = appendJSONString(b, p.SimHash)
+	}
 	if len(p.Body) > 0 {
 		b = append(b, `,"body":"`...)
 		b = base64.StdEncoding.AppendEncode(b, p.Body)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,28 +26,40 @@ var (
 	bucketURLs    = []byte("urls")
 )
 
-// putPage stores v as the record of url, in place of any it had.
-func putPage(tx *bolt.Tx, url string, v []byte) error {
+// putPage stores v as the newest record of url and returns its seq. The
+// record it had stays, as an earlier version (see versions.go); one of a
+// database from before the index moves to records first.
+func putPage(tx *bolt.Tx, url string, v []byte) (uint64, error) {
 	records, urls, legacy := tx.Bucket(bucketRecords), tx.Bucket(bucketURLs), tx.Bucket(bucketPages)
+	records.FillPercent = 1 // appended in key order: full pages
 	key := []byte(url)
 	if old := urls.Get(key); old != nil {
-		if err := records.Delete(seqKey(binary.BigEndian.Uint64(old))); err != nil {
-			return err
+		if err := keepVersion(tx, key, bytes.Clone(old)); err != nil {
+			return 0, err
 		}
-	} else if legacy.Get(key) != nil {
+	} else if lv := legacy.Get(key); lv != nil {
+		seq, err := records.NextSequence()
+		if err != nil {
+			return 0, err
+		}
+		if err := records.Put(seqKey(seq), bytes.Clone(lv)); err != nil {
+			return 0, err
+		}
+		if err := keepVersion(tx, key, seqKey(seq)); err != nil {
+			return 0, err
+		}
 		if err := legacy.Delete(key); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	seq, err := records.NextSequence()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	records.FillPercent = 1 // appended in key order: full pages
 	if err := records.Put(seqKey(seq), v); err != nil {
-		return err
+		return 0, err
 	}
-	return urls.Put(key, seqKey(seq))
+	return seq, urls.Put(key, seqKey(seq))
 }
 
 // getPage returns the stored record of url, or nil.

@@ -162,7 +162,7 @@ func (sv *salvage) write(st *Store, fp func(string) uint64) (rep *RepairReport, 
 				}
 				// bbolt keeps v until the commit: it points into the
 				// file's map, which stays until Repair returns.
-				if err := putPage(tx, u, v); err != nil {
+				if _, err := putPage(tx, u, v); err != nil {
 					return fmt.Errorf("put %s: %w", u, err)
 				}
 			}
@@ -273,6 +273,12 @@ func (sv *salvage) writeOthers(tx *bolt.Tx) (int, error) {
 	}
 	for _, kv := range sv.others {
 		path := kv.path
+		if path[0] == string(bucketVersions) || path[0] == string(bucketDigests) {
+			// They point at records by sequence, and the records are
+			// written anew: a repaired database keeps each URL's newest
+			// record, without its history.
+			continue
+		}
 		if kv.bucket && kv.key != nil {
 			path = append(path[:len(path):len(path)], string(kv.key))
 		}

@@ -711,7 +711,7 @@ func (s *Salvaged) lostError() error {
 // Store.Summarize does, with an *UnreadableError when records were lost.
 func (s *Salvaged) Summarize(topHosts int) (*Summary, error) {
 	sm := newSummarizer()
-	err := s.ForEachPage(func(u string, js []byte) error { return sm.add([]byte(u), js) })
+	err := s.ForEachPage(func(u string, js []byte) error { return sm.add(nil, []byte(u), js) })
 	if _, ok := errors.AsType[*UnreadableError](err); err != nil && !ok {
 		return nil, fmt.Errorf("stats of %s: %w", s.sv.path, err)
 	}

@@ -43,6 +43,19 @@ type Summary struct {
 	// beyond a page's cap, the others (max-depth, similar-hops, url-length,
 	// path-depth, path-repeats) the links not followed; by name.
 	Limits []Count `json:"limits"`
+
+	// Versions counts the earlier versions kept: fetches of stored URLs
+	// before their newest (crawl run --recrawl).
+	Versions int `json:"versions,omitempty"`
+	// Recrawl says what the newest fetch of each URL fetched again found;
+	// nil when no URL has two versions.
+	Recrawl *RecrawlCounts `json:"recrawl,omitempty"`
+	// Duplicates counts the records (newest versions) whose payload is
+	// another record's (duplicate_of), 304s apart.
+	Duplicates int `json:"duplicates,omitempty"`
+	// NearDuplicates are the clusters of pages with nearly the same text
+	// (SimHash); nil when there are none.
+	NearDuplicates *NearDuplicates `json:"near_duplicates,omitempty"`
 }
 
 // Count is one line of a histogram.
@@ -73,7 +86,15 @@ type summaryPage struct {
 	Skipped     bool           `json:"skipped"`
 	LinksCut    int            `json:"links_cut"`
 	NotFollowed map[string]int `json:"not_followed"`
+	Digest      string         `json:"digest"`
+	DuplicateOf *Ref           `json:"duplicate_of"`
+	NotModified bool           `json:"not_modified"`
+	SimHash     string         `json:"simhash"`
 }
+
+// DefaultNearDistance is the Hamming distance within which Summarize
+// counts two pages' SimHashes as near-duplicates.
+const DefaultNearDistance = 3
 
 // Summarize reads the whole database in one read transaction and returns its
 // summary with at most topHosts hosts in TopHosts (0: none, negative: all).
@@ -81,7 +102,14 @@ type summaryPage struct {
 // depths, not with the number of pages. On a store from KeepGoing, records
 // that cannot be read are counted in Unreadable, and the summary of the
 // others comes with an *UnreadableError.
-func (s *Store) Summarize(topHosts int) (sum *Summary, err error) {
+func (s *Store) Summarize(topHosts int) (*Summary, error) {
+	return s.SummarizeNear(topHosts, DefaultNearDistance)
+}
+
+// SummarizeNear is Summarize with near-duplicates within near bits (0:
+// identical SimHashes only). It keeps 12 bytes for each page with a
+// SimHash.
+func (s *Store) SummarizeNear(topHosts, near int) (sum *Summary, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.guard(&err)
 	sm := newSummarizer()
@@ -95,7 +123,7 @@ func (s *Store) Summarize(topHosts int) (sum *Summary, err error) {
 			}
 			js, err := r.read(v)
 			if err == nil {
-				err = sm.add(k, js)
+				err = sm.add(tx, k, js)
 			}
 			if err != nil {
 				return s.unreadable(&bad, fmt.Errorf("page %s: %w", k, err))
@@ -104,6 +132,36 @@ func (s *Store) Summarize(topHosts int) (sum *Summary, err error) {
 		})
 		if err != nil {
 			return err
+		}
+		if len(sm.hashes) > 1 {
+			nd, want := summarizeClusters(nearClusters(sm.hashes, near), near)
+			if nd.Clusters > 0 {
+				sm.sum.NearDuplicates = nd
+				// A second walk names the first pages of the largest
+				// clusters: the pages with a SimHash, in the same order.
+				i := 0
+				err := forEachRecord(tx, func(k, v []byte) error {
+					js, err := r.read(v)
+					if err != nil {
+						return nil // counted unreadable by the first walk
+					}
+					var sp struct {
+						SimHash string `json:"simhash"`
+					}
+					json.Unmarshal(js, &sp)
+					if h, ok := parseSimHash(sp.SimHash); !ok || h == 0 {
+						return nil
+					}
+					if j, ok := want[i]; ok {
+						nd.Top[j].URLs = append(nd.Top[j].URLs, string(k))
+					}
+					i++
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
 		}
 		front := tx.Bucket(bucketFrontier)
 		return front.ForEachBucket(func(k []byte) error {
@@ -131,6 +189,8 @@ type summarizer struct {
 	depths  map[int]int
 	hosts   map[string]*HostCount
 	limits  map[string]int
+	recrawl RecrawlCounts
+	hashes  []uint64 // SimHashes of the pages that have one, in record order
 }
 
 func newSummarizer() *summarizer {
@@ -149,8 +209,9 @@ func (sm *summarizer) host(name string) *HostCount {
 	return h
 }
 
-// add counts the record of URL k, whose JSON is js.
-func (sm *summarizer) add(k, js []byte) error {
+// add counts the record of URL k, whose JSON is js; with tx, the URL's
+// earlier versions too.
+func (sm *summarizer) add(tx *bolt.Tx, k, js []byte) error {
 	sum := &sm.sum
 	var p summaryPage
 	if err := json.Unmarshal(js, &p); err != nil {
@@ -158,6 +219,15 @@ func (sm *summarizer) add(k, js []byte) error {
 	}
 	sum.Pages++
 	sum.Bytes += p.Size
+	if p.DuplicateOf != nil && !p.NotModified {
+		sum.Duplicates++
+	}
+	if h, ok := parseSimHash(p.SimHash); ok && h != 0 {
+		sm.hashes = append(sm.hashes, h)
+	}
+	if tx != nil {
+		sm.versions(tx, k, &p)
+	}
 	if p.LinksCut > 0 {
 		sm.limits["max-links"] += p.LinksCut
 	}
@@ -200,6 +270,36 @@ func (sm *summarizer) add(k, js []byte) error {
 	return nil
 }
 
+// versions counts the earlier versions of URL k, whose newest record is p,
+// and what the newest fetch found compared with the one before.
+func (sm *summarizer) versions(tx *bolt.Tx, k []byte, p *summaryPage) {
+	hs := history(tx, k)
+	if len(hs) == 0 {
+		return
+	}
+	rc := &sm.recrawl
+	sm.sum.Versions += len(hs)
+	rc.URLs++
+	var prev struct {
+		Digest string `json:"digest"`
+	}
+	if pv := tx.Bucket(bucketRecords).Get(hs[len(hs)-1]); pv != nil {
+		if js, err := decodeValue(pv, nil); err == nil {
+			json.Unmarshal(js, &prev)
+		}
+	}
+	switch {
+	case p.NotModified:
+		rc.NotModified++
+	case p.Status == 0 || p.Error != "":
+		rc.Failed++
+	case p.Digest != "" && p.Digest == prev.Digest:
+		rc.Unchanged++
+	default:
+		rc.Changed++
+	}
+}
+
 // pending counts n frontier entries of host.
 func (sm *summarizer) pending(host string, n int) {
 	if n == 0 {
@@ -222,6 +322,10 @@ func (sm *summarizer) finish(topHosts int) *Summary {
 	sum.Status = append(sum.Status, byCount(sm.status)...) // odd codes, if any
 	sum.ContentTypes = byCount(sm.types)
 	sum.Limits = byCount(sm.limits)
+	if sm.recrawl.URLs > 0 {
+		rc := sm.recrawl
+		sum.Recrawl = &rc
+	}
 	sum.Errors = byCount(sm.reasons)
 	for _, d := range slices.Sorted(maps.Keys(sm.depths)) {
 		sum.Depth = append(sum.Depth, Count{strconv.Itoa(d), sm.depths[d]})

@@ -5,7 +5,9 @@
 // The schema (all keys and values are bytes):
 //
 //	records  seq (8 bytes, big endian) → Page as compressed JSON (the export schema; see records.go)
-//	urls     normalised URL → seq of its record
+//	urls     normalised URL → seq of its record (the newest version)
+//	versions normalised URL → seqs of its earlier records (see versions.go)
+//	digests  payload digest → the record that holds the payload (see versions.go)
 //	pages    normalised URL → Page (databases before records)
 //	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
 //	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)
@@ -277,7 +279,23 @@ type Page struct {
 	// hook set. A field whose selector matched nothing is absent. Read
 	// back from JSON, arrays are []any.
 	Fields map[string]any `json:"fields,omitempty"`
-	Body   []byte         `json:"body,omitempty"`
+	// Digest is the SHA-1 of the payload (the body as read), written as
+	// WARC-Payload-Digest is: "sha1:" and 32 base32 digits (see Digest).
+	// Every record with a response has one.
+	Digest string `json:"digest,omitempty"`
+	// DuplicateOf names the record that holds this record's payload: an
+	// earlier fetch of the same URL or of another whose payload had the
+	// same digest. The body is stored once, there (see versions.go).
+	DuplicateOf *Ref `json:"duplicate_of,omitempty"`
+	// NotModified marks a fetch that the server answered 304 Not Modified
+	// to a conditional request: the content fields (status, type,
+	// headers, title, text, links, digest) are the earlier version's, and
+	// Size is what this fetch read.
+	NotModified bool `json:"not_modified,omitempty"`
+	// SimHash is the 64-bit SimHash of Text, as 16 hex digits: pages whose
+	// SimHashes differ in few bits are near-duplicates.
+	SimHash string `json:"simhash,omitempty"`
+	Body    []byte `json:"body,omitempty"`
 	// HTTP is the exchange's status line and headers, kept with the body
 	// (crawl run --keep-body) so that a WARC export can rebuild it.
 	HTTP *HTTPExchange `json:"http,omitempty"`
@@ -296,6 +314,9 @@ type Entry struct {
 	// only in their numbers (a calendar's next month, a next page).
 	Run int
 	Seq uint64 // position in the queue, assigned by Commit
+	// Recrawl marks the fetch of a URL that is already stored (crawl run
+	// --recrawl): its record becomes the URL's newest version.
+	Recrawl bool
 }
 
 // Done is a fetched URL: its page is stored and its frontier entry removed.
@@ -382,14 +403,21 @@ func (s *Store) Commit(b *Batch) error {
 		for _, d := range b.Done {
 			if d.Page != nil {
 				v := d.Value
-				if v == nil {
-					var err error
+				dup, err := dedupe(tx, d.Page)
+				if err != nil {
+					return fmt.Errorf("digest of %s: %w", d.Entry.URL, err)
+				}
+				if v == nil || dup {
 					if v, err = EncodePage(d.Page); err != nil {
 						return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
 					}
 				}
-				if err := putPage(tx, d.Entry.URL, v); err != nil {
+				seq, err := putPage(tx, d.Entry.URL, v)
+				if err != nil {
 					return fmt.Errorf("put %s: %w", d.Entry.URL, err)
+				}
+				if err := indexDigest(tx, d.Page, seq); err != nil {
+					return fmt.Errorf("digest of %s: %w", d.Entry.URL, err)
 				}
 			}
 			if d.Entry.Seq == 0 {
@@ -478,22 +506,29 @@ func seqKey(n uint64) []byte {
 	return k[:]
 }
 
-// encodeEntry writes an entry as uvarint(depth | run<<32) ‖ URL: the run
-// rides in the high bits, so that entries written before it had a run
-// read as run 0.
+// encodeEntry writes an entry as uvarint(depth | run<<32 | recrawl<<63) ‖
+// URL: the run and the recrawl mark ride in the high bits, so that entries
+// written before them read as run 0, not a recrawl.
 func encodeEntry(e *Entry) []byte {
 	v := make([]byte, 0, binary.MaxVarintLen64+len(e.URL))
-	v = binary.AppendUvarint(v, uint64(uint32(e.Depth))|uint64(uint32(e.Run))<<32)
+	dr := uint64(uint32(e.Depth)) | uint64(uint32(e.Run)&recrawlRunMask)<<32
+	if e.Recrawl {
+		dr |= 1 << 63
+	}
+	v = binary.AppendUvarint(v, dr)
 	return append(v, e.URL...)
 }
+
+// recrawlRunMask keeps a run below the recrawl mark's bit.
+const recrawlRunMask = 1<<31 - 1
 
 func decodeEntry(host string, k, v []byte) (Entry, error) {
 	dr, n := binary.Uvarint(v)
 	if n <= 0 || len(k) != 8 {
 		return Entry{}, fmt.Errorf("corrupt frontier entry in queue %q", host)
 	}
-	return Entry{URL: string(v[n:]), Host: host, Depth: int(uint32(dr)), Run: int(dr >> 32),
-		Seq: binary.BigEndian.Uint64(k)}, nil
+	return Entry{URL: string(v[n:]), Host: host, Depth: int(uint32(dr)), Run: int(dr >> 32 & recrawlRunMask),
+		Recrawl: dr>>63 != 0, Seq: binary.BigEndian.Uint64(k)}, nil
 }
 
 // Hosts returns the hosts that have pending entries.

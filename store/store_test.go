@@ -324,8 +324,9 @@ func TestSeenLogAndOldSeen(t *testing.T) {
 
 // TestRecordsAndLegacyPages: records are appended and found through the URL
 // index; those of a database from before the index (in pages, keyed by
-// URL) are read alongside, in one URL order; a URL stored again keeps one
-// record, the newest, whichever layout held it.
+// URL) are read alongside, in one URL order; a URL stored again has its
+// newest record read, and keeps the earlier one as a version, whichever
+// layout held it.
 func TestRecordsAndLegacyPages(t *testing.T) {
 	s := openTemp(t)
 	if err := s.db.Update(func(tx *bolt.Tx) error { // as an older version wrote them
@@ -377,11 +378,27 @@ func TestRecordsAndLegacyPages(t *testing.T) {
 		t.Fatalf("Page(b) = %+v, %v, %v", p, ok, err)
 	}
 	s.db.View(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bucketRecords).Stats().KeyN; n != 4 {
-			t.Errorf("%d records appended, want 4 (a, c, d, e once)", n)
+		if n := tx.Bucket(bucketRecords).Stats().KeyN; n != 6 {
+			t.Errorf("%d records appended, want 6 (a, c, e, then d moved from pages, d and e again)", n)
+		}
+		if n := tx.Bucket(bucketPages).Stats().KeyN; n != 1 {
+			t.Errorf("%d records left in pages, want 1 (b)", n)
 		}
 		return nil
 	})
+	for u, want := range map[string][]int{"http://a.test/d": {410, 201}, "http://a.test/e": {200, 202}, "http://a.test/b": {410}} {
+		vs, err := s.Versions(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, v := range vs {
+			got = append(got, v.Status)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("versions of %s: statuses %v, want %v", u, got, want)
+		}
+	}
 	if err := s.Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 				return err
 			}
 			if serve {
-				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog})
+				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog, Conditional: true})
 				if err != nil {
 					return fmt.Errorf("demo site: %w", err)
 				}
@@ -69,7 +69,7 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 				}
 				o.db = filepath.Join(dir, "demo.db")
 			}
-			web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Latency: latency})
+			web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Latency: latency, Conditional: true})
 			if err != nil {
 				return fmt.Errorf("demo site: %w", err)
 			}

@@ -28,6 +28,8 @@ type exportOptions struct {
 	mainText     bool
 	skipNoIndex  bool
 	keepGoing    bool
+	versions     string         // --versions: newest or all
+	warc         string         // --warc: the WARC file --format cdxj indexes
 	extract      extractOptions // --extract, --extract-url, --config's [[extract]] tables
 }
 
@@ -123,8 +125,8 @@ func mainText(p *store.Page) any {
 func newExportCmd() *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export --db FILE [--db FILE…] [--format jsonl|json|warc] [filters] [--fields LIST] [-o FILE]",
-		Short: "Write the stored pages as JSON Lines, a JSON array or WARC",
+		Use:   "export --db FILE [--db FILE…] [--format jsonl|json|warc|cdxj|wacz] [--versions newest|all] [filters] [--fields LIST] [-o FILE]",
+		Short: "Write the stored pages as JSON Lines, a JSON array, WARC, a CDXJ index or WACZ",
 		Long: `Write the pages stored in --db, in URL order, as JSON Lines (one object a
 line, the default) or as one JSON array, to standard output or to -o FILE.
 The fields are documented in README.md ("Export schema").
@@ -142,7 +144,15 @@ stored.
 
 --format warc writes a WARC 1.1 file (-o FILE.warc.gz, or FILE.warc for no
 compression): a request and a response record for every page whose body the
-crawl kept (crawl run --keep-body); the filters apply.
+crawl kept (crawl run --keep-body); the filters apply. A page whose payload
+is already in the file (a duplicate, or a 304 of a recrawl) is a revisit
+record referring to that response. --format cdxj --warc FILE writes the
+CDXJ index of a WARC file (pywb's format). --format wacz -o FILE.wacz writes
+a WACZ 1.1.1 archive: the WARC, its CDXJ index, the list of pages and
+datapackage.json with every file's sha256.
+
+Each URL's newest version is written; --versions all writes every version
+(every fetch of the URL: crawl run --recrawl), oldest first.
 
 Several --db (the databases of workers that crawled together through one
 Redis, crawl run --redis) are merged into one stream in URL order, each URL
@@ -164,7 +174,10 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
   crawl export --db crawl.db --skip-noindex --fields url,title,canonical
   crawl export --db crawl.db --fields url,title,main_text --content-type text/html
   crawl export --db crawl.db --format warc -o crawl.warc.gz
-  crawl export --db w1.db --db w2.db --db w3.db > all.jsonl`,
+  crawl export --db w1.db --db w2.db --db w3.db > all.jsonl
+  crawl export --format cdxj --warc crawl.warc.gz -o crawl.cdxj
+  crawl export --db crawl.db --format wacz -o crawl.wacz
+  crawl export --db crawl.db --versions all --fields url,fetched_at,digest,not_modified`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := store.ParseFormat(o.format)
@@ -178,17 +191,36 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 			if o.keepGoing && len(o.dbs) > 1 {
 				return usageError{errors.New("--keep-going: one --db at a time")}
 			}
+			all := false
+			switch o.versions {
+			case "newest":
+			case "all":
+				all = true
+			default:
+				return usageError{fmt.Errorf("--versions %q: want newest or all", o.versions)}
+			}
+			switch {
+			case f == store.CDXJ && o.warc == "":
+				return usageError{errors.New("--format cdxj: name the WARC file to index with --warc FILE (written by --format warc)")}
+			case f != store.CDXJ && o.warc != "":
+				return usageError{errors.New("--warc: only with --format cdxj")}
+			case f == store.WACZ && (o.out == "" || o.out == "-"):
+				return usageError{errors.New("--format wacz: give the file to write with -o FILE.wacz")}
+			}
+			if f == store.CDXJ {
+				return o.write(cmd, func(w io.Writer) error { return exportCDXJ(w, o.warc, cmd.ErrOrStderr()) })
+			}
 			x, err := o.extraction(sel)
 			if err != nil {
 				return err
 			}
-			if x != nil && f == store.WARC {
+			if x != nil && (f == store.WARC || f == store.WACZ) {
 				return usageError{errExtractWARC}
 			}
 			var stores []*store.Store
 			for _, db := range o.dbs {
 				st, err := store.Open(db, &store.Options{ReadOnly: true})
-				if err != nil && o.keepGoing && f != store.WARC && errors.Is(err, store.ErrDamaged) {
+				if err != nil && o.keepGoing && f != store.WARC && f != store.WACZ && !all && errors.Is(err, store.ErrDamaged) {
 					// bbolt cannot read this file: read what the salvage can.
 					fmt.Fprintf(cmd.ErrOrStderr(), "crawl: %v; exporting what can be read\n", err)
 					return o.exportSalvaged(cmd, db, f, sel)
@@ -204,23 +236,33 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 			}
 			st := stores[0]
 			export := func(w io.Writer) error {
+				if all {
+					_, err := store.ExportAllVersions(w, st, f, sel)
+					return err
+				}
 				_, err := store.ExportSelected(w, st, f, sel)
 				return err
 			}
 			if len(stores) > 1 {
-				if f == store.WARC {
-					return usageError{errors.New("--format warc: one --db at a time")}
+				if f == store.WARC || f == store.WACZ {
+					return usageError{fmt.Errorf("--format %s: one --db at a time", f)}
+				}
+				if all {
+					return usageError{errors.New("--versions all: one --db at a time")}
 				}
 				export = func(w io.Writer) error {
 					_, err := store.ExportMerged(w, stores, f, sel)
 					return err
 				}
 			}
-			if f == store.WARC {
+			if f == store.WARC || f == store.WACZ {
 				if len(sel.Fields) > 0 {
-					return usageError{errors.New("--fields and --main-text: not with --format warc (records are written whole)")}
+					return usageError{fmt.Errorf("--fields and --main-text: not with --format %s (records are written whole)", f)}
 				}
-				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, cmd.ErrOrStderr()) }
+				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
+			}
+			if f == store.WACZ {
+				export = func(w io.Writer) error { return exportWACZ(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
 			}
 			if x != nil {
 				defer x.report(cmd.ErrOrStderr())
@@ -230,7 +272,9 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&o.dbs, "db", []string{"crawl.db"}, "database `FILE` to read; repeat it to merge the databases of several workers (each URL once, the newest record)")
-	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines), json (one array) or warc (WARC 1.1; gzipped unless -o ends in .warc)")
+	fl.StringVar(&o.format, "format", "jsonl", "jsonl (JSON Lines), json (one array), warc (WARC 1.1; gzipped unless -o ends in .warc), cdxj (the index of --warc FILE) or wacz (WACZ 1.1.1, with -o FILE.wacz)")
+	fl.StringVar(&o.versions, "versions", "newest", "newest: each URL's last fetch; all: every stored version of each URL, oldest first")
+	fl.StringVar(&o.warc, "warc", "", "with --format cdxj: the WARC `FILE` to index")
 	fl.StringVarP(&o.out, "output", "o", "", "write to `FILE` instead of standard output")
 	fl.StringArrayVar(&o.hosts, "host", nil, "keep records of this `HOST` or host:port (repeatable)")
 	fl.StringArrayVar(&o.status, "status", nil, "keep records with this status: 2xx, 404, error (repeatable, or comma-separated)")
@@ -247,10 +291,11 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 
 // exportWARC writes the selected pages as WARC records to w, gzipped unless
 // out ends in ".warc", and says on stderr what it wrote and skipped.
-func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, stderr io.Writer) error {
+func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, all bool, stderr io.Writer) error {
 	opts := &store.WARCOptions{
-		Software: "politecrawl/" + versionString(),
-		NoGzip:   strings.HasSuffix(out, ".warc"),
+		Software:    "politecrawl/" + versionString(),
+		NoGzip:      strings.HasSuffix(out, ".warc"),
+		AllVersions: all,
 	}
 	if out != "" && out != "-" {
 		opts.Filename = filepath.Base(out)
@@ -259,15 +304,59 @@ func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 	if _, skipped := errors.AsType[*store.UnreadableError](err); err != nil && !skipped {
 		return err
 	}
-	fmt.Fprintf(stderr, "crawl: wrote %d pages as WARC request/response records", res.Pages)
+	fmt.Fprintln(stderr, "crawl: wrote "+warcSummary(res))
+	return err
+}
+
+// warcSummary says what a WARC export wrote and skipped.
+func warcSummary(res store.WARCResult) string {
+	s := fmt.Sprintf("%d pages as WARC request/response records", res.Pages)
+	if res.Revisits > 0 || res.Originals > 0 {
+		s += fmt.Sprintf(", %d as revisit records", res.Revisits)
+		if res.Originals > 0 {
+			s += fmt.Sprintf(" (and %d responses they refer to)", res.Originals)
+		}
+	}
 	if res.NoBody > 0 {
-		fmt.Fprintf(stderr, "; skipped %d without a kept body (crawl with --keep-body)", res.NoBody)
+		s += fmt.Sprintf("; skipped %d without a kept body (crawl with --keep-body)", res.NoBody)
 	}
 	if res.NoReply > 0 {
-		fmt.Fprintf(stderr, "; skipped %d fetch errors (no response)", res.NoReply)
+		s += fmt.Sprintf("; skipped %d fetch errors (no response)", res.NoReply)
 	}
-	fmt.Fprintln(stderr)
-	return err
+	return s
+}
+
+// exportWACZ writes the selected pages as a WACZ file to w and says on
+// stderr what it holds.
+func exportWACZ(w io.Writer, st *store.Store, sel *store.Selection, out string, all bool, stderr io.Writer) error {
+	res, err := store.ExportWACZ(w, st, sel, &store.WACZOptions{
+		Software:    "politecrawl/" + versionString(),
+		Title:       "crawl of " + filepath.Base(st.Path()),
+		AllVersions: all,
+		TempDir:     filepath.Dir(out),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "crawl: wrote %s: %s; %d pages listed\n", filepath.Base(out), warcSummary(res.WARC), res.Pages)
+	for _, f := range res.Files {
+		fmt.Fprintf(stderr, "  %-24s %10d bytes  %s\n", f.Path, f.Bytes, f.Hash)
+	}
+	fmt.Fprintf(stderr, "  %-24s listing them, and datapackage-digest.json its hash\n", "datapackage.json")
+	return nil
+}
+
+// exportCDXJ writes the CDXJ index of the WARC file warc to w.
+func exportCDXJ(w io.Writer, warc string, stderr io.Writer) error {
+	lines, err := store.IndexWARC(warc, filepath.Base(warc))
+	if err != nil {
+		return fmt.Errorf("--warc %s: %w", warc, err)
+	}
+	if err := store.WriteCDXJ(w, lines); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "crawl: indexed %d records of %s\n", len(lines), warc)
+	return nil
 }
 
 // writeAtomically writes a file through a temporary file in the same folder

@@ -40,6 +40,8 @@ type runOptions struct {
 	include    []string
 	exclude    []string
 	keepBody   bool
+	recrawl    time.Duration // --recrawl
+	adaptive   bool          // --recrawl-adaptive
 	grace      time.Duration
 	timeout    time.Duration
 	maxBody    int64
@@ -102,6 +104,8 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.include, "include", nil, "follow only URLs matching this `REGEXP` (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "never follow URLs matching this `REGEXP` (repeatable)")
 	f.BoolVar(&o.keepBody, "keep-body", false, "store response bodies (base64 in exports); crawl export --format warc and the main_text field need them")
+	f.DurationVar(&o.recrawl, "recrawl", 0, "fetch again every stored page last fetched more than this `DURATION` ago (24h), conditionally (If-None-Match, If-Modified-Since); changed pages become new versions (0: never)")
+	f.BoolVar(&o.adaptive, "recrawl-adaptive", false, "with --recrawl D: each page's interval halves when it changed and doubles when it did not, within D/4 … 8·D")
 	f.DurationVar(&o.grace, "grace", 10*time.Second, "on interrupt, how long in-flight fetches may finish")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "whole-fetch timeout, slow bodies included")
 	f.Int64Var(&o.maxBody, "max-body", 10<<20, "keep at most `BYTES` of a body; longer ones are cut and marked")
@@ -137,6 +141,7 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		Workers: o.workers, Burst: o.burst, PerHost: o.perHost, PerIP: o.perIP,
 		MaxDepth: o.maxDepth, MaxPages: o.maxPages, NoFollow: o.noFollow, AnyHost: o.anyHost,
 		KeepBody: o.keepBody, Grace: o.grace, Logger: logger,
+		Recrawl: o.recrawl, RecrawlAdaptive: o.adaptive,
 		NoRobots: o.noRobots, NoSitemaps: o.noSitemaps, Retries: o.retries, MaxPerHost: o.maxPerHost,
 		MaxSimilarHops: offIfZero(o.maxSimilar), MaxLinks: offIfZero(o.maxLinks),
 		DropParams: o.dropParams, BatchSize: o.batchSize, BatchDelay: o.batchDelay,
@@ -177,6 +182,12 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{fmt.Errorf("--batch-delay %v: need more than 0", o.batchDelay)}
 	case o.lease < time.Second:
 		return cfg, usageError{fmt.Errorf("--lease %v: need at least 1s", o.lease)}
+	case o.recrawl < 0:
+		return cfg, usageError{fmt.Errorf("--recrawl %v: need 0 (never) or more", o.recrawl)}
+	case o.adaptive && o.recrawl == 0:
+		return cfg, usageError{errors.New("--recrawl-adaptive: give the base interval with --recrawl D")}
+	case o.recrawl > 0 && o.redis != "":
+		return cfg, usageError{errors.New("--recrawl: not with --redis (recrawl one worker's database at a time)")}
 	case o.shards < 1 || o.shards > 1024:
 		return cfg, usageError{fmt.Errorf("--redis-shards %d: need 1 to 1024", o.shards)}
 	}
@@ -371,6 +382,17 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 	if err != nil {
 		return err
 	}
+	requeued, err := c.QueueRecrawl(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	if o.recrawl > 0 && !o.quiet {
+		how := fmt.Sprintf("last fetched more than %v ago", o.recrawl)
+		if o.adaptive {
+			how = fmt.Sprintf("adaptive intervals of %v to %v", o.recrawl/4, 8*o.recrawl)
+		}
+		fmt.Fprintf(stderr, "crawl: recrawl: %d stored %s due again (%s)\n", requeued, pluralWord(requeued, "page"), how)
+	}
 	before := c.Stats()
 	if before.Pending == 0 {
 		if before.Stored == 0 {
@@ -444,7 +466,7 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		for _, r := range top {
 			reasons[r.Key] = r.N
 		}
-		logger.Info("crawl "+st8, "stored", s.Stored, "stored_this_run", s.Stored-before.Stored, "skipped", s.Skipped,
+		logger.Info("crawl "+st8, "stored", s.Stored, "requests", s.Fetched, "not_modified", s.NotModified, "bytes", s.Bytes, "stored_this_run", s.Stored-before.Stored, "skipped", s.Skipped,
 			"pending", pending, "errors", s.Failed, "error_reasons", reasons, "elapsed", s.Elapsed.Round(time.Millisecond).String(), "db", o.db)
 		return runErr
 	}
@@ -452,6 +474,10 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		st8, s.Stored, s.Stored-before.Stored, s.Skipped, pending, s.Failed, s.Elapsed.Round(time.Millisecond), o.db)
 	if errLine != "" {
 		fmt.Fprintf(stderr, "crawl: %s\n", errLine)
+	}
+	if o.recrawl > 0 {
+		fmt.Fprintf(stderr, "crawl: recrawl: %d requests, %d not modified (304), %d body bytes read\n",
+			s.Fetched, s.NotModified, s.Bytes)
 	}
 	if st8 == "interrupted" {
 		fmt.Fprintf(stderr, "crawl: run the same command again to resume\n")

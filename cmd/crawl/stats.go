@@ -22,6 +22,7 @@ func newStatsCmd() *cobra.Command {
 		asJSON    bool
 		top       int
 		keepGoing bool
+		near      int
 	)
 	cmd := &cobra.Command{
 		Use:   "stats --db FILE [--json] [--top N]",
@@ -29,7 +30,11 @@ func newStatsCmd() *cobra.Command {
 		Long: `Summarise the crawl database --db: records by status class and by content
 type, the hosts with most records, failed records grouped by reason, the
 frontier (URLs still pending) and the depth histogram (link distance from a
-seed). Text by default, in a stable order; --json for one JSON object.
+seed). After a recrawl (crawl run --recrawl), how each URL's newest fetch
+compares with the one before: changed, unchanged, not modified (304). Records
+whose payload another record holds (duplicates), and clusters of pages with
+nearly the same text (SimHash within --near bits). Text by default, in a
+stable order; --json for one JSON object.
 
 The database is opened read-only. If a running crawl holds it, stats says so
 within a second instead of waiting.
@@ -44,7 +49,10 @@ it (exit 1); --keep-going summarises the others, counts the unreadable ones
 			if top < 0 {
 				return usageError{fmt.Errorf("--top %d: need 0 or more", top)}
 			}
-			sum, err := summarize(db, top, keepGoing, cmd.ErrOrStderr())
+			if near < 0 || near > 64 {
+				return usageError{fmt.Errorf("--near %d: want 0 to 64 bits", near)}
+			}
+			sum, err := summarize(db, top, near, keepGoing, cmd.ErrOrStderr())
 			if sum == nil {
 				return damagedHint(db, err, !keepGoing)
 			}
@@ -66,13 +74,14 @@ it (exit 1); --keep-going summarises the others, counts the unreadable ones
 	cmd.Flags().StringVar(&db, "db", "crawl.db", "database `FILE` to read")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
 	cmd.Flags().IntVar(&top, "top", 10, "list the `N` hosts with most records")
+	cmd.Flags().IntVar(&near, "near", store.DefaultNearDistance, "count pages whose SimHashes differ in at most `BITS` bits as near-duplicates")
 	return cmd
 }
 
 // summarize returns the summary of db. With keepGoing, records that cannot
 // be read are skipped (and a database too damaged for bbolt read page by
 // page): the summary of the others comes with an error that counts them.
-func summarize(db string, top int, keepGoing bool, stderr io.Writer) (*store.Summary, error) {
+func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*store.Summary, error) {
 	st, err := store.Open(db, &store.Options{ReadOnly: true})
 	if err != nil && keepGoing && errors.Is(err, store.ErrDamaged) {
 		fmt.Fprintf(stderr, "crawl: %v; summarising what can be read\n", err)
@@ -90,7 +99,7 @@ func summarize(db string, top int, keepGoing bool, stderr io.Writer) (*store.Sum
 	if keepGoing {
 		st = st.KeepGoing()
 	}
-	return st.Summarize(top)
+	return st.SummarizeNear(top, near)
 }
 
 // writeStats prints a summary as aligned text sections.
@@ -134,6 +143,27 @@ func writeStats(w io.Writer, s *store.Summary) error {
 	}
 	section("depth", depth)
 	section("cut by limits (links)", s.Limits)
+	if r := s.Recrawl; r != nil {
+		section("recrawl (each URL's newest fetch against the one before)", []store.Count{
+			{Key: "urls fetched again", N: r.URLs}, {Key: "changed", N: r.Changed}, {Key: "unchanged", N: r.Unchanged},
+			{Key: "not modified (304)", N: r.NotModified}, {Key: "failed", N: r.Failed},
+			{Key: "earlier versions kept", N: s.Versions}})
+	}
+	if s.Duplicates > 0 {
+		fmt.Fprintf(tw, "\nduplicates\t%d (payload identical to another record's, stored once)\n", s.Duplicates)
+		tw.Flush()
+	}
+	if nd := s.NearDuplicates; nd != nil {
+		fmt.Fprintf(tw, "\nnear-duplicates\t%d clusters, %d pages (SimHash within %d bits)\n", nd.Clusters, nd.Pages, nd.Distance)
+		for _, c := range nd.Top {
+			more := ""
+			if c.Size > len(c.URLs) {
+				more = ", …"
+			}
+			fmt.Fprintf(tw, "  %d pages\t%s%s\n", c.Size, strings.Join(c.URLs, ", "), more)
+		}
+		tw.Flush()
+	}
 	tw.Flush()
 	for line := range strings.Lines(buf.String()) {
 		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {

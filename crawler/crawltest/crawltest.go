@@ -13,8 +13,10 @@
 package crawltest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"slices"
@@ -40,6 +42,12 @@ type Config struct {
 	// NoLog keeps no request log (Log stays empty), for benchmarks whose
 	// millions of requests would otherwise fill memory.
 	NoLog bool
+	// Conditional serves the generated pages through http.ServeContent
+	// with an ETag (a hash of the body) and a Last-Modified (which Change
+	// moves on), so that conditional requests (If-None-Match,
+	// If-Modified-Since) are answered 304 Not Modified as real servers
+	// answer them.
+	Conditional bool
 }
 
 // maxHosts is the number of host addresses hostIP can give: 127.0.1.1
@@ -139,6 +147,8 @@ type Web struct {
 	log       []*Request
 	logged    chan struct{} // closed and replaced whenever the log grows
 	overrides map[override]http.Handler
+	revisions map[target]int    // pages changed by Change, by how many times
+	mirrors   map[target]target // pages that serve another's body (Mirror)
 }
 
 // Start listens on one loopback address per host, generates the site
@@ -154,6 +164,8 @@ func Start(cfg Config) (*Web, error) {
 		byAddr:    make(map[string]int, cfg.Hosts),
 		done:      make(chan struct{}),
 		overrides: make(map[override]http.Handler),
+		revisions: make(map[target]int),
+		mirrors:   make(map[target]target),
 	}
 	w.latency.Store(int64(cfg.Latency))
 
@@ -415,13 +427,57 @@ func (w *Web) servePage(rw http.ResponseWriter, r *http.Request, i int) {
 		http.Error(rw, "405 method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	body := w.page(i, k)
+	t := target{i, k}
+	w.mu.Lock()
+	if m, ok := w.mirrors[t]; ok {
+		t = m
+	}
+	rev := w.revisions[t]
+	w.mu.Unlock()
+	body := w.page(t.host, t.page)
+	if rev > 0 {
+		body = bytes.Replace(body, []byte("</body>"), []byte("<p>Revision "+strconv.Itoa(rev)+".</p>\n</body>"), 1)
+	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if w.cfg.Conditional {
+		h := fnv.New64a()
+		h.Write(body)
+		rw.Header().Set("Etag", fmt.Sprintf(`"%016x"`, h.Sum64()))
+		http.ServeContent(rw, r, "", modTime.Add(time.Duration(rev)*time.Hour), bytes.NewReader(body))
+		return
+	}
 	rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	rw.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		rw.Write(body)
 	}
+}
+
+// modTime is the Last-Modified of a page never changed (Config.Conditional).
+var modTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Change changes page k of host i (its body and, with Config.Conditional,
+// its ETag and Last-Modified), as a site's edit does between two crawls.
+// It panics if host is out of range.
+func (w *Web) Change(host, k int) {
+	if host < 0 || host >= len(w.hosts) {
+		panic("crawltest: Change: host index " + strconv.Itoa(host) + " out of range")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.revisions[target{host, k}]++
+}
+
+// Mirror makes page k of host i serve exactly the body of page ofK of host
+// ofHost (the same bytes under another URL, as a copied article or a page
+// reachable by two paths is). It panics if a host is out of range.
+func (w *Web) Mirror(host, k, ofHost, ofK int) {
+	if host < 0 || host >= len(w.hosts) || ofHost < 0 || ofHost >= len(w.hosts) {
+		panic("crawltest: Mirror: host index out of range")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mirrors[target{host, k}] = target{ofHost, ofK}
 }
 
 // recorder records the status of a response in its log entry before the
