@@ -21,11 +21,10 @@ import (
 //   - the plain JSON, starting with '{' (written before compression).
 //
 // S2 rather than zstd, because the compression is paid by every page on the
-// crawl's hot path: on the test web's records S2 takes a quarter of zstd's
-// time (3.7 against 14.9 µs a record, alone) and its tables are small enough
-// to stay in cache beside the parser, where zstd's cost doubled in the crawl.
-// zstd is smaller (4.1× against 2.8×), which mattered less than the CPU;
-// see README's Performance.
+// crawl's hot path: S2 takes a fraction of zstd's time, and its tables are
+// small enough to stay in cache beside the parser, where zstd's are not.
+// zstd is smaller, which matters less than the CPU (figures in README's
+// Performance).
 const s2Value = 'S'
 
 var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))

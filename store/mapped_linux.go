@@ -27,15 +27,9 @@ func (s *Store) dropMapped(tx *bolt.Tx) {
 // a commit before the database's mapped pages are dropped. Below it, what a
 // commit touched (the upper levels of the trees, the URL index, the ends of
 // the queues) stays mapped for the next commit, which then needs less time.
-// Measured with crawl bench: throughput commits in 24 ms against 50 ms when
-// every commit drops them, and in the same 17 ms with a budget of 8 MiB as
-// of 16 or 32 (peak RSS 80 against 81 and 95–98 MB). What matters at scale
-// is the share, which keeps the URL index mapped: at 1M pages of S2
-// records, a twelfth gave 5,221 pages/s and 320 MB of peak RSS, a
-// fourteenth 4,625–5,094 pages/s and 288–297 MB, a sixteenth 4,603 pages/s
-// and 279 MB, a twenty-fourth 4,671 pages/s, 242 MB and the slowest commits
-// (49 ms against 42–45). With zstd records (smaller), a twelfth had given
-// 256 MB.
+// The share grows with the database because the URL index does, and a
+// commit that faults it back in is a slow one; a larger share buys little
+// speed for much resident memory (figures in README's Performance).
 const (
 	mappedBudget = 8 << 20
 	mappedShare  = 14
