@@ -158,8 +158,8 @@ type Config struct {
 	// the hosts' politeness state, the leases and the visited set, shared
 	// by every crawl process given the same Redis (see redisFrontier). The
 	// store then keeps this process's pages only. The caller owns the
-	// client. MaxPages counts this process's records only; MaxPerHost
-	// does not apply.
+	// client. MaxPages, MaxPerHost, Burst and PerHost then hold for the
+	// whole crawl, all processes together.
 	Redis redis.UniversalClient
 	// Lease is how long a URL claimed from Redis stays this process's: if
 	// it is not done by then (the process died), it returns to its host's
@@ -448,6 +448,14 @@ func (c *Crawler) Run(ctx context.Context) error {
 			}
 		})
 	}
+	// A shared frontier's leases are renewed while fetches and commits
+	// last (see redisFrontier.keepLeases), until the last commit is done.
+	var keeper sync.WaitGroup
+	keepCtx, stopKeeping := context.WithCancel(context.Background())
+	defer stopKeeping()
+	if k, ok := c.front.(interface{ keepLeases(context.Context) }); ok {
+		keeper.Go(func() { k.keepLeases(keepCtx) })
+	}
 	committed := make(chan error, 1)
 	go func() {
 		err := c.commitLoop(fetchCtx, results)
@@ -469,6 +477,8 @@ func (c *Crawler) Run(ctx context.Context) error {
 	workers.Wait()
 	close(results)
 	commitErr := <-committed
+	stopKeeping()
+	keeper.Wait()
 	// Give back at once what was claimed and not done (a Redis lease would
 	// otherwise keep those URLs from the other workers until it expired).
 	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), seedWait)
