@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,6 +115,9 @@ type redisFrontier struct {
 	timers   []*time.Timer        // per shard: the call due for queued operations
 	timerAt  []time.Time          // when each timer fires
 	renewAt  map[uint64]time.Time // when each held lease was last claimed or renewed
+	// loseReplies, in tests, is how many replies to drop as if the
+	// connection broke after Redis ran the call.
+	loseReplies atomic.Int32
 
 	mu        sync.Mutex
 	ops       [][]redisOp           // per shard: operations to send with its next call
@@ -320,7 +324,7 @@ func (f *redisFrontier) queue(s int, op redisOp, delay time.Duration) {
 // due makes sure shard s is called within delay; f.mu is held.
 func (f *redisFrontier) due(s int, delay time.Duration) {
 	at := time.Now().Add(delay)
-	if f.timers[s] != nil && !f.timerAt[s].After(at) {
+	if pending := f.timerAt[s]; !pending.IsZero() && !pending.After(at) {
 		return
 	}
 	f.timerAt[s] = at
@@ -397,6 +401,10 @@ func (f *redisFrontier) send(ctx context.Context, s int, c *redisCall, first boo
 	defer cancel()
 	t0 := time.Now()
 	res, err := frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text()
+	if err == nil && f.loseReplies.Load() > 0 {
+		f.loseReplies.Add(-1)
+		err = errLostReply
+	}
 	if err != nil {
 		if !transient(err) {
 			f.pend[s] = nil // refused, not applied
@@ -450,6 +458,10 @@ func (f *redisFrontier) send(ctx context.Context, s int, c *redisCall, first boo
 	}
 	return r, nil
 }
+
+// errLostReply stands, in tests, for a connection lost after a call was
+// sent (see loseReplies).
+var errLostReply = &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset (test)")}
 
 // transient reports whether err means Redis cannot answer now (down,
 // restarting, loading its data) rather than a fault of the request.
@@ -607,8 +619,16 @@ func (f *redisFrontier) reserve(ctx context.Context, want int) (int, error) {
 		return 0, err
 	}
 	got := int(max(0, min(int64(want), int64(f.max)-(n-int64(want)))))
+	if got < want {
+		// At the end of the budget: what is not ours goes back at once,
+		// or the other workers would see it spent.
+		if err := f.rdb.DecrBy(ctx, f.meta+"budget", int64(want-got)).Err(); err != nil {
+			f.mu.Lock()
+			f.owed += want - got
+			f.mu.Unlock()
+		}
+	}
 	f.mu.Lock()
-	f.owed += want - got
 	f.spent = got == 0
 	f.mu.Unlock()
 	return got, nil
