@@ -2,6 +2,7 @@ package crawler_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"slices"
@@ -238,5 +239,74 @@ func TestRedisBurst(t *testing.T) {
 		if close == 0 {
 			t.Errorf("%s: no two requests closer than the interval: burst 3 not used", host)
 		}
+	}
+}
+
+var politePages = flag.Int("redis.polite-pages", 10, "pages a host of TestRedisPoliteWeb (issue 14 measures 50)")
+
+// TestRedisPoliteWeb: three workers on one Redis crawl the 100-host polite
+// web at 5 requests a second a host: every page is stored once across their
+// databases, no URL is fetched twice, the hosts' policers find no excess,
+// and the crawl takes little more than the rate allows.
+func TestRedisPoliteWeb(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	web := crawltest.New(t, crawltest.Config{Hosts: 100, PagesPerHost: *politePages, LinksPerPage: 20})
+	const every = 200 * time.Millisecond
+	cfg := crawler.Config{Workers: 64, Rate: rate.Every(every), PerHost: 1, NoSitemaps: true,
+		Redis: rdb, Lease: 30 * time.Second}
+	var (
+		wg     sync.WaitGroup
+		stores = make([]*store.Store, 3)
+	)
+	start := time.Now()
+	for i := range stores {
+		stores[i] = openStore(t, "")
+		c, err := crawler.New(cfg, stores[i], fetch.New(fetch.Config{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.AddSeeds(web.Seeds()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			if err := c.Run(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	var union []string
+	for _, st := range stores {
+		union = append(union, storedURLs(t, st)...)
+	}
+	slices.Sort(union)
+	want := web.Pages()
+	slices.Sort(want)
+	if !slices.Equal(union, want) {
+		t.Errorf("stored %d records (with repeats), want each of the %d pages once", len(union), len(want))
+	}
+	fetched := map[string]int{}
+	excess := 0
+	for _, reqs := range crawltest.ByHost(web.Log()) {
+		for _, r := range reqs {
+			if fetched[r.Host+r.Path]++; fetched[r.Host+r.Path] == 2 {
+				t.Errorf("%s%s fetched twice", r.Host, r.Path)
+			}
+		}
+		for _, e := range (crawltest.Policer{Interval: every}).Check(reqs) {
+			t.Errorf("excess request: %v", e)
+			excess++
+		}
+	}
+	// The bound: robots.txt at 0, then the pages one interval apart.
+	bound := time.Duration(*politePages) * every
+	eff := bound.Seconds() / wall.Seconds()
+	t.Logf("100 hosts × %d pages at 5/s, 3 workers: wall %v, bound %v, efficiency %.3f, %d excess",
+		*politePages, wall.Round(time.Millisecond), bound, eff, excess)
+	if eff < 0.7 { // 0.9 and more at 50 pages a host (-redis.polite-pages 50)
+		t.Errorf("efficiency %.3f: the crawl took %v for a bound of %v", eff, wall, bound)
 	}
 }
