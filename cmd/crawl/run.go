@@ -67,6 +67,7 @@ type runOptions struct {
 	redis         string        // --redis
 	lease         time.Duration // --lease
 	shards        int           // --redis-shards
+	redisCluster  bool          // --redis-cluster
 
 	configFile string            // --config
 	hostRules  hostRules         // [[host]] tables of the config file
@@ -120,6 +121,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
 	f.StringVar(&o.redis, "redis", "", "share the frontier with other crawl workers through this Redis `URL` (redis://host:port/db); --db then keeps this worker's pages")
 	f.DurationVar(&o.lease, "lease", 2*time.Minute, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died); keep it above --timeout")
+	f.BoolVar(&o.redisCluster, "redis-cluster", false, "with --redis: the URL names a node of a Redis Cluster (more with ?addr=host:port&addr=…); the shards spread over its masters")
 	f.IntVar(&o.shards, "redis-shards", 4, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its nodes)")
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
@@ -323,7 +325,17 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		}
 	}()
 
-	if o.redis != "" {
+	switch {
+	case o.redis != "" && o.redisCluster:
+		copts, err := redis.ParseClusterURL(o.redis)
+		if err != nil {
+			return usageError{fmt.Errorf("--redis %q: %v", o.redis, err)}
+		}
+		redis.SetLogger(redisLog{logger})
+		rdb := redis.NewClusterClient(copts)
+		defer rdb.Close()
+		cfg.Redis = rdb
+	case o.redis != "":
 		ropts, err := redis.ParseURL(o.redis)
 		if err != nil {
 			return usageError{fmt.Errorf("--redis %q: %v", o.redis, err)}
