@@ -70,7 +70,7 @@ type Config struct {
 	// address is looked up before its first request. Not with Redis.
 	PerIP    bool
 	MaxDepth int  // follow links at most this many hops from a seed; 0: no limit
-	MaxPages int  // stop after storing this many records in the database; 0: no limit
+	MaxPages int  // stop after storing this many records in the database (with Redis: in all the workers' databases together); 0: no limit
 	NoFollow bool // store the seeds only, follow no links
 	AnyHost  bool // follow links to any host, not only the seeds' hosts
 	Include  []*regexp.Regexp

@@ -94,7 +94,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.perHost, "per-host", 1, "concurrent requests per host")
 	f.BoolVar(&o.perIP, "per-ip", false, "hosts at one IP address share one --rate, --burst and --per-host (shared hosting); not with --redis")
 	f.IntVar(&o.maxDepth, "max-depth", 0, "follow links at most N hops from a seed (0: no limit)")
-	f.IntVar(&o.maxPages, "max-pages", 0, "stop once the database holds N pages (0: no limit)")
+	f.IntVar(&o.maxPages, "max-pages", 0, "stop once the database holds N pages (with --redis: all workers together; 0: no limit)")
 	f.BoolVar(&o.noFollow, "no-follow", false, "fetch the seeds only, follow no links")
 	f.BoolVar(&o.anyHost, "any-host", false, "follow links to any host (default: only the seeds' hosts)")
 	f.StringArrayVar(&o.include, "include", nil, "follow only URLs matching this `REGEXP` (repeatable)")
