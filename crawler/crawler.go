@@ -71,7 +71,7 @@ type Config struct {
 	// address is looked up before its first request. Not with Redis.
 	PerIP    bool
 	MaxDepth int  // follow links at most this many hops from a seed; 0: no limit
-	MaxPages int  // stop after storing this many records in the database; 0: no limit
+	MaxPages int  // stop after storing this many records in the database (with Redis: in all the workers' databases together); 0: no limit
 	NoFollow bool // store the seeds only, follow no links
 	AnyHost  bool // follow links to any host, not only the seeds' hosts
 	Include  []*regexp.Regexp
@@ -181,8 +181,8 @@ type Config struct {
 	// the hosts' politeness state, the leases and the visited set, shared
 	// by every crawl process given the same Redis (see redisFrontier). The
 	// store then keeps this process's pages only. The caller owns the
-	// client. MaxPages counts this process's records only; MaxPerHost
-	// does not apply.
+	// client. MaxPages, MaxPerHost, Burst and PerHost then hold for the
+	// whole crawl, all processes together.
 	Redis redis.UniversalClient
 	// Lease is how long a URL claimed from Redis stays this process's: if
 	// it is not done by then (the process died), it returns to its host's
@@ -477,6 +477,14 @@ func (c *Crawler) Run(ctx context.Context) error {
 			}
 		})
 	}
+	// A shared frontier's leases are renewed while fetches and commits
+	// last (see redisFrontier.keepLeases), until the last commit is done.
+	var keeper sync.WaitGroup
+	keepCtx, stopKeeping := context.WithCancel(context.Background())
+	defer stopKeeping()
+	if k, ok := c.front.(interface{ keepLeases(context.Context) }); ok {
+		keeper.Go(func() { k.keepLeases(keepCtx) })
+	}
 	committed := make(chan error, 1)
 	go func() {
 		err := c.commitLoop(fetchCtx, results)
@@ -498,6 +506,8 @@ func (c *Crawler) Run(ctx context.Context) error {
 	workers.Wait()
 	close(results)
 	commitErr := <-committed
+	stopKeeping()
+	keeper.Wait()
 	// Give back at once what was claimed and not done (a Redis lease would
 	// otherwise keep those URLs from the other workers until it expired).
 	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), seedWait)

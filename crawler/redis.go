@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -20,21 +23,15 @@ import (
 	"github.com/politecrawl/crawl/store"
 )
 
-// The Redis frontier's scripts; each works on the keys of one shard (see
-// redis/common.lua for the layout).
+// The Redis frontier's script: every call a worker makes on a shard (see
+// redis/common.lua for the layout, redis/frontier.lua for what a call does).
 var (
 	//go:embed redis/common.lua
 	luaCommon string
-	//go:embed redis/claim.lua
-	luaClaim string
-	//go:embed redis/ack.lua
-	luaAck string
-	//go:embed redis/pace.lua
-	luaPace string
+	//go:embed redis/frontier.lua
+	luaFrontier string
 
-	claimScript = redis.NewScript(luaCommon + luaClaim)
-	ackScript   = redis.NewScript(luaCommon + luaAck)
-	paceScript  = redis.NewScript(luaCommon + luaPace)
+	frontierScript = redis.NewScript(luaCommon + luaFrontier)
 )
 
 const (
@@ -48,6 +45,8 @@ const (
 	// leaseShardBits: a lease's id in the crawler is its id in its shard
 	// shifted left by this, or'ed with the shard.
 	leaseShardBits = 10
+	// maxClaim is the most URLs one call claims.
+	maxClaim = 64
 
 	pollEvery = 50 * time.Millisecond // longest wait before asking Redis again when nothing is ready
 	callWait  = 5 * time.Second       // longest wait for one Redis call
@@ -55,76 +54,133 @@ const (
 	// permitHold bounds how long a worker's send permit keeps a host's
 	// other requests waiting if the worker dies before it reports the send.
 	permitHold = 15 * time.Second
+	// opsDelay is how long an operation (a released slot, a hold, …) may
+	// wait for a call to carry it before its shard is called for it alone.
+	opsDelay   = 10 * time.Millisecond
+	scopeEvery = time.Second // how often the crawl's scope is checked for hosts other workers added
 	minRetry   = 100 * time.Millisecond
 	robotsKeep = 24 * time.Hour // how long Redis keeps a robots.txt answer
 	maxRetry   = 5 * time.Second
 )
 
 // redisFrontier is a frontier shared by several crawl processes through one
-// Redis: the per-host queues, the hosts' politeness state (next allowed
-// time from Redis's clock, Crawl-delay, holds, back-off, requests in flight
-// against their cap), the leases of claimed URLs and the seen set live in
-// Redis, split into shards hash-tagged "{n}" by host, and every change is a
-// Lua script on one shard (claim.lua, ack.lua), so that it is atomic and
-// runs on Redis Cluster as well.
+// Redis: the per-host queues, the hosts' politeness state (send permits and
+// a GCRA bucket on Redis's clock, Crawl-delay, holds, back-off, requests in
+// flight against their cap), the leases of claimed URLs and the seen set
+// live in Redis, split into shards hash-tagged "{n}" by host. Every change
+// is one Lua script (redis/frontier.lua) on one shard, every key it touches
+// passed in KEYS, so that it is atomic and runs on Redis Cluster as well.
 //
-// next claims a URL under a lease of Config.Lease; commit stores the pages
-// in this process's store first and then acknowledges them in Redis with
-// the links found, so a crash in between means a refetch, never a loss.
-// The calls workers make (release, requeue, hold, observe, setCrawlDelay)
-// only queue operations in memory, sent with the next claim; stop gives
-// back what this process holds. A lease not acknowledged in time (the
-// process died) is given back by the next claim in its shard.
+// One call carries everything this process has for the shard: the
+// operations workers queued (release, requeue, hold, observe,
+// setCrawlDelay, send reports), the acknowledgements of a commit with the
+// links found, and claims of up to maxClaim URLs across the ready hosts.
+// Claimed URLs wait in memory for a free worker. next claims under a lease
+// of Config.Lease, renewed while the fetch lasts (keepLeases); commit
+// stores the pages in this process's store first and then acknowledges
+// them in Redis, so a crash in between means a refetch, never a loss. A
+// lease's id is its fencing token: an acknowledgement, release or requeue
+// under a lease that expired (and went to another worker) changes nothing
+// of the new holder's. Each call has an id, and a call sent again after a
+// lost reply gets its first reply back instead of being applied twice, so
+// no lease it made is stranded. stop gives back what this process holds.
 //
-// A host's rate holds across processes twice over: claims of a host are
-// spaced by its interval, and each request is paced again just before it
-// leaves (pace.lua, called by the worker), which absorbs the delay between
-// a claim and its send.
+// Politeness holds across processes at the transport (Wait): a host with
+// an interval lets one request go at a time, under a send permit, and the
+// next after its bucket refills from the moment the last one was written.
+// A claim of such a host carries the permit for its request, so that a
+// page costs no call of its own for pacing; the write time is reported
+// with a later call (see sent for why that stays exact).
 //
 // While Redis does not answer, next and commit retry with back-off (at
 // most maxRetry apart) and log one line saying so: the crawl pauses and
 // goes on when Redis is back. A redisFrontier is safe for concurrent use.
 type redisFrontier struct {
-	rdb    redis.UniversalClient
-	log    *slog.Logger
-	addr   string
-	shards int
-	lease  time.Duration
-	max    int // Config.MaxPages: records in this process's store; 0: no limit
-	limits func(host string) (cap int, baseMS, maxbMS float64)
-	meta   string // prefix of the crawl-wide keys
+	rdb      redis.UniversalClient
+	log      *slog.Logger
+	addr     string
+	shards   int
+	lease    time.Duration
+	max      int // Config.MaxPages, for the whole crawl; 0: no limit
+	limits   func(host string) []any
+	meta     string // prefix of the crawl-wide keys
+	id       string // this process's name in call ids
+	epoch    time.Time
+	free     func() int           // workers free to take a URL
+	workers  int                  // Config.Workers
+	addScope func(host string)    // puts a host other workers added in scope
+	callMu   []sync.Mutex         // per shard: one call at a time
+	pend     []*redisCall         // per shard: a call whose reply was lost, to send again as it was; callMu held
+	calls    atomic.Int64         // calls made, for their ids
+	timers   []*time.Timer        // per shard: the call due for queued operations
+	timerAt  []time.Time          // when each timer fires
+	renewAt  map[uint64]time.Time // when each held lease was last claimed or renewed
+	// loseReplies, in tests, is how many replies to drop as if the
+	// connection broke after Redis ran the call.
+	loseReplies atomic.Int32
 
-	mu      sync.Mutex
-	ops     [][]redisOp           // per shard: operations to send with its next call
-	held    map[uint64]redisClaim // leases this process holds
-	slots   map[string][]uint64   // host → held leases whose concurrency slot is still taken
-	open    int                   // claimed and not yet committed or requeued
-	done    int                   // records in this process's store
-	pending []int64               // per shard, as last seen: entries queued
-	leased  []int64               // per shard, as last seen: leases (any process's)
-	idle    bool                  // Redis was seen empty and without leases, for sure
-	rr      int                   // shard to ask first next time
-	down    bool                  // Redis did not answer the last call
-	retry   time.Duration         // current back-off
-	retryAt time.Time
-	changed chan struct{}
+	mu        sync.Mutex
+	ops       [][]redisOp           // per shard: operations to send with its next call
+	held      map[uint64]redisClaim // leases this process holds
+	slots     map[string][]uint64   // host → held leases whose concurrency slot is still taken
+	buf       []job                 // claimed, not yet handed out
+	permits   map[string]int64      // host → permit token claimed with a lease and not used yet
+	unpaced   map[string]bool       // hosts whose last claim said they have no interval
+	iv        map[string]time.Duration
+	open      int     // claimed and not yet committed or requeued
+	done      int     // records in this process's store
+	pending   []int64 // per shard, as last seen: entries queued
+	leased    []int64 // per shard, as last seen: leases (any process's)
+	idle      bool    // Redis was seen empty and without leases, for sure
+	rr        int     // shard to ask first next time
+	down      bool    // Redis did not answer the last call
+	retry     time.Duration
+	retryAt   time.Time
+	off, off0 int64     // bounds of Redis's clock minus this process's (µs), this second and the last
+	offAt     time.Time // when off's second began
+	owed      int       // budget units (MaxPages) to give back to the crawl
+	spent     bool      // the crawl's MaxPages budget was seen spent
+	scopeN    int64
+	scopeAt   time.Time
+	changed   chan struct{}
 }
 
-// redisOp is an operation for claim.lua; then, if set, is queued for its
+// redisOp is an operation for frontier.lua; then, if set, is queued for its
 // shard once this one has been applied (a redirect hop queued on another
-// shard before the lease it comes from ends).
+// shard before the lease it comes from ends). seen, if set, is the seen
+// set the operation names: its place in KEYS goes to args[keyAt].
 type redisOp struct {
 	args  []any
 	then  *redisOp
 	shard int
+	seen  string
+	keyAt int
 }
 
-// redisClaim is a lease held: its shard and id there, and its entry as
-// Redis holds it.
+// redisCall is a call as sent.
+type redisCall struct {
+	keys      []string
+	args      []any
+	ops       []redisOp
+	permitFor string // the host whose permit the call asked for
+	token     int64
+}
+
+// redisReply is a call's reply.
+type redisReply struct {
+	wake            int64 // ms; -1: no host ready later
+	pending, leases int64
+	ver             int64
+	now             int64 // Redis's clock, µs
+	permit          int64 // -2 not asked, -1 no interval, 0 given, else ms to wait
+	claimed         int
+}
+
+// redisClaim is a lease held: its shard and id there, and its host.
 type redisClaim struct {
-	shard       int
-	id          int64
-	host, entry string
+	shard int
+	id    int64
+	host  string
 }
 
 // redisEntry is a queued URL in Redis (JSON in a host's list). A redirect
@@ -148,19 +204,25 @@ func (c *Crawler) newRedisFrontier(stored int) (*redisFrontier, error) {
 	rdb := c.cfg.Redis
 	f := &redisFrontier{
 		rdb: rdb, log: c.log, addr: redisAddr(rdb), lease: c.cfg.Lease, meta: redisPrefix + ":{meta}:",
+		id: strconv.FormatUint(rand.Uint64(), 36), epoch: time.Now(),
 		held: map[uint64]redisClaim{}, slots: map[string][]uint64{}, done: stored, max: c.cfg.MaxPages,
+		permits: map[string]int64{}, unpaced: map[string]bool{}, iv: map[string]time.Duration{},
+		renewAt: map[uint64]time.Time{}, off: math.MaxInt64, off0: math.MaxInt64,
 		changed: make(chan struct{}, 1),
 	}
+	f.free = func() int { return c.cfg.Workers - int(c.working.Load()) }
+	f.workers = c.cfg.Workers
+	f.addScope = c.addSeedHost
 	maxb := c.cfg.MaxBackoff
 	if maxb <= 0 {
 		maxb = defaultMaxBackoff
 	}
-	f.limits = func(host string) (int, float64, float64) {
-		limit, perHost := c.cfg.Rate, c.cfg.PerHost
+	f.limits = func(host string) []any {
+		limit, burst, perHost := c.cfg.Rate, c.cfg.Burst, c.cfg.PerHost
 		if c.cfg.HostLimits != nil {
-			limit, _, perHost = hostLimits(c.cfg.HostLimits, host, limit, c.cfg.Burst, perHost)
+			limit, burst, perHost = hostLimits(c.cfg.HostLimits, host, limit, burst, perHost)
 		}
-		return perHost, ms(every(limit)), ms(maxb)
+		return []any{"k", host, perHost, ms(every(limit)), ms(maxb), max(burst, 1), c.cfg.MaxPerHost}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
 	defer cancel()
@@ -175,27 +237,55 @@ func (c *Crawler) newRedisFrontier(stored int) (*redisFrontier, error) {
 	f.shards = n
 	f.ops = make([][]redisOp, n)
 	f.pending, f.leased = make([]int64, n), make([]int64, n)
-	hosts, err := rdb.SMembers(ctx, f.meta+"scope").Result()
-	if err != nil {
+	f.callMu, f.pend = make([]sync.Mutex, n), make([]*redisCall, n)
+	f.timers, f.timerAt = make([]*time.Timer, n), make([]time.Time, n)
+	if err := f.refreshScope(ctx); err != nil {
 		return nil, f.wrap(err)
 	}
-	for _, h := range hosts {
-		c.addSeedHost(h)
-	}
 	for s := range n {
-		if _, err := f.call(ctx, s, 0); err != nil {
+		if _, err := f.call(ctx, s, 0, "", 0); err != nil {
 			return nil, f.wrap(err)
 		}
 	}
 	return f, nil
 }
 
+// refreshScope puts in scope the seeds' hosts any worker added, if their
+// number changed since the last look.
+func (f *redisFrontier) refreshScope(ctx context.Context) error {
+	n, err := f.rdb.SCard(ctx, f.meta+"scope").Result()
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	same := n == f.scopeN
+	f.scopeAt = time.Now()
+	f.mu.Unlock()
+	if same {
+		return nil
+	}
+	hosts, err := f.rdb.SMembers(ctx, f.meta+"scope").Result()
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		f.addScope(h)
+	}
+	f.mu.Lock()
+	f.scopeN = int64(len(hosts))
+	f.mu.Unlock()
+	return nil
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // redisAddr names the server of rdb for messages.
 func redisAddr(rdb redis.UniversalClient) string {
-	if c, ok := rdb.(*redis.Client); ok {
+	switch c := rdb.(type) {
+	case *redis.Client:
 		return c.Options().Addr
+	case *redis.ClusterClient:
+		return "cluster " + strings.Join(c.Options().Addrs, ",")
 	}
 	return "redis"
 }
@@ -210,6 +300,10 @@ func (f *redisFrontier) shardOf(host string) int {
 // prefix returns the key prefix of shard s, hash tag included.
 func (f *redisFrontier) prefix(s int) string { return redisPrefix + ":{" + strconv.Itoa(s) + "}:" }
 
+// seenKey returns the key of the seen set of fingerprint member bucket in
+// shard s.
+func (f *redisFrontier) seenKey(s int, bucket string) string { return f.prefix(s) + "seen:" + bucket }
+
 func (f *redisFrontier) signal() {
 	select {
 	case f.changed <- struct{}{}:
@@ -217,51 +311,157 @@ func (f *redisFrontier) signal() {
 	}
 }
 
-// queue adds an operation for shard s to be sent with its next call.
-func (f *redisFrontier) queue(s int, op redisOp) {
+// queue adds an operation for shard s, to be sent with its next call and
+// at the latest after delay.
+func (f *redisFrontier) queue(s int, op redisOp, delay time.Duration) {
 	f.mu.Lock()
 	f.ops[s] = append(f.ops[s], op)
+	f.due(s, delay)
 	f.mu.Unlock()
 	f.signal()
 }
 
-// call sends shard s's queued operations with a claim of up to want
-// entries, and records the shard's size. The operations stay queued if
-// Redis did not answer.
-func (f *redisFrontier) call(ctx context.Context, s, want int) ([]any, error) {
+// due makes sure shard s is called within delay; f.mu is held.
+func (f *redisFrontier) due(s int, delay time.Duration) {
+	at := time.Now().Add(delay)
+	if pending := f.timerAt[s]; !pending.IsZero() && !pending.After(at) {
+		return
+	}
+	f.timerAt[s] = at
+	if f.timers[s] == nil {
+		f.timers[s] = time.AfterFunc(delay, func() { f.flushShard(s) })
+		return
+	}
+	f.timers[s].Reset(delay)
+}
+
+// flushShard sends shard s's queued operations (a timer's call).
+func (f *redisFrontier) flushShard(s int) {
+	f.mu.Lock()
+	f.timerAt[s] = time.Time{}
+	empty := len(f.ops[s]) == 0
+	f.mu.Unlock()
+	if empty {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
+	defer cancel()
+	if err := f.retrying(ctx, func(ctx context.Context) error {
+		_, err := f.call(ctx, s, 0, "", 0)
+		return err
+	}); err != nil {
+		f.mu.Lock()
+		f.due(s, maxRetry)
+		f.mu.Unlock()
+	}
+}
+
+// call makes one call on shard s: it sends the shard's queued operations,
+// asks for up to want claims (put in f.buf) and, if permitFor is set, for
+// a send permit of that host under token. A call whose reply was lost is
+// sent again, as it was, before anything else on the shard.
+func (f *redisFrontier) call(ctx context.Context, s, want int, permitFor string, token int64) (redisReply, error) {
+	f.callMu[s].Lock()
+	defer f.callMu[s].Unlock()
+	if c := f.pend[s]; c != nil {
+		if _, err := f.send(ctx, s, c, false); err != nil {
+			return redisReply{}, err
+		}
+	}
 	f.mu.Lock()
 	ops := f.ops[s]
 	f.ops[s] = nil
 	f.mu.Unlock()
-	args := make([]any, len(ops))
-	for i, op := range ops {
-		args[i] = op.args
-	}
-	js, err := json.Marshal(args)
-	if err != nil {
-		return nil, err
-	}
 	p := f.prefix(s)
+	keys := []string{p + "ready", p + "queue", p + "hosts", p + "leases", p + "lease", p + "slot", p + "n", p + "gone"}
+	at := map[string]int{}
+	args := []any{f.id + ":" + strconv.FormatInt(f.calls.Add(1), 10), f.lease.Milliseconds(), want,
+		permitFor, token, permitHold.Milliseconds()}
+	for _, op := range ops {
+		if op.seen != "" {
+			k, ok := at[op.seen]
+			if !ok {
+				keys = append(keys, op.seen)
+				k = len(keys)
+				at[op.seen] = k
+			}
+			op.args[op.keyAt] = k
+		}
+		args = append(args, op.args...)
+	}
+	c := &redisCall{keys: keys, ops: ops, permitFor: permitFor, token: token, args: args}
+	f.pend[s] = c
+	return f.send(ctx, s, c, true)
+}
+
+// send sends call c on shard s (callMu held) and takes in its reply. An
+// error that may have left the call applied keeps it to be sent again.
+func (f *redisFrontier) send(ctx context.Context, s int, c *redisCall, first bool) (redisReply, error) {
 	cctx, cancel := context.WithTimeout(ctx, callWait)
 	defer cancel()
-	res, err := claimScript.Run(cctx, f.rdb, []string{p + "ready"}, p, f.lease.Milliseconds(), want, js).Slice()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err != nil {
-		f.ops[s] = append(ops, f.ops[s]...)
-		return nil, err
+	t0 := time.Now()
+	res, err := frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text()
+	if err == nil && f.loseReplies.Load() > 0 {
+		f.loseReplies.Add(-1)
+		err = errLostReply
 	}
-	for _, op := range ops {
-		if op.then != nil {
-			f.ops[op.then.shard] = append(f.ops[op.then.shard], *op.then)
+	if err != nil {
+		if !transient(err) {
+			f.pend[s] = nil // refused, not applied
+		}
+		return redisReply{}, err
+	}
+	f.pend[s] = nil
+	fields := strings.Split(res, "\x00")
+	var r redisReply
+	if len(fields) < 6 || (len(fields)-6)%5 != 0 {
+		return r, f.wrap(fmt.Errorf("frontier: bad reply %q", res))
+	}
+	head := make([]int64, 6)
+	for i := range head {
+		if head[i], err = strconv.ParseInt(fields[i], 10, 64); err != nil {
+			return r, f.wrap(fmt.Errorf("frontier: bad reply %q", res))
 		}
 	}
-	if len(res) < 4 {
-		return nil, f.wrap(fmt.Errorf("claim: short reply %v", res))
+	r = redisReply{wake: head[0], pending: head[1], leases: head[2], ver: head[3], now: head[4], permit: head[5]}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, op := range c.ops {
+		if op.then != nil {
+			f.ops[op.then.shard] = append(f.ops[op.then.shard], *op.then)
+			f.due(op.then.shard, 0)
+		}
 	}
-	f.pending[s], f.leased[s] = res[1].(int64), res[2].(int64)
-	return res, nil
+	f.pending[s], f.leased[s] = r.pending, r.leases
+	if first {
+		// Redis's clock read during the call is at most its clock when
+		// the call left plus the time since: an upper bound of the offset.
+		if time.Since(f.offAt) > time.Second {
+			f.off0, f.off, f.offAt = f.off, math.MaxInt64, time.Now()
+		}
+		f.off = min(f.off, r.now-t0.Sub(f.epoch).Microseconds())
+	} else if c.permitFor != "" && r.permit == 0 {
+		// The caller that asked for this permit has gone: give it back.
+		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", c.permitFor, c.token, 0}})
+		f.due(s, 0)
+	}
+	for k := 6; k < len(fields); k += 5 {
+		id, err1 := strconv.ParseInt(fields[k], 10, 64)
+		iv, err2 := strconv.ParseInt(fields[k+4], 10, 64)
+		if err1 != nil || err2 != nil {
+			return r, f.wrap(fmt.Errorf("frontier: bad claim in reply %q", res))
+		}
+		if err := f.claimed(s, id, fields[k+1], fields[k+2], fields[k+3], time.Duration(iv)*time.Millisecond); err != nil {
+			return r, err
+		}
+		r.claimed++
+	}
+	return r, nil
 }
+
+// errLostReply stands, in tests, for a connection lost after a call was
+// sent (see loseReplies).
+var errLostReply = &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset (test)")}
 
 // transient reports whether err means Redis cannot answer now (down,
 // restarting, loading its data) rather than a fault of the request.
@@ -305,72 +505,144 @@ func (f *redisFrontier) reachable() {
 	}
 }
 
-// next claims an entry of a ready host, asking the shards in turn (from a
-// different one each time), and sends each shard's queued operations. When
-// none is ready it says when to ask again: when the earliest host is
+// next hands out a URL claimed earlier or claims more: up to one for each
+// free worker, from the shards in turn (from a different one each time).
+// When none is ready it says when to ask again: when the earliest host is
 // ready, or after pollEvery at most, as other processes may add work.
 func (f *redisFrontier) next(now time.Time) (job, bool, time.Time, error) {
-	f.mu.Lock()
-	if f.max > 0 && f.done+f.open >= f.max {
-		defer f.mu.Unlock()
-		return job{}, false, time.Time{}, nil
+	if j, ok := f.take(); ok {
+		return j, true, time.Time{}, nil
 	}
+	f.mu.Lock()
 	if f.down && now.Before(f.retryAt) {
 		defer f.mu.Unlock()
 		return job{}, false, f.retryAt, nil
 	}
 	start := f.rr
 	f.rr = (f.rr + 1) % f.shards
+	refresh := now.Sub(f.scopeAt) > scopeEvery
 	f.mu.Unlock()
 
 	ctx := context.Background()
+	if refresh {
+		if err := f.refreshScope(ctx); err != nil {
+			return f.failed(err)
+		}
+	}
+	// Claims in bulk cost Redis far less a URL than one by one: as many as
+	// there are workers (they wait here for the next free one).
+	want := min(max(f.free(), f.workers), maxClaim)
+	if f.max > 0 {
+		var err error
+		if want, err = f.reserve(ctx, want); err != nil {
+			return f.failed(err)
+		}
+		if want == 0 {
+			return job{}, false, now.Add(pollEvery), nil
+		}
+	}
 	var (
-		got     job
-		ok      bool
 		wake    = pollEvery
 		vers    = make([]int64, f.shards)
 		workAll int64
+		got     int
+		err     error
 	)
 	for k := range f.shards {
 		s := (start + k) % f.shards
-		want := 1
-		if ok {
-			f.mu.Lock()
-			nops := len(f.ops[s])
-			f.mu.Unlock()
-			if nops == 0 {
-				continue
-			}
-			want = 0
-		}
-		res, err := f.call(ctx, s, want)
-		if err != nil {
-			if !transient(err) {
-				return got, ok, time.Time{}, f.wrap(err)
-			}
-			return got, ok, f.unreachable(err), nil
+		var r redisReply
+		if r, err = f.call(ctx, s, want-got, "", 0); err != nil {
+			break
 		}
 		f.reachable()
-		if w := res[0].(int64); w >= 0 {
-			wake = min(wake, time.Duration(w)*time.Millisecond)
+		if r.wake >= 0 {
+			wake = min(wake, time.Duration(r.wake)*time.Millisecond)
 		}
-		workAll += res[1].(int64) + res[2].(int64)
-		vers[s] = res[3].(int64)
-		if len(res) >= 7 {
-			got, err = f.claimed(s, res[4].(int64), res[5].(string), res[6].(string))
-			if err != nil {
-				return got, false, time.Time{}, err
-			}
-			ok = true
+		workAll += r.pending + r.leases
+		vers[k] = r.ver
+		if got += r.claimed; got >= want {
+			break
 		}
 	}
-	if ok {
-		return got, true, time.Time{}, nil
+	if f.max > 0 && got < want {
+		f.mu.Lock()
+		f.owed += want - got
+		f.mu.Unlock()
+	}
+	if j, ok := f.take(); ok {
+		return j, true, time.Time{}, nil
+	}
+	if err != nil {
+		return f.failed(err)
 	}
 	if workAll == 0 && f.quiet() {
-		f.confirmIdle(ctx, vers)
+		f.confirmIdle(ctx, start, vers)
 	}
-	return got, false, now.Add(wake), nil
+	return job{}, false, now.Add(wake), nil
+}
+
+// failed turns a call's error into next's results: Redis unreachable is
+// waited for.
+func (f *redisFrontier) failed(err error) (job, bool, time.Time, error) {
+	if !transient(err) {
+		return job{}, false, time.Time{}, f.wrap(err)
+	}
+	return job{}, false, f.unreachable(err), nil
+}
+
+// take hands out the oldest URL claimed and not yet handed out.
+func (f *redisFrontier) take() (job, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.buf) == 0 {
+		return job{}, false
+	}
+	j := f.buf[0]
+	f.buf[0] = job{}
+	f.buf = f.buf[1:]
+	return j, true
+}
+
+// reserve takes up to want units of the crawl's MaxPages budget (records
+// stored or URLs claimed, by all workers), giving back first what this
+// process owes, and returns how many it got.
+func (f *redisFrontier) reserve(ctx context.Context, want int) (int, error) {
+	f.mu.Lock()
+	owed := f.owed
+	f.owed = 0
+	f.mu.Unlock()
+	n, err := f.rdb.IncrBy(ctx, f.meta+"budget", int64(want-owed)).Result()
+	if err != nil {
+		f.mu.Lock()
+		f.owed += owed
+		f.mu.Unlock()
+		return 0, err
+	}
+	got := int(max(0, min(int64(want), int64(f.max)-(n-int64(want)))))
+	if got < want {
+		// At the end of the budget: what is not ours goes back at once,
+		// or the other workers would see it spent.
+		if err := f.rdb.DecrBy(ctx, f.meta+"budget", int64(want-got)).Err(); err != nil {
+			f.mu.Lock()
+			f.owed += want - got
+			f.mu.Unlock()
+		}
+	}
+	f.mu.Lock()
+	f.spent = got == 0
+	f.mu.Unlock()
+	return got, nil
+}
+
+// giveBudget gives n units of the MaxPages budget back to the crawl (URLs
+// claimed that made no record), with the next reservation.
+func (f *redisFrontier) giveBudget(n int) {
+	if f.max <= 0 || n == 0 {
+		return
+	}
+	f.mu.Lock()
+	f.owed += n
+	f.mu.Unlock()
 }
 
 // quiet reports whether this process has nothing claimed and nothing to
@@ -390,13 +662,13 @@ func (f *redisFrontier) quiet() bool {
 }
 
 // confirmIdle asks every shard again: if none changed since it was seen
-// empty and without leases (vers), all were so at one moment — between the
-// last first look and the first second look — and since only a lease
-// holder adds work, the crawl is over.
-func (f *redisFrontier) confirmIdle(ctx context.Context, vers []int64) {
-	for s := range f.shards {
-		res, err := f.call(ctx, s, 0)
-		if err != nil || res[1].(int64)+res[2].(int64) != 0 || res[3].(int64) != vers[s] {
+// empty and without leases (vers, from start on), all were so at one
+// moment — between the last first look and the first second look — and
+// since only a lease holder adds work, the crawl is over.
+func (f *redisFrontier) confirmIdle(ctx context.Context, start int, vers []int64) {
+	for k := range f.shards {
+		r, err := f.call(ctx, (start+k)%f.shards, 0, "", 0)
+		if err != nil || r.pending+r.leases != 0 || r.ver != vers[k] {
 			return
 		}
 	}
@@ -406,11 +678,13 @@ func (f *redisFrontier) confirmIdle(ctx context.Context, vers []int64) {
 	f.signal()
 }
 
-// claimed turns lease id of shard s on entry of host into a job.
-func (f *redisFrontier) claimed(s int, id int64, host, entry string) (job, error) {
+// claimed takes in lease id of shard s on entry of host: a job for a
+// worker, with the send permit its claim carried (permit "p"), or none
+// needed ("f"). f.mu is held.
+func (f *redisFrontier) claimed(s int, id int64, host, entry, permit string, iv time.Duration) error {
 	var e redisEntry
 	if err := json.Unmarshal([]byte(entry), &e); err != nil {
-		return job{}, f.wrap(fmt.Errorf("entry %q of %s: %v", entry, host, err))
+		return f.wrap(fmt.Errorf("entry %q of %s: %v", entry, host, err))
 	}
 	lease := uint64(id)<<leaseShardBits | uint64(s)
 	j := job{Entry: store.Entry{URL: e.URL, Host: host, Depth: e.Depth, Run: e.Run, Seq: lease},
@@ -418,12 +692,22 @@ func (f *redisFrontier) claimed(s int, id int64, host, entry string) (job, error
 	if e.Origin != "" {
 		j.origin = &store.Entry{URL: e.Origin, Host: e.OHost, Depth: e.ODepth, Seq: lease}
 	}
-	f.mu.Lock()
-	f.held[lease] = redisClaim{shard: s, id: id, host: host, entry: entry}
+	f.held[lease] = redisClaim{shard: s, id: id, host: host}
+	f.renewAt[lease] = time.Now()
 	f.slots[host] = append(f.slots[host], lease)
+	f.iv[host] = iv
+	switch permit {
+	case "p":
+		f.permits[host] = id
+		delete(f.unpaced, host)
+	case "f":
+		f.unpaced[host] = true
+	default:
+		delete(f.unpaced, host)
+	}
 	f.open++
-	f.mu.Unlock()
-	return j, nil
+	f.buf = append(f.buf, j)
+	return nil
 }
 
 // forget drops lease from this process's books; f.mu is held.
@@ -433,6 +717,7 @@ func (f *redisFrontier) forget(lease uint64) {
 		return
 	}
 	delete(f.held, lease)
+	delete(f.renewAt, lease)
 	if i := slices.Index(f.slots[cl.host], lease); i >= 0 {
 		f.slots[cl.host] = slices.Delete(f.slots[cl.host], i, i+1)
 		if len(f.slots[cl.host]) == 0 {
@@ -441,8 +726,17 @@ func (f *redisFrontier) forget(lease uint64) {
 	}
 }
 
+// unusedPermit queues the end of host's permit claimed with a lease and not
+// used, if any (the job made no request); f.mu is held.
+func (f *redisFrontier) unusedPermit(s int, host string) {
+	if tok, ok := f.permits[host]; ok {
+		delete(f.permits, host)
+		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", host, tok, 0}})
+	}
+}
+
 // release gives back a concurrency slot of host taken by one of this
-// process's leases.
+// process's leases, and the host's send permit if no request used it.
 func (f *redisFrontier) release(host string) {
 	f.mu.Lock()
 	ls := f.slots[host]
@@ -457,33 +751,45 @@ func (f *redisFrontier) release(host string) {
 		f.slots[host] = ls[:len(ls)-1]
 	}
 	cl := f.held[lease]
+	f.unusedPermit(cl.shard, host)
 	f.mu.Unlock()
-	f.queue(cl.shard, redisOp{args: []any{"r", cl.id}})
+	f.queue(cl.shard, redisOp{args: []any{"r", cl.id, host}}, opsDelay)
 }
 
 // requeue puts j back at the front of its host's queue in Redis and ends
 // the lease it was claimed under; its host is held until until.
 func (f *redisFrontier) requeue(j job, until time.Time) {
 	lease := j.record().Seq
+	s := f.shardOf(j.Host)
 	f.mu.Lock()
 	cl, ok := f.held[lease]
 	f.forget(lease)
 	f.open--
+	if ok {
+		f.unusedPermit(cl.shard, cl.host)
+	}
 	f.mu.Unlock()
-	var fp, bucket string
+	f.giveBudget(1)
+	var fp, seen string
+	keyAt := 0
 	if j.origin != nil {
 		// A redirect hop: its target is seen, crawl-wide.
+		var bucket string
 		fp, bucket = seenMember(Fingerprint(j.URL))
+		seen, keyAt = f.seenKey(s, bucket), 6
 	}
-	s := f.shardOf(j.Host)
-	op := redisOp{args: []any{"q", 0, j.Host, encodeRedisEntry(j), holdMS(until), fp, bucket}}
+	op := redisOp{args: []any{"q", 0, j.Host, encodeRedisEntry(j), holdMS(until), fp, 0}, seen: seen, keyAt: keyAt}
 	switch {
 	case ok && cl.shard == s:
 		op.args[1] = cl.id
 	case ok:
-		op.then = &redisOp{args: []any{"d", cl.id}, shard: cl.shard}
+		op.then = &redisOp{args: []any{"e", cl.id}, shard: cl.shard}
 	}
-	f.queue(s, op)
+	f.mu.Lock()
+	f.ops[s] = append(f.ops[s], redisOp{args: f.limits(j.Host)}, op)
+	f.due(s, opsDelay)
+	f.mu.Unlock()
+	f.signal()
 }
 
 func holdMS(until time.Time) int64 {
@@ -512,23 +818,41 @@ func (f *redisFrontier) abandon(n int) {
 	f.mu.Lock()
 	f.open -= n
 	f.mu.Unlock()
+	f.giveBudget(n)
 	f.signal()
 }
 
 func (f *redisFrontier) hold(host string, until time.Time) {
-	f.queue(f.shardOf(host), redisOp{args: []any{"h", host, holdMS(until)}})
+	f.queue(f.shardOf(host), redisOp{args: []any{"h", host, holdMS(until)}}, opsDelay)
 }
 
+// setCrawlDelay sets host's Crawl-delay in Redis; until it is there, this
+// process's requests to host ask Redis for their permits (the call that
+// asks carries it).
 func (f *redisFrontier) setCrawlDelay(host string, d time.Duration) {
-	f.queue(f.shardOf(host), redisOp{args: []any{"c", host, max(d, 0).Milliseconds()}})
+	f.mu.Lock()
+	delete(f.unpaced, host)
+	f.mu.Unlock()
+	f.queue(f.shardOf(host), redisOp{args: []any{"c", host, max(d, 0).Milliseconds()}}, opsDelay)
 }
 
+// observe sends a failure, and a success of a host with an interval: a
+// host without one (at its last claim here) is not backed off, and a
+// success would change nothing.
 func (f *redisFrontier) observe(host string, ok bool, _ time.Duration) {
 	v := 0
+	f.mu.Lock()
 	if ok {
 		v = 1
+		if f.iv[host] == 0 {
+			f.mu.Unlock()
+			return
+		}
+	} else {
+		delete(f.unpaced, host) // back-off may give it an interval
 	}
-	f.queue(f.shardOf(host), redisOp{args: []any{"o", host, v}})
+	f.mu.Unlock()
+	f.queue(f.shardOf(host), redisOp{args: []any{"o", host, v}}, opsDelay)
 }
 
 // offer does nothing: links enter the shared queues when their batch is
@@ -537,10 +861,10 @@ func (f *redisFrontier) observe(host string, ok bool, _ time.Duration) {
 func (f *redisFrontier) offer([]store.Entry) {}
 
 // commit stores b's pages (and seeds) in st, then acknowledges them in
-// Redis with the links found: first on the shards that only get links,
-// then on the shards of the leases, so that no moment shows the leases
-// ended and their links not yet queued. It retries while Redis does not
-// answer, until ctx is done.
+// Redis with the links found, one call a shard: first on the shards that
+// only get links, then on the shards of the leases, so that no moment
+// shows the leases ended and their links not yet queued. It retries while
+// Redis does not answer, until ctx is done.
 func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Batch) error {
 	local := store.Batch{Seeds: b.Seeds, Done: make([]store.Done, len(b.Done))}
 	for i, d := range b.Done {
@@ -552,38 +876,45 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 			return err
 		}
 	}
-	type ack struct {
-		A [][]any `json:"a"`
-		D [][]any `json:"d"`
-	}
-	acks := make([]ack, f.shards)
 	var scope []any
 	for _, s := range b.Seeds {
 		if h, err := hostOf(s); err == nil {
 			scope = append(scope, h)
 		}
 	}
+	ops := make([][]redisOp, f.shards)
+	hosts := map[string]bool{}
 	for _, e := range b.Add {
 		s := f.shardOf(e.Host)
+		if !hosts[e.Host] {
+			hosts[e.Host] = true
+			ops[s] = append(ops[s], redisOp{args: f.limits(e.Host)})
+		}
 		fp, bucket := seenMember(Fingerprint(e.URL))
-		cap, base, maxb := f.limits(e.Host)
-		acks[s].A = append(acks[s].A, []any{e.Host, fp, bucket, encodeRedisEntry(job{Entry: e}), cap, base, maxb})
+		ops[s] = append(ops[s], redisOp{args: []any{"a", e.Host, fp, 0, encodeRedisEntry(job{Entry: e})},
+			seen: f.seenKey(s, bucket), keyAt: 3})
 	}
+	leases := make([]bool, f.shards)
+	norecord := 0
 	f.mu.Lock()
 	for _, d := range b.Done {
+		if d.Page == nil {
+			norecord++
+		}
 		if cl, ok := f.held[d.Entry.Seq]; ok {
-			acks[cl.shard].D = append(acks[cl.shard].D, []any{cl.id, cl.host, cl.entry})
+			ops[cl.shard] = append(ops[cl.shard], redisOp{args: []any{"d", cl.id, cl.host}})
+			leases[cl.shard] = true
 		}
 	}
 	f.mu.Unlock()
 	order := make([]int, 0, f.shards)
 	for s := range f.shards {
-		if len(acks[s].A) > 0 && len(acks[s].D) == 0 {
+		if len(ops[s]) > 0 && !leases[s] {
 			order = append(order, s)
 		}
 	}
 	for s := range f.shards {
-		if len(acks[s].D) > 0 {
+		if leases[s] {
 			order = append(order, s)
 		}
 	}
@@ -595,18 +926,11 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 		}
 	}
 	for _, s := range order {
-		js, err := json.Marshal(acks[s])
-		if err != nil {
-			return err
-		}
-		p := f.prefix(s)
+		f.mu.Lock()
+		f.ops[s] = append(f.ops[s], ops[s]...)
+		f.mu.Unlock()
 		if err := f.retrying(ctx, func(ctx context.Context) error {
-			res, err := ackScript.Run(ctx, f.rdb, []string{p + "ready"}, p, js).Int64Slice()
-			if err == nil && len(res) == 4 {
-				f.mu.Lock()
-				f.pending[s], f.leased[s] = res[1], res[2]
-				f.mu.Unlock()
-			}
+			_, err := f.call(ctx, s, 0, "", 0)
 			return err
 		}); err != nil {
 			return fmt.Errorf("acknowledge %d URLs (stored in %s; they will be fetched again): %w", len(b.Done), st.Path(), err)
@@ -619,6 +943,7 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 	f.open -= len(b.Done)
 	f.done += storedIn(b)
 	f.mu.Unlock()
+	f.giveBudget(norecord)
 	f.signal()
 	return nil
 }
@@ -648,8 +973,9 @@ func (f *redisFrontier) retrying(ctx context.Context, fn func(context.Context) e
 }
 
 // stop gives back at once the leases this process holds (claimed, not
-// acknowledged: abandoned fetches, acknowledgements that failed), after
-// sending the operations still queued.
+// acknowledged: abandoned fetches, acknowledgements that failed, claims
+// not handed out), after sending the operations still queued, and the
+// MaxPages budget they held.
 func (f *redisFrontier) stop(ctx context.Context) {
 	f.mu.Lock()
 	n := len(f.held)
@@ -657,11 +983,27 @@ func (f *redisFrontier) stop(ctx context.Context) {
 		f.ops[cl.shard] = append(f.ops[cl.shard], redisOp{args: []any{"g", cl.id}})
 		f.forget(lease)
 	}
+	f.owed += len(f.buf)
+	f.open -= len(f.buf)
+	f.buf = nil
+	for _, t := range f.timers {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	owed := f.owed
+	f.owed = 0
+	for s := range f.shards {
+		f.ops[s] = append(f.ops[s], redisOp{args: []any{"z"}})
+	}
 	f.mu.Unlock()
 	if err := f.flush(ctx); err != nil {
 		f.log.Warn("could not give leases back to redis: their URLs return when the leases expire",
 			"redis", f.addr, "leases", n, "lease", f.lease, "err", err)
 		return
+	}
+	if f.max > 0 && owed > 0 {
+		f.rdb.DecrBy(ctx, f.meta+"budget", int64(owed))
 	}
 	if n > 0 {
 		f.log.Info("gave leases back to redis", "redis", f.addr, "urls", n)
@@ -673,7 +1015,7 @@ func (f *redisFrontier) stop(ctx context.Context) {
 func (f *redisFrontier) flush(ctx context.Context) error {
 	for s := range f.shards {
 		err := f.retrying(ctx, func(ctx context.Context) error {
-			_, err := f.call(ctx, s, 0)
+			_, err := f.call(ctx, s, 0, "", 0)
 			return err
 		})
 		if err != nil {
@@ -683,15 +1025,43 @@ func (f *redisFrontier) flush(ctx context.Context) error {
 	return nil
 }
 
+// keepLeases renews, until ctx is done, the leases this process holds
+// longer than a third of Config.Lease, so that a fetch (or a commit) that
+// outlasts a lease keeps its URL. A renewal that comes too late (the lease
+// expired and went to another worker) renews nothing.
+func (f *redisFrontier) keepLeases(ctx context.Context) {
+	t := time.NewTicker(max(f.lease/6, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		old := time.Now().Add(-f.lease / 3)
+		for lease, at := range f.renewAt {
+			if at.Before(old) {
+				cl := f.held[lease]
+				f.ops[cl.shard] = append(f.ops[cl.shard], redisOp{args: []any{"x", cl.id}})
+				f.due(cl.shard, 0)
+				f.renewAt[lease] = time.Now()
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
 // finished reports whether the crawl is over: every shard was seen empty
-// and without leases at one moment, and this process has nothing left.
+// and without leases at one moment, or the crawl's MaxPages budget is
+// spent, and this process has nothing left.
 func (f *redisFrontier) finished() bool {
 	if !f.quiet() {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.idle || (f.max > 0 && f.done >= f.max)
+	return f.idle || (f.max > 0 && f.spent)
 }
 
 func (f *redisFrontier) changes() <-chan struct{} { return f.changed }
@@ -750,49 +1120,80 @@ func (f *redisFrontier) keepRobots(ctx context.Context, origin string, r store.R
 	})
 }
 
-// Wait implements fetch.Pacer across processes (pace.lua): a permit is
-// given when no other worker holds one for host and its interval has passed
-// since the last request any worker sent it was written.
+// Wait implements fetch.Pacer across processes. A host this process
+// last claimed without an interval needs no permit; a permit that came
+// with a claim of the host is used at once; otherwise Redis is asked (with
+// the shard's queued operations, the host's send reports among them) until
+// it gives one: when no other worker holds one for host and its bucket
+// holds a token.
 func (f *redisFrontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
-	p := f.prefix(f.shardOf(host))
-	token := strconv.FormatUint(rand.Uint64(), 36)
+	s := f.shardOf(host)
+	f.mu.Lock()
+	if f.unpaced[host] {
+		f.mu.Unlock()
+		return func(time.Time) {}, nil
+	}
+	if tok, ok := f.permits[host]; ok {
+		delete(f.permits, host)
+		f.mu.Unlock()
+		return f.sent(s, host, tok), nil
+	}
+	f.mu.Unlock()
+	token := -rand.Int64N(1 << 31)
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
 	for {
-		var wait int64
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var r redisReply
 		err := f.retrying(ctx, func(ctx context.Context) error {
 			var err error
-			wait, err = paceScript.Run(ctx, f.rdb, []string{p + "ready"}, p, host, "w", token, permitHold.Milliseconds()).Int64()
+			r, err = f.call(ctx, s, 0, host, token)
 			return err
 		})
 		switch {
 		case err != nil:
 			return nil, err
-		case wait < 0:
+		case r.permit == -1:
 			return func(time.Time) {}, nil
-		case wait == 0:
-			return func(at time.Time) { go f.sent(p, host, token, !at.IsZero()) }, nil
+		case r.permit == 0:
+			return f.sent(s, host, token), nil
 		}
-		t := time.NewTimer(time.Duration(wait) * time.Millisecond)
+		t.Reset(time.Duration(r.permit) * time.Millisecond)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			t.Stop()
 			return nil, ctx.Err()
 		}
 	}
 }
 
-// sent ends permit token of host. It runs on its own goroutine: the fetcher
-// reports a send from its connection's write path, which must not wait for
-// Redis. Until Redis has it, the permit stays out, which only delays the
-// host's next request; one that never arrives expires after permitHold.
-func (f *redisFrontier) sent(p, host, token string, written bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
-	defer cancel()
-	w := "0"
-	if written {
-		w = "1"
+// sent returns the function the fetcher calls when the request under
+// permit token of host was written (at; zero: not written). It queues the
+// report for the shard's next call, due within a quarter of the host's
+// interval, and does not wait for Redis: the fetcher calls it from its
+// connection's write path.
+//
+// Why a late report stays exact: until it arrives, the permit is out and no
+// other request to host can go, from any worker. The report carries the
+// write time on Redis's clock as an upper bound — this process's monotonic
+// time of the write plus the smallest of (Redis's clock read in a call −
+// the moment that call left here) over the last second or two. Redis read
+// its clock after the call left, so each such difference is at least the
+// true offset between the two clocks: the write is dated no earlier than
+// it happened, and the next request, paced from that date, leaves no
+// earlier than it may. The cost of the bound is at most one round trip.
+func (f *redisFrontier) sent(s int, host string, token int64) func(time.Time) {
+	return func(at time.Time) {
+		var us int64
+		f.mu.Lock()
+		if !at.IsZero() {
+			us = at.Sub(f.epoch).Microseconds() + 1 + min(f.off, f.off0)
+		}
+		delay := min(max(f.iv[host]/4, time.Millisecond), 25*time.Millisecond)
+		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", host, token, us}})
+		f.due(s, delay)
+		f.mu.Unlock()
 	}
-	_ = f.retrying(ctx, func(ctx context.Context) error {
-		return paceScript.Run(ctx, f.rdb, []string{p + "ready"}, p, host, "s", token, w).Err()
-	})
 }

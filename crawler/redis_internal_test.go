@@ -3,6 +3,8 @@ package crawler
 import (
 	"context"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +149,35 @@ func TestRedisRedirectAcrossShards(t *testing.T) {
 	}
 	if got := c.Stats(); got.Pending != 0 || got.InFlight != 0 {
 		t.Errorf("after the crawl: %d pending, %d in flight", got.Pending, got.InFlight)
+	}
+}
+
+// TestRedisScriptKeys: every key the frontier's script touches is one it
+// was given in KEYS (as Redis Cluster requires): the commands name only
+// the KEYS-bound locals of common.lua or KEYS[…] itself.
+func TestRedisScriptKeys(t *testing.T) {
+	call := regexp.MustCompile(`redis\.call\(('?\w+'?)(?:,\s*([^,)]+))?`)
+	allowed := map[string]bool{"READY": true, "QUEUE": true, "HOSTS": true, "LEASES": true, "LEASE": true,
+		"SLOT": true, "N": true, "GONE": true}
+	bulk := regexp.MustCompile(`bulk\('\w+',\s*(\w+)`)
+	src := luaCommon + luaFrontier
+	for _, m := range call.FindAllStringSubmatch(src, -1) {
+		cmd, key := m[1], strings.TrimSpace(m[2])
+		switch {
+		case cmd == "'TIME'" && key == "":
+		case cmd == "cmd" && key == "key": // bulk: checked at its callers
+		case allowed[key], strings.HasPrefix(key, "KEYS["):
+		default:
+			t.Errorf("redis.call(%s, %s): a key not from KEYS", cmd, key)
+		}
+	}
+	for _, m := range bulk.FindAllStringSubmatch(src, -1) {
+		if !allowed[m[1]] {
+			t.Errorf("bulk on %s: a key not from KEYS", m[1])
+		}
+	}
+	bind := regexp.MustCompile(`(?m)^local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE =\s*\n\s*KEYS\[1\], KEYS\[2\], KEYS\[3\], KEYS\[4\], KEYS\[5\], KEYS\[6\], KEYS\[7\], KEYS\[8\]$`)
+	if !bind.MatchString(luaCommon) {
+		t.Error("common.lua no longer binds its key locals to KEYS[1…8]: update this test")
 	}
 }

@@ -81,12 +81,14 @@ func scenarios(scale float64) map[string][]scenario {
 
 func newBenchCmd() *cobra.Command {
 	var (
-		names      string
-		scale      float64
-		cpuprofile string
-		memprofile string
-		noSync     bool
-		batchDelay time.Duration
+		names       string
+		scale       float64
+		cpuprofile  string
+		memprofile  string
+		noSync      bool
+		batchDelay  time.Duration
+		redisAddr   string
+		redisShards int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [--scenario LIST] [--scale F]",
@@ -108,10 +110,17 @@ Scenarios: throughput (20 hosts × 2,000 pages, no rate limit, 60 links a
 page), polite (100 hosts × 50 pages at 5/s per host: bound 10 s), slow (200 ms
 latency, 50 hosts × 100 pages at 50/s per host, 1,000 workers: bound 2.56 s,
 2 s at the rate alone),
-growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
+growth (10k, 100k and 1M pages). --scale multiplies the page counts.
+
+With --redis, each scenario is then crawled again by 1, 2 and 3 workers (crawlers
+of this process, each with its own database) sharing that Redis, and the bench
+prints for each pages/s, the ratio to the embedded crawl, and what Redis spent
+a page: CPU µs (INFO cpu, all of redis-server's threads), commands (INFO
+commandstats, those run by scripts included) and script calls.`,
 		Example: `  crawl bench                                   # throughput, polite, slow
   crawl bench --scenario growth
-  crawl bench --scenario throughput --cpuprofile cpu.prof`,
+  crawl bench --scenario throughput --cpuprofile cpu.prof
+  crawl bench --scenario throughput --redis redis://127.0.0.1:6379/0`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			all := scenarios(scale)
@@ -131,6 +140,12 @@ growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
 					return fmt.Errorf("%s: %w", s.name, err)
 				}
 				r.print(out)
+				if redisAddr != "" {
+					full := float64(r.pages) / r.full.Seconds()
+					if err := benchRedis(cmd.Context(), out, s, redisAddr, redisShards, noSync, batchDelay, full); err != nil {
+						return fmt.Errorf("%s with redis: %w", s.name, err)
+					}
+				}
 			}
 			return nil
 		},
@@ -141,6 +156,8 @@ growth (10k, 100k and 1M pages). --scale multiplies the page counts.`,
 	cmd.Flags().StringVar(&memprofile, "memprofile", "", "write an allocation profile of the full crawls to `FILE`")
 	cmd.Flags().BoolVar(&noSync, "no-sync", false, "skip fsync on commit")
 	cmd.Flags().DurationVar(&batchDelay, "batch-delay", 0, "the crawl's --batch-delay (0: its default)")
+	cmd.Flags().IntVar(&redisShards, "redis-shards", 4, "with --redis: the frontier's shards (as crawl run's --redis-shards)")
+	cmd.Flags().StringVar(&redisAddr, "redis", "", "also crawl each scenario with 1, 2 and 3 workers sharing the Redis at `URL` (an empty database: the bench deletes its keys after each run), reporting pages/s and Redis CPU and commands a page")
 	return cmd
 }
 

@@ -376,3 +376,27 @@ func TestRedisInterruptGivesLeasesBack(t *testing.T) {
 		t.Errorf("%d leases left in Redis after the crawl", n)
 	}
 }
+
+// TestRedisClusterWorkers: three worker processes crawl the test web
+// through a three-master Redis Cluster (--redis-cluster): together they
+// store every page once, and no page is fetched twice.
+func TestRedisClusterWorkers(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	addrs := cluster.Addrs()
+	url := "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
+	web := crawltest.New(t, crawltest.Config{Hosts: 6, PagesPerHost: 4})
+	dir := t.TempDir()
+	writeSeeds(t, dir, web.Seeds())
+	var ws []*watched
+	for i := range 3 {
+		ws = append(ws, startWorker(t, workerArgs(dir, url, i, "--rate", "20", "--redis-cluster", "--redis-shards", "6")...))
+	}
+	checkExits(t, ws...)
+	checkAllPages(t, web, unionOf(t, dir, 3))
+	fetched := map[string]int{}
+	for _, r := range web.Log() {
+		if fetched[r.Host+r.Path]++; fetched[r.Host+r.Path] == 2 {
+			t.Errorf("%s%s fetched twice", r.Host, r.Path)
+		}
+	}
+}

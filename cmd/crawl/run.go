@@ -69,6 +69,7 @@ type runOptions struct {
 	redis         string        // --redis
 	lease         time.Duration // --lease
 	shards        int           // --redis-shards
+	redisCluster  bool          // --redis-cluster
 
 	extract    extractOptions    // --extract, --extract-url, [[extract]] tables
 	configFile string            // --config
@@ -98,7 +99,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.perHost, "per-host", 1, "concurrent requests per host")
 	f.BoolVar(&o.perIP, "per-ip", false, "hosts at one IP address share one --rate, --burst and --per-host (shared hosting); not with --redis")
 	f.IntVar(&o.maxDepth, "max-depth", 0, "follow links at most N hops from a seed (0: no limit)")
-	f.IntVar(&o.maxPages, "max-pages", 0, "stop once the database holds N pages (0: no limit)")
+	f.IntVar(&o.maxPages, "max-pages", 0, "stop once the database holds N pages (with --redis: all workers together; 0: no limit)")
 	f.BoolVar(&o.noFollow, "no-follow", false, "fetch the seeds only, follow no links")
 	f.BoolVar(&o.anyHost, "any-host", false, "follow links to any host (default: only the seeds' hosts)")
 	f.StringArrayVar(&o.include, "include", nil, "follow only URLs matching this `REGEXP` (repeatable)")
@@ -127,6 +128,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics, such as 127.0.0.1:9090")
 	f.StringVar(&o.redis, "redis", "", "share the frontier with other crawl workers through this Redis `URL` (redis://host:port/db); --db then keeps this worker's pages")
 	f.DurationVar(&o.lease, "lease", 2*time.Minute, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died); keep it above --timeout")
+	f.BoolVar(&o.redisCluster, "redis-cluster", false, "with --redis: the URL names a node of a Redis Cluster (more with ?addr=host:port&addr=…); the shards spread over its masters")
 	f.IntVar(&o.shards, "redis-shards", 4, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its nodes)")
 	o.extract.addFlags(f)
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
@@ -343,7 +345,17 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		}
 	}()
 
-	if o.redis != "" {
+	switch {
+	case o.redis != "" && o.redisCluster:
+		copts, err := redis.ParseClusterURL(o.redis)
+		if err != nil {
+			return usageError{fmt.Errorf("--redis %q: %v", o.redis, err)}
+		}
+		redis.SetLogger(redisLog{logger})
+		rdb := redis.NewClusterClient(copts)
+		defer rdb.Close()
+		cfg.Redis = rdb
+	case o.redis != "":
 		ropts, err := redis.ParseURL(o.redis)
 		if err != nil {
 			return usageError{fmt.Errorf("--redis %q: %v", o.redis, err)}

@@ -1,65 +1,168 @@
--- Shared by claim.lua and ack.lua (prepended to each). One call works on
--- one shard: every key starts with P = ARGV[1], "<prefix>:{<shard>}:", so all
--- of them hash to the slot of KEYS[1] (P.."ready") on Redis Cluster too.
+-- Shared state of frontier.lua (prepended to it). One call works on one
+-- shard, and every key it touches is in KEYS (all hash-tagged "{shard}", so
+-- one slot on Redis Cluster):
 --
---   P.."ready"     zset host → ms when its next request is allowed (hosts
---                  with queued URLs and a free concurrency slot only)
---   P.."q:"..host  list of queued entries (JSON), FIFO; retries go first
---   P.."h:"..host  hash: cap, base, maxb, cd, slow, iv, last, hold, inf
---   P.."leases"    zset lease id → ms when it expires
---   P.."lease"     hash lease id → host.."\n"..entry
---   P.."slot"      hash lease id → 1 while its host's concurrency slot is held
---   P.."seen:"..b  sets of 64-bit fingerprints (decimal, so intset-encoded)
---   P.."n"         hash: pending (queued entries), ver (bumped on change)
-local P = ARGV[1]
-local READY, LEASES, LEASE, SLOT, N = KEYS[1], P .. 'leases', P .. 'lease', P .. 'slot', P .. 'n'
+--   KEYS[1] ready   zset host → ms when it may be claimed next (hosts with
+--                   queued URLs and a free concurrency slot only)
+--   KEYS[2] queue   zset, all scores 0, of host.."\0"..pos..entry: each
+--                   host's queue in lexical order (pos: 16 characters, "0"
+--                   and a descending counter for URLs put back at the front,
+--                   "1" and an ascending one for new URLs), so that the
+--                   first URL of a host is one ZRANGEBYLEX away
+--   KEYS[3] hosts   hash host → its state, comma-separated numbers (F below)
+--   KEYS[4] leases  zset lease id → ms when it expires
+--   KEYS[5] lease   hash lease id → host.."\n"..entry
+--   KEYS[6] slot    hash lease id → 1 while its host's concurrency slot is held
+--   KEYS[7] n       hash: pending (queued URLs), leases (held), ver (bumped
+--                   on change), seq (lease ids and queue positions), and
+--                   "c:"..worker: that worker's last call, its id and reply
+--                   (see frontier.lua)
+--   KEYS[8] gone    hash lease id → queue member, for leases that expired and
+--                   went back to the queue (a late acknowledgement removes it)
+--   KEYS[9…]        seen sets of 64-bit fingerprints (decimal, intset-encoded)
+--                   named by the operations that use them
+--
+-- Host state is read once per call into H, changed there, and written back
+-- at the end with one HSET; the ready set is updated with one ZADD and one
+-- ZREM for all the hosts touched (sched). So a call costs a few commands
+-- for its hosts and URLs, each O(log n), whatever it does.
+local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = math.floor(nowus / 1000)
+-- sendMargin (µs) is added to a host's interval between two sends, as
+-- crawler.sendGate adds it.
+local MARGIN = 2000
 
--- list returns v if it is a (decoded JSON) list, else an empty one.
-local function list(v)
-  if type(v) == 'table' then return v end
-  return {}
+-- Fields of a host's state.
+local F = {'cap', 'base', 'maxb', 'cd', 'slow', 'iv', 'hold', 'inf', 'n', 'tat', 'burst', 'pt', 'pu', 'tot', 'mph'}
+
+local H, dirty, touched = {}, {}, {}
+local pending, leases, changed = 0, 0, false -- changes of the counters; any change
+local seq -- the shard's counter (read with the others at the start)
+
+local function nextSeq()
+  seq = seq + 1
+  return seq
 end
 
-local function num(v, d)
-  if v then return tonumber(v) end
-  return d
-end
-
--- sched puts host h in the ready set at the later of its rate's next slot
--- and its hold, if it has work and a free slot; otherwise takes it out.
-local function sched(h)
-  local s = redis.call('HMGET', P .. 'h:' .. h, 'inf', 'cap', 'last', 'iv', 'hold')
-  if num(s[1], 0) < num(s[2], 1) and redis.call('LLEN', P .. 'q:' .. h) > 0 then
-    local at = num(s[3], 0) + num(s[4], 0)
-    redis.call('ZADD', READY, math.max(at, num(s[5], 0)), h)
-  else
-    redis.call('ZREM', READY, h)
+-- host returns h's state (nil if the shard does not know h).
+local function host(h)
+  local s = H[h]
+  if s == nil then
+    local v = redis.call('HGET', HOSTS, h)
+    if not v then
+      H[h] = false
+      return nil
+    end
+    s = {}
+    local i = 1
+    for x in string.gmatch(v, '[^,]+') do
+      s[F[i]] = tonumber(x)
+      i = i + 1
+    end
+    H[h] = s
   end
+  return s or nil
 end
 
--- retune sets h's interval from its configured interval, Crawl-delay and
+-- put marks h's state changed and h to be rescheduled.
+local function put(h)
+  dirty[h], touched[h] = true, true
+end
+
+-- known sets up host h's state the first time the shard meets it.
+local function known(h, cap, base, maxb, burst, mph)
+  local s = host(h)
+  if s then return s end
+  s = {cap = cap, base = base, maxb = maxb, cd = 0, slow = 1, iv = 0, hold = 0, inf = 0, n = 0, tat = 0,
+       burst = burst, pt = 0, pu = 0, tot = 0, mph = mph}
+  H[h] = s
+  put(h)
+  return s
+end
+
+-- retune sets s's interval from its configured interval, Crawl-delay and
 -- back-off factor: the longest wins, back-off is capped, never faster than
 -- configured (as crawler.frontier.retune, without the latency term).
-local function retune(h)
-  local hk = P .. 'h:' .. h
-  local s = redis.call('HMGET', hk, 'base', 'cd', 'slow', 'maxb')
-  local b = math.max(num(s[1], 0), num(s[2], 0))
-  local slow, iv = num(s[3], 1), b
-  if slow > 1 then iv = math.max(iv, math.max(b, 100) * slow) end
-  iv = math.min(iv, math.max(num(s[4], 60000), b))
-  redis.call('HSET', hk, 'iv', iv)
+local function retune(s)
+  local b = math.max(s.base, s.cd)
+  local iv = b
+  if s.slow > 1 then iv = math.max(iv, math.max(b, 100) * s.slow) end
+  s.iv = math.min(iv, math.max(s.maxb, b))
 end
 
--- drop ends lease id of host h: its slot, if still held, is freed.
-local function drop(id, h)
-  redis.call('HDEL', LEASE, id)
-  redis.call('ZREM', LEASES, id)
-  if redis.call('HDEL', SLOT, id) == 1 then
-    redis.call('HINCRBY', P .. 'h:' .. h, 'inf', -1)
+local function ivus(s)
+  return s.iv * 1000 + MARGIN
+end
+
+-- gate returns the ms at which host state s lets its next request go (its
+-- send permit free and its bucket holding a token), or 0 if it has no
+-- interval.
+local function gate(s)
+  if s.iv <= 0 then return 0 end
+  if s.pt ~= 0 and s.pu > now then return s.pu end
+  return math.ceil((s.tat - (s.burst - 1) * ivus(s)) / 1000)
+end
+
+-- readyAt returns the ms at which host state s may be claimed, or nil if
+-- it has nothing queued or no free slot.
+local function readyAt(s)
+  if s.n <= 0 or s.inf >= s.cap then return nil end
+  return math.max(s.hold, gate(s))
+end
+
+-- sched writes the changed hosts' states and their places in the ready set.
+local function sched()
+  local hs, add, rem = {}, {}, {}
+  for h in pairs(dirty) do
+    local s = H[h]
+    local v = {}
+    for i, f in ipairs(F) do
+      local x = s[f]
+      if x == math.floor(x) and x < 1e14 and x > -1e14 then v[i] = tostring(x) else v[i] = string.format('%.17g', x) end
+    end
+    hs[#hs + 1] = h
+    hs[#hs + 1] = table.concat(v, ',')
   end
-  sched(h)
+  for h in pairs(touched) do
+    local at = readyAt(H[h])
+    if at then
+      add[#add + 1] = at
+      add[#add + 1] = h
+    else
+      rem[#rem + 1] = h
+    end
+  end
+  local function bulk(cmd, key, args)
+    for i = 1, #args, 1000 do
+      redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args)))
+    end
+  end
+  bulk('HSET', HOSTS, hs)
+  bulk('ZADD', READY, add)
+  bulk('ZREM', READY, rem)
+  dirty, touched = {}, {}
+end
+
+-- member returns the queue member of entry e of host h, at the front of
+-- its queue or at the back.
+local function member(h, e, front)
+  local pos
+  if front then
+    pos = string.format('0%015x', 2 ^ 52 - nextSeq())
+  else
+    pos = string.format('1%015x', nextSeq())
+  end
+  return h .. '\0' .. pos .. e
+end
+
+local function enqueue(h, s, m)
+  redis.call('ZADD', QUEUE, 0, m)
+  s.n = s.n + 1
+  pending = pending + 1
+  put(h)
 end
 
 -- split returns the host and the entry of a lease value.
@@ -68,35 +171,50 @@ local function split(v)
   return string.sub(v, 1, i - 1), string.sub(v, i + 1)
 end
 
--- giveback puts lease id's entry back at the front of its host's queue.
-local function giveback(id)
-  local v = redis.call('HGET', LEASE, id)
-  if not v then return end
-  local h, e = split(v)
-  redis.call('LPUSH', P .. 'q:' .. h, e)
-  redis.call('HINCRBY', N, 'pending', 1)
-  drop(id, h)
-end
-
--- hold holds host h until ms from now, if that is later than its hold.
-local function hold(h, ms)
-  if ms > 0 then
-    local hk = P .. 'h:' .. h
-    if now + ms > num(redis.call('HGET', hk, 'hold'), 0) then
-      redis.call('HSET', hk, 'hold', now + ms)
+-- drop ends lease id of host h (HDEL'ed from LEASE by the caller): its
+-- slot, if still held, is freed.
+local function drop(id, h)
+  redis.call('ZREM', LEASES, id)
+  leases = leases - 1
+  if redis.call('HDEL', SLOT, id) == 1 then
+    local s = host(h)
+    if s then
+      s.inf = s.inf - 1
+      put(h)
     end
   end
+  changed = true
 end
 
--- known sets up host h's state the first time the shard meets it.
-local function known(h, cap, base, maxb)
-  local hk = P .. 'h:' .. h
-  if redis.call('EXISTS', hk) == 0 then
-    redis.call('HSET', hk, 'cap', cap, 'base', base, 'maxb', maxb, 'slow', 1, 'inf', 0, 'last', 0, 'hold', 0)
-    retune(h)
+-- endPermit ends permit token of h's state s if it is out.
+local function endPermit(h, s, token)
+  if s.pt ~= 0 and tostring(s.pt) == tostring(token) then
+    s.pt, s.pu = 0, 0
+    put(h)
   end
 end
 
-local function state()
-  return {redis.call('HINCRBY', N, 'pending', 0), redis.call('ZCARD', LEASES), redis.call('HINCRBY', N, 'ver', 0)}
+-- giveback puts lease id's entry back at the front of its host's queue and
+-- returns its queue member (nil if the lease is not held).
+local function giveback(id)
+  local v = redis.call('HGET', LEASE, id)
+  if not v then return nil end
+  redis.call('HDEL', LEASE, id)
+  local h, e = split(v)
+  local s = host(h)
+  local m = member(h, e, true)
+  if s then
+    enqueue(h, s, m)
+    endPermit(h, s, id) -- a permit claimed with it and never used
+  end
+  drop(id, h)
+  return m
+end
+
+-- hold holds h's state s until ms from now, if that is later than its hold.
+local function hold(h, s, ms)
+  if ms > 0 and now + ms > s.hold then
+    s.hold = now + ms
+    put(h)
+  end
 end

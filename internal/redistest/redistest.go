@@ -172,3 +172,65 @@ func (s *Server) kill() {
 		s.cmd = nil
 	}
 }
+
+// Cluster is a Redis Cluster of three masters without replicas, on
+// loopback, each a Server.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// StartCluster starts three redis-server nodes with cluster mode on and
+// joins them (redis-cli --cluster create), waiting until the cluster
+// answers. It skips the test if redis-server or redis-cli is missing.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		noteSkipped()
+		t.Skip(skipMessage)
+	}
+	c := &Cluster{}
+	args := []string{"redis-cli", "--cluster", "create"}
+	for range 3 {
+		s := Start(t, "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		c.Nodes = append(c.Nodes, s)
+		args = append(args, s.Addr)
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("redistest: %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range c.Nodes {
+		rdb := s.Client(t)
+		for {
+			info, err := rdb.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("redistest: cluster not ready within 30s: %v %s", err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// Addrs returns the nodes' addresses.
+func (c *Cluster) Addrs() []string {
+	var a []string
+	for _, s := range c.Nodes {
+		a = append(a, s.Addr)
+	}
+	return a
+}
+
+// Client returns a cluster client, closed when the test ends.
+func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}

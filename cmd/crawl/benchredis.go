@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
+
+	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/store"
+)
+
+// redisCost is what a Redis server spent, from INFO cpu and INFO
+// commandstats: CPU time (user and system, all threads), commands executed
+// (those scripts run included: Redis counts both alike) and script calls.
+type redisCost struct {
+	cpu      time.Duration
+	commands int64
+	scripts  int64
+}
+
+// sub returns c − o.
+func (c redisCost) sub(o redisCost) redisCost {
+	return redisCost{c.cpu - o.cpu, c.commands - o.commands, c.scripts - o.scripts}
+}
+
+// readRedisCost reads rdb's INFO cpu and INFO commandstats.
+func readRedisCost(ctx context.Context, rdb *redis.Client) (redisCost, error) {
+	info, err := rdb.Info(ctx, "cpu", "commandstats").Result()
+	if err != nil {
+		return redisCost{}, err
+	}
+	var c redisCost
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case k == "used_cpu_sys" || k == "used_cpu_user":
+			f, _ := strconv.ParseFloat(v, 64)
+			c.cpu += time.Duration(f * float64(time.Second))
+		case strings.HasPrefix(k, "cmdstat_"):
+			// calls=N,usec=…
+			calls, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(v, ",")[0], "calls="), 10, 64)
+			c.commands += calls
+			switch name := strings.TrimPrefix(k, "cmdstat_"); name {
+			case "evalsha", "eval", "fcall":
+				c.scripts += calls
+			case "info":
+				c.commands -= calls // the bench's own
+			}
+		}
+	}
+	return c, nil
+}
+
+// emptyCrawlKeys deletes the crawl's keys ("crawl:*") from rdb's database.
+func emptyCrawlKeys(ctx context.Context, rdb *redis.Client) error {
+	iter := rdb.Scan(ctx, 0, "crawl:*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
+				return err
+			}
+			keys = keys[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		return rdb.Unlink(ctx, keys...).Err()
+	}
+	return nil
+}
+
+// benchRedis crawls the site of s with 1, 2 and 3 workers sharing the Redis
+// at addr (each a crawler of this process with its own store) and prints,
+// for each, pages/s and what Redis spent a page. The embedded crawl of the
+// same site, just before, is the reference. The Redis database must hold no
+// crawl: the bench deletes the keys it made after each run.
+func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, shards int, noSync bool, batchDelay time.Duration, embedded float64) error {
+	opts, err := redis.ParseURL(addr)
+	if err != nil {
+		if opts, err = redis.ParseURL("redis://" + addr); err != nil {
+			return usageError{fmt.Errorf("--redis %q: %v", addr, err)}
+		}
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	if n, err := rdb.Exists(ctx, "crawl:{meta}:shards").Result(); err != nil {
+		return fmt.Errorf("redis at %s: %w", opts.Addr, err)
+	} else if n != 0 {
+		return fmt.Errorf("redis at %s already holds a crawl: bench needs a database without one", opts.Addr)
+	}
+	seeds, stop, err := serveSite(s)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintf(out, "\n== redis %s, %d shards: %d hosts × %d pages, %d links/page, %d fetch goroutines a worker\n", opts.Addr, shards, s.hosts, s.pages, s.links, s.workers)
+	fmt.Fprintf(out, "%-9s %9s %9s %12s %14s %12s\n", "workers", "pages/s", "×embedded", "redis µs/pg", "commands/pg", "scripts/pg")
+	for workers := 1; workers <= 3; workers++ {
+		pages := s.hosts * s.pages
+		dir, err := os.MkdirTemp("", "crawl-bench-redis-")
+		if err != nil {
+			return err
+		}
+		cs := make([]*crawler.Crawler, workers)
+		var stores []*store.Store
+		cleanup := func() {
+			for _, st := range stores {
+				st.Close()
+			}
+			os.RemoveAll(dir)
+			emptyCrawlKeys(context.WithoutCancel(ctx), rdb)
+		}
+		for i := range cs {
+			st, err := store.Open(filepath.Join(dir, fmt.Sprintf("w%d.db", i)), &store.Options{NoSync: noSync})
+			if err != nil {
+				cleanup()
+				return err
+			}
+			stores = append(stores, st)
+			wrdb := redis.NewClient(opts)
+			defer wrdb.Close()
+			cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true,
+				BatchDelay: batchDelay, Redis: wrdb, Lease: time.Minute, Shards: shards}
+			c, err := crawler.New(cfg, st, fetch.New(fetch.Config{IdleConnsPerHost: max(64, s.perHost), AllowPrivate: true}))
+			if err != nil {
+				cleanup()
+				return err
+			}
+			if _, err := c.AddSeeds(seeds); err != nil {
+				cleanup()
+				return err
+			}
+			cs[i] = c
+		}
+		before, err := readRedisCost(ctx, rdb)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make([]error, workers)
+		for i, c := range cs {
+			wg.Go(func() { errs[i] = c.Run(ctx) })
+		}
+		wg.Wait()
+		wall := time.Since(start)
+		after, err := readRedisCost(ctx, rdb)
+		stored := 0
+		for _, c := range cs {
+			stored += c.Stats().Stored
+		}
+		cleanup()
+		for _, e := range errs {
+			if e != nil {
+				return e
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if stored != pages {
+			return fmt.Errorf("%d workers stored %d pages, want %d", workers, stored, pages)
+		}
+		d := after.sub(before)
+		rateNow := float64(pages) / wall.Seconds()
+		fmt.Fprintf(out, "%-9d %9.0f %9.2f %12.1f %14.1f %12.2f\n", workers, rateNow, rateNow/embedded,
+			float64(d.cpu.Microseconds())/float64(pages), float64(d.commands)/float64(pages), float64(d.scripts)/float64(pages))
+	}
+	return nil
+}

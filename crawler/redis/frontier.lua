@@ -1,0 +1,331 @@
+-- frontier: one worker's call on one shard. It applies the worker's queued
+-- operations, gives back expired leases, answers a send-permit request,
+-- and claims up to ARGV[3] URLs across the ready hosts, each under a lease
+-- of ARGV[2] ms.
+--
+-- ARGV[1] is the call's id, "worker:n": a call sent again after its reply
+-- was lost (a reconnect) finds its id in the worker's field of N and gets
+-- the same reply, so that nothing is applied twice and no lease it made is
+-- stranded.
+-- ARGV[4], if not "", asks for a send permit for that host: token ARGV[5],
+-- held at most ARGV[6] ms (also the hold of the permits claims carry).
+-- ARGV[7…] are operations, each a letter and its fields, applied in order:
+--   k host cap base maxb burst mph  the host's settings, for a host the shard
+--                                   does not know yet (before its "a" or "q")
+--   a host fp key entry             queue entry unless fingerprint fp is in the
+--                                   seen set KEYS[key] (then it is added there)
+--   d id host                       lease id is done (acknowledged); for a lease
+--                                   that expired and went back to the queue, its
+--                                   entry is taken out again if still there
+--   r id host                       release lease id's concurrency slot (fetch over)
+--   q id host entry ms fp key       requeue entry at the front of host's queue,
+--                                   hold host ms, end lease id (0: none in this
+--                                   shard), mark fp ("" none) seen in KEYS[key]
+--   e id                            end lease id (its entry went to another shard)
+--   g id                            give lease id back (clean shutdown)
+--   x id                            renew lease id for ARGV[2] ms, if still held
+--   z                               the worker stops: forget its last call
+--   h host ms                       hold host for ms (Retry-After, back-off)
+--   c host ms                       host's robots.txt Crawl-delay
+--   o host ok                       a request to host succeeded (1) or failed (0)
+--   s host token us                 permit token's request was written at us µs
+--                                   of Redis's clock (0: it was not written)
+-- A lease's id is its fencing token: d, r, q, e and x under a lease no
+-- longer held (it expired and its URL went back, maybe to another worker)
+-- change nothing of the URL's new lease.
+--
+-- A host with an interval sends one request at a time: a permit is given
+-- (to a claim of the host, or on request) when none is out and the host's
+-- bucket (GCRA: tat, its interval and burst) holds a token; the permit
+-- ends with the report of the request's write time, which moves tat on.
+-- Such a host is claimed one URL at a time, and each claim carries the
+-- permit for its request.
+--
+-- Returns one string, fields separated by "\0": wake (ms until the earliest
+-- host is ready; -1: none), pending, leases, ver, Redis's clock in µs, the
+-- permit answer (-2 not asked, -1 no interval, 0 given, else ms to wait),
+-- then for each claim: id, host, entry, permit ("p" given with the claim,
+-- "f" the host has no interval, "n" neither), the host's interval in ms.
+local CALL = 'c:' .. string.match(ARGV[1], '^[^:]*')
+local cnt = redis.call('HMGET', N, 'pending', 'leases', 'ver', 'seq', CALL)
+local last = cnt[5]
+if last and string.sub(last, 1, #ARGV[1] + 1) == ARGV[1] .. '\0' then
+  return string.sub(last, #ARGV[1] + 2)
+end
+seq = tonumber(cnt[4] or '0')
+local forget = false
+local leaseMs, want, permitMs = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6])
+local adds, leaseSet, leaseZ, slotSet = {}, {}, {}, {}
+local params = {}
+
+-- ensure returns h's state, set up from its "k" operation if the shard
+-- does not know h yet.
+local function ensure(h)
+  local s = host(h)
+  local p = params[h]
+  if not s and p then
+    s = known(h, tonumber(p[1]), tonumber(p[2]), tonumber(p[3]), tonumber(p[4]), tonumber(p[5]))
+    retune(s)
+  end
+  return s
+end
+
+-- Acknowledgements and releases are taken in bulk after the other
+-- operations (none of which names a lease acknowledged or released in
+-- the same call): one HMGET and one HDEL for all.
+local dones, releases = {}, {}
+local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 2, s = 3, z = 0}
+local nops = 0
+local i = 7
+while i <= #ARGV do
+  local k = ARGV[i]
+  local n = arity[k]
+  if not n then return redis.error_reply('frontier: unknown operation ' .. tostring(k)) end
+  local a1, a2, a3 = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  nops = nops + 1
+  if k == 'k' then
+    params[a1] = {a2, a3, ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]}
+  elseif k == 'a' then
+    if redis.call('SADD', KEYS[tonumber(ARGV[i + 3])], a2) == 1 then
+      local s = ensure(a1)
+      if s and (s.mph <= 0 or s.tot < s.mph) then
+        s.tot = s.tot + 1
+        adds[#adds + 1] = 0
+        adds[#adds + 1] = member(a1, ARGV[i + 4], false)
+        s.n = s.n + 1
+        pending = pending + 1
+        put(a1)
+      end
+    end
+  elseif k == 'd' then
+    dones[#dones + 1] = {a1, a2}
+  elseif k == 'r' then
+    releases[#releases + 1] = {a1, a2}
+  elseif k == 'q' then
+    local id, h = a1, a2
+    if id == '0' or redis.call('HEXISTS', LEASE, id) == 1 then
+      if ARGV[i + 5] ~= '' then redis.call('SADD', KEYS[tonumber(ARGV[i + 6])], ARGV[i + 5]) end
+      local s = ensure(h)
+      if s then
+        enqueue(h, s, member(h, a3, true))
+        hold(h, s, tonumber(ARGV[i + 4]))
+      end
+      if id ~= '0' then
+        redis.call('HDEL', LEASE, id)
+        drop(id, h)
+      end
+      changed = true
+    end
+  elseif k == 'e' then
+    local v = redis.call('HGET', LEASE, a1)
+    if v then
+      redis.call('HDEL', LEASE, a1)
+      drop(a1, (split(v)))
+    end
+  elseif k == 'g' then
+    giveback(a1)
+  elseif k == 'z' then
+    forget = true
+  elseif k == 'x' then
+    redis.call('ZADD', LEASES, 'XX', now + leaseMs, a1)
+  elseif k == 'h' then
+    local s = host(a1)
+    if s then hold(a1, s, tonumber(a2)) end
+  elseif k == 'c' then
+    local s = host(a1)
+    local cd = tonumber(a2)
+    if s and s.cd ~= cd then
+      s.cd = cd
+      retune(s)
+      put(a1)
+    end
+  elseif k == 'o' then
+    local s = host(a1)
+    if s then
+      local slow = s.slow
+      if a2 == '1' then
+        slow = math.max(1, slow * 0.8)
+      else
+        local limit = s.maxb / math.max(s.base, s.cd, 100)
+        slow = math.min(slow * 2, math.max(limit, 1))
+      end
+      if slow ~= s.slow then
+        s.slow = slow
+        retune(s)
+        put(a1)
+      end
+    end
+  elseif k == 's' then
+    local s = host(a1)
+    if s then
+      local at = tonumber(a3)
+      if at > 0 and s.iv > 0 then
+        s.tat = math.max(s.tat, at) + ivus(s)
+        put(a1)
+      end
+      endPermit(a1, s, a2)
+    end
+  end
+  i = i + 1 + n
+end
+if #releases > 0 then
+  local ids = {}
+  for j, r in ipairs(releases) do ids[j] = r[1] end
+  local held = redis.call('HMGET', SLOT, unpack(ids))
+  local gone = {}
+  for j, r in ipairs(releases) do
+    if held[j] then
+      gone[#gone + 1] = r[1]
+      local s = host(r[2])
+      if s then s.inf = s.inf - 1; put(r[2]) end
+    end
+  end
+  if #gone > 0 then redis.call('HDEL', SLOT, unpack(gone)) end
+end
+if #dones > 0 then
+  local ids = {}
+  for j, d in ipairs(dones) do ids[j] = d[1] end
+  local held = redis.call('HMGET', LEASE, unpack(ids))
+  local ended, hosts, late = {}, {}, {}
+  for j, d in ipairs(dones) do
+    if held[j] then
+      ended[#ended + 1], hosts[#hosts + 1] = d[1], d[2]
+    else
+      late[#late + 1] = d
+    end
+  end
+  if #ended > 0 then
+    redis.call('HDEL', LEASE, unpack(ended))
+    redis.call('ZREM', LEASES, unpack(ended))
+    leases = leases - #ended
+    -- Slots still held (no release came): freed.
+    local slots = redis.call('HMGET', SLOT, unpack(ended))
+    local freed = {}
+    for j, id in ipairs(ended) do
+      if slots[j] then
+        freed[#freed + 1] = id
+        local s = host(hosts[j])
+        if s then s.inf = s.inf - 1; put(hosts[j]) end
+      end
+    end
+    if #freed > 0 then redis.call('HDEL', SLOT, unpack(freed)) end
+    changed = true
+  end
+  for _, d in ipairs(late) do
+    local m = redis.call('HGET', GONE, d[1])
+    if m then
+      redis.call('HDEL', GONE, d[1])
+      if redis.call('ZREM', QUEUE, m) == 1 then
+        local s = host(d[2])
+        if s then s.n = s.n - 1; put(d[2]) end
+        pending = pending - 1
+        changed = true
+      end
+    end
+  end
+end
+for i = 1, #adds, 1000 do
+  redis.call('ZADD', QUEUE, unpack(adds, i, math.min(i + 999, #adds)))
+end
+if nops > 0 then changed = true end
+
+if want > 0 then
+  local expired = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, 100)
+  for _, id in ipairs(expired) do
+    local m = giveback(id)
+    if m then redis.call('HSET', GONE, id, m) end
+  end
+end
+
+-- The permit asked for.
+local permit = -2
+if ARGV[4] ~= '' then
+  local h = ARGV[4]
+  local s = host(h)
+  if not s or s.iv <= 0 then
+    permit = -1
+  elseif s.pt ~= 0 and s.pu > now then
+    permit = math.max(1, math.min(s.pu - now, 2))
+  else
+    local wait = s.tat - (s.burst - 1) * ivus(s) - nowus
+    if wait > 0 then
+      permit = math.ceil(wait / 1000)
+    else
+      s.pt, s.pu = tonumber(ARGV[5]), now + permitMs
+      put(h)
+      permit = 0
+    end
+  end
+end
+
+local out = {}
+if want > 0 then
+  sched()
+  local ready = redis.call('ZRANGEBYSCORE', READY, '-inf', now, 'LIMIT', 0, want)
+  for _, h in ipairs(ready) do
+    if want <= 0 then break end
+    local s = host(h)
+    local at = s and readyAt(s)
+    if not at then
+      touched[h] = true -- nothing to claim: out of the ready set
+    elseif at <= now then
+      local k = math.min(want, s.cap - s.inf, s.n)
+      local flag = 'f'
+      if s.iv > 0 then k, flag = 1, 'p' end
+      local ms = redis.call('ZRANGEBYLEX', QUEUE, '[' .. h .. '\0', '(' .. h .. '\1', 'LIMIT', 0, k)
+      if #ms > 0 then redis.call('ZREM', QUEUE, unpack(ms)) end
+      for _, m in ipairs(ms) do
+        local id = nextSeq()
+        local e = string.sub(m, #h + 18)
+        leaseSet[#leaseSet + 1] = id
+        leaseSet[#leaseSet + 1] = h .. '\n' .. e
+        leaseZ[#leaseZ + 1] = now + leaseMs
+        leaseZ[#leaseZ + 1] = id
+        slotSet[#slotSet + 1] = id
+        slotSet[#slotSet + 1] = 1
+        s.inf, s.n = s.inf + 1, s.n - 1
+        pending, leases = pending - 1, leases + 1
+        if flag == 'p' then s.pt, s.pu = id, now + permitMs end
+        out[#out + 1] = tostring(id)
+        out[#out + 1] = h
+        out[#out + 1] = e
+        out[#out + 1] = flag
+        out[#out + 1] = tostring(math.floor(s.iv))
+        want = want - 1
+      end
+      if #ms < k then
+        pending = pending - s.n -- the count was off: the queue is empty
+        s.n = 0
+      end
+      put(h)
+      changed = true
+    end
+  end
+  for i = 1, #leaseSet, 1000 do
+    redis.call('HSET', LEASE, unpack(leaseSet, i, math.min(i + 999, #leaseSet)))
+    redis.call('HSET', SLOT, unpack(slotSet, i, math.min(i + 999, #slotSet)))
+    redis.call('ZADD', LEASES, unpack(leaseZ, i, math.min(i + 999, #leaseZ)))
+  end
+end
+sched()
+local wake = -1
+if want > 0 then
+  local first = redis.call('ZRANGE', READY, 0, 0, 'WITHSCORES')
+  if #first > 0 then wake = math.max(0, tonumber(first[2]) - now) end
+end
+local pend = tonumber(cnt[1] or '0') + pending
+local held = tonumber(cnt[2] or '0') + leases
+local ver = tonumber(cnt[3] or '0')
+if changed or permit == 0 then ver = ver + 1 end
+local head = {string.format('%d', wake), string.format('%d', pend), string.format('%d', held),
+  string.format('%d', ver), string.format('%d', nowus), string.format('%d', permit)}
+local reply = table.concat(head, '\0')
+if #out > 0 then reply = reply .. '\0' .. table.concat(out, '\0') end
+if changed or permit == 0 then
+  -- The reply is kept for a call sent again (a call that changed nothing
+  -- may run twice).
+  redis.call('HSET', N, 'pending', pend, 'leases', held, 'ver', ver, 'seq', string.format('%d', seq),
+    CALL, ARGV[1] .. '\0' .. reply)
+  if forget then redis.call('HDEL', N, CALL) end
+end
+return reply
