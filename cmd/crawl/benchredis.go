@@ -106,7 +106,7 @@ func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, sha
 	} else if n != 0 {
 		return fmt.Errorf("redis at %s already holds a crawl: bench needs a database without one", opts.Addr)
 	}
-	seeds, stop, err := serveSite(s)
+	seeds, stop, err := serveSite(s, "")
 	if err != nil {
 		return err
 	}
