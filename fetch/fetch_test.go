@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -370,5 +371,55 @@ func TestReadAllHint(t *testing.T) {
 		readAll(r, int64(len(body)), 1<<30)
 	}); n != 1 {
 		t.Errorf("reading a body of the announced size took %v allocations, want 1", n)
+	}
+}
+
+// countingPacer counts permits and records what each was told.
+type countingPacer struct {
+	mu    sync.Mutex
+	sends []time.Time
+}
+
+func (p *countingPacer) Wait(context.Context, string) (func(time.Time), error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := len(p.sends)
+	p.sends = append(p.sends, time.Time{})
+	return func(t time.Time) {
+		p.mu.Lock()
+		p.sends[i] = t
+		p.mu.Unlock()
+	}, nil
+}
+
+// retryingTransport plays net/http's retry of a request whose reused
+// connection the server had closed: two connections, a write on each.
+type retryingTransport struct{}
+
+func (retryingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	trace := httptrace.ContextClientTrace(req.Context())
+	for range 2 {
+		c1, c2 := net.Pipe()
+		go io.Copy(io.Discard, c2)
+		conn := &wireConn{Conn: c1}
+		trace.GotConn(httptrace.GotConnInfo{Conn: conn, Reused: true})
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
+		conn.Write([]byte("GET / HTTP/1.1\\r\\n\\r\\n"))
+		c1.Close()
+	}
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Request: req}, nil
+}
+
+// TestPacedRetryWaitsItsTurn: a request net/http sends again on a new
+// connection is a request of its own to the server: it waits for a permit
+// of its own, and both sends are reported.
+func TestPacedRetryWaitsItsTurn(t *testing.T) {
+	p := &countingPacer{}
+	req, _ := http.NewRequestWithContext(WithPacer(context.Background(), p), "GET", "http://example.com/", nil)
+	if _, err := (pacedTransport{rt: retryingTransport{}}).RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.sends) != 2 || p.sends[0].IsZero() || p.sends[1].IsZero() || p.sends[1].Before(p.sends[0]) {
+		t.Fatalf("permits and send times %v, want two permits, each send reported", p.sends)
 	}
 }

@@ -59,7 +59,7 @@ func (t pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st, _ := req.Context().Value(sendTimesKey{}).(*sendTimes); st != nil {
 		st.granted = time.Now()
 	}
-	w := &wire{sent: sent}
+	w := &wire{sent: sent, ctx: req.Context(), pacer: p, host: pacingHost(req)}
 	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		GotConn:      w.gotConn,
 		WroteRequest: w.wroteRequest,
@@ -89,6 +89,10 @@ func pacingHost(req *http.Request) string {
 // flushed). A time taken after the write is never earlier than the bytes'
 // departure, so the next request paced from it cannot arrive early.
 type wire struct {
+	ctx   context.Context
+	pacer Pacer
+	host  string
+
 	mu       sync.Mutex
 	sent     func(time.Time)
 	conn     *wireConn // the HTTP/1 connection watched, if any
@@ -107,13 +111,34 @@ func (w *wire) gotConn(info httptrace.GotConnInfo) {
 	}
 	wc, _ := c.(*wireConn)
 	w.mu.Lock()
-	w.got, w.h2 = true, h2
+	again, old := w.reported, w.conn
+	w.mu.Unlock()
+	if old != nil && old != wc {
+		old.unwatch(w)
+	}
+	if again {
+		// net/http sends a request again, on a new connection, when the
+		// reused one turns out closed by the server (an idle keep-alive
+		// timeout): the first copy never reached it, this one will, and
+		// waits for its own permit. Should ctx end first, the request
+		// fails with it.
+		sent, err := w.pacer.Wait(w.ctx, w.host)
+		if err != nil {
+			return
+		}
+		w.mu.Lock()
+		w.sent, w.reported, w.wrote = sent, false, false
+		w.mu.Unlock()
+	}
+	w.mu.Lock()
+	w.got, w.h2, w.conn = true, h2, nil
 	if !h2 && wc != nil {
 		w.conn = wc
 	}
+	watch := w.conn
 	w.mu.Unlock()
-	if w.conn != nil {
-		wc.watch(w)
+	if watch != nil {
+		watch.watch(w)
 	}
 }
 
