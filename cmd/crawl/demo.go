@@ -21,6 +21,7 @@ func newDemoCmd() *cobra.Command {
 		links   int
 		latency time.Duration
 		noLog   bool
+		virtual bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [flags]",
@@ -42,7 +43,7 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 				return err
 			}
 			if serve {
-				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog})
+				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog, Virtual: virtual})
 				if err != nil {
 					return fmt.Errorf("demo site: %w", err)
 				}
@@ -86,6 +87,8 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 	cmd.Flags().DurationVar(&latency, "latency", 0, "delay before every response of the demo site")
 	cmd.Flags().BoolVar(&noLog, "no-log", false, "keep no request log (long benchmark runs)")
 	cmd.Flags().MarkHidden("no-log")
+	cmd.Flags().BoolVar(&virtual, "virtual", false, "with --serve: serve every host on one listener by name (h0.web.test, …; crawl bench)")
+	cmd.Flags().MarkHidden("virtual")
 	cmd.Flags().Lookup("rate").DefValue = "20"
 	o.rate = 20
 	cmd.Flags().Lookup("db").Usage = "database `FILE` (default: a new file in a temporary folder)"

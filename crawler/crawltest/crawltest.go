@@ -5,7 +5,10 @@
 // A Web owns a set of loopback listeners, one per simulated host, each on its
 // own address in 127.0.0.0/8 (127.0.1.1, 127.0.1.2, …, then 127.0.2.1 after
 // 127.0.1.254) and on a port chosen by the kernel, so no DNS is involved and
-// parallel test processes never collide. It owns the generated link graph
+// parallel test processes never collide. With Config.Virtual it owns one
+// listener instead and serves any number of hosts on it by name
+// (h0.web.test, h1.web.test, … by their Host header), which a client reaches
+// through the Web's Resolver. It owns the generated link graph
 // served on those hosts (see Config), the per-path overrides installed with
 // Handle, the simulated latency and a log of every request it receives.
 //
@@ -17,8 +20,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +45,41 @@ type Config struct {
 	// NoLog keeps no request log (Log stays empty), for benchmarks whose
 	// millions of requests would otherwise fill memory.
 	NoLog bool
+	// Virtual serves every host on one listener on 127.0.0.1 as a virtual
+	// host named by HostName (h0.web.test, h1.web.test, …), told apart by
+	// the Host header, so that a test may have as many hosts as it wants.
+	// Clients resolve the names with Resolver (for instance through
+	// fetch.Config.Resolver).
+	Virtual bool
+}
+
+// Domain is the domain under which a virtual Web's hosts are named. The
+// top-level domain .test is reserved (RFC 2606): no real name is under it.
+const Domain = "web.test"
+
+// HostName returns the name of host i (0-based) of a virtual Web:
+// "h0.web.test" for host 0.
+func HostName(i int) string { return "h" + strconv.Itoa(i) + "." + Domain }
+
+// hostIndex returns the index of a virtual host's name (with or without
+// its port), and whether it names one of n hosts.
+func hostIndex(name string, n int) (int, bool) {
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		name = h
+	}
+	rest, ok := strings.CutPrefix(strings.ToLower(name), "h")
+	if !ok {
+		return 0, false
+	}
+	num, ok := strings.CutSuffix(rest, "."+Domain)
+	if !ok || num == "" || (num[0] == '0' && num != "0") || num[0] == '+' || num[0] == '-' {
+		return 0, false
+	}
+	i, err := strconv.Atoi(num)
+	if err != nil || i < 0 || i >= n {
+		return 0, false
+	}
+	return i, true
 }
 
 // maxHosts is the number of host addresses hostIP can give: 127.0.1.1
@@ -73,7 +113,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Latency < 0 {
 		cfg.Latency = 0
 	}
-	if cfg.Hosts < 0 || cfg.Hosts > maxHosts {
+	if cfg.Hosts < 0 || (cfg.Hosts > maxHosts && !cfg.Virtual) {
 		return cfg, fmt.Errorf("crawltest: Hosts = %d, want 1..%d", cfg.Hosts, maxHosts)
 	}
 	if cfg.PagesPerHost < 0 {
@@ -91,7 +131,7 @@ func hostIP(i int) string {
 // Request is one entry of the request log of a Web.
 type Request struct {
 	Time      time.Time // when the request arrived: the kernel's receive time of its bytes (Linux), else at handler entry; before latency
-	Host      string    // address of the listener that accepted it, such as "127.0.1.1:41234" (not the Host header)
+	Host      string    // address of the listener that accepted it, such as "127.0.1.1:41234" (not the Host header); for a virtual Web the host's name and port (its Host header)
 	Path      string    // r.URL.RequestURI()
 	Method    string    // HTTP method
 	UserAgent string    // User-Agent header
@@ -123,6 +163,7 @@ type override struct {
 type Web struct {
 	hosts  []host
 	byAddr map[string]int // listener address → host index; immutable after Start
+	listen netip.Addr     // the listener's address of a virtual Web
 	cfg    Config         // with defaults; immutable after Start
 
 	srv      *http.Server
@@ -158,7 +199,23 @@ func Start(cfg Config) (*Web, error) {
 	w.latency.Store(int64(cfg.Latency))
 
 	listeners := make([]net.Listener, 0, cfg.Hosts)
+	if cfg.Virtual {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("crawltest: listen: %w", err)
+		}
+		listeners = append(listeners, l)
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		w.listen = netip.MustParseAddr("127.0.0.1")
+		w.hosts = make([]host, cfg.Hosts)
+		for i := range w.hosts {
+			w.hosts[i].addr = net.JoinHostPort(HostName(i), port)
+		}
+	}
 	for i := range cfg.Hosts {
+		if cfg.Virtual {
+			break
+		}
 		l, err := net.Listen("tcp", net.JoinHostPort(hostIP(i), strconv.Itoa(cfg.Port)))
 		if err != nil {
 			for _, l := range listeners {
@@ -356,7 +413,13 @@ func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 
 	hostIdx, known := -1, false
 	var addr string
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	if w.cfg.Virtual {
+		if hostIdx, known = hostIndex(r.Host, len(w.hosts)); known {
+			addr = w.hosts[hostIdx].addr
+		} else {
+			addr = r.Host
+		}
+	} else if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		addr = a.String()
 		hostIdx, known = w.byAddr[addr]
 	}
@@ -467,4 +530,33 @@ func (rec *recorder) Flush() {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (rec *recorder) Unwrap() http.ResponseWriter {
 	return rec.ResponseWriter
+}
+
+// Resolver resolves the names of a virtual Web's hosts (see Config.Virtual)
+// to its listener's address, and no other name: a lookup of any other name
+// fails as a name that does not exist does. It has the method of
+// fetch.Resolver (and of *net.Resolver) that a client resolves with. Its
+// zero value resolves nothing; it is safe for concurrent use.
+type Resolver struct {
+	Addr  netip.Addr // the listener's address
+	Hosts int        // the Web's number of hosts
+}
+
+// Resolver returns the resolver of a virtual Web's host names; that of
+// another Web resolves nothing.
+func (w *Web) Resolver() Resolver {
+	if !w.cfg.Virtual {
+		return Resolver{}
+	}
+	return Resolver{Addr: w.listen, Hosts: len(w.hosts)}
+}
+
+// LookupNetIP returns the listener's address for the name of one of the
+// Web's hosts, else a *net.DNSError that says the name is not found.
+func (r Resolver) LookupNetIP(_ context.Context, network, name string) ([]netip.Addr, error) {
+	_, ok := hostIndex(name, r.Hosts)
+	if !ok || !r.Addr.IsValid() || (network == "ip6" && r.Addr.Is4()) {
+		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}
+	return []netip.Addr{r.Addr}, nil
 }
