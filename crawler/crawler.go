@@ -52,9 +52,19 @@ type Fetcher interface {
 // unless told that a seed's host may be reached (fetch.Client.AllowHost).
 type hostAllower interface{ AllowHost(host string) }
 
+// wideFetcher is implemented by fetchers that keep DNS lookups and
+// keep-alive connections (fetch.Client): the frontier looks up, away from
+// the workers, each host that Resolved says is not, before its turn, and
+// calls CloseIdle with each host left with nothing to fetch.
+type wideFetcher interface {
+	Resolved(host string) bool
+	CloseIdle(host string)
+}
+
 var (
 	_ Fetcher     = (*fetch.Client)(nil)
 	_ hostAllower = (*fetch.Client)(nil)
+	_ wideFetcher = (*fetch.Client)(nil)
 )
 
 // Config configures a Crawler. The zero value means the defaults in brackets;
@@ -256,6 +266,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	cfg.defaults()
 	c := &Crawler{cfg: cfg, store: st, fetcher: f, log: cfg.Logger, hosts: map[string]bool{},
 		perHost: map[string]int{}, sitemaps: map[string]int{}, met: map[string]bool{}, drop: map[string]bool{}}
+	c.robotsTxt.max = max(robotsInMemory, 4*cfg.Workers)
 	for _, p := range cfg.DropParams {
 		c.drop[p] = true
 	}
@@ -298,8 +309,10 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		limits:     cfg.HostLimits,
 	}, st.Queue)
 	front.readRobots = st.Robots
-	if cfg.PerIP {
-		front.lookupIP = f.LookupIP
+	front.lookupIP, front.perIP, front.maxLookups = f.LookupIP, cfg.PerIP, cfg.Workers
+	if w, ok := f.(wideFetcher); ok {
+		front.resolved = w.Resolved
+		front.onEmpty = w.CloseIdle
 	}
 	front.restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
 	c.front = front
@@ -625,6 +638,9 @@ func (c *Crawler) commitBatch(ctx context.Context, b *store.Batch) error {
 	}
 	c.commitT.Add(int64(time.Since(t0)))
 	c.commits.Add(1)
+	for _, r := range b.Robots {
+		c.robotsTxt.kept(r.Origin) // now its rules may leave memory
+	}
 	c.committed(b.Done)
 	return nil
 }

@@ -53,10 +53,46 @@ type frontier struct {
 
 	readRobots func(origin string) (store.Robots, bool, error) // the store's; nil: none kept
 
-	// lookupIP, if set, puts hosts that resolve to one address under one
-	// politeness (Config.PerIP); it is asked once per host, in Wait.
-	lookupIP func(ctx context.Context, host string) (netip.Addr, error)
+	// lookupIP looks a host's name up (the fetcher's LookupIP, whose
+	// cache the dial then reads). With perIP, hosts that resolve to one
+	// address go under one politeness (Config.PerIP). resolved, if set,
+	// says whether a host's lookup is cached (fetch.Client.Resolved).
+	// A host whose lookup is neither cached nor, with perIP, done is
+	// looked up on a goroutine of the frontier before its turn, not by a
+	// worker (see next): at most maxLookups at once, the others waiting in
+	// lookupQueue, out of the ready heap.
+	lookupIP    func(ctx context.Context, host string) (netip.Addr, error)
+	perIP       bool
+	resolved    func(host string) bool
+	maxLookups  int
+	lookups     int          // lookups running
+	lookupQueue []*hostQueue // hosts waiting for a lookup, in order
+	lookupCtx   context.Context
+	stopLookups context.CancelFunc
+	lookupWG    sync.WaitGroup
+
+	// Hosts that have nothing to do cost memory for nothing: once one has
+	// no work, nothing in flight and its politeness is at rest (see
+	// atRest), sweep drops it, keeping in rest only what a new hostQueue
+	// would not restore on its own. idle lists the hosts that may be so.
+	idle      []*hostQueue
+	lastSweep time.Time
+	rest      map[string]restNote
+	// onEmpty, if set, is called (outside the lock) with a host whose
+	// queue has just emptied with nothing in flight.
+	onEmpty func(host string)
 }
+
+// restNote is what the frontier keeps of a dropped host whose politeness
+// is not the configured one: its Crawl-delay, and its back-off factor if
+// it was alone in its politeness.
+type restNote struct {
+	crawlDelay time.Duration
+	slow       float64
+}
+
+// sweepEvery is how often next looks for hosts to drop.
+const sweepEvery = time.Second
 
 // hostQueue is one host's queue. Its politeness (rate, concurrency cap,
 // holds, back-off) is p, its own or shared with the other hosts at its
@@ -73,6 +109,9 @@ type hostQueue struct {
 	inflight   int           // this host's requests in p.inflight
 	crawlDelay time.Duration // its robots.txt Crawl-delay
 	resolved   bool          // p is the unit of the host's address (PerIP)
+	looking    bool          // being looked up or waiting for it (out of the heap)
+	listed     bool          // in the frontier's idle list
+	lastOut    time.Time     // when an entry was last handed out
 	p          *politeness
 	readyAt    time.Time
 	index      int // in the ready heap, or -1
@@ -118,6 +157,18 @@ const (
 
 func (h *hostQueue) hasWork() bool { return len(h.entries) > 0 || h.spill }
 
+// inPlayFor is how long after its last hand-out a host whose window has
+// drained still counts as in play.
+const inPlayFor = 2 * time.Second
+
+// inPlay reports whether h is being crawled: it has entries in memory or in
+// flight, or had one handed out a moment ago. New entries of a host that is
+// not in play wait in the store, where its turn will find them: a wide
+// crawl meets many hosts long before their turn.
+func (h *hostQueue) inPlay(now time.Time) bool {
+	return len(h.entries) > 0 || h.inflight > 0 || now.Sub(h.lastOut) < inPlayFor
+}
+
 type frontierConfig struct {
 	window, perHost, burst, maxPages int
 	limit                            rate.Limit
@@ -156,9 +207,86 @@ func (f *frontier) host(name string) *hostQueue {
 	if h == nil {
 		h = &hostQueue{name: name, index: -1}
 		f.hosts[name] = h
+		if n, ok := f.rest[name]; ok {
+			delete(f.rest, name)
+			h.crawlDelay = n.crawlDelay
+			if f.units[name] == nil && n.slow > 1 {
+				f.unit(name, name).slow = n.slow
+			}
+		}
 		f.join(h, name)
+		f.listIdle(h) // until it has work
 	}
 	return h
+}
+
+// listIdle puts h in the idle list if it is not there.
+func (f *frontier) listIdle(h *hostQueue) {
+	if !h.listed {
+		h.listed = true
+		f.idle = append(f.idle, h)
+	}
+}
+
+// sweep drops the idle hosts that have nothing to do and whose politeness
+// is at rest, and keeps in the idle list those that may become so.
+func (f *frontier) sweep(now time.Time) {
+	f.lastSweep = now
+	kept := f.idle[:0]
+	for _, h := range f.idle {
+		switch {
+		case h.hasWork() || h.looking:
+			h.listed = false // listed again when its queue empties
+		case h.inflight == 0 && h.unstored == 0 && f.atRest(h, now):
+			h.listed = false
+			f.drop(h)
+		default:
+			kept = append(kept, h)
+		}
+	}
+	clear(f.idle[len(kept):])
+	f.idle = kept
+}
+
+// atRest reports whether h's politeness is as a new one would be: nothing
+// in flight, no hold, its limiter full and its send gate open. A host
+// dropped then is met again with nothing owed to its rate.
+func (f *frontier) atRest(h *hostQueue, now time.Time) bool {
+	u := h.p
+	if len(u.queues) > 1 {
+		return true // the others keep u
+	}
+	if u.inflight > 0 || u.holdUntil.After(now) {
+		return false
+	}
+	if lim := u.limiter.Limit(); lim != rate.Inf && u.limiter.TokensAt(now) < float64(u.limiter.Burst()) {
+		return false
+	}
+	return u.gate.atRest(now)
+}
+
+// drop forgets h, which has nothing to do: its politeness goes with it if
+// no other host shares it, with a note of what a new one would not know.
+func (f *frontier) drop(h *hostQueue) {
+	u := h.p
+	n := restNote{crawlDelay: h.crawlDelay}
+	if len(u.queues) == 1 && u.slow > 1 {
+		n.slow = u.slow
+	}
+	if n != (restNote{}) {
+		if f.rest == nil {
+			f.rest = map[string]restNote{}
+		}
+		f.rest[h.name] = n
+	}
+	u.queues = slices.DeleteFunc(u.queues, func(q *hostQueue) bool { return q == h })
+	if len(u.queues) == 0 {
+		delete(f.units, u.key)
+	} else {
+		f.retune(u, time.Now())
+	}
+	delete(f.hosts, h.name)
+	h.p = nil
 }
 
 // unit returns the politeness of key, made with the limits of host if new.
@@ -228,7 +356,7 @@ func (f *frontier) restore(hosts []string, pending, done int, seq uint64) {
 // schedule puts h in the ready heap, or updates its place, if it has work and
 // a free concurrency slot; otherwise it takes h out of the heap.
 func (f *frontier) schedule(h *hostQueue, now time.Time) {
-	if !h.hasWork() || h.p.inflight >= h.p.perHost {
+	if !h.hasWork() || h.p.inflight >= h.p.perHost || h.looking {
 		if h.index >= 0 {
 			heap.Remove(&f.ready, h.index)
 		}
@@ -301,16 +429,18 @@ func (f *frontier) offer(entries []store.Entry) {
 }
 
 // enqueue puts entries, in queue order, into their hosts' windows where
-// they fit and none of the host's queue is left in the store before them.
-// An entry at or before a host's last windowed position is there already.
-// offered says that the entries are not in the store yet (see offer).
+// they fit, none of the host's queue is left in the store before them and
+// the host is in play (see inPlay); the others stay in the store until the
+// host's turn comes (see next). An entry at or before a host's last
+// windowed position is there already. offered says that the entries are
+// not in the store yet (see offer).
 func (f *frontier) enqueue(entries []store.Entry, now time.Time, offered bool) {
 	for _, e := range entries {
 		h := f.host(e.Host)
 		switch {
 		case e.Seq <= h.lastSeq:
 			// In the window already (offered, or loaded by a refill).
-		case !h.spill && len(h.entries) < f.window:
+		case !h.spill && len(h.entries) < f.window && h.inPlay(now):
 			h.entries = append(h.entries, job{Entry: e})
 			h.lastSeq = e.Seq
 		default:
@@ -353,6 +483,9 @@ func (f *frontier) complete(n, stored int, entries []store.Entry, fresh int) {
 func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if now.Sub(f.lastSweep) >= sweepEvery {
+		f.sweep(now)
+	}
 	for f.ready.Len() > 0 {
 		if f.maxPages > 0 && f.done+f.open >= f.maxPages {
 			return e, false, time.Time{}, nil
@@ -361,12 +494,20 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 		if h.readyAt.After(now) {
 			return e, false, h.readyAt, nil
 		}
+		if f.needsLookup(h) {
+			heap.Remove(&f.ready, h.index)
+			f.lookUp(h)
+			continue
+		}
 		if len(h.entries) == 0 {
 			if err := f.refill(h); err != nil {
 				return e, false, time.Time{}, err
 			}
 			if len(h.entries) == 0 {
 				heap.Remove(&f.ready, h.index)
+				if h.inflight == 0 {
+					f.listIdle(h)
+				}
 				continue
 			}
 		}
@@ -382,6 +523,7 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 		}
 		h.inflight++
 		h.p.inflight++
+		h.lastOut = now
 		f.queued--
 		f.open++
 		f.reschedule(h.p, now)
@@ -409,15 +551,102 @@ func (f *frontier) refill(h *hostQueue) error {
 	return nil
 }
 
-// release returns a concurrency slot of host after a fetch.
+// release returns a concurrency slot of host after a fetch. A host left
+// with nothing to do goes to the idle list, and onEmpty is told.
 func (f *frontier) release(host string) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	h := f.hosts[host]
 	h.inflight--
 	h.p.inflight--
 	f.reschedule(h.p, time.Now())
+	empty := h.inflight == 0 && !h.hasWork()
+	if empty {
+		f.listIdle(h)
+	}
 	f.signal()
+	f.mu.Unlock()
+	if empty && f.onEmpty != nil {
+		f.onEmpty(host)
+	}
+}
+
+// needsLookup reports whether h's name is to be looked up before its turn.
+func (f *frontier) needsLookup(h *hostQueue) bool {
+	if f.lookupIP == nil {
+		return false
+	}
+	if f.perIP && !h.resolved {
+		return true
+	}
+	return f.resolved != nil && !f.resolved(h.name)
+}
+
+// lookUp looks h's name up on a goroutine of its own, or queues it for one
+// if maxLookups are running; h stays out of the ready heap until it is
+// done. f.mu is held.
+func (f *frontier) lookUp(h *hostQueue) {
+	h.looking = true
+	if f.lookups >= max(f.maxLookups, 1) {
+		f.lookupQueue = append(f.lookupQueue, h)
+		return
+	}
+	if f.lookupCtx == nil {
+		f.lookupCtx, f.stopLookups = context.WithCancel(context.Background())
+	}
+	f.lookups++
+	ctx := f.lookupCtx
+	f.lookupWG.Go(func() {
+		ip, err := f.lookupIP(ctx, h.name)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.lookups--
+		h.looking = false
+		if f.perIP && !h.resolved && err == nil {
+			// An address that cannot be had leaves the host on its own:
+			// its request fails on its dial, at once from the cache.
+			f.join(h, "ip:"+ip.String())
+		}
+		h.resolved = true
+		if ctx.Err() == nil {
+			f.schedule(h, time.Now())
+		}
+		for len(f.lookupQueue) > 0 && f.lookups < max(f.maxLookups, 1) && ctx.Err() == nil {
+			next := f.lookupQueue[0]
+			f.lookupQueue[0] = nil
+			f.lookupQueue = f.lookupQueue[1:]
+			next.looking = false
+			f.lookUp(next)
+		}
+		f.signal()
+	})
+}
+
+// stopLookups cancels the lookups running and waits for them; the hosts
+// waiting for theirs go back to the heap (for a next Run).
+func (f *frontier) stopLooking() {
+	f.mu.Lock()
+	cancel := f.stopLookups
+	f.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	f.lookupWG.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookupCtx, f.stopLookups = nil, nil
+	now := time.Now()
+	for _, h := range f.lookupQueue {
+		h.looking = false
+		f.schedule(h, now)
+	}
+	f.lookupQueue = nil
+	for _, h := range f.hosts {
+		if h.looking {
+			h.looking = false
+			f.schedule(h, now)
+		}
+	}
 }
 
 // requeue puts a handed-out job back at the front of its host's queue (a
@@ -540,12 +769,13 @@ func (f *frontier) retune(u *politeness, now time.Time) {
 // the host's limiter allows it, so the wait is short: the difference between
 // when the last request was handed out and when it left.
 //
-// With PerIP, a host's first request looks its address up (outside the
-// frontier's lock) and joins the politeness of every host at it.
+// With PerIP, a host not yet looked up (next looks up those it hands out;
+// robots.txt redirects may lead to others) is looked up here, outside the
+// frontier's lock, and joins the politeness of every host at it.
 func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	f.mu.Lock()
 	h := f.host(host)
-	resolve := f.lookupIP != nil && !h.resolved
+	resolve := f.perIP && !h.resolved
 	g := &h.p.gate
 	f.mu.Unlock()
 	if resolve {
@@ -553,6 +783,7 @@ func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), erro
 		// request then fails on its dial, as it would anyway.
 		if ip, err := f.lookupIP(ctx, host); err == nil {
 			f.mu.Lock()
+			h = f.host(host) // the same, unless it was dropped meanwhile
 			h.resolved = true
 			f.join(h, "ip:"+ip.String())
 			g = &h.p.gate
@@ -574,6 +805,13 @@ func (f *frontier) abandon(n int) {
 // frontierStats is a snapshot of the frontier's counters.
 type frontierStats struct {
 	queued, open, done, hosts, ready int
+}
+
+// hostsInMemory returns the number of hosts the frontier holds, for tests.
+func (f *frontier) hostsInMemory() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.hosts)
 }
 
 func (f *frontier) stats() frontierStats {

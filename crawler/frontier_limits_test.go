@@ -13,6 +13,7 @@ import (
 // burst and concurrency cap, and that other hosts keep the defaults.
 func TestFrontierHostLimits(t *testing.T) {
 	var asked []string
+	var entries []store.Entry // the store's queues
 	f := newFrontier(frontierConfig{
 		window: 8, perHost: 1, limit: rate.Inf, burst: 1,
 		limits: func(host string) (rate.Limit, int, int) {
@@ -22,9 +23,8 @@ func TestFrontierHostLimits(t *testing.T) {
 			}
 			return 0, 0, 0
 		},
-	}, func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
+	}, loadFrom(&entries))
 
-	var entries []store.Entry
 	for i, host := range []string{"fast:80", "fast:80", "fast:80", "slow:80", "slow:80"} {
 		entries = append(entries, store.Entry{URL: "http://" + host + "/" + string(rune('a'+i)), Host: host, Seq: uint64(i + 1)})
 	}

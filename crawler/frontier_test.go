@@ -16,14 +16,34 @@ import (
 // nothing in the store, at lim requests per second (burst 1, one at a time).
 func newTestFrontier(t *testing.T, lim rate.Limit, n int) *frontier {
 	t.Helper()
-	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: lim},
-		func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
 	var es []store.Entry
 	for i := range n {
 		es = append(es, store.Entry{URL: "http://h/" + string(rune('a'+i)), Host: "h", Seq: uint64(i + 1)})
 	}
+	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: lim}, loadFrom(&es))
 	f.complete(0, 0, es, len(es))
 	return f
+}
+
+// loadFrom returns a loadFunc that reads *queue, the store's queues.
+func loadFrom(queue *[]store.Entry) loadFunc {
+	return func(host string, after uint64, n int) ([]store.Entry, error) {
+		var out []store.Entry
+		for _, e := range *queue {
+			if e.Host == host && e.Seq > after && len(out) < n {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}
+}
+
+// putInPlay makes host one the crawl is in, whose offered links go to its
+// window at once (see hostQueue.inPlay).
+func putInPlay(f *frontier, host string) {
+	f.mu.Lock()
+	f.host(host).lastOut = time.Now()
+	f.mu.Unlock()
 }
 
 // take hands out the next job, which must be ready now, and releases the
@@ -284,26 +304,19 @@ func TestWaitStopsWithContext(t *testing.T) {
 // windowOf2 returns an unlimited frontier whose hosts hold 2 entries in
 // memory and load the rest from *committed, the store's queue.
 func windowOf2(committed *[]store.Entry) *frontier {
-	return newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf},
-		func(host string, after uint64, n int) ([]store.Entry, error) {
-			var out []store.Entry
-			for _, e := range *committed {
-				if e.Host == host && e.Seq > after && len(out) < n {
-					out = append(out, e)
-				}
-			}
-			return out, nil
-		})
+	return newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf}, loadFrom(committed))
 }
 
 // TestOfferBeforeCommit: links offered before their batch is committed are
-// handed out at once as far as the host's window holds them; the rest come
+// handed out at once as far as the window of their host, in play, holds
+// them; the rest come
 // from the store once the batch is committed, and the commit neither queues
 // nor counts the offered ones twice.
 func TestOfferBeforeCommit(t *testing.T) {
 	var committed []store.Entry // the store's queue
 	f := windowOf2(&committed)
 	f.restore(nil, 0, 0, 41) // the store gave out positions up to 41
+	putInPlay(f, "h")
 	es := []store.Entry{{URL: "http://h/a", Host: "h"}, {URL: "http://h/b", Host: "h"}, {URL: "http://h/c", Host: "h"}}
 	f.offer(es)
 	if es[0].Seq != 42 || es[2].Seq != 44 {
@@ -342,6 +355,7 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	var committed []store.Entry // the store's queue
 	f := windowOf2(&committed)
 	entry := func(p string) store.Entry { return store.Entry{URL: "http://h/" + p, Host: "h"} }
+	putInPlay(f, "h")
 	first := []store.Entry{entry("a"), entry("b"), entry("c"), entry("d")} // c and d spill
 	f.offer(first)
 	got := []string{take(t, f).URL, take(t, f).URL}

@@ -247,7 +247,7 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 		fcfg.Resolver = crawltest.Resolver{Addr: netip.MustParseAddr("127.0.0.1"), Hosts: s.hosts}
 	}
 	rec := &recordingFetcher{
-		Fetcher: fetch.New(fcfg),
+		Client: fetch.New(fcfg),
 		last:    map[string]time.Time{},
 		minGap:  time.Hour,
 	}
@@ -395,7 +395,7 @@ func bareLoop(ctx context.Context, urls []string, n int) (time.Duration, error) 
 // each host, as the crawler issues them, in memory that does not grow with
 // the crawl (so that the peak RSS measured is the crawler's).
 type recordingFetcher struct {
-	crawler.Fetcher
+	*fetch.Client
 	interval time.Duration
 
 	mu      sync.Mutex
@@ -417,7 +417,7 @@ func (f *recordingFetcher) Fetch(ctx context.Context, u string) (*fetch.Response
 		// No gaps to measure: keep nothing per host, whose number a wide
 		// crawl would make the larger part of the memory measured.
 		f.mu.Unlock()
-		return f.Fetcher.Fetch(ctx, u)
+		return f.Client.Fetch(ctx, u)
 	}
 	if prev, ok := f.last[host]; ok {
 		gap := now.Sub(prev)
@@ -428,7 +428,7 @@ func (f *recordingFetcher) Fetch(ctx context.Context, u string) (*fetch.Response
 	}
 	f.last[host] = now
 	f.mu.Unlock()
-	return f.Fetcher.Fetch(ctx, u)
+	return f.Client.Fetch(ctx, u)
 }
 
 var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)
