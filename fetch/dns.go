@@ -32,14 +32,14 @@ const (
 // name looked up by several goroutines at once is looked up once. It is
 // safe for concurrent use.
 type dnsCache struct {
-	r        Resolver
-	size     int
-	ttl      time.Duration // for answers without a TTL
-	errTTL   time.Duration // for failures
-	timeout  time.Duration // of one lookup, whoever waits for it
-	mu       sync.Mutex
-	entries  map[string]*list.Element // of *dnsEntry, by network and name
-	lru      list.List                // front: most recently used
+	r       Resolver
+	size    int
+	ttl     time.Duration // for answers without a TTL
+	errTTL  time.Duration // for failures
+	timeout time.Duration // of one lookup, whoever waits for it
+	mu      sync.Mutex
+	entries map[string]*list.Element // of *dnsEntry, by network and name
+	lru     list.List                // front: most recently used
 }
 
 // dnsEntry is one name's lookup: done is closed once addrs and err are

@@ -242,14 +242,14 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	if s.rate > 0 {
 		cfg.Rate = rate.Limit(s.rate)
 	}
-	fcfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), AllowPrivate: true} // the site is on loopback
+	fcfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, s.workers), AllowPrivate: true} // the site is on loopback
 	if s.virtual {
 		fcfg.Resolver = crawltest.Resolver{Addr: netip.MustParseAddr("127.0.0.1"), Hosts: s.hosts}
 	}
 	rec := &recordingFetcher{
 		Client: fetch.New(fcfg),
-		last:    map[string]time.Time{},
-		minGap:  time.Hour,
+		last:   map[string]time.Time{},
+		minGap: time.Hour,
 	}
 	if s.rate > 0 {
 		rec.interval = time.Duration(float64(time.Second) / s.rate)
