@@ -96,7 +96,9 @@ const sweepEvery = time.Second
 
 // hostQueue is one host's queue. Its politeness (rate, concurrency cap,
 // holds, back-off) is p, its own or shared with the other hosts at its
-// address (Config.PerIP).
+// address (Config.PerIP); p is nil until the host's turn first comes (see
+// unitOf), since a new politeness is at rest: a wide crawl's hosts waiting
+// for their turn cost their queue only.
 type hostQueue struct {
 	name    string
 	entries []job  // in-memory window, FIFO; retries and redirect hops go first
@@ -213,11 +215,20 @@ func (f *frontier) host(name string) *hostQueue {
 			if f.units[name] == nil && n.slow > 1 {
 				f.unit(name, name).slow = n.slow
 			}
+			f.join(h, name)
 		}
-		f.join(h, name)
 		f.listIdle(h) // until it has work
 	}
 	return h
+}
+
+// unitOf returns h's politeness, made when first needed: a host whose turn
+// has not come has none (see hostQueue.p).
+func (f *frontier) unitOf(h *hostQueue) *politeness {
+	if h.p == nil {
+		f.join(h, h.name)
+	}
+	return h.p
 }
 
 // listIdle puts h in the idle list if it is not there.
@@ -253,7 +264,7 @@ func (f *frontier) sweep(now time.Time) {
 // dropped then is met again with nothing owed to its rate.
 func (f *frontier) atRest(h *hostQueue, now time.Time) bool {
 	u := h.p
-	if len(u.queues) > 1 {
+	if u == nil || len(u.queues) > 1 {
 		return true // the others keep u
 	}
 	if u.inflight > 0 || u.holdUntil.After(now) {
@@ -269,6 +280,10 @@ func (f *frontier) atRest(h *hostQueue, now time.Time) bool {
 // no other host shares it, with a note of what a new one would not know.
 func (f *frontier) drop(h *hostQueue) {
 	u := h.p
+	if u == nil {
+		delete(f.hosts, h.name)
+		return
+	}
 	n := restNote{crawlDelay: h.crawlDelay}
 	if len(u.queues) == 1 && u.slow > 1 {
 		n.slow = u.slow
@@ -356,15 +371,19 @@ func (f *frontier) restore(hosts []string, pending, done int, seq uint64) {
 // schedule puts h in the ready heap, or updates its place, if it has work and
 // a free concurrency slot; otherwise it takes h out of the heap.
 func (f *frontier) schedule(h *hostQueue, now time.Time) {
-	if !h.hasWork() || h.p.inflight >= h.p.perHost || h.looking {
+	if !h.hasWork() || h.looking || (h.p != nil && h.p.inflight >= h.p.perHost) {
 		if h.index >= 0 {
 			heap.Remove(&f.ready, h.index)
 		}
 		return
 	}
-	h.readyAt = nextToken(h.p.limiter, now)
-	if h.p.holdUntil.After(h.readyAt) {
-		h.readyAt = h.p.holdUntil
+	if h.p == nil {
+		h.readyAt = now // a new politeness: its limiter is full, nothing holds it
+	} else {
+		h.readyAt = nextToken(h.p.limiter, now)
+		if h.p.holdUntil.After(h.readyAt) {
+			h.readyAt = h.p.holdUntil
+		}
 	}
 	if h.index >= 0 {
 		heap.Fix(&f.ready, h.index)
@@ -495,6 +514,11 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 			return e, false, h.readyAt, nil
 		}
 		if f.needsLookup(h) {
+			if f.lookups+len(f.lookupQueue) >= 2*max(f.maxLookups, 1) {
+				// Enough hosts are being looked up: the next to finish
+				// goes first (see lookUp) and signals.
+				return e, false, time.Time{}, nil
+			}
 			heap.Remove(&f.ready, h.index)
 			f.lookUp(h)
 			continue
@@ -511,7 +535,7 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 				continue
 			}
 		}
-		if !h.p.limiter.AllowN(now, 1) {
+		if !f.unitOf(h).limiter.AllowN(now, 1) {
 			f.schedule(h, now) // rounding: recompute its time
 			continue
 		}
@@ -555,7 +579,7 @@ func (f *frontier) refill(h *hostQueue) error {
 // with nothing to do goes to the idle list, and onEmpty is told.
 func (f *frontier) release(host string) {
 	f.mu.Lock()
-	h := f.hosts[host]
+	h := f.hosts[host] // not dropped: it has a request in flight
 	h.inflight--
 	h.p.inflight--
 	f.reschedule(h.p, time.Now())
@@ -583,7 +607,8 @@ func (f *frontier) needsLookup(h *hostQueue) bool {
 
 // lookUp looks h's name up on a goroutine of its own, or queues it for one
 // if maxLookups are running; h stays out of the ready heap until it is
-// done. f.mu is held.
+// done, and then goes to its top. next looks up at most 2 × maxLookups
+// hosts ahead, far fewer than the DNS cache holds. f.mu is held.
 func (f *frontier) lookUp(h *hostQueue) {
 	h.looking = true
 	if f.lookups >= max(f.maxLookups, 1) {
@@ -607,8 +632,15 @@ func (f *frontier) lookUp(h *hostQueue) {
 			f.join(h, "ip:"+ip.String())
 		}
 		h.resolved = true
-		if ctx.Err() == nil {
-			f.schedule(h, time.Now())
+		if now := time.Now(); ctx.Err() == nil {
+			f.schedule(h, now)
+			if h.index >= 0 && !h.readyAt.After(now) {
+				// Its turn had come: it goes before the hosts still to be
+				// looked up, which would otherwise pass it by (their turn
+				// came earlier) until its lookup had left the cache.
+				h.readyAt = time.Time{}
+				heap.Fix(&f.ready, h.index)
+			}
 		}
 		for len(f.lookupQueue) > 0 && f.lookups < max(f.maxLookups, 1) && ctx.Err() == nil {
 			next := f.lookupQueue[0]
@@ -656,12 +688,13 @@ func (f *frontier) requeue(j job, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.host(j.Host)
+	f.unitOf(h)
 	h.entries = append([]job{j}, h.entries...)
 	f.open--
 	f.queued++
-	if until.After(h.p.holdUntil) {
-		h.p.holdUntil = until
-		f.reschedule(h.p, time.Now())
+	if u := f.unitOf(h); until.After(u.holdUntil) {
+		u.holdUntil = until
+		f.reschedule(u, time.Now())
 	} else {
 		f.schedule(h, time.Now())
 	}
@@ -672,7 +705,7 @@ func (f *frontier) requeue(j job, until time.Time) {
 func (f *frontier) hold(host string, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.host(host).p
+	u := f.unitOf(f.host(host))
 	if until.After(u.holdUntil) {
 		u.holdUntil = until
 		f.reschedule(u, time.Now())
@@ -686,7 +719,7 @@ func (f *frontier) setCrawlDelay(host string, d time.Duration) {
 	defer f.mu.Unlock()
 	h := f.host(host)
 	h.crawlDelay = max(d, 0)
-	f.retune(h.p, time.Now())
+	f.retune(f.unitOf(h), time.Now())
 }
 
 // observe feeds the outcome of a request to host into its adaptive
@@ -695,7 +728,7 @@ func (f *frontier) setCrawlDelay(host string, d time.Duration) {
 func (f *frontier) observe(host string, ok bool, latency time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.host(host).p
+	u := f.unitOf(f.host(host))
 	if ok {
 		u.slow = max(1, u.slow*recoverOnSuccess)
 		if u.latency == 0 {
@@ -724,7 +757,7 @@ func every(lim rate.Limit) time.Duration {
 func (f *frontier) interval(host string) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	lim := f.host(host).p.limiter.Limit()
+	lim := f.unitOf(f.host(host)).limiter.Limit()
 	if lim == rate.Inf || lim <= 0 {
 		return 0
 	}
@@ -776,7 +809,7 @@ func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), erro
 	f.mu.Lock()
 	h := f.host(host)
 	resolve := f.perIP && !h.resolved
-	g := &h.p.gate
+	g := &f.unitOf(h).gate
 	f.mu.Unlock()
 	if resolve {
 		// An address that cannot be had leaves the host on its own: the

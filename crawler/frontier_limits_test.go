@@ -29,14 +29,15 @@ func TestFrontierHostLimits(t *testing.T) {
 		entries = append(entries, store.Entry{URL: "http://" + host + "/" + string(rune('a'+i)), Host: host, Seq: uint64(i + 1)})
 	}
 	f.complete(0, 0, entries, len(entries))
+	unit := func(host string) *politeness { return f.unitOf(f.hosts[host]) } // made at the host's turn
 
-	if got := f.hosts["fast:80"].p.limiter.Burst(); got != 3 {
+	if got := unit("fast:80").limiter.Burst(); got != 3 {
 		t.Errorf("fast burst = %d, want 3", got)
 	}
-	if got := f.hosts["slow:80"].p.limiter.Burst(); got != 1 {
+	if got := unit("slow:80").limiter.Burst(); got != 1 {
 		t.Errorf("slow burst = %d, want 1", got)
 	}
-	if got := f.hosts["fast:80"].p.limiter.Limit(); got != rate.Inf {
+	if got := unit("fast:80").limiter.Limit(); got != rate.Inf {
 		t.Errorf("fast rate = %v, want the default (Inf)", got)
 	}
 

@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -385,4 +386,61 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	if s := f.stats(); s.queued != 0 || s.open != 5 {
 		t.Fatalf("after the commits: %+v, want 0 queued, 5 open", s)
 	}
+}
+
+// TestFrontierForgetsIdleHosts: a wide crawl's hosts cost memory only while
+// they are in play. A new host's entries wait in the store until its turn
+// (no window, no politeness before), and a host done with and at rest is
+// dropped, keeping only a note of its Crawl-delay; met again, it has it.
+func TestFrontierForgetsIdleHosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var queue []store.Entry
+		f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: 10}, loadFrom(&queue))
+		for i := range 100 {
+			host := fmt.Sprintf("h%d", i)
+			for _, p := range []string{"a", "b"} {
+				queue = append(queue, store.Entry{URL: "http://" + host + "/" + p, Host: host, Seq: uint64(len(queue) + 1)})
+			}
+		}
+		f.complete(0, 0, queue, len(queue))
+		f.mu.Lock()
+		for _, h := range f.hosts {
+			if len(h.entries) > 0 || h.p != nil {
+				t.Fatalf("host %s not yet in play holds %d entries, politeness %v", h.name, len(h.entries), h.p != nil)
+			}
+		}
+		f.mu.Unlock()
+		f.setCrawlDelay("h7", 2*time.Second)
+		for handed := 0; handed < 200; {
+			j, ok, wake, err := f.next(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				time.Sleep(time.Until(wake))
+				continue
+			}
+			handed++
+			f.release(j.Host)
+			queue = slices.DeleteFunc(queue, func(e store.Entry) bool { return e.URL == j.URL })
+		}
+		f.next(time.Now()) // sweeps
+		f.mu.Lock()
+		_, h7 := f.hosts["h7"]
+		f.mu.Unlock()
+		if !h7 {
+			t.Fatal("h7 was dropped before its Crawl-delay had passed since its last request")
+		}
+		time.Sleep(3 * time.Second) // every host's limiter and gate at rest
+		f.next(time.Now())          // sweeps
+		if n := f.hostsInMemory(); n != 0 {
+			t.Fatalf("%d hosts in memory at rest, want 0", n)
+		}
+		if d := f.interval("h7"); d != 2*time.Second {
+			t.Errorf("h7 met again: interval %v, want its Crawl-delay, 2s", d)
+		}
+		if d := f.interval("h8"); d != 100*time.Millisecond {
+			t.Errorf("h8 met again: interval %v, want the rate's, 100ms", d)
+		}
+	})
 }
