@@ -3,7 +3,10 @@ package crawler
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -443,4 +446,73 @@ func TestFrontierForgetsIdleHosts(t *testing.T) {
 			t.Errorf("h8 met again: interval %v, want the rate's, 100ms", d)
 		}
 	})
+}
+
+// TestFrontierLooksUpAhead: hosts are looked up before their turn, at most
+// 2 × maxLookups ahead, and a host whose lookup left a small DNS cache
+// before its second turn (behind many hosts not yet looked up) is looked
+// up again once and then handed out: every entry goes out, with about one
+// lookup a turn.
+func TestFrontierLooksUpAhead(t *testing.T) {
+	var queue []store.Entry
+	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: rate.Inf}, loadFrom(&queue))
+	var mu sync.Mutex
+	var cache []string // a DNS cache of 8 names, the oldest evicted
+	lookups, ahead, maxAhead := 0, 0, 0
+	f.lookupIP = func(_ context.Context, host string) (netip.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		lookups++
+		ahead++
+		maxAhead = max(maxAhead, ahead)
+		if cache = append(cache, host); len(cache) > 8 {
+			cache = cache[1:]
+		}
+		return netip.MustParseAddr("192.0.2.1"), nil
+	}
+	f.resolved = func(host string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(cache, host)
+	}
+	f.maxLookups = 2
+	for i := range 300 {
+		host := fmt.Sprintf("h%d", i)
+		queue = append(queue, store.Entry{URL: "http://" + host + "/", Host: host, Seq: uint64(len(queue) + 1)})
+	}
+	f.restore(nil, 0, 0, uint64(len(queue))) // the positions given out
+	f.complete(0, 0, queue, len(queue))
+	handed := 0
+	for deadline := time.Now().Add(10 * time.Second); handed < 600 && time.Now().Before(deadline); {
+		j, ok, _, err := f.next(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			select {
+			case <-f.changes():
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		handed++
+		mu.Lock()
+		ahead = 0
+		mu.Unlock()
+		if !strings.HasSuffix(j.URL, "/2") {
+			// Its second page is found: the host waits behind the others.
+			e := []store.Entry{{URL: "http://" + j.Host + "/2", Host: j.Host}}
+			f.offer(e)
+			queue = append(queue, e...)
+			f.complete(0, 0, e, 0)
+		}
+		f.release(j.Host)
+	}
+	f.stop(context.Background())
+	if handed != 600 {
+		t.Fatalf("handed out %d of 600 entries (%d lookups)", handed, lookups)
+	}
+	if lookups > 900 || maxAhead > 4 {
+		t.Errorf("%d lookups for 600 turns of 300 hosts, up to %d ahead of a hand-out; want at most 900 and 4", lookups, maxAhead)
+	}
 }
