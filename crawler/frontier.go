@@ -459,7 +459,7 @@ func (f *frontier) enqueue(entries []store.Entry, now time.Time, offered bool) {
 		switch {
 		case e.Seq <= h.lastSeq:
 			// In the window already (offered, or loaded by a refill).
-		case !h.spill && len(h.entries) < f.window && h.inPlay(now):
+		case !h.spill && len(h.entries) < f.windowNow() && h.inPlay(now):
 			h.entries = append(h.entries, job{Entry: e})
 			h.lastSeq = e.Seq
 		default:
@@ -556,16 +556,33 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 	return e, false, time.Time{}, nil
 }
 
+// wideHeap is the number of ready hosts beyond which a crawl is wide: a
+// host's turn then comes back only after many others', and its window
+// holds what it can be handed out at one turn (see windowNow).
+const wideHeap = 256
+
+// windowNow returns how many entries of a host's queue to hold in memory:
+// the configured window, or in a wide crawl, where the entries of a host
+// would wait in memory for its next turn behind thousands of others, what
+// one turn hands out (its concurrency, at least 4).
+func (f *frontier) windowNow() int {
+	if f.ready.Len() > wideHeap {
+		return min(f.window, max(f.perHost, 4))
+	}
+	return f.window
+}
+
 // refill loads the next window of h's queue from the store.
 func (f *frontier) refill(h *hostQueue) error {
 	if !h.spill {
 		return nil
 	}
-	entries, err := f.load(h.name, h.lastSeq, f.window)
+	n := f.windowNow()
+	entries, err := f.load(h.name, h.lastSeq, n)
 	if err != nil {
 		return err
 	}
-	if len(entries) < f.window && h.unstored == 0 {
+	if len(entries) < n && h.unstored == 0 {
 		h.spill = false
 	}
 	for _, e := range entries {
