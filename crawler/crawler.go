@@ -133,7 +133,9 @@ type Config struct {
 
 	// HostLimits, if set, gives a host's rate, burst and concurrency in
 	// place of Rate, Burst and PerHost (a result ≤ 0 keeps the Config's).
-	// It is called once per host, when the crawl first meets the host.
+	// It is called when a host's politeness is made: at the host's first
+	// turn, and again if the host was dropped from memory while idle (see
+	// README, "Wide crawls").
 	HostLimits func(host string) (r rate.Limit, burst, perHost int)
 
 	// Hooks for programs that embed the crawler; each may be nil. They run
@@ -161,7 +163,9 @@ type Config struct {
 	// pages are waiting or the oldest has waited this long [256, 200ms].
 	BatchSize  int
 	BatchDelay time.Duration
-	// Window is how many entries of each host's queue are kept in memory [64].
+	// Window is how many entries of each host's queue are kept in memory
+	// [64]; in a wide crawl (hundreds of hosts ready at once), what one
+	// turn of the host hands out.
 	Window int
 
 	// Redis, if set, holds the frontier in place of the store: the queues,
@@ -324,10 +328,29 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	return c, nil
 }
 
+// seedChunk is how many seeds AddSeeds commits in one transaction: a list of
+// a million domains is not one transaction's worth of memory.
+const seedChunk = 10_000
+
 // AddSeeds queues the seeds (normalised URLs, see ParseSeeds) that the crawl
 // has not seen before, and adds their hosts to the scope. It returns how many
-// were new. Call it before Run.
+// were new. Call it before Run. Seeds are committed seedChunk at a time: on
+// an error, those of the chunks before are queued.
 func (c *Crawler) AddSeeds(seeds []string) (int, error) {
+	added := 0
+	for len(seeds) > 0 {
+		n, err := c.addSeeds(seeds[:min(len(seeds), seedChunk)])
+		added += n
+		if err != nil {
+			return added, err
+		}
+		seeds = seeds[min(len(seeds), seedChunk):]
+	}
+	return added, nil
+}
+
+// addSeeds adds seeds in one transaction.
+func (c *Crawler) addSeeds(seeds []string) (int, error) {
 	var b store.Batch
 	var fps []uint64
 	for _, s := range seeds {
@@ -658,7 +681,7 @@ type Stats struct {
 	Skipped  int64         // URLs stored as skipped this run: robots.txt denials, absent /sitemap.xml
 	Denied   int64         // URLs robots.txt did not allow this run
 	Retries  int64         // retries queued this run
-	Hosts    int           // hosts known
+	Hosts    int           // hosts in memory: with work, in flight, or met a moment ago
 	Ready    int           // hosts with work and a free slot
 	Waiting  int           // hosts with work and a free slot, waiting for their rate limit
 	Held     int           // hosts with work and no free slot (at their concurrency cap)

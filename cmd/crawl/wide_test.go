@@ -31,8 +31,8 @@ func TestWideDNS(t *testing.T) {
 		case "private.example":
 			return netip.MustParseAddr("127.0.0.1"), nil // where the web is, but not a seed's host
 		}
-		if _, ok := res.LookupNetIP(t.Context(), "ip4", name); ok == nil {
-			return res.Addr, nil
+		if ips, err := res.LookupNetIP(t.Context(), "ip4", name); err == nil {
+			return ips[0], nil
 		}
 		return netip.Addr{}, errors.New("nxdomain")
 	})

@@ -45,13 +45,23 @@ type Config struct {
 	// NoLog keeps no request log (Log stays empty), for benchmarks whose
 	// millions of requests would otherwise fill memory.
 	NoLog bool
-	// Virtual serves every host on one listener on 127.0.0.1 as a virtual
-	// host named by HostName (h0.web.test, h1.web.test, …), told apart by
-	// the Host header, so that a test may have as many hosts as it wants.
-	// Clients resolve the names with Resolver (for instance through
-	// fetch.Config.Resolver).
+	// Virtual serves the hosts as virtual hosts named by HostName
+	// (h0.web.test, h1.web.test, …), told apart by the Host header, on a
+	// few listeners, so that a test may have as many hosts as it wants:
+	// host i on 127.0.0.(1 + i mod n), n = min(Hosts, 32). One address
+	// would do; n keep a crawl that opens a connection a host from running
+	// out of the loopback's ports to one address (each closed connection
+	// holds one for a minute). Clients resolve the names with Resolver
+	// (for instance through fetch.Config.Resolver).
 	Virtual bool
 }
+
+// virtualAddrs returns the number of listener addresses of a virtual Web of
+// n hosts.
+func virtualAddrs(n int) int { return max(1, min(n, 32)) }
+
+// virtualAddr returns the address of a virtual Web's listener j.
+func virtualAddr(j int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + j)}) }
 
 // Domain is the domain under which a virtual Web's hosts are named. The
 // top-level domain .test is reserved (RFC 2606): no real name is under it.
@@ -163,7 +173,6 @@ type override struct {
 type Web struct {
 	hosts  []host
 	byAddr map[string]int // listener address → host index; immutable after Start
-	listen netip.Addr     // the listener's address of a virtual Web
 	cfg    Config         // with defaults; immutable after Start
 
 	srv      *http.Server
@@ -200,16 +209,20 @@ func Start(cfg Config) (*Web, error) {
 
 	listeners := make([]net.Listener, 0, cfg.Hosts)
 	if cfg.Virtual {
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
-		if err != nil {
-			return nil, fmt.Errorf("crawltest: listen: %w", err)
-		}
-		listeners = append(listeners, l)
-		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		w.listen = netip.MustParseAddr("127.0.0.1")
 		w.hosts = make([]host, cfg.Hosts)
-		for i := range w.hosts {
-			w.hosts[i].addr = net.JoinHostPort(HostName(i), port)
+		for j := range virtualAddrs(cfg.Hosts) {
+			l, err := net.Listen("tcp", net.JoinHostPort(virtualAddr(j).String(), strconv.Itoa(cfg.Port)))
+			if err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
+				return nil, fmt.Errorf("crawltest: listen: %w", err)
+			}
+			listeners = append(listeners, l)
+			port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+			for i := j; i < cfg.Hosts; i += virtualAddrs(cfg.Hosts) {
+				w.hosts[i].addr = net.JoinHostPort(HostName(i), port)
+			}
 		}
 	}
 	for i := range cfg.Hosts {
@@ -532,14 +545,15 @@ func (rec *recorder) Unwrap() http.ResponseWriter {
 	return rec.ResponseWriter
 }
 
-// Resolver resolves the names of a virtual Web's hosts (see Config.Virtual)
-// to its listener's address, and no other name: a lookup of any other name
-// fails as a name that does not exist does. It has the method of
-// fetch.Resolver (and of *net.Resolver) that a client resolves with. Its
-// zero value resolves nothing; it is safe for concurrent use.
+// Resolver resolves the names of the hosts of a virtual Web of Hosts hosts
+// (see Config.Virtual) to their listener's address, and no other name: a
+// lookup of any other name fails as a name that does not exist does. It has
+// the method of fetch.Resolver (and of *net.Resolver) that a client
+// resolves with, and needs nothing of the Web but its number of hosts, so a
+// client in another process can have it. Its zero value resolves nothing;
+// it is safe for concurrent use.
 type Resolver struct {
-	Addr  netip.Addr // the listener's address
-	Hosts int        // the Web's number of hosts
+	Hosts int // the Web's number of hosts
 }
 
 // Resolver returns the resolver of a virtual Web's host names; that of
@@ -548,15 +562,15 @@ func (w *Web) Resolver() Resolver {
 	if !w.cfg.Virtual {
 		return Resolver{}
 	}
-	return Resolver{Addr: w.listen, Hosts: len(w.hosts)}
+	return Resolver{Hosts: len(w.hosts)}
 }
 
 // LookupNetIP returns the listener's address for the name of one of the
 // Web's hosts, else a *net.DNSError that says the name is not found.
 func (r Resolver) LookupNetIP(_ context.Context, network, name string) ([]netip.Addr, error) {
-	_, ok := hostIndex(name, r.Hosts)
-	if !ok || !r.Addr.IsValid() || (network == "ip6" && r.Addr.Is4()) {
+	i, ok := hostIndex(name, r.Hosts)
+	if !ok || network == "ip6" {
 		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 	}
-	return []netip.Addr{r.Addr}, nil
+	return []netip.Addr{virtualAddr(i % virtualAddrs(r.Hosts))}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -574,7 +575,10 @@ func TestVirtual(t *testing.T) {
 	if log := w.Log(); len(log) != 3 || log[2].Host != w.Hosts()[69_999] || log[2].Path != "/p/1" {
 		t.Errorf("log: %+v", log)
 	}
-	if (Resolver{}).Hosts != 0 || New(t, Config{Hosts: 1}).Resolver().Addr.IsValid() {
+	if ips, _ := res.LookupNetIP(context.Background(), "ip", "h33.web.test"); len(ips) != 1 || ips[0] != netip.MustParseAddr("127.0.0.2") {
+		t.Errorf("h33.web.test resolves to %v, want 127.0.0.2 (33 mod 32 + 1)", ips)
+	}
+	if New(t, Config{Hosts: 1}).Resolver().Hosts != 0 {
 		t.Error("a Web on addresses has a resolver")
 	}
 }
