@@ -76,6 +76,7 @@ type frontier struct {
 	// atRest), sweep drops it, keeping in rest only what a new hostQueue
 	// would not restore on its own. idle lists the hosts that may be so.
 	idle      []*hostQueue
+	waiting   []*hostQueue // hosts with work between turns, whose politeness may come to rest
 	lastSweep time.Time
 	rest      map[string]restNote
 	// onEmpty, if set, is called (outside the lock) with a host whose
@@ -113,6 +114,7 @@ type hostQueue struct {
 	resolved   bool          // p is the unit of the host's address (PerIP)
 	looking    bool          // being looked up or waiting for it (out of the heap)
 	listed     bool          // in the frontier's idle list
+	waiting    bool          // in the frontier's waiting list
 	lastOut    time.Time     // when an entry was last handed out
 	p          *politeness
 	readyAt    time.Time
@@ -257,6 +259,23 @@ func (f *frontier) sweep(now time.Time) {
 	}
 	clear(f.idle[len(kept):])
 	f.idle = kept
+	// A host between turns whose politeness is at rest keeps its queue
+	// only: its politeness is made again at its next turn (unitOf).
+	waiting := f.waiting[:0]
+	for _, h := range f.waiting {
+		switch u := h.p; {
+		case u == nil || h.inflight > 0 || !h.hasWork() || u.key != h.name || len(u.queues) > 1 || u.slow > 1:
+			h.waiting = false
+		case f.atRest(h, now):
+			h.waiting = false
+			delete(f.units, u.key)
+			h.p = nil
+		default:
+			waiting = append(waiting, h)
+		}
+	}
+	clear(f.waiting[len(waiting):])
+	f.waiting = waiting
 }
 
 // atRest reports whether h's politeness is as a new one would be: nothing
@@ -603,6 +622,9 @@ func (f *frontier) release(host string) {
 	empty := h.inflight == 0 && !h.hasWork()
 	if empty {
 		f.listIdle(h)
+	} else if h.inflight == 0 && !h.waiting {
+		h.waiting = true
+		f.waiting = append(f.waiting, h)
 	}
 	f.signal()
 	f.mu.Unlock()
