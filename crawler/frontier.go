@@ -79,8 +79,8 @@ type frontier struct {
 	waiting   []*hostQueue // hosts with work between turns, whose politeness may come to rest
 	lastSweep time.Time
 	rest      map[string]restNote
-	// onEmpty, if set, is called (outside the lock) with a host whose
-	// queue has just emptied with nothing in flight.
+	// onEmpty, if set, is called (outside the lock) with each host that
+	// sweep dropped: it has had nothing to do for a moment.
 	onEmpty func(host string)
 }
 
@@ -242,8 +242,11 @@ func (f *frontier) listIdle(h *hostQueue) {
 }
 
 // sweep drops the idle hosts that have nothing to do and whose politeness
-// is at rest, and keeps in the idle list those that may become so.
-func (f *frontier) sweep(now time.Time) {
+// is at rest, and keeps in the idle list those that may become so. It
+// returns the hosts dropped, for onEmpty: a host's connections are closed
+// once it has had nothing to do for a moment, not each time its queue
+// empties while its pages are being found.
+func (f *frontier) sweep(now time.Time) (dropped []string) {
 	f.lastSweep = now
 	kept := f.idle[:0]
 	for _, h := range f.idle {
@@ -253,6 +256,7 @@ func (f *frontier) sweep(now time.Time) {
 		case h.inflight == 0 && h.unstored == 0 && f.atRest(h, now):
 			h.listed = false
 			f.drop(h)
+			dropped = append(dropped, h.name)
 		default:
 			kept = append(kept, h)
 		}
@@ -276,6 +280,7 @@ func (f *frontier) sweep(now time.Time) {
 	}
 	clear(f.waiting[len(waiting):])
 	f.waiting = waiting
+	return dropped
 }
 
 // atRest reports whether h's politeness is as a new one would be: nothing
@@ -396,14 +401,20 @@ func (f *frontier) schedule(h *hostQueue, now time.Time) {
 		}
 		return
 	}
-	if h.p == nil {
-		h.readyAt = now // a new politeness: its limiter is full, nothing holds it
-	} else {
-		h.readyAt = nextToken(h.p.limiter, now)
-		if h.p.holdUntil.After(h.readyAt) {
-			h.readyAt = h.p.holdUntil
+	at := now // a new politeness: its limiter is full, nothing holds it
+	if h.p != nil {
+		at = nextToken(h.p.limiter, now)
+		if h.p.holdUntil.After(at) {
+			at = h.p.holdUntil
 		}
 	}
+	if at.After(now) || h.readyAt.IsZero() || !h.readyAt.Before(at) {
+		h.readyAt = at
+	}
+	// Else h may go now and keeps its place: a host whose rate lets it
+	// go again at once (no limit) is crawled on while it has work, its
+	// connections in use, rather than sent behind every other host, which
+	// in a wide crawl would see its idle connections closed first.
 	if h.index >= 0 {
 		heap.Fix(&f.ready, h.index)
 	} else {
@@ -520,10 +531,21 @@ func (f *frontier) complete(n, stored int, entries []store.Entry, fresh int) {
 // the earliest host will be ready (zero if no host has work now).
 func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	var done []string
 	if now.Sub(f.lastSweep) >= sweepEvery {
-		f.sweep(now)
+		done = f.sweep(now)
 	}
+	e, ok, wake, err = f.nextLocked(now)
+	f.mu.Unlock()
+	if f.onEmpty != nil {
+		for _, host := range done {
+			f.onEmpty(host)
+		}
+	}
+	return e, ok, wake, err
+}
+
+func (f *frontier) nextLocked(now time.Time) (e job, ok bool, wake time.Time, err error) {
 	for f.ready.Len() > 0 {
 		if f.maxPages > 0 && f.done+f.open >= f.maxPages {
 			return e, false, time.Time{}, nil
@@ -612,7 +634,7 @@ func (f *frontier) refill(h *hostQueue) error {
 }
 
 // release returns a concurrency slot of host after a fetch. A host left
-// with nothing to do goes to the idle list, and onEmpty is told.
+// with nothing to do goes to the idle list (see sweep).
 func (f *frontier) release(host string) {
 	f.mu.Lock()
 	h := f.hosts[host] // not dropped: it has a request in flight
@@ -628,9 +650,6 @@ func (f *frontier) release(host string) {
 	}
 	f.signal()
 	f.mu.Unlock()
-	if empty && f.onEmpty != nil {
-		f.onEmpty(host)
-	}
 }
 
 // needsLookup reports whether h's name is to be looked up before its turn.

@@ -30,7 +30,7 @@ type robotsCache struct {
 }
 
 // robotsInMemory is the default bound of a robotsCache.
-const robotsInMemory = 1024
+const robotsInMemory = 4096
 
 // robotsEntry is one origin's robots.txt. sem is held by the goroutine
 // getting it, so that the others wait for its result instead of fetching
