@@ -101,9 +101,9 @@ func offeredFirst(es []store.Entry) {
 	copy(es[n:], fresh)
 }
 
-// stop does nothing: URLs handed out and not committed are still in the
-// store's queues, pending for the next run.
-func (f *frontier) stop(context.Context) {}
+// stop ends the lookups running: URLs handed out and not committed are
+// still in the store's queues, pending for the next run.
+func (f *frontier) stop(context.Context) { f.stopLooking() }
 
 func (f *frontier) changes() <-chan struct{} { return f.changed }
 

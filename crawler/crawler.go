@@ -53,9 +53,19 @@ type Fetcher interface {
 // unless told that a seed's host may be reached (fetch.Client.AllowHost).
 type hostAllower interface{ AllowHost(host string) }
 
+// wideFetcher is implemented by fetchers that keep DNS lookups and
+// keep-alive connections (fetch.Client): the frontier looks up, away from
+// the workers, each host that Resolved says is not, before its turn, and
+// calls CloseIdle with each host left with nothing to fetch.
+type wideFetcher interface {
+	Resolved(host string) bool
+	CloseIdle(host string)
+}
+
 var (
 	_ Fetcher     = (*fetch.Client)(nil)
 	_ hostAllower = (*fetch.Client)(nil)
+	_ wideFetcher = (*fetch.Client)(nil)
 )
 
 // Config configures a Crawler. The zero value means the defaults in brackets;
@@ -131,7 +141,9 @@ type Config struct {
 
 	// HostLimits, if set, gives a host's rate, burst and concurrency in
 	// place of Rate, Burst and PerHost (a result ≤ 0 keeps the Config's).
-	// It is called once per host, when the crawl first meets the host.
+	// It is called when a host's politeness is made: at the host's first
+	// turn, and again if the host was dropped from memory while idle (see
+	// README, "Wide crawls").
 	HostLimits func(host string) (r rate.Limit, burst, perHost int)
 
 	// Hooks for programs that embed the crawler; each may be nil. They run
@@ -174,7 +186,9 @@ type Config struct {
 	// pages are waiting or the oldest has waited this long [256, 200ms].
 	BatchSize  int
 	BatchDelay time.Duration
-	// Window is how many entries of each host's queue are kept in memory [64].
+	// Window is how many entries of each host's queue are kept in memory
+	// [64]; in a wide crawl (hundreds of hosts ready at once), what one
+	// turn of the host hands out.
 	Window int
 
 	// Redis, if set, holds the frontier in place of the store: the queues,
@@ -280,6 +294,7 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	cfg.defaults()
 	c := &Crawler{cfg: cfg, store: st, fetcher: f, log: cfg.Logger, hosts: map[string]bool{},
 		perHost: map[string]int{}, sitemaps: map[string]int{}, met: map[string]bool{}, drop: map[string]bool{}}
+	c.robotsTxt.max = max(robotsInMemory, 4*cfg.Workers)
 	for _, p := range cfg.DropParams {
 		c.drop[p] = true
 	}
@@ -327,8 +342,10 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 		// a host is asked again no sooner than an interval from now.
 		front.resumed = time.Now()
 	}
-	if cfg.PerIP {
-		front.lookupIP = f.LookupIP
+	front.lookupIP, front.perIP, front.maxLookups = f.LookupIP, cfg.PerIP, cfg.Workers
+	if w, ok := f.(wideFetcher); ok {
+		front.resolved = w.Resolved
+		front.onEmpty = w.CloseIdle
 	}
 	front.restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
 	c.front = front
@@ -340,10 +357,29 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	return c, nil
 }
 
+// seedChunk is how many seeds AddSeeds commits in one transaction: a list of
+// a million domains is not one transaction's worth of memory.
+const seedChunk = 10_000
+
 // AddSeeds queues the seeds (normalised URLs, see ParseSeeds) that the crawl
 // has not seen before, and adds their hosts to the scope. It returns how many
-// were new. Call it before Run.
+// were new. Call it before Run. Seeds are committed seedChunk at a time: on
+// an error, those of the chunks before are queued.
 func (c *Crawler) AddSeeds(seeds []string) (int, error) {
+	added := 0
+	for len(seeds) > 0 {
+		n, err := c.addSeeds(seeds[:min(len(seeds), seedChunk)])
+		added += n
+		if err != nil {
+			return added, err
+		}
+		seeds = seeds[min(len(seeds), seedChunk):]
+	}
+	return added, nil
+}
+
+// addSeeds adds seeds in one transaction.
+func (c *Crawler) addSeeds(seeds []string) (int, error) {
 	var b store.Batch
 	var fps []uint64
 	for _, s := range seeds {
@@ -664,6 +700,9 @@ func (c *Crawler) commitBatch(ctx context.Context, b *store.Batch) error {
 	}
 	c.commitT.Add(int64(time.Since(t0)))
 	c.commits.Add(1)
+	for _, r := range b.Robots {
+		c.robotsTxt.kept(r.Origin) // now its rules may leave memory
+	}
 	c.committed(b.Done)
 	return nil
 }
@@ -684,7 +723,7 @@ type Stats struct {
 	// NotModified counts the recrawl fetches answered 304 Not Modified
 	// this run (their stored content kept).
 	NotModified int64
-	Hosts       int           // hosts known
+	Hosts       int           // hosts in memory: with work, in flight, or met a moment ago
 	Ready       int           // hosts with work and a free slot
 	Waiting     int           // hosts with work and a free slot, waiting for their rate limit
 	Held        int           // hosts with work and no free slot (at their concurrency cap)

@@ -58,14 +58,53 @@ type frontier struct {
 	// before, so every host's first request waits one interval from then.
 	resumed time.Time
 
-	// lookupIP, if set, puts hosts that resolve to one address under one
-	// politeness (Config.PerIP); it is asked once per host, in Wait.
-	lookupIP func(ctx context.Context, host string) (netip.Addr, error)
+	// lookupIP looks a host's name up (the fetcher's LookupIP, whose
+	// cache the dial then reads). With perIP, hosts that resolve to one
+	// address go under one politeness (Config.PerIP). resolved, if set,
+	// says whether a host's lookup is cached (fetch.Client.Resolved).
+	// A host whose lookup is neither cached nor, with perIP, done is
+	// looked up on a goroutine of the frontier before its turn, not by a
+	// worker (see next): at most maxLookups at once, the others waiting in
+	// lookupQueue, out of the ready heap.
+	lookupIP    func(ctx context.Context, host string) (netip.Addr, error)
+	perIP       bool
+	resolved    func(host string) bool
+	maxLookups  int
+	lookups     int          // lookups running
+	lookupQueue []*hostQueue // hosts waiting for a lookup, in order
+	lookupCtx   context.Context
+	stopLookups context.CancelFunc
+	lookupWG    sync.WaitGroup
+
+	// Hosts that have nothing to do cost memory for nothing: once one has
+	// no work, nothing in flight and its politeness is at rest (see
+	// atRest), sweep drops it, keeping in rest only what a new hostQueue
+	// would not restore on its own. idle lists the hosts that may be so.
+	idle      []*hostQueue
+	waiting   []*hostQueue // hosts with work between turns, whose politeness may come to rest
+	lastSweep time.Time
+	rest      map[string]restNote
+	// onEmpty, if set, is called (outside the lock) with each host that
+	// sweep dropped: it has had nothing to do for a moment.
+	onEmpty func(host string)
 }
+
+// restNote is what the frontier keeps of a dropped host whose politeness
+// is not the configured one: its Crawl-delay, and its back-off factor if
+// it was alone in its politeness.
+type restNote struct {
+	crawlDelay time.Duration
+	slow       float64
+}
+
+// sweepEvery is how often next looks for hosts to drop.
+const sweepEvery = time.Second
 
 // hostQueue is one host's queue. Its politeness (rate, concurrency cap,
 // holds, back-off) is p, its own or shared with the other hosts at its
-// address (Config.PerIP).
+// address (Config.PerIP); p is nil until the host's turn first comes (see
+// unitOf), since a new politeness is at rest: a wide crawl's hosts waiting
+// for their turn cost their queue only.
 type hostQueue struct {
 	name    string
 	entries []job  // in-memory window, FIFO; retries and redirect hops go first
@@ -78,6 +117,10 @@ type hostQueue struct {
 	inflight   int           // this host's requests in p.inflight
 	crawlDelay time.Duration // its robots.txt Crawl-delay
 	resolved   bool          // p is the unit of the host's address (PerIP)
+	looking    bool          // being looked up or waiting for it (out of the heap)
+	listed     bool          // in the frontier's idle list
+	waiting    bool          // in the frontier's waiting list
+	lastOut    time.Time     // when an entry was last handed out
 	p          *politeness
 	readyAt    time.Time
 	index      int // in the ready heap, or -1
@@ -123,6 +166,18 @@ const (
 
 func (h *hostQueue) hasWork() bool { return len(h.entries) > 0 || h.spill }
 
+// inPlayFor is how long after its last hand-out a host whose window has
+// drained still counts as in play.
+const inPlayFor = 2 * time.Second
+
+// inPlay reports whether h is being crawled: it has entries in memory or in
+// flight, or had one handed out a moment ago. New entries of a host that is
+// not in play wait in the store, where its turn will find them: a wide
+// crawl meets many hosts long before their turn.
+func (h *hostQueue) inPlay(now time.Time) bool {
+	return len(h.entries) > 0 || h.inflight > 0 || now.Sub(h.lastOut) < inPlayFor
+}
+
 type frontierConfig struct {
 	window, perHost, burst, maxPages int
 	limit                            rate.Limit
@@ -161,9 +216,121 @@ func (f *frontier) host(name string) *hostQueue {
 	if h == nil {
 		h = &hostQueue{name: name, index: -1}
 		f.hosts[name] = h
-		f.join(h, name)
+		if n, ok := f.rest[name]; ok {
+			delete(f.rest, name)
+			h.crawlDelay = n.crawlDelay
+			if f.units[name] == nil && n.slow > 1 {
+				f.unit(name, name).slow = n.slow
+			}
+			f.join(h, name)
+		}
+		f.listIdle(h) // until it has work
 	}
 	return h
+}
+
+// unitOf returns h's politeness, made when first needed: a host whose turn
+// has not come has none (see hostQueue.p).
+func (f *frontier) unitOf(h *hostQueue) *politeness {
+	if h.p == nil {
+		f.join(h, h.name)
+	}
+	return h.p
+}
+
+// listIdle puts h in the idle list if it is not there.
+func (f *frontier) listIdle(h *hostQueue) {
+	if !h.listed {
+		h.listed = true
+		f.idle = append(f.idle, h)
+	}
+}
+
+// sweep drops the idle hosts that have nothing to do and whose politeness
+// is at rest, and keeps in the idle list those that may become so. It
+// returns the hosts dropped, for onEmpty: a host's connections are closed
+// once it has had nothing to do for a moment, not each time its queue
+// empties while its pages are being found.
+func (f *frontier) sweep(now time.Time) (dropped []string) {
+	f.lastSweep = now
+	kept := f.idle[:0]
+	for _, h := range f.idle {
+		switch {
+		case h.hasWork() || h.looking:
+			h.listed = false // listed again when its queue empties
+		case h.inflight == 0 && h.unstored == 0 && f.atRest(h, now):
+			h.listed = false
+			f.drop(h)
+			dropped = append(dropped, h.name)
+		default:
+			kept = append(kept, h)
+		}
+	}
+	clear(f.idle[len(kept):])
+	f.idle = kept
+	// A host between turns whose politeness is at rest keeps its queue
+	// only: its politeness is made again at its next turn (unitOf).
+	waiting := f.waiting[:0]
+	for _, h := range f.waiting {
+		switch u := h.p; {
+		case u == nil || h.inflight > 0 || !h.hasWork() || u.key != h.name || len(u.queues) > 1 || u.slow > 1:
+			h.waiting = false
+		case f.atRest(h, now):
+			h.waiting = false
+			delete(f.units, u.key)
+			h.p = nil
+		default:
+			waiting = append(waiting, h)
+		}
+	}
+	clear(f.waiting[len(waiting):])
+	f.waiting = waiting
+	return dropped
+}
+
+// atRest reports whether h's politeness is as a new one would be: nothing
+// in flight, no hold, its limiter full and its send gate open. A host
+// dropped then is met again with nothing owed to its rate.
+func (f *frontier) atRest(h *hostQueue, now time.Time) bool {
+	u := h.p
+	if u == nil || len(u.queues) > 1 {
+		return true // the others keep u
+	}
+	if u.inflight > 0 || u.holdUntil.After(now) {
+		return false
+	}
+	if lim := u.limiter.Limit(); lim != rate.Inf && u.limiter.TokensAt(now) < float64(u.limiter.Burst()) {
+		return false
+	}
+	return u.gate.atRest(now)
+}
+
+// drop forgets h, which has nothing to do: its politeness goes with it if
+// no other host shares it, with a note of what a new one would not know.
+func (f *frontier) drop(h *hostQueue) {
+	u := h.p
+	if u == nil {
+		delete(f.hosts, h.name)
+		return
+	}
+	n := restNote{crawlDelay: h.crawlDelay}
+	if len(u.queues) == 1 && u.slow > 1 {
+		n.slow = u.slow
+	}
+	if n != (restNote{}) {
+		if f.rest == nil {
+			f.rest = map[string]restNote{}
+		}
+		f.rest[h.name] = n
+	}
+	u.queues = slices.DeleteFunc(u.queues, func(q *hostQueue) bool { return q == h })
+	if len(u.queues) == 0 {
+		delete(f.units, u.key)
+	} else {
+		f.retune(u, time.Now())
+	}
+	delete(f.hosts, h.name)
+	h.p = nil
 }
 
 // unit returns the politeness of key, made with the limits of host if new.
@@ -236,16 +403,26 @@ func (f *frontier) restore(hosts []string, pending, done int, seq uint64) {
 // schedule puts h in the ready heap, or updates its place, if it has work and
 // a free concurrency slot; otherwise it takes h out of the heap.
 func (f *frontier) schedule(h *hostQueue, now time.Time) {
-	if !h.hasWork() || h.p.inflight >= h.p.perHost {
+	if !h.hasWork() || h.looking || (h.p != nil && h.p.inflight >= h.p.perHost) {
 		if h.index >= 0 {
 			heap.Remove(&f.ready, h.index)
 		}
 		return
 	}
-	h.readyAt = nextToken(h.p.limiter, now)
-	if h.p.holdUntil.After(h.readyAt) {
-		h.readyAt = h.p.holdUntil
+	at := now // a new politeness: its limiter is full, nothing holds it
+	if h.p != nil {
+		at = nextToken(h.p.limiter, now)
+		if h.p.holdUntil.After(at) {
+			at = h.p.holdUntil
+		}
 	}
+	if at.After(now) || h.readyAt.IsZero() || !h.readyAt.Before(at) {
+		h.readyAt = at
+	}
+	// Else h may go now and keeps its place: a host whose rate lets it
+	// go again at once (no limit) is crawled on while it has work, its
+	// connections in use, rather than sent behind every other host, which
+	// in a wide crawl would see its idle connections closed first.
 	if h.index >= 0 {
 		heap.Fix(&f.ready, h.index)
 	} else {
@@ -309,16 +486,18 @@ func (f *frontier) offer(entries []store.Entry) {
 }
 
 // enqueue puts entries, in queue order, into their hosts' windows where
-// they fit and none of the host's queue is left in the store before them.
-// An entry at or before a host's last windowed position is there already.
-// offered says that the entries are not in the store yet (see offer).
+// they fit, none of the host's queue is left in the store before them and
+// the host is in play (see inPlay); the others stay in the store until the
+// host's turn comes (see next). An entry at or before a host's last
+// windowed position is there already. offered says that the entries are
+// not in the store yet (see offer).
 func (f *frontier) enqueue(entries []store.Entry, now time.Time, offered bool) {
 	for _, e := range entries {
 		h := f.host(e.Host)
 		switch {
 		case e.Seq <= h.lastSeq:
 			// In the window already (offered, or loaded by a refill).
-		case !h.spill && len(h.entries) < f.window:
+		case !h.spill && len(h.entries) < f.windowNow() && h.inPlay(now):
 			h.entries = append(h.entries, job{Entry: e})
 			h.lastSeq = e.Seq
 		default:
@@ -360,7 +539,21 @@ func (f *frontier) complete(n, stored int, entries []store.Entry, fresh int) {
 // the earliest host will be ready (zero if no host has work now).
 func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	var done []string
+	if now.Sub(f.lastSweep) >= sweepEvery {
+		done = f.sweep(now)
+	}
+	e, ok, wake, err = f.nextLocked(now)
+	f.mu.Unlock()
+	if f.onEmpty != nil {
+		for _, host := range done {
+			f.onEmpty(host)
+		}
+	}
+	return e, ok, wake, err
+}
+
+func (f *frontier) nextLocked(now time.Time) (e job, ok bool, wake time.Time, err error) {
 	for f.ready.Len() > 0 {
 		if f.maxPages > 0 && f.done+f.open >= f.maxPages {
 			return e, false, time.Time{}, nil
@@ -369,16 +562,29 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 		if h.readyAt.After(now) {
 			return e, false, h.readyAt, nil
 		}
+		if f.needsLookup(h) {
+			if f.lookups+len(f.lookupQueue) >= 2*max(f.maxLookups, 1) {
+				// Enough hosts are being looked up: the next to finish
+				// goes first (see lookUp) and signals.
+				return e, false, time.Time{}, nil
+			}
+			heap.Remove(&f.ready, h.index)
+			f.lookUp(h)
+			continue
+		}
 		if len(h.entries) == 0 {
 			if err := f.refill(h); err != nil {
 				return e, false, time.Time{}, err
 			}
 			if len(h.entries) == 0 {
 				heap.Remove(&f.ready, h.index)
+				if h.inflight == 0 {
+					f.listIdle(h)
+				}
 				continue
 			}
 		}
-		if !h.p.limiter.AllowN(now, 1) {
+		if !f.unitOf(h).limiter.AllowN(now, 1) {
 			f.schedule(h, now) // rounding: recompute its time
 			continue
 		}
@@ -390,6 +596,7 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 		}
 		h.inflight++
 		h.p.inflight++
+		h.lastOut = now
 		f.queued--
 		f.open++
 		f.reschedule(h.p, now)
@@ -398,16 +605,33 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 	return e, false, time.Time{}, nil
 }
 
+// wideHeap is the number of ready hosts beyond which a crawl is wide: a
+// host's turn then comes back only after many others', and its window
+// holds what it can be handed out at one turn (see windowNow).
+const wideHeap = 256
+
+// windowNow returns how many entries of a host's queue to hold in memory:
+// the configured window, or in a wide crawl, where the entries of a host
+// would wait in memory for its next turn behind thousands of others, what
+// one turn hands out (its concurrency, at least 4).
+func (f *frontier) windowNow() int {
+	if f.ready.Len() > wideHeap {
+		return min(f.window, max(f.perHost, 4))
+	}
+	return f.window
+}
+
 // refill loads the next window of h's queue from the store.
 func (f *frontier) refill(h *hostQueue) error {
 	if !h.spill {
 		return nil
 	}
-	entries, err := f.load(h.name, h.lastSeq, f.window)
+	n := f.windowNow()
+	entries, err := f.load(h.name, h.lastSeq, n)
 	if err != nil {
 		return err
 	}
-	if len(entries) < f.window && h.unstored == 0 {
+	if len(entries) < n && h.unstored == 0 {
 		h.spill = false
 	}
 	for _, e := range entries {
@@ -417,15 +641,110 @@ func (f *frontier) refill(h *hostQueue) error {
 	return nil
 }
 
-// release returns a concurrency slot of host after a fetch.
+// release returns a concurrency slot of host after a fetch. A host left
+// with nothing to do goes to the idle list (see sweep).
 func (f *frontier) release(host string) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	h := f.hosts[host]
+	h := f.hosts[host] // not dropped: it has a request in flight
 	h.inflight--
 	h.p.inflight--
 	f.reschedule(h.p, time.Now())
+	empty := h.inflight == 0 && !h.hasWork()
+	if empty {
+		f.listIdle(h)
+	} else if h.inflight == 0 && !h.waiting {
+		h.waiting = true
+		f.waiting = append(f.waiting, h)
+	}
 	f.signal()
+	f.mu.Unlock()
+}
+
+// needsLookup reports whether h's name is to be looked up before its turn.
+func (f *frontier) needsLookup(h *hostQueue) bool {
+	if f.lookupIP == nil {
+		return false
+	}
+	if f.perIP && !h.resolved {
+		return true
+	}
+	return f.resolved != nil && !f.resolved(h.name)
+}
+
+// lookUp looks h's name up on a goroutine of its own, or queues it for one
+// if maxLookups are running; h stays out of the ready heap until it is
+// done, and then goes to its top. next looks up at most 2 × maxLookups
+// hosts ahead, far fewer than the DNS cache holds. f.mu is held.
+func (f *frontier) lookUp(h *hostQueue) {
+	h.looking = true
+	if f.lookups >= max(f.maxLookups, 1) {
+		f.lookupQueue = append(f.lookupQueue, h)
+		return
+	}
+	if f.lookupCtx == nil {
+		f.lookupCtx, f.stopLookups = context.WithCancel(context.Background())
+	}
+	f.lookups++
+	ctx := f.lookupCtx
+	f.lookupWG.Go(func() {
+		ip, err := f.lookupIP(ctx, h.name)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.lookups--
+		h.looking = false
+		if f.perIP && !h.resolved && err == nil {
+			// An address that cannot be had leaves the host on its own:
+			// its request fails on its dial, at once from the cache.
+			f.join(h, "ip:"+ip.String())
+		}
+		h.resolved = true
+		if now := time.Now(); ctx.Err() == nil {
+			f.schedule(h, now)
+			if h.index >= 0 && !h.readyAt.After(now) {
+				// Its turn had come: it goes before the hosts still to be
+				// looked up, which would otherwise pass it by (their turn
+				// came earlier) until its lookup had left the cache.
+				h.readyAt = time.Time{}
+				heap.Fix(&f.ready, h.index)
+			}
+		}
+		for len(f.lookupQueue) > 0 && f.lookups < max(f.maxLookups, 1) && ctx.Err() == nil {
+			next := f.lookupQueue[0]
+			f.lookupQueue[0] = nil
+			f.lookupQueue = f.lookupQueue[1:]
+			next.looking = false
+			f.lookUp(next)
+		}
+		f.signal()
+	})
+}
+
+// stopLookups cancels the lookups running and waits for them; the hosts
+// waiting for theirs go back to the heap (for a next Run).
+func (f *frontier) stopLooking() {
+	f.mu.Lock()
+	cancel := f.stopLookups
+	f.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	f.lookupWG.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookupCtx, f.stopLookups = nil, nil
+	now := time.Now()
+	for _, h := range f.lookupQueue {
+		h.looking = false
+		f.schedule(h, now)
+	}
+	f.lookupQueue = nil
+	for _, h := range f.hosts {
+		if h.looking {
+			h.looking = false
+			f.schedule(h, now)
+		}
+	}
 }
 
 // requeue puts a handed-out job back at the front of its host's queue (a
@@ -435,12 +754,13 @@ func (f *frontier) requeue(j job, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.host(j.Host)
+	f.unitOf(h)
 	h.entries = append([]job{j}, h.entries...)
 	f.open--
 	f.queued++
-	if until.After(h.p.holdUntil) {
-		h.p.holdUntil = until
-		f.reschedule(h.p, time.Now())
+	if u := f.unitOf(h); until.After(u.holdUntil) {
+		u.holdUntil = until
+		f.reschedule(u, time.Now())
 	} else {
 		f.schedule(h, time.Now())
 	}
@@ -451,7 +771,7 @@ func (f *frontier) requeue(j job, until time.Time) {
 func (f *frontier) hold(host string, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.host(host).p
+	u := f.unitOf(f.host(host))
 	if until.After(u.holdUntil) {
 		u.holdUntil = until
 		f.reschedule(u, time.Now())
@@ -465,7 +785,7 @@ func (f *frontier) setCrawlDelay(host string, d time.Duration) {
 	defer f.mu.Unlock()
 	h := f.host(host)
 	h.crawlDelay = max(d, 0)
-	f.retune(h.p, time.Now())
+	f.retune(f.unitOf(h), time.Now())
 }
 
 // observe feeds the outcome of a request to host into its adaptive
@@ -474,7 +794,7 @@ func (f *frontier) setCrawlDelay(host string, d time.Duration) {
 func (f *frontier) observe(host string, ok bool, latency time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	u := f.host(host).p
+	u := f.unitOf(f.host(host))
 	if ok {
 		u.slow = max(1, u.slow*recoverOnSuccess)
 		if u.latency == 0 {
@@ -503,7 +823,7 @@ func every(lim rate.Limit) time.Duration {
 func (f *frontier) interval(host string) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	lim := f.host(host).p.limiter.Limit()
+	lim := f.unitOf(f.host(host)).limiter.Limit()
 	if lim == rate.Inf || lim <= 0 {
 		return 0
 	}
@@ -548,19 +868,21 @@ func (f *frontier) retune(u *politeness, now time.Time) {
 // the host's limiter allows it, so the wait is short: the difference between
 // when the last request was handed out and when it left.
 //
-// With PerIP, a host's first request looks its address up (outside the
-// frontier's lock) and joins the politeness of every host at it.
+// With PerIP, a host not yet looked up (next looks up those it hands out;
+// robots.txt redirects may lead to others) is looked up here, outside the
+// frontier's lock, and joins the politeness of every host at it.
 func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	f.mu.Lock()
 	h := f.host(host)
-	resolve := f.lookupIP != nil && !h.resolved
-	g := &h.p.gate
+	resolve := f.perIP && !h.resolved
+	g := &f.unitOf(h).gate
 	f.mu.Unlock()
 	if resolve {
 		// An address that cannot be had leaves the host on its own: the
 		// request then fails on its dial, as it would anyway.
 		if ip, err := f.lookupIP(ctx, host); err == nil {
 			f.mu.Lock()
+			h = f.host(host) // the same, unless it was dropped meanwhile
 			h.resolved = true
 			f.join(h, "ip:"+ip.String())
 			g = &h.p.gate
@@ -582,6 +904,13 @@ func (f *frontier) abandon(n int) {
 // frontierStats is a snapshot of the frontier's counters.
 type frontierStats struct {
 	queued, open, done, hosts, ready int
+}
+
+// hostsInMemory returns the number of hosts the frontier holds, for tests.
+func (f *frontier) hostsInMemory() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.hosts)
 }
 
 func (f *frontier) stats() frontierStats {

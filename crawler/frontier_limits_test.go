@@ -13,6 +13,7 @@ import (
 // burst and concurrency cap, and that other hosts keep the defaults.
 func TestFrontierHostLimits(t *testing.T) {
 	var asked []string
+	var entries []store.Entry // the store's queues
 	f := newFrontier(frontierConfig{
 		window: 8, perHost: 1, limit: rate.Inf, burst: 1,
 		limits: func(host string) (rate.Limit, int, int) {
@@ -22,21 +23,21 @@ func TestFrontierHostLimits(t *testing.T) {
 			}
 			return 0, 0, 0
 		},
-	}, func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
+	}, loadFrom(&entries))
 
-	var entries []store.Entry
 	for i, host := range []string{"fast:80", "fast:80", "fast:80", "slow:80", "slow:80"} {
 		entries = append(entries, store.Entry{URL: "http://" + host + "/" + string(rune('a'+i)), Host: host, Seq: uint64(i + 1)})
 	}
 	f.complete(0, 0, entries, len(entries))
+	unit := func(host string) *politeness { return f.unitOf(f.hosts[host]) } // made at the host's turn
 
-	if got := f.hosts["fast:80"].p.limiter.Burst(); got != 3 {
+	if got := unit("fast:80").limiter.Burst(); got != 3 {
 		t.Errorf("fast burst = %d, want 3", got)
 	}
-	if got := f.hosts["slow:80"].p.limiter.Burst(); got != 1 {
+	if got := unit("slow:80").limiter.Burst(); got != 1 {
 		t.Errorf("slow burst = %d, want 1", got)
 	}
-	if got := f.hosts["fast:80"].p.limiter.Limit(); got != rate.Inf {
+	if got := unit("fast:80").limiter.Limit(); got != rate.Inf {
 		t.Errorf("fast rate = %v, want the default (Inf)", got)
 	}
 

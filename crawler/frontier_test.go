@@ -2,7 +2,11 @@ package crawler
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,14 +20,34 @@ import (
 // nothing in the store, at lim requests per second (burst 1, one at a time).
 func newTestFrontier(t *testing.T, lim rate.Limit, n int) *frontier {
 	t.Helper()
-	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: lim},
-		func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
 	var es []store.Entry
 	for i := range n {
 		es = append(es, store.Entry{URL: "http://h/" + string(rune('a'+i)), Host: "h", Seq: uint64(i + 1)})
 	}
+	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: lim}, loadFrom(&es))
 	f.complete(0, 0, es, len(es))
 	return f
+}
+
+// loadFrom returns a loadFunc that reads *queue, the store's queues.
+func loadFrom(queue *[]store.Entry) loadFunc {
+	return func(host string, after uint64, n int) ([]store.Entry, error) {
+		var out []store.Entry
+		for _, e := range *queue {
+			if e.Host == host && e.Seq > after && len(out) < n {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}
+}
+
+// putInPlay makes host one the crawl is in, whose offered links go to its
+// window at once (see hostQueue.inPlay).
+func putInPlay(f *frontier, host string) {
+	f.mu.Lock()
+	f.host(host).lastOut = time.Now()
+	f.mu.Unlock()
 }
 
 // take hands out the next job, which must be ready now, and releases the
@@ -284,26 +308,19 @@ func TestWaitStopsWithContext(t *testing.T) {
 // windowOf2 returns an unlimited frontier whose hosts hold 2 entries in
 // memory and load the rest from *committed, the store's queue.
 func windowOf2(committed *[]store.Entry) *frontier {
-	return newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf},
-		func(host string, after uint64, n int) ([]store.Entry, error) {
-			var out []store.Entry
-			for _, e := range *committed {
-				if e.Host == host && e.Seq > after && len(out) < n {
-					out = append(out, e)
-				}
-			}
-			return out, nil
-		})
+	return newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf}, loadFrom(committed))
 }
 
 // TestOfferBeforeCommit: links offered before their batch is committed are
-// handed out at once as far as the host's window holds them; the rest come
+// handed out at once as far as the window of their host, in play, holds
+// them; the rest come
 // from the store once the batch is committed, and the commit neither queues
 // nor counts the offered ones twice.
 func TestOfferBeforeCommit(t *testing.T) {
 	var committed []store.Entry // the store's queue
 	f := windowOf2(&committed)
 	f.restore(nil, 0, 0, 41) // the store gave out positions up to 41
+	putInPlay(f, "h")
 	es := []store.Entry{{URL: "http://h/a", Host: "h"}, {URL: "http://h/b", Host: "h"}, {URL: "http://h/c", Host: "h"}}
 	f.offer(es)
 	if es[0].Seq != 42 || es[2].Seq != 44 {
@@ -342,6 +359,7 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	var committed []store.Entry // the store's queue
 	f := windowOf2(&committed)
 	entry := func(p string) store.Entry { return store.Entry{URL: "http://h/" + p, Host: "h"} }
+	putInPlay(f, "h")
 	first := []store.Entry{entry("a"), entry("b"), entry("c"), entry("d")} // c and d spill
 	f.offer(first)
 	got := []string{take(t, f).URL, take(t, f).URL}
@@ -370,5 +388,131 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	}
 	if s := f.stats(); s.queued != 0 || s.open != 5 {
 		t.Fatalf("after the commits: %+v, want 0 queued, 5 open", s)
+	}
+}
+
+// TestFrontierForgetsIdleHosts: a wide crawl's hosts cost memory only while
+// they are in play. A new host's entries wait in the store until its turn
+// (no window, no politeness before), and a host done with and at rest is
+// dropped, keeping only a note of its Crawl-delay; met again, it has it.
+func TestFrontierForgetsIdleHosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var queue []store.Entry
+		f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: 10}, loadFrom(&queue))
+		for i := range 100 {
+			host := fmt.Sprintf("h%d", i)
+			for _, p := range []string{"a", "b"} {
+				queue = append(queue, store.Entry{URL: "http://" + host + "/" + p, Host: host, Seq: uint64(len(queue) + 1)})
+			}
+		}
+		f.complete(0, 0, queue, len(queue))
+		f.mu.Lock()
+		for _, h := range f.hosts {
+			if len(h.entries) > 0 || h.p != nil {
+				t.Fatalf("host %s not yet in play holds %d entries, politeness %v", h.name, len(h.entries), h.p != nil)
+			}
+		}
+		f.mu.Unlock()
+		f.setCrawlDelay("h7", 2*time.Second)
+		for handed := 0; handed < 200; {
+			j, ok, wake, err := f.next(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				time.Sleep(time.Until(wake))
+				continue
+			}
+			handed++
+			f.release(j.Host)
+			queue = slices.DeleteFunc(queue, func(e store.Entry) bool { return e.URL == j.URL })
+		}
+		f.next(time.Now()) // sweeps
+		f.mu.Lock()
+		_, h7 := f.hosts["h7"]
+		f.mu.Unlock()
+		if !h7 {
+			t.Fatal("h7 was dropped before its Crawl-delay had passed since its last request")
+		}
+		time.Sleep(3 * time.Second) // every host's limiter and gate at rest
+		f.next(time.Now())          // sweeps
+		if n := f.hostsInMemory(); n != 0 {
+			t.Fatalf("%d hosts in memory at rest, want 0", n)
+		}
+		if d := f.interval("h7"); d != 2*time.Second {
+			t.Errorf("h7 met again: interval %v, want its Crawl-delay, 2s", d)
+		}
+		if d := f.interval("h8"); d != 100*time.Millisecond {
+			t.Errorf("h8 met again: interval %v, want the rate's, 100ms", d)
+		}
+	})
+}
+
+// TestFrontierLooksUpAhead: hosts are looked up before their turn, at most
+// 2 × maxLookups ahead, and a host whose lookup left a small DNS cache
+// before its second turn (behind many hosts not yet looked up) is looked
+// up again once and then handed out: every entry goes out, with about one
+// lookup a turn.
+func TestFrontierLooksUpAhead(t *testing.T) {
+	var queue []store.Entry
+	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: rate.Inf}, loadFrom(&queue))
+	var mu sync.Mutex
+	var cache []string // a DNS cache of 8 names, the oldest evicted
+	lookups, ahead, maxAhead := 0, 0, 0
+	f.lookupIP = func(_ context.Context, host string) (netip.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		lookups++
+		ahead++
+		maxAhead = max(maxAhead, ahead)
+		if cache = append(cache, host); len(cache) > 8 {
+			cache = cache[1:]
+		}
+		return netip.MustParseAddr("192.0.2.1"), nil
+	}
+	f.resolved = func(host string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(cache, host)
+	}
+	f.maxLookups = 2
+	for i := range 300 {
+		host := fmt.Sprintf("h%d", i)
+		queue = append(queue, store.Entry{URL: "http://" + host + "/", Host: host, Seq: uint64(len(queue) + 1)})
+	}
+	f.restore(nil, 0, 0, uint64(len(queue))) // the positions given out
+	f.complete(0, 0, queue, len(queue))
+	handed := 0
+	for deadline := time.Now().Add(10 * time.Second); handed < 600 && time.Now().Before(deadline); {
+		j, ok, _, err := f.next(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			select {
+			case <-f.changes():
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		handed++
+		mu.Lock()
+		ahead = 0
+		mu.Unlock()
+		if !strings.HasSuffix(j.URL, "/2") {
+			// Its second page is found: the host waits behind the others.
+			e := []store.Entry{{URL: "http://" + j.Host + "/2", Host: j.Host}}
+			f.offer(e)
+			queue = append(queue, e...)
+			f.complete(0, 0, e, 0)
+		}
+		f.release(j.Host)
+	}
+	f.stop(context.Background())
+	if handed != 600 {
+		t.Fatalf("handed out %d of 600 entries (%d lookups)", handed, lookups)
+	}
+	if lookups > 900 || maxAhead > 4 {
+		t.Errorf("%d lookups for 600 turns of 300 hosts, up to %d ahead of a hand-out; want at most 900 and 4", lookups, maxAhead)
 	}
 }

@@ -161,3 +161,11 @@ func (g *sendGate) add(at time.Time) {
 	}
 	g.sends = append(g.sends, at)
 }
+
+// atRest reports whether the gate is as a new one: no permit out and the
+// bucket full at now.
+func (g *sendGate) atRest(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.busy && !g.tat.After(now)
+}

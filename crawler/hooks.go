@@ -84,7 +84,7 @@ func (f *frontier) hostStates(now time.Time) (ready, waiting, held int) {
 		}
 	}
 	for _, h := range f.hosts {
-		if h.index < 0 && h.hasWork() && h.p.inflight >= h.p.perHost {
+		if h.index < 0 && h.hasWork() && h.p != nil && h.p.inflight >= h.p.perHost {
 			held++
 		}
 	}

@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -15,17 +16,31 @@ import (
 // met. Behind it, the frontier keeps each answer (the store's robots bucket,
 // or Redis for all workers), so that neither a resumed crawl nor another
 // worker asks a host again while its answer is fresh (24 h, RFC 9309).
+//
+// It holds at most about max origins' rules: beyond, the least recently
+// used whose answer is kept behind it (or that have none worth keeping) are
+// evicted, and read back from the frontier when their host's turn comes
+// again. A wide crawl so holds the rules of the hosts in play, not of every
+// host met.
 type robotsCache struct {
 	mu      sync.Mutex
+	max     int // [robotsInMemory]
 	entries map[string]*robotsEntry
+	lru     list.List // of *robotsEntry; front: most recently used
 }
+
+// robotsInMemory is the default bound of a robotsCache.
+const robotsInMemory = 4096
 
 // robotsEntry is one origin's robots.txt. sem is held by the goroutine
 // getting it, so that the others wait for its result instead of fetching
 // too; r is only read or written while sem is held.
 type robotsEntry struct {
-	sem chan struct{}
-	r   *fetch.Robots
+	sem    chan struct{}
+	r      *fetch.Robots
+	origin string
+	elem   *list.Element // rc.mu
+	kept   bool          // rc.mu: r is kept behind the cache and may be read back
 }
 
 func (rc *robotsCache) entry(origin string) *robotsEntry {
@@ -35,11 +50,60 @@ func (rc *robotsCache) entry(origin string) *robotsEntry {
 		rc.entries = map[string]*robotsEntry{}
 	}
 	e := rc.entries[origin]
-	if e == nil {
-		e = &robotsEntry{sem: make(chan struct{}, 1)}
-		rc.entries[origin] = e
+	if e != nil {
+		rc.lru.MoveToFront(e.elem)
+		return e
 	}
+	e = &robotsEntry{sem: make(chan struct{}, 1), origin: origin}
+	e.elem = rc.lru.PushFront(e)
+	rc.entries[origin] = e
+	rc.evict()
 	return e
+}
+
+// evict drops least recently used entries while there are more than
+// rc.max, among the last few: those whose rules are kept behind the cache,
+// have none or are stale, and that nobody is using. rc.mu is held.
+func (rc *robotsCache) evict() {
+	limit := rc.max
+	if limit <= 0 {
+		limit = robotsInMemory
+	}
+	now := time.Now()
+	el := rc.lru.Back()
+	for tries := 0; len(rc.entries) > limit && el != nil && tries < 16; tries++ {
+		e := el.Value.(*robotsEntry)
+		el = el.Prev()
+		select {
+		case e.sem <- struct{}{}:
+		default:
+			continue // in use
+		}
+		if e.kept || e.r == nil || !now.Before(e.r.Expires) {
+			// A goroutine that holds e already reads the rules back.
+			e.r = nil
+			rc.lru.Remove(e.elem)
+			delete(rc.entries, e.origin)
+		}
+		<-e.sem
+	}
+}
+
+// kept notes that origin's rules are kept behind the cache (the store has
+// committed them): its entry may be evicted.
+func (rc *robotsCache) kept(origin string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if e := rc.entries[origin]; e != nil {
+		e.kept = true
+	}
+}
+
+// len returns the number of origins held, for tests.
+func (rc *robotsCache) len() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.entries)
 }
 
 // robotsOf returns origin's robots.txt rules: from memory, else from the
@@ -68,6 +132,7 @@ func (c *Crawler) robotsOf(ctx context.Context, origin string) (r *fetch.Robots,
 	case ok:
 		if r := c.robotsFrom(origin, kept); now.Before(r.Expires) {
 			e.r = r
+			c.robotsTxt.kept(origin)
 			return r, true, false, nil
 		}
 	}

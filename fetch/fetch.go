@@ -41,8 +41,12 @@ type Config struct {
 	TLSTimeout    time.Duration // TLS handshake [10s]
 	HeaderTimeout time.Duration // from the request written to the response headers [Timeout]
 	MaxBody       int64         // bytes of decoded body kept; longer bodies are cut and marked [10 MiB]
-	// IdleConnsPerHost bounds the keep-alive connections kept per host [64].
+	// IdleConnsPerHost bounds the keep-alive connections kept per host [64];
+	// IdleConns bounds them in all, the least recently used closed first
+	// [100] (a wide crawl sets it near its number of workers). See also
+	// Client.CloseIdle.
 	IdleConnsPerHost int
+	IdleConns        int
 	// AllowPrivate lets the client dial loopback, private, link-local,
 	// unspecified and multicast addresses. Without it only hosts given to
 	// AllowHost may reach such addresses; the check is made on the address
@@ -58,8 +62,17 @@ type Config struct {
 
 	// Resolver looks up host names, for dialling and for LookupIP
 	// [net.DefaultResolver]. What it returns is checked by the address
-	// guard like any address (see AllowPrivate).
+	// guard like any address (see AllowPrivate). A *DNSClient asks the
+	// DNS server of one's choice (--dns-server).
 	Resolver Resolver
+	// DNSCache is how many names' lookups are kept, answers for their TTL
+	// (a TTLResolver's, else DNSTTL; at least 30 s, at most 1 h) and
+	// failures for DNSErrorTTL [10000; negative: none]. DNSTimeout bounds
+	// one lookup [10s].
+	DNSCache    int
+	DNSTTL      time.Duration // [5m]
+	DNSErrorTTL time.Duration // [1m]
+	DNSTimeout  time.Duration // [10s]
 }
 
 // Resolver looks up the addresses of a host name. *net.Resolver
@@ -98,6 +111,21 @@ func (c *Config) defaults() {
 	}
 	if c.Resolver == nil {
 		c.Resolver = net.DefaultResolver
+	}
+	if c.IdleConns <= 0 {
+		c.IdleConns = 100
+	}
+	if c.DNSCache == 0 {
+		c.DNSCache = 10000
+	}
+	if c.DNSTTL <= 0 {
+		c.DNSTTL = 5 * time.Minute
+	}
+	if c.DNSErrorTTL <= 0 {
+		c.DNSErrorTTL = time.Minute
+	}
+	if c.DNSTimeout <= 0 {
+		c.DNSTimeout = 10 * time.Second
 	}
 }
 
@@ -165,12 +193,23 @@ type Client struct {
 
 	allowMu sync.RWMutex
 	allowed map[string]bool // dial addresses ("host:port") exempt from the address check
+
+	resolver Resolver  // cfg.Resolver behind the cache
+	dns      *dnsCache // nil: no cache
+
+	connMu sync.Mutex
+	conns  map[string]*hostConns // open HTTP/1 connections by host (as Pacer names it)
 }
 
 // New returns a Client configured by cfg.
 func New(cfg Config) *Client {
 	cfg.defaults()
-	c := &Client{cfg: cfg, agent: robotstxt.ProductToken(cfg.UserAgent), allowed: map[string]bool{}}
+	c := &Client{cfg: cfg, agent: robotstxt.ProductToken(cfg.UserAgent), allowed: map[string]bool{},
+		resolver: cfg.Resolver, conns: map[string]*hostConns{}}
+	if cfg.DNSCache > 0 {
+		c.dns = newDNSCache(cfg.Resolver, cfg.DNSCache, cfg.DNSTTL, cfg.DNSErrorTTL, cfg.DNSTimeout)
+		c.resolver = c.dns
+	}
 	open := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
 	guarded := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second, Control: checkAddress}
 	tr := &http.Transport{
@@ -184,10 +223,10 @@ func New(cfg Config) *Client {
 			if err != nil {
 				return nil, err
 			}
-			return &wireConn{Conn: conn}, nil // tells the Pacer when requests leave
+			return &wireConn{Conn: conn, client: c}, nil // tells the Pacer when requests leave
 		},
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           0, // no global cap: the per-host cap bounds it
+		MaxIdleConns:           cfg.IdleConns,
 		MaxIdleConnsPerHost:    cfg.IdleConnsPerHost,
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    cfg.TLSTimeout,
@@ -198,7 +237,7 @@ func New(cfg Config) *Client {
 		// only do gzip).
 		DisableCompression: true,
 	}
-	paced := pacedTransport{rt: tr}
+	paced := pacedTransport{rt: tr, client: c}
 	c.http = &http.Client{
 		Transport: paced,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -227,7 +266,7 @@ func (c *Client) dial(ctx context.Context, d *net.Dialer, network, addr string) 
 	if _, err := netip.ParseAddr(host); err == nil {
 		return d.DialContext(ctx, network, addr)
 	}
-	ips, err := c.cfg.Resolver.LookupNetIP(ctx, "ip", host)
+	ips, err := c.resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +299,7 @@ func (c *Client) LookupIP(ctx context.Context, host string) (netip.Addr, error) 
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return ip, nil
 	}
-	ips, err := c.cfg.Resolver.LookupNetIP(ctx, "ip", host)
+	ips, err := c.resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -268,6 +307,22 @@ func (c *Client) LookupIP(ctx context.Context, host string) (netip.Addr, error) 
 		return netip.Addr{}, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
 	}
 	return ips[0].Unmap(), nil
+}
+
+// Resolved reports whether looking host ("name" or "name:port", as in a
+// URL) up before its request would gain nothing: host is an address, the
+// DNS cache holds its lookup (an answer or a failure), or there is no
+// cache. A crawler looks a host up with LookupIP, away from its workers,
+// until it is, so that no worker waits for DNS.
+func (c *Client) Resolved(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return c.dns == nil || c.dns.cached("ip", host)
 }
 
 // UserAgent returns the User-Agent header the client sends.

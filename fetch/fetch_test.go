@@ -394,14 +394,14 @@ func (p *countingPacer) Wait(context.Context, string) (func(time.Time), error) {
 
 // retryingTransport plays net/http's retry of a request whose reused
 // connection the server had closed: two connections, a write on each.
-type retryingTransport struct{}
+type retryingTransport struct{ client *Client }
 
-func (retryingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (rt retryingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	trace := httptrace.ContextClientTrace(req.Context())
 	for range 2 {
 		c1, c2 := net.Pipe()
 		go io.Copy(io.Discard, c2)
-		conn := &wireConn{Conn: c1}
+		conn := &wireConn{Conn: c1, client: rt.client}
 		trace.GotConn(httptrace.GotConnInfo{Conn: conn, Reused: true})
 		trace.WroteRequest(httptrace.WroteRequestInfo{})
 		conn.Write([]byte("GET / HTTP/1.1\\r\\n\\r\\n"))
@@ -416,7 +416,8 @@ func (retryingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestPacedRetryWaitsItsTurn(t *testing.T) {
 	p := &countingPacer{}
 	req, _ := http.NewRequestWithContext(WithPacer(context.Background(), p), "GET", "http://example.com/", nil)
-	if _, err := (pacedTransport{rt: retryingTransport{}}).RoundTrip(req); err != nil {
+	c := New(Config{})
+	if _, err := (pacedTransport{rt: retryingTransport{c}, client: c}).RoundTrip(req); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.sends) != 2 || p.sends[0].IsZero() || p.sends[1].IsZero() || p.sends[1].Before(p.sends[0]) {

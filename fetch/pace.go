@@ -45,24 +45,30 @@ type sendTimesKey struct{}
 
 // pacedTransport asks the context's Pacer before each round trip and tells
 // it when the request was written.
-type pacedTransport struct{ rt http.RoundTripper }
+type pacedTransport struct {
+	rt     http.RoundTripper
+	client *Client
+}
 
 func (t pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	p, _ := req.Context().Value(pacerKey{}).(Pacer)
 	if p == nil {
 		return t.rt.RoundTrip(req)
 	}
-	sent, err := p.Wait(req.Context(), pacingHost(req))
+	host := pacingHost(req)
+	sent, err := p.Wait(req.Context(), host)
 	if err != nil {
 		return nil, err
 	}
+	t.client.using(host)
 	if st, _ := req.Context().Value(sendTimesKey{}).(*sendTimes); st != nil {
 		st.granted = time.Now()
 	}
-	w := &wire{sent: sent, ctx: req.Context(), pacer: p, host: pacingHost(req)}
+	w := &wire{sent: sent, ctx: req.Context(), pacer: p, host: host}
 	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		GotConn:      w.gotConn,
 		WroteRequest: w.wroteRequest,
+		PutIdleConn:  w.putIdle,
 	})
 	resp, err := t.rt.RoundTrip(req.WithContext(ctx))
 	w.finish()
@@ -91,10 +97,11 @@ func pacingHost(req *http.Request) string {
 type wire struct {
 	ctx   context.Context
 	pacer Pacer
-	host  string
+	host  string // as the Pacer names it
 
 	mu       sync.Mutex
 	sent     func(time.Time)
+	used     *wireConn // the connection obtained, HTTP/1 or 2
 	conn     *wireConn // the HTTP/1 connection watched, if any
 	got      bool      // a connection was obtained
 	h2       bool
@@ -110,6 +117,9 @@ func (w *wire) gotConn(info httptrace.GotConnInfo) {
 		c = tc.NetConn()
 	}
 	wc, _ := c.(*wireConn)
+	if wc != nil && !h2 {
+		wc.client.busy(wc, w)
+	}
 	w.mu.Lock()
 	again, old := w.reported, w.conn
 	w.mu.Unlock()
@@ -131,7 +141,7 @@ func (w *wire) gotConn(info httptrace.GotConnInfo) {
 		w.mu.Unlock()
 	}
 	w.mu.Lock()
-	w.got, w.h2, w.conn = true, h2, nil
+	w.got, w.h2, w.used, w.conn = true, h2, wc, nil
 	if !h2 && wc != nil {
 		w.conn = wc
 	}
@@ -191,12 +201,34 @@ func (w *wire) report(t time.Time) {
 	w.sent(t)
 }
 
+// putIdle is told that the connection went back to the idle pool.
+func (w *wire) putIdle(err error) {
+	w.mu.Lock()
+	wc, h2 := w.used, w.h2
+	w.mu.Unlock()
+	if err == nil && wc != nil && !h2 {
+		wc.client.idle(wc, w)
+	}
+}
+
 // wireConn is a dialled connection that tells the round trips watching it
 // when a write to it has completed.
 type wireConn struct {
 	net.Conn
+	client  *Client
 	mu      sync.Mutex
 	watched []*wire
+
+	// Guarded by client.connMu: the host it serves and the round trip
+	// using it (nil: idle or new).
+	host   string
+	user   *wire
+	closed bool
+}
+
+func (c *wireConn) Close() error {
+	c.client.forget(c)
+	return c.Conn.Close()
 }
 
 func (c *wireConn) Write(b []byte) (int, error) {
@@ -230,4 +262,123 @@ func (c *wireConn) unwatch(w *wire) {
 			return
 		}
 	}
+}
+
+// hostConns are the open HTTP/1 connections of one host, and whether the
+// host's idle ones are to be closed (see Client.CloseIdle).
+type hostConns struct {
+	conns   map[*wireConn]struct{}
+	closing bool
+}
+
+// CloseIdle closes host's idle keep-alive connections ("name" or
+// "name:port", as the crawler names hosts), and those of its requests in
+// flight as they become idle, until the next request to host: a crawler
+// calls it when the host has nothing left to fetch, so that a wide crawl
+// does not keep sockets open to thousands of hosts it is done with.
+// HTTP/2 connections are left to the idle timeout and the global cap.
+func (c *Client) CloseIdle(host string) {
+	var idle []*wireConn
+	c.connMu.Lock()
+	hc := c.conns[host]
+	if hc != nil {
+		hc.closing = true
+		for wc := range hc.conns {
+			if wc.user == nil {
+				idle = append(idle, wc)
+			}
+		}
+	}
+	c.connMu.Unlock()
+	for _, wc := range idle {
+		wc.Close() // the transport's read loop sees it and drops it from its pool
+	}
+}
+
+// using notes a request to host: its connections are kept again.
+func (c *Client) using(host string) {
+	c.connMu.Lock()
+	if hc := c.conns[host]; hc != nil {
+		hc.closing = false
+	}
+	c.connMu.Unlock()
+}
+
+// busy notes that w uses wc, a connection to w.host.
+func (c *Client) busy(wc *wireConn, w *wire) {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if wc.closed {
+		return
+	}
+	wc.user = w
+	if wc.host == "" {
+		wc.host = w.host
+		hc := c.conns[w.host]
+		if hc == nil {
+			hc = &hostConns{conns: map[*wireConn]struct{}{}}
+			c.conns[w.host] = hc
+		}
+		hc.conns[wc] = struct{}{}
+	}
+}
+
+// idle notes that w is done with wc, which is idle unless another round
+// trip has it already; it closes wc if its host's are to be closed.
+func (c *Client) idle(wc *wireConn, w *wire) {
+	c.connMu.Lock()
+	if wc.user != w {
+		c.connMu.Unlock()
+		return
+	}
+	wc.user = nil
+	hc := c.conns[wc.host]
+	closing := hc != nil && hc.closing
+	c.connMu.Unlock()
+	if closing {
+		wc.Close()
+	}
+}
+
+// forget drops a closed connection from its host's.
+func (c *Client) forget(wc *wireConn) {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if wc.closed {
+		return
+	}
+	wc.closed = true
+	if hc := c.conns[wc.host]; hc != nil {
+		delete(hc.conns, wc)
+		if len(hc.conns) == 0 {
+			delete(c.conns, wc.host)
+		}
+	}
+}
+
+// openConns returns the number of open HTTP/1 connections to host, for
+// tests.
+func (c *Client) openConns(host string) int {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if hc := c.conns[host]; hc != nil {
+		return len(hc.conns)
+	}
+	return 0
+}
+
+// idleConns returns the number of idle HTTP/1 connections to host, for
+// tests.
+func (c *Client) idleConns(host string) int {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	n := 0
+	if hc := c.conns[host]; hc != nil {
+		for wc := range hc.conns {
+			if wc.user == nil {
+				n++
+			}
+		}
+	}
+	return n
 }

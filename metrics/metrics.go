@@ -78,6 +78,21 @@ func (w *fetcher) LookupIP(ctx context.Context, host string) (netip.Addr, error)
 	return w.f.LookupIP(ctx, host)
 }
 
+// Resolved and CloseIdle pass the crawler's DNS look-ahead and idle
+// connection closing on to the wrapped fetcher, if it has them.
+func (w *fetcher) Resolved(host string) bool {
+	if r, ok := w.f.(interface{ Resolved(string) bool }); ok {
+		return r.Resolved(host)
+	}
+	return true
+}
+
+func (w *fetcher) CloseIdle(host string) {
+	if c, ok := w.f.(interface{ CloseIdle(string) }); ok {
+		c.CloseIdle(host)
+	}
+}
+
 func (w *fetcher) RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots {
 	return w.f.RobotsFrom(status, body, fetchErr, fetched)
 }

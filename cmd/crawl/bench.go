@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -40,6 +41,9 @@ type scenario struct {
 	perHost      int
 	workers      int
 	bare         bool // also measure a bare fetch loop over the same URLs
+	// virtual serves the hosts by name on one listener (crawltest's
+	// Config.Virtual), resolved by the crawler's fetch.Config.Resolver.
+	virtual bool
 }
 
 // rateBound is the time each host's pages take at its rate alone.
@@ -76,6 +80,9 @@ func scenarios(scale float64) map[string][]scenario {
 		"polite":     {{name: "polite", hosts: 100, pages: n(50), links: 20, rate: 5, perHost: 1, workers: 64}},
 		"slow":       {{name: "slow", hosts: 50, pages: n(100), links: 20, latency: 200 * time.Millisecond, rate: 50, perHost: 16, workers: 1000}},
 		"growth":     {growth(10_000), growth(100_000), growth(1_000_000)},
+		// Wide crawls (issue 20): many hosts, few pages each.
+		"wide":      {{name: "wide", hosts: n(8000), pages: 12, links: 8, perHost: 4, workers: 256}},
+		"wide-100k": {{name: "wide-100k", hosts: n(100_000), pages: 2, links: 2, perHost: 4, workers: 256, virtual: true}},
 	}
 }
 
@@ -110,7 +117,10 @@ Scenarios: throughput (20 hosts × 2,000 pages, no rate limit, 60 links a
 page), polite (100 hosts × 50 pages at 5/s per host: bound 10 s), slow (200 ms
 latency, 50 hosts × 100 pages at 50/s per host, 1,000 workers: bound 2.56 s,
 2 s at the rate alone),
-growth (10k, 100k and 1M pages). --scale multiplies the page counts.
+growth (10k, 100k and 1M pages), wide (8,000 hosts × 12 pages, each host on
+its own address, no rate limit, per-host 4, 256 workers) and wide-100k
+(100,000 hosts × 2 pages, virtual hosts by name on one address). --scale
+multiplies the page counts (the host counts of wide and wide-100k).
 
 With --redis, each scenario is then crawled again by 1, 2 and 3 workers (crawlers
 of this process, each with its own database) sharing that Redis, and the bench
@@ -128,7 +138,7 @@ commandstats, those run by scripts included) and script calls.`,
 			for _, name := range strings.Split(names, ",") {
 				ss, ok := all[strings.TrimSpace(name)]
 				if !ok {
-					return usageError{fmt.Errorf("--scenario %q: want throughput, polite, slow or growth", name)}
+					return usageError{fmt.Errorf("--scenario %q: want throughput, polite, slow, growth, wide or wide-100k", name)}
 				}
 				run = append(run, ss...)
 			}
@@ -150,7 +160,7 @@ commandstats, those run by scripts included) and script calls.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&names, "scenario", "throughput,polite,slow", "comma-separated scenarios: throughput, polite, slow, growth")
+	cmd.Flags().StringVar(&names, "scenario", "throughput,polite,slow", "comma-separated scenarios: throughput, polite, slow, growth, wide, wide-100k")
 	cmd.Flags().Float64Var(&scale, "scale", 1, "multiply every scenario's page count")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the full crawls to `FILE`")
 	cmd.Flags().StringVar(&memprofile, "memprofile", "", "write an allocation profile of the full crawls to `FILE`")
@@ -167,6 +177,7 @@ type benchResult struct {
 	pages      int
 	bare, full time.Duration
 	peakRSS    int64 // bytes
+	seedRSS    int64 // peak RSS while the seeds were added
 	allocs     float64
 	commits    int64
 	commitT    time.Duration
@@ -203,6 +214,10 @@ func (r benchResult) print(w io.Writer) {
 		fmt.Fprintf(w, "refetches        %8d\n", r.twice)
 	}
 	fmt.Fprintf(w, "peak RSS         %8.1f MB\n", float64(r.peakRSS)/1e6)
+	if s.hosts >= 1000 {
+		fmt.Fprintf(w, "RAM per host     %8.0f bytes  (peak RSS / hosts)\n", float64(r.peakRSS)/float64(s.hosts))
+		fmt.Fprintf(w, "seeding          %8.1f MB peak RSS  (%d seeds added before the crawl)\n", float64(r.seedRSS)/1e6, s.hosts)
+	}
 	fmt.Fprintf(w, "allocs/page      %8.0f\n", r.allocs)
 	if r.commits > 0 {
 		fmt.Fprintf(w, "commits          %8d  (%.0f pages/commit, %.1f ms mean commit)\n",
@@ -264,18 +279,26 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	if s.rate > 0 {
 		cfg.Rate = rate.Limit(s.rate)
 	}
+	fcfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, s.workers), AllowPrivate: true} // the site is on loopback
+	if s.virtual {
+		fcfg.Resolver = crawltest.Resolver{Hosts: s.hosts}
+	}
 	rec := &recordingFetcher{
-		Fetcher: fetch.New(fetch.Config{IdleConnsPerHost: max(64, s.perHost), AllowPrivate: true}), // the site is on loopback
+		Client: fetch.New(fcfg),
 	}
 	c, err := crawler.New(cfg, st, rec)
 	if err != nil {
 		return r, err
 	}
+	resetPeakRSS()
 	if _, err := c.AddSeeds(seeds); err != nil {
 		return r, err
 	}
+	r.seedRSS = peakRSS()
 
-	runtime.GC()
+	// What the seeding freed goes back to the system, so that the peak
+	// measured is the crawl's.
+	debug.FreeOSMemory()
 	resetPeakRSS()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -391,6 +414,9 @@ func serveSite(s scenario, logFile string) ([]string, func(), error) {
 		args = append(args, "--no-log")
 	}
 	cmd := exec.Command(exe, args...)
+	if s.virtual {
+		args = append(args, "--virtual")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err
@@ -450,13 +476,13 @@ func bareLoop(ctx context.Context, urls []string, n int) (time.Duration, error) 
 // recordingFetcher counts the fetches, in memory that does not grow with
 // the crawl (so that the peak RSS measured is the crawler's).
 type recordingFetcher struct {
-	crawler.Fetcher
+	*fetch.Client
 	fetches atomic.Int64
 }
 
 func (f *recordingFetcher) Fetch(ctx context.Context, u string) (*fetch.Response, error) {
 	f.fetches.Add(1)
-	return f.Fetcher.Fetch(ctx, u)
+	return f.Client.Fetch(ctx, u)
 }
 
 var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)

@@ -24,6 +24,7 @@ func newDemoCmd() *cobra.Command {
 		latency time.Duration
 		noLog   bool
 		logFile string
+		virtual bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [flags]",
@@ -45,7 +46,7 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 				return err
 			}
 			if serve {
-				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog, Conditional: true})
+				web, err := crawltest.Start(crawltest.Config{Hosts: hosts, PagesPerHost: pages, LinksPerPage: links, Port: port, Latency: latency, NoLog: noLog, Conditional: true, Virtual: virtual})
 				if err != nil {
 					return fmt.Errorf("demo site: %w", err)
 				}
@@ -94,6 +95,8 @@ so that "crawl run seeds/demo.txt" can crawl it from another terminal.`,
 	cmd.Flags().MarkHidden("no-log")
 	cmd.Flags().StringVar(&logFile, "log-file", "", "with --serve: write the request log (JSON Lines, arrival times as the kernel saw them) to `FILE` on exit")
 	cmd.Flags().MarkHidden("log-file")
+	cmd.Flags().BoolVar(&virtual, "virtual", false, "with --serve: serve every host on one listener by name (h0.web.test, …; crawl bench)")
+	cmd.Flags().MarkHidden("virtual")
 	cmd.Flags().Lookup("rate").DefValue = "20"
 	o.rate = 20
 	cmd.Flags().Lookup("db").Usage = "database `FILE` (default: a new file in a temporary folder)"

@@ -62,6 +62,7 @@ type runOptions struct {
 	perIP         bool
 	maxLinks      int
 	dialTimeout   time.Duration
+	dnsServer     string // --dns-server
 	headerTimeout time.Duration
 	dropParams    []string
 	metricsAddr   string        // --metrics-addr
@@ -122,6 +123,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.maxSimilar, "max-similar-hops", 4, "follow at most N links in a row between URLs that differ only in their numbers, such as an endless calendar's next month (0: no limit)")
 	f.IntVar(&o.maxLinks, "max-links", 2000, "keep (record and follow) at most N links of a page; the record counts the rest (0: no limit)")
 	f.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "TCP connect and TLS handshake timeout")
+	f.StringVar(&o.dnsServer, "dns-server", "", "resolve host names with the DNS server at `ADDR` (host[:port], port 53 by default) instead of the system's")
 	f.DurationVar(&o.headerTimeout, "header-timeout", 0, "timeout for the response headers (0: --timeout)")
 	f.StringArrayVar(&o.dropParams, "drop-param", nil, "also drop this query `PARAM` from links (repeatable; utm_*, fbclid, gclid, … always are)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log lines on stderr as text or json (log/slog)")
@@ -248,10 +250,15 @@ func userAgent(ua, contact string) string {
 // fetchConfig builds the fetcher's configuration.
 func (o *runOptions) fetchConfig() fetch.Config {
 	ua := userAgent(o.userAgent, o.contact)
-	return fetch.Config{
+	cfg := fetch.Config{
 		UserAgent: ua, Timeout: o.timeout, MaxBody: o.maxBody, AllowPrivate: o.allowPrivate,
 		DialTimeout: o.dialTimeout, TLSTimeout: o.dialTimeout, HeaderTimeout: o.headerTimeout,
+		IdleConns: o.workers, // a wide crawl keeps no more idle sockets than it has workers
 	}
+	if o.dnsServer != "" {
+		cfg.Resolver = &fetch.DNSClient{Server: o.dnsServer}
+	}
+	return cfg
 }
 
 func newRunCmd() *cobra.Command {

@@ -5,7 +5,10 @@
 // A Web owns a set of loopback listeners, one per simulated host, each on its
 // own address in 127.0.0.0/8 (127.0.1.1, 127.0.1.2, …, then 127.0.2.1 after
 // 127.0.1.254) and on a port chosen by the kernel, so no DNS is involved and
-// parallel test processes never collide. It owns the generated link graph
+// parallel test processes never collide. With Config.Virtual it owns one
+// listener instead and serves any number of hosts on it by name
+// (h0.web.test, h1.web.test, … by their Host header), which a client reaches
+// through the Web's Resolver. It owns the generated link graph
 // served on those hosts (see Config), the per-path overrides installed with
 // Handle, the simulated latency and a log of every request it receives.
 //
@@ -19,8 +22,10 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +53,51 @@ type Config struct {
 	// If-Modified-Since) are answered 304 Not Modified as real servers
 	// answer them.
 	Conditional bool
+	// Virtual serves the hosts as virtual hosts named by HostName
+	// (h0.web.test, h1.web.test, …), told apart by the Host header, on a
+	// few listeners, so that a test may have as many hosts as it wants:
+	// host i on 127.0.0.(1 + i mod n), n = min(Hosts, 32). One address
+	// would do; n keep a crawl that opens a connection a host from running
+	// out of the loopback's ports to one address (each closed connection
+	// holds one for a minute). Clients resolve the names with Resolver
+	// (for instance through fetch.Config.Resolver).
+	Virtual bool
+}
+
+// virtualAddrs returns the number of listener addresses of a virtual Web of
+// n hosts.
+func virtualAddrs(n int) int { return max(1, min(n, 32)) }
+
+// virtualAddr returns the address of a virtual Web's listener j.
+func virtualAddr(j int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + j)}) }
+
+// Domain is the domain under which a virtual Web's hosts are named. The
+// top-level domain .test is reserved (RFC 2606): no real name is under it.
+const Domain = "web.test"
+
+// HostName returns the name of host i (0-based) of a virtual Web:
+// "h0.web.test" for host 0.
+func HostName(i int) string { return "h" + strconv.Itoa(i) + "." + Domain }
+
+// hostIndex returns the index of a virtual host's name (with or without
+// its port), and whether it names one of n hosts.
+func hostIndex(name string, n int) (int, bool) {
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		name = h
+	}
+	rest, ok := strings.CutPrefix(strings.ToLower(name), "h")
+	if !ok {
+		return 0, false
+	}
+	num, ok := strings.CutSuffix(rest, "."+Domain)
+	if !ok || num == "" || (num[0] == '0' && num != "0") || num[0] == '+' || num[0] == '-' {
+		return 0, false
+	}
+	i, err := strconv.Atoi(num)
+	if err != nil || i < 0 || i >= n {
+		return 0, false
+	}
+	return i, true
 }
 
 // maxHosts is the number of host addresses hostIP can give: 127.0.1.1
@@ -81,7 +131,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Latency < 0 {
 		cfg.Latency = 0
 	}
-	if cfg.Hosts < 0 || cfg.Hosts > maxHosts {
+	if cfg.Hosts < 0 || (cfg.Hosts > maxHosts && !cfg.Virtual) {
 		return cfg, fmt.Errorf("crawltest: Hosts = %d, want 1..%d", cfg.Hosts, maxHosts)
 	}
 	if cfg.PagesPerHost < 0 {
@@ -99,7 +149,7 @@ func hostIP(i int) string {
 // Request is one entry of the request log of a Web.
 type Request struct {
 	Time      time.Time // when the request arrived: the kernel's receive time of its bytes (Linux), else at handler entry; before latency
-	Host      string    // address of the listener that accepted it, such as "127.0.1.1:41234" (not the Host header)
+	Host      string    // address of the listener that accepted it, such as "127.0.1.1:41234" (not the Host header); for a virtual Web the host's name and port (its Host header)
 	Path      string    // r.URL.RequestURI()
 	Method    string    // HTTP method
 	UserAgent string    // User-Agent header
@@ -170,7 +220,27 @@ func Start(cfg Config) (*Web, error) {
 	w.latency.Store(int64(cfg.Latency))
 
 	listeners := make([]net.Listener, 0, cfg.Hosts)
+	if cfg.Virtual {
+		w.hosts = make([]host, cfg.Hosts)
+		for j := range virtualAddrs(cfg.Hosts) {
+			l, err := net.Listen("tcp", net.JoinHostPort(virtualAddr(j).String(), strconv.Itoa(cfg.Port)))
+			if err != nil {
+				for _, l := range listeners {
+					l.Close()
+				}
+				return nil, fmt.Errorf("crawltest: listen: %w", err)
+			}
+			listeners = append(listeners, l)
+			port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+			for i := j; i < cfg.Hosts; i += virtualAddrs(cfg.Hosts) {
+				w.hosts[i].addr = net.JoinHostPort(HostName(i), port)
+			}
+		}
+	}
 	for i := range cfg.Hosts {
+		if cfg.Virtual {
+			break
+		}
 		l, err := net.Listen("tcp", net.JoinHostPort(hostIP(i), strconv.Itoa(cfg.Port)))
 		if err != nil {
 			for _, l := range listeners {
@@ -368,7 +438,13 @@ func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 
 	hostIdx, known := -1, false
 	var addr string
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	if w.cfg.Virtual {
+		if hostIdx, known = hostIndex(r.Host, len(w.hosts)); known {
+			addr = w.hosts[hostIdx].addr
+		} else {
+			addr = r.Host
+		}
+	} else if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		addr = a.String()
 		hostIdx, known = w.byAddr[addr]
 	}
@@ -523,4 +599,34 @@ func (rec *recorder) Flush() {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (rec *recorder) Unwrap() http.ResponseWriter {
 	return rec.ResponseWriter
+}
+
+// Resolver resolves the names of the hosts of a virtual Web of Hosts hosts
+// (see Config.Virtual) to their listener's address, and no other name: a
+// lookup of any other name fails as a name that does not exist does. It has
+// the method of fetch.Resolver (and of *net.Resolver) that a client
+// resolves with, and needs nothing of the Web but its number of hosts, so a
+// client in another process can have it. Its zero value resolves nothing;
+// it is safe for concurrent use.
+type Resolver struct {
+	Hosts int // the Web's number of hosts
+}
+
+// Resolver returns the resolver of a virtual Web's host names; that of
+// another Web resolves nothing.
+func (w *Web) Resolver() Resolver {
+	if !w.cfg.Virtual {
+		return Resolver{}
+	}
+	return Resolver{Hosts: len(w.hosts)}
+}
+
+// LookupNetIP returns the listener's address for the name of one of the
+// Web's hosts, else a *net.DNSError that says the name is not found.
+func (r Resolver) LookupNetIP(_ context.Context, network, name string) ([]netip.Addr, error) {
+	i, ok := hostIndex(name, r.Hosts)
+	if !ok || network == "ip6" {
+		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}
+	return []netip.Addr{virtualAddr(i % virtualAddrs(r.Hosts))}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -530,5 +531,54 @@ func TestPolicer(t *testing.T) {
 		if !slices.Equal(got, tc.excess) {
 			t.Errorf("%s: excess %v, want %v", tc.name, got, tc.excess)
 		}
+	}
+}
+
+// TestVirtual serves many hosts on one listener by name: each answers its
+// own pages, the resolver knows only the Web's names, and the log names
+// the host asked for.
+func TestVirtual(t *testing.T) {
+	w := New(t, Config{Hosts: 70_000, PagesPerHost: 2, Virtual: true})
+	res := w.Resolver()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, _ := net.SplitHostPort(addr)
+			ips, err := res.LookupNetIP(ctx, "ip", host)
+			if err != nil {
+				return nil, err
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, net.JoinHostPort(ips[0].String(), port))
+		},
+	}}
+	defer client.CloseIdleConnections()
+	seeds := w.Seeds()
+	if len(seeds) != 70_000 || !strings.HasPrefix(seeds[69_999], "http://h69999.web.test:") {
+		t.Fatalf("seeds: %d, last %q", len(seeds), seeds[len(seeds)-1])
+	}
+	for _, i := range []int{0, 1, 69_999} {
+		resp, err := client.Get(seeds[i] + "p/1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("Host %d page 1", i); resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("host %d: status %d, body lacks %q", i, resp.StatusCode, want)
+		}
+	}
+	for _, name := range []string{"h70000.web.test", "h01.web.test", "h-1.web.test", "h1.web.test.evil", "example.com"} {
+		if ips, err := res.LookupNetIP(context.Background(), "ip", name); err == nil {
+			t.Errorf("LookupNetIP(%q) = %v, want an error", name, ips)
+		}
+	}
+	if log := w.Log(); len(log) != 3 || log[2].Host != w.Hosts()[69_999] || log[2].Path != "/p/1" {
+		t.Errorf("log: %+v", log)
+	}
+	if ips, _ := res.LookupNetIP(context.Background(), "ip", "h33.web.test"); len(ips) != 1 || ips[0] != netip.MustParseAddr("127.0.0.2") {
+		t.Errorf("h33.web.test resolves to %v, want 127.0.0.2 (33 mod 32 + 1)", ips)
+	}
+	if New(t, Config{Hosts: 1}).Resolver().Hosts != 0 {
+		t.Error("a Web on addresses has a resolver")
 	}
 }
