@@ -49,37 +49,42 @@ func TestRedisClusterPoliced(t *testing.T) {
 	testPoliced(t, redistest.StartCluster(t).Client(t))
 }
 
-func testShared(t *testing.T, rdb redis.UniversalClient, shards int) {
-	web := crawltest.New(t, crawltest.Config{Hosts: 4, PagesPerHost: 10})
-	cfg := crawler.Config{Workers: 4, Rate: rate.Inf, PerHost: 2, BatchDelay: 10 * time.Millisecond,
-		Redis: rdb, Lease: 5 * time.Second, Shards: shards}
-
-	var (
-		wg     sync.WaitGroup
-		stores = make([]*store.Store, 3)
-		errs   = make([]error, 3)
-	)
+// runWorkers runs n crawlers of cfg (which names the Redis), each with a
+// store of its own, from seeds until they end or timeout passes, and
+// returns their stores; a crawler's error fails the test.
+func runWorkers(t *testing.T, cfg crawler.Config, seeds []string, n int, timeout time.Duration) []*store.Store {
+	t.Helper()
+	var wg sync.WaitGroup
+	stores := make([]*store.Store, n)
 	for i := range stores {
 		stores[i] = openStore(t, "")
 		c, err := crawler.New(cfg, stores[i], fetch.New(fetch.Config{}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.AddSeeds(web.Seeds()); err != nil {
+		if _, err := c.AddSeeds(seeds); err != nil {
 			t.Fatal(err)
 		}
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			errs[i] = c.Run(ctx)
+			if err := c.Run(ctx); err != nil {
+				t.Errorf("crawler %d: %v", i, err)
+			}
 		})
 	}
 	wg.Wait()
+	return stores
+}
+
+func testShared(t *testing.T, rdb redis.UniversalClient, shards int) {
+	web := crawltest.New(t, crawltest.Config{Hosts: 4, PagesPerHost: 10})
+	cfg := crawler.Config{Workers: 4, Rate: rate.Inf, PerHost: 2, BatchDelay: 10 * time.Millisecond,
+		Redis: rdb, Lease: 5 * time.Second, Shards: shards}
+
+	stores := runWorkers(t, cfg, web.Seeds(), 3, time.Minute)
 	var union []string
-	for i, st := range stores {
-		if errs[i] != nil {
-			t.Errorf("crawler %d: %v", i, errs[i])
-		}
+	for _, st := range stores {
 		union = append(union, storedURLs(t, st)...)
 	}
 	slices.Sort(union)
@@ -120,24 +125,7 @@ func testPoliced(t *testing.T, rdb redis.UniversalClient) {
 	const every = 50 * time.Millisecond
 	cfg := crawler.Config{Workers: 8, Rate: rate.Every(every), BatchDelay: 10 * time.Millisecond,
 		Redis: rdb, Lease: 5 * time.Second, Shards: 3}
-	var wg sync.WaitGroup
-	for range 3 {
-		c, err := crawler.New(cfg, openStore(t, ""), fetch.New(fetch.Config{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.AddSeeds(web.Seeds()); err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := c.Run(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	runWorkers(t, cfg, web.Seeds(), 3, time.Minute)
 	for host, reqs := range crawltest.ByHost(web.Log()) {
 		robots := 0
 		for _, r := range reqs {
@@ -208,24 +196,7 @@ func TestRedisBurst(t *testing.T) {
 	const every = 100 * time.Millisecond
 	cfg := crawler.Config{Workers: 4, Rate: rate.Every(every), Burst: 3, PerHost: 3, BatchDelay: 5 * time.Millisecond,
 		NoSitemaps: true, Redis: rdb, Lease: 5 * time.Second, Shards: 2}
-	var wg sync.WaitGroup
-	for range 2 {
-		c, err := crawler.New(cfg, openStore(t, ""), fetch.New(fetch.Config{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.AddSeeds(web.Seeds()); err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := c.Run(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	runWorkers(t, cfg, web.Seeds(), 2, time.Minute)
 	for host, reqs := range crawltest.ByHost(web.Log()) {
 		for _, e := range (crawltest.Policer{Interval: every, Burst: 3}).Check(reqs) {
 			t.Errorf("excess request: %v", e)
@@ -254,29 +225,8 @@ func TestRedisPoliteWeb(t *testing.T) {
 	const every = 200 * time.Millisecond
 	cfg := crawler.Config{Workers: 64, Rate: rate.Every(every), PerHost: 1, NoSitemaps: true,
 		Redis: rdb, Lease: 30 * time.Second}
-	var (
-		wg     sync.WaitGroup
-		stores = make([]*store.Store, 3)
-	)
 	start := time.Now()
-	for i := range stores {
-		stores[i] = openStore(t, "")
-		c, err := crawler.New(cfg, stores[i], fetch.New(fetch.Config{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.AddSeeds(web.Seeds()); err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			if err := c.Run(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	stores := runWorkers(t, cfg, web.Seeds(), 3, 5*time.Minute)
 	wall := time.Since(start)
 	var union []string
 	for _, st := range stores {
