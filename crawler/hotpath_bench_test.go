@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 	"sync/atomic"
@@ -45,10 +46,10 @@ func BenchmarkHotPath(b *testing.B) {
 				return true
 			})
 			f.offer(add)
-			j, ok, wake, err := f.next(time.Now())
+			j, ok, wake, err := f.next(context.Background(), time.Now())
 			for !ok && err == nil && !wake.IsZero() {
 				// Another goroutine queued after this one read the clock.
-				j, ok, wake, err = f.next(time.Now())
+				j, ok, wake, err = f.next(context.Background(), time.Now())
 			}
 			if err != nil || !ok {
 				b.Errorf("next: ok %v, err %v", ok, err)
