@@ -546,12 +546,17 @@ func (c *Crawler) Run(ctx context.Context) error {
 	keeper.Wait()
 	// Give back at once what was claimed and not done (a Redis lease would
 	// otherwise keep those URLs from the other workers until it expired).
-	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), seedWait)
+	wait := seedWait
+	if ctx.Err() != nil {
+		// Interrupted: the user waits, whatever is unreachable.
+		wait = min(wait, max(c.cfg.Grace, time.Second))
+	}
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	c.front.stop(stopCtx)
 	cancelStop()
 
 	switch {
-	case commitErr != nil:
+	case commitErr != nil && (ctx.Err() == nil || !errors.Is(commitErr, context.Canceled)):
 		return commitErr
 	case dispatchErr != nil:
 		return dispatchErr

@@ -400,3 +400,30 @@ func TestRedisClusterWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisInterruptWhileDown: Ctrl-C on a worker whose Redis has stopped
+// answering ends it as an interrupt (exit 130), within its grace period
+// and the second it may spend giving leases back, not after the calls'
+// own timeouts.
+func TestRedisInterruptWhileDown(t *testing.T) {
+	srv := redistest.Start(t)
+	web := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 30})
+	dir := t.TempDir()
+	writeSeeds(t, dir, web.Seeds())
+	w := startWorker(t, workerArgs(dir, srv.URL(), 0, "--rate", "5", "--grace", "1s")...)
+	waitPages(t, web, 5)
+	srv.Stop(t)
+	w.waitLine(t, "waiting for redis")
+	start := time.Now()
+	w.cmd.Process.Signal(syscall.SIGINT)
+	if code := w.wait(t); code != 130 {
+		t.Fatalf("exit %d after SIGINT with Redis down, want 130; stderr:\n%s", code, w.stderr.String())
+	}
+	// 1 s of grace, at most 1 s to give leases back, and room for a busy
+	// machine: the calls' own timeouts (5 s each, 10 s for the leases)
+	// would take far longer.
+	t.Logf("exit %v after SIGINT", time.Since(start))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("exit %v after SIGINT with Redis down; want it within the grace period and the leases' second", d)
+	}
+}
