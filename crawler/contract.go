@@ -19,7 +19,7 @@ import (
 // Two implementations: *frontier, in memory over the store's queues (the
 // default, one process), and *redisFrontier, shared by several processes.
 type urlFrontier interface {
-	next(ctx context.Context, now time.Time) (e job, ok bool, wake time.Time, err error)
+	next(now time.Time) (e job, ok bool, wake time.Time, err error)
 	commit(ctx context.Context, st *store.Store, b *store.Batch) error
 	// offer makes links found dispatchable before the batch holding them
 	// is committed, where the frontier can (the embedded one; Redis queues

@@ -585,12 +585,9 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots 
 				<-slots
 				return nil
 			}
-			e, ok, wake, err := c.front.next(ctx, time.Now())
+			e, ok, wake, err := c.front.next(time.Now())
 			if err != nil {
 				<-slots
-				if ctx.Err() != nil {
-					return nil // stopped while asking: not the frontier's failure
-				}
 				return fmt.Errorf("frontier: %w", err)
 			}
 			if ok {

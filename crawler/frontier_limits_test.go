@@ -1,7 +1,6 @@
 package crawler
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -46,7 +45,7 @@ func TestFrontierHostLimits(t *testing.T) {
 	now := time.Now()
 	count := map[string]int{}
 	for {
-		e, ok, _, err := f.next(context.Background(), now)
+		e, ok, _, err := f.next(now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package crawler
 
 import (
-	"context"
 	"net/url"
 	"strconv"
 	"sync/atomic"
@@ -46,10 +45,10 @@ func BenchmarkHotPath(b *testing.B) {
 				return true
 			})
 			f.offer(add)
-			j, ok, wake, err := f.next(context.Background(), time.Now())
+			j, ok, wake, err := f.next(time.Now())
 			for !ok && err == nil && !wake.IsZero() {
 				// Another goroutine queued after this one read the clock.
-				j, ok, wake, err = f.next(context.Background(), time.Now())
+				j, ok, wake, err = f.next(time.Now())
 			}
 			if err != nil || !ok {
 				b.Errorf("next: ok %v, err %v", ok, err)

@@ -509,7 +509,7 @@ func (f *redisFrontier) reachable() {
 // free worker, from the shards in turn (from a different one each time).
 // When none is ready it says when to ask again: when the earliest host is
 // ready, or after pollEvery at most, as other processes may add work.
-func (f *redisFrontier) next(ctx context.Context, now time.Time) (job, bool, time.Time, error) {
+func (f *redisFrontier) next(now time.Time) (job, bool, time.Time, error) {
 	if j, ok := f.take(); ok {
 		return j, true, time.Time{}, nil
 	}
@@ -523,6 +523,7 @@ func (f *redisFrontier) next(ctx context.Context, now time.Time) (job, bool, tim
 	refresh := now.Sub(f.scopeAt) > scopeEvery
 	f.mu.Unlock()
 
+	ctx := context.Background()
 	if refresh {
 		if err := f.refreshScope(ctx); err != nil {
 			return f.failed(err)
@@ -583,9 +584,6 @@ func (f *redisFrontier) next(ctx context.Context, now time.Time) (job, bool, tim
 // failed turns a call's error into next's results: Redis unreachable is
 // waited for.
 func (f *redisFrontier) failed(err error) (job, bool, time.Time, error) {
-	if errors.Is(err, context.Canceled) {
-		return job{}, false, time.Time{}, err // the crawl is stopping: Redis is not at fault
-	}
 	if !transient(err) {
 		return job{}, false, time.Time{}, f.wrap(err)
 	}

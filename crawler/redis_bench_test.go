@@ -74,7 +74,7 @@ func BenchmarkRedisClaimAck(b *testing.B) {
 				wg.Go(func() {
 					for range per {
 						for {
-							j, ok, _, err := c.front.next(context.Background(), time.Now())
+							j, ok, _, err := c.front.next(time.Now())
 							if err != nil {
 								b.Error(err)
 								return

@@ -110,12 +110,12 @@ func TestRedisResentCall(t *testing.T) {
 	queueURLs(t, c, "h.example", 20)
 	f := c.front.(*redisFrontier)
 	f.loseReplies.Store(1)
-	if _, ok, _, err := f.next(context.Background(), time.Now()); ok || err != nil {
+	if _, ok, _, err := f.next(time.Now()); ok || err != nil {
 		t.Fatalf("next with its reply lost: %v %v", ok, err)
 	}
 	var got []job
 	for deadline := time.Now().Add(5 * time.Second); len(got) < 20 && time.Now().Before(deadline); {
-		j, ok, wake, err := f.next(context.Background(), time.Now())
+		j, ok, wake, err := f.next(time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestRedisScopeShared(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("a seed host added by another worker is not in scope after %v", 3*scopeEvery)
 		}
-		a.front.next(context.Background(), time.Now())
+		a.front.next(time.Now())
 		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -23,7 +23,7 @@ func claimWithin(t *testing.T, c *Crawler, d time.Duration) (job, bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		j, ok, wake, err := c.front.next(context.Background(), time.Now())
+		j, ok, wake, err := c.front.next(time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
