@@ -156,7 +156,7 @@ func TestRecrawl(t *testing.T) {
 			t.Errorf("%s unchanged: newest version %+v, first %+v", u, brief(cur), brief(old))
 		}
 	}
-	sum, err := st.Summarize(0)
+	sum, err := store.Summarize(st, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestRecrawlBadValidators(t *testing.T) {
 	check("/random-etag", cur.Status == 200 && !cur.NotModified && cur.Digest == old.Digest && cur.DuplicateOf != nil &&
 		cur.Body == nil && strings.HasPrefix(sent["/random-etag"][1], `"`),
 		"newest %+v: want a full fetch recognised as the same payload", brief(cur))
-	sum, err := st.Summarize(0)
+	sum, err := store.Summarize(st, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

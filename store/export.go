@@ -124,3 +124,8 @@ func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error
 	}
 	return n, nil
 }
+
+// ExportSalvaged is ExportSelected for a Salvaged.
+func ExportSalvaged(w io.Writer, s *Salvaged, f Format, sel *Selection) (int, error) {
+	return exportEach(w, s.ForEachPage, f, sel)
+}

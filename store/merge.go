@@ -1,11 +1,11 @@
 package store
 
 import (
-	"bytes"
 	"container/heap"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
+	"iter"
 	"time"
 )
 
@@ -17,35 +17,35 @@ import (
 // expired may be in two of them: then the record fetched last is kept (the
 // newest copy; on equal times, the one of the store listed first). raw is
 // only valid during the call; an error from fn stops the walk.
-func ForEachPageMerged(stores []*Store, fn func(url string, raw []byte) error) error {
+func ForEachPageMerged(stores []*Store, fn func(url string, raw []byte) error) (err error) {
 	var h cursorHeap
 	for i, s := range stores {
-		tx, err := s.db.Begin(false)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", s.path, err)
-		}
-		defer tx.Rollback()
-		c := newPageCursor(tx, true)
-		if k, v := c.first(); k != nil {
-			h = append(h, &mergeCursor{c: c, k: k, v: v, i: i})
+		c := openCursor(s, i)
+		defer func() {
+			if cerr := c.close(); err == nil {
+				err = cerr
+			}
+		}()
+		if ok, err := c.next(); err != nil {
+			return err
+		} else if ok {
+			h = append(h, c)
 		}
 	}
 	heap.Init(&h)
 	for len(h) > 0 {
 		k := h[0].k
 		var same []*mergeCursor // the stores' records of k, first store first, advanced past it below
-		for len(h) > 0 && bytes.Equal(h[0].k, k) {
+		for len(h) > 0 && h[0].k == k {
 			same = append(same, heap.Pop(&h).(*mergeCursor))
 		}
-		js, err := newest(same)
-		if err != nil {
-			return fmt.Errorf("page %s: %w", k, err)
-		}
-		if err := fn(string(k), js); err != nil {
+		if err := fn(k, newest(same)); err != nil {
 			return err
 		}
 		for _, m := range same {
-			if m.k, m.v = m.c.next(); m.k != nil {
+			if ok, err := m.next(); err != nil {
+				return err
+			} else if ok {
 				heap.Push(&h, m)
 			}
 		}
@@ -55,43 +55,81 @@ func ForEachPageMerged(stores []*Store, fn func(url string, raw []byte) error) e
 
 // newest returns the JSON of the record, among those of one URL, fetched
 // last (the first store's on equal times).
-func newest(same []*mergeCursor) ([]byte, error) {
-	best, err := same[0].r.read(same[0].v)
-	if err != nil || len(same) == 1 {
-		return best, err
+func newest(same []*mergeCursor) []byte {
+	best := same[0].v
+	if len(same) == 1 {
+		return best
 	}
 	var bestAt struct {
 		FetchedAt time.Time `json:"fetched_at"`
 	}
 	json.Unmarshal(best, &bestAt)
 	for _, m := range same[1:] {
-		js, err := m.r.read(m.v) // each cursor decodes into its own buffer
-		if err != nil {
-			return nil, err
-		}
 		var at struct {
 			FetchedAt time.Time `json:"fetched_at"`
 		}
-		if json.Unmarshal(js, &at) == nil && at.FetchedAt.After(bestAt.FetchedAt) {
-			best, bestAt = js, at
+		if json.Unmarshal(m.v, &at) == nil && at.FetchedAt.After(bestAt.FetchedAt) {
+			best, bestAt = m.v, at
 		}
 	}
-	return best, nil
+	return best
 }
 
+// mergeCursor walks one store's records in URL order: its ForEachPage,
+// paused at each record (iter.Pull), so that its read transaction stays
+// open and v stays valid until the next call of next.
 type mergeCursor struct {
-	c    *pageCursor
-	k, v []byte
-	i    int         // the store's place in the list: ties go to the first
-	r    valueReader // decodes v (records are stored compressed)
+	k    string
+	v    []byte
+	i    int // the store's place in the list: ties go to the first
+	pull func() (string, []byte, bool)
+	stop func()
+	err  error // what the walk returned
+}
+
+// errStopped ends a walk that the merge stopped.
+var errStopped = errors.New("stopped")
+
+func openCursor(s *Store, i int) *mergeCursor {
+	c := &mergeCursor{i: i}
+	c.pull, c.stop = iter.Pull2(func(yield func(string, []byte) bool) {
+		c.err = s.ForEachPage(func(u string, raw []byte) error {
+			if !yield(u, raw) {
+				return errStopped
+			}
+			return nil
+		})
+	})
+	return c
+}
+
+// next moves to the next record, and reports whether there is one, or
+// why the walk failed. A walk of a store from KeepGoing that skipped
+// records ends as any other: close returns its *UnreadableError.
+func (c *mergeCursor) next() (bool, error) {
+	var ok bool
+	c.k, c.v, ok = c.pull()
+	if _, skipped := errors.AsType[*UnreadableError](c.err); !ok && c.err != nil && !skipped {
+		return false, c.err
+	}
+	return ok, nil
+}
+
+// close stops the walk and returns its error, if it failed.
+func (c *mergeCursor) close() error {
+	c.stop()
+	if errors.Is(c.err, errStopped) {
+		return nil
+	}
+	return c.err
 }
 
 type cursorHeap []*mergeCursor
 
 func (h cursorHeap) Len() int { return len(h) }
 func (h cursorHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].k, h[j].k); c != 0 {
-		return c < 0
+	if h[i].k != h[j].k {
+		return h[i].k < h[j].k
 	}
 	return h[i].i < h[j].i
 }

@@ -5,9 +5,8 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -700,37 +699,27 @@ func (s *Salvaged) ForEachPage(fn func(url string, raw []byte) error) (err error
 	return s.lostError()
 }
 
+// Path returns the file the salvage read.
+func (s *Salvaged) Path() string { return s.sv.path }
+
+// ForEachQueue calls fn with every host that has salvaged pending URLs and
+// how many it has, in host order; an error from fn stops the walk.
+func (s *Salvaged) ForEachQueue(fn func(host string, pending int) error) error {
+	hosts := map[string]int{}
+	for _, e := range s.sv.pending {
+		hosts[e.Host]++
+	}
+	for _, h := range slices.Sorted(maps.Keys(hosts)) {
+		if err := fn(h, hosts[h]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Salvaged) lostError() error {
 	if !s.sv.damaged() {
 		return nil
 	}
 	return &UnreadableError{N: s.sv.lost(), First: fmt.Errorf("%s is damaged: %s", s.sv.path, s.sv.problem())}
-}
-
-// Summarize returns the summary of the salvaged records and frontier, as
-// Store.Summarize does, with an *UnreadableError when records were lost.
-func (s *Salvaged) Summarize(topHosts int) (*Summary, error) {
-	sm := newSummarizer()
-	err := s.ForEachPage(func(u string, js []byte) error { return sm.add(nil, []byte(u), js) })
-	if _, ok := errors.AsType[*UnreadableError](err); err != nil && !ok {
-		return nil, fmt.Errorf("stats of %s: %w", s.sv.path, err)
-	}
-	hosts := map[string]int{}
-	for _, e := range s.sv.pending {
-		hosts[e.Host]++
-	}
-	for h, n := range hosts {
-		sm.pending(h, n)
-	}
-	sum := sm.finish(topHosts)
-	sum.Unreadable = s.sv.lost()
-	if err != nil {
-		return sum, fmt.Errorf("stats of %s: %w", s.sv.path, err)
-	}
-	return sum, nil
-}
-
-// ExportSalvaged is ExportSelected for a Salvaged.
-func ExportSalvaged(w io.Writer, s *Salvaged, f Format, sel *Selection) (int, error) {
-	return exportEach(w, s.ForEachPage, f, sel)
 }

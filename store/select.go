@@ -230,5 +230,5 @@ func (sel *Selection) rewrite(buf []byte, u string, raw []byte) ([]byte, error) 
 	if err := sel.Rewrite(&p); err != nil {
 		return nil, fmt.Errorf("page %s: %w", u, err)
 	}
-	return appendPageJSON(buf[:0], &p)
+	return AppendPageJSON(buf[:0], &p)
 }

@@ -30,9 +30,9 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -301,6 +301,15 @@ type Page struct {
 	HTTP *HTTPExchange `json:"http,omitempty"`
 }
 
+// HTTPExchange is the part of an HTTP exchange that a WARC record needs
+// besides the body: the response's status line and headers and the headers
+// the crawler sent. Header keys are canonical; values keep their order.
+type HTTPExchange struct {
+	StatusLine    string      `json:"status_line"`              // "HTTP/1.1 200 OK"
+	Header        http.Header `json:"header"`                   // response headers
+	RequestHeader http.Header `json:"request_header,omitempty"` // request headers (User-Agent, Accept)
+}
+
 // Failed reports whether the record is an error: no response, or a status of
 // 400 or more, unless robots.txt kept it from being fetched.
 func (p *Page) Failed() bool { return !p.Skipped && (p.Error != "" || p.Status >= 400) }
@@ -492,7 +501,7 @@ func (s *Store) Commit(b *Batch) error {
 func EncodePage(p *Page) ([]byte, error) {
 	buf := getBuf()
 	defer putBuf(buf)
-	js, err := appendPageJSON((*buf)[:0], p)
+	js, err := AppendPageJSON((*buf)[:0], p)
 	if err != nil {
 		return nil, err
 	}
@@ -655,44 +664,19 @@ func (s *Store) Page(url string) (*Page, bool, error) {
 		if v == nil {
 			return nil
 		}
-		js, err := decodeValue(v, nil)
-		if err != nil {
+		var err error
+		if p, err = decodePage(v); err != nil {
 			return fmt.Errorf("page %s: %w", url, err)
 		}
-		p = new(Page)
-		return json.Unmarshal(js, p)
+		return nil
 	})
 	return p, p != nil, err
 }
 
-// ForEachPage calls fn with every stored record in URL order. The raw value is
-// the record's JSON encoding; it is only valid during the call. An error from
-// fn stops the walk and is returned.
-//
-// A record that cannot be read stops the walk with an error naming its URL;
-// on a store from KeepGoing it is skipped instead, and the walk, having
-// read all the others, returns an *UnreadableError counting them.
-func (s *Store) ForEachPage(fn func(url string, raw []byte) error) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.guard(&err)
-	var (
-		r   valueReader
-		bad UnreadableError
-	)
-	n := 0
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return forEachRecord(tx, func(k, v []byte) error {
-			if n++; n%dropReadEvery == 0 {
-				s.dropMapped(tx)
-			}
-			js, err := r.read(v)
-			if err != nil {
-				return s.unreadable(&bad, fmt.Errorf("page %s: %w", k, err))
-			}
-			return fn(string(k), js)
-		})
-	})
-	return bad.or(err)
+// ForEachPage calls fn with every stored record in URL order, in one read
+// transaction, as Snapshot.ForEachPage does.
+func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
+	return s.View(func(v *Snapshot) error { return v.ForEachPage(fn) })
 }
 
 // KeepGoing returns a view of s whose reads of every record (ForEachPage,
@@ -727,6 +711,9 @@ func (e *UnreadableError) Unwrap() error { return ErrDamaged }
 // keep-going store, counts it in bad and returns nil.
 func (s *Store) unreadable(bad *UnreadableError, err error) error {
 	if !s.keepGoing {
+		if errors.Is(err, ErrDamaged) {
+			return err
+		}
 		return fmt.Errorf("%w (%w)", err, ErrDamaged)
 	}
 	if bad.N++; bad.First == nil {

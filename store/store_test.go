@@ -287,7 +287,7 @@ func TestRecordsCompressed(t *testing.T) {
 	if n != 2 || !strings.HasPrefix(raw[0], `{"url":"http://a.test/"`) || raw[1] != `{"url":"http://a.test/old","status":404}` {
 		t.Fatalf("ForEachPage gave %d records: %.80q", n, raw)
 	}
-	sum, err := s.Summarize(0)
+	sum, err := Summarize(s, 0)
 	if err != nil || sum.Pages != 2 || sum.Failed != 1 {
 		t.Fatalf("Summarize over mixed records: %+v, %v", sum, err)
 	}

@@ -14,17 +14,7 @@ import (
 	"time"
 
 	"github.com/nlnwa/gowarc/v2"
-	bolt "go.etcd.io/bbolt"
 )
-
-// HTTPExchange is the part of an HTTP exchange that a WARC record needs
-// besides the body: the response's status line and headers and the headers
-// the crawler sent. Header keys are canonical; values keep their order.
-type HTTPExchange struct {
-	StatusLine    string      `json:"status_line"`              // "HTTP/1.1 200 OK"
-	Header        http.Header `json:"header"`                   // response headers
-	RequestHeader http.Header `json:"request_header,omitempty"` // request headers (User-Agent, Accept)
-}
 
 // WARCOptions configures ExportWARC. The zero value writes gzip-compressed
 // records of each URL's newest version and a warcinfo record naming no
@@ -130,25 +120,13 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 		}
 		return t, write(resp)
 	}
-	walk := forEachRecord
-	if o.AllVersions {
-		walk = func(tx *bolt.Tx, fn func(url, v []byte) error) error {
-			return forEachVersion(tx, func(url, v []byte, _ bool) error { return fn(url, v) })
-		}
-	}
-	var r valueReader
 	var p Page
-	n := 0
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return walk(tx, func(k, v []byte) error {
-			if n++; n%dropReadEvery == 0 {
-				s.dropMapped(tx)
-			}
-			u := string(k)
-			raw, err := r.read(v)
-			if err != nil {
-				return fmt.Errorf("page %s: %w", u, err)
-			}
+	err = s.View(func(v *Snapshot) error {
+		walk := v.ForEachPage
+		if o.AllVersions {
+			walk = v.ForEachVersion
+		}
+		return walk(func(u string, raw []byte) error {
 			if sel != nil {
 				if ok, err := sel.keep(u, raw); !ok || err != nil {
 					return err
@@ -169,7 +147,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 			if p.NotModified || p.DuplicateOf != nil {
 				t, ok := written[p.Digest]
 				if !ok || p.Digest == "" {
-					orig, err := original(tx, &p)
+					orig, err := original(v, &p)
 					if err != nil {
 						return fmt.Errorf("page %s: %w", u, err)
 					}
@@ -232,37 +210,29 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 
 // original returns the stored version that holds the payload of p, a
 // duplicate or a 304, with its body and exchange; nil when none is stored
-// with them (a crawl without --keep-body).
-func original(tx *bolt.Tx, p *Page) (*Page, error) {
-	var cands [][]byte
+// with them (a crawl without --keep-body). The candidates are the versions
+// of the URL that p is a duplicate of, newest first, then the record the
+// digest index names.
+func original(v *Snapshot, p *Page) (*Page, error) {
+	holds := func(o *Page) bool {
+		return o.HTTP != nil && o.Status != 0 && (len(o.Body) > 0 || o.Size == 0) && !o.NotModified && o.DuplicateOf == nil
+	}
 	if p.DuplicateOf != nil {
-		cands = allVersions(tx, []byte(p.DuplicateOf.URL))
-	}
-	byRef := len(cands)
-	if db := tx.Bucket(bucketDigests); db != nil && p.Digest != "" {
-		if v := db.Get([]byte(p.Digest)); len(v) >= 8 {
-			if rec := tx.Bucket(bucketRecords).Get(v[:8]); rec != nil {
-				cands = append(cands, rec)
-			}
-		}
-	}
-	for i, v := range cands {
-		js, err := decodeValue(v, nil)
+		vs, err := v.Versions(p.DuplicateOf.URL)
 		if err != nil {
 			return nil, err
 		}
-		o := new(Page)
-		if err := json.Unmarshal(js, o); err != nil {
-			return nil, err
-		}
-		if i < byRef && !o.FetchedAt.Equal(p.DuplicateOf.FetchedAt) {
-			continue
-		}
-		if o.HTTP != nil && o.Status != 0 && (len(o.Body) > 0 || o.Size == 0) && !o.NotModified && o.DuplicateOf == nil {
-			return o, nil
+		for i := len(vs) - 1; i >= 0; i-- {
+			if o := vs[i]; o.FetchedAt.Equal(p.DuplicateOf.FetchedAt) && holds(o) {
+				return o, nil
+			}
 		}
 	}
-	return nil, nil
+	o, ok, err := v.Holder(p.Digest)
+	if err != nil || !ok || !holds(o) {
+		return nil, err
+	}
+	return o, nil
 }
 
 // warcRevisit builds the request and revisit records of p, whose payload

@@ -90,7 +90,7 @@ func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*sto
 			return nil, err
 		}
 		defer sv.Close()
-		return sv.Summarize(top)
+		return store.SummarizeSalvaged(sv, top)
 	}
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*sto
 	if keepGoing {
 		st = st.KeepGoing()
 	}
-	return st.SummarizeNear(top, near)
+	return store.SummarizeNear(st, top, near)
 }
 
 // writeStats prints a summary as aligned text sections.

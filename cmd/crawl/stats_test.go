@@ -18,7 +18,7 @@ func (d *testDB) summary(t *testing.T) *store.Summary {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sum, err := st.Summarize(10)
+	sum, err := store.Summarize(st, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
