@@ -723,3 +723,12 @@ func (s *Salvaged) lostError() error {
 	}
 	return &UnreadableError{N: s.sv.lost(), First: fmt.Errorf("%s is damaged: %s", s.sv.path, s.sv.problem())}
 }
+
+// hostName returns the host[:port] of a stored URL, or the URL itself if it
+// does not parse.
+func hostName(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
+}

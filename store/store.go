@@ -1,6 +1,10 @@
 // Package store owns the crawl database: a single bbolt file holding the
 // stored pages, the persisted frontier (per-host FIFO queues), the visited set
-// and the seeds, and every transaction that changes them.
+// and the seeds; every transaction that changes them; the encoding of its
+// records (a Page's JSON, S2-compressed); the reads of them, one
+// transaction's at a time (View, Snapshot); and the check of a file before
+// bbolt trusts it, and the salvage of a damaged one (Salvage, Repair).
+// Turning the records into output (JSON, WARC, stats) is package export's.
 //
 // The schema (all keys and values are bytes):
 //
@@ -679,9 +683,10 @@ func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
 	return s.View(func(v *Snapshot) error { return v.ForEachPage(fn) })
 }
 
-// KeepGoing returns a view of s whose reads of every record (ForEachPage,
-// Summarize, the exports) skip the records that cannot be read, count them,
-// and end with an *UnreadableError. Closing either closes both.
+// KeepGoing returns a view of s whose walks of the newest records
+// (ForEachPage, and so the exports and stats that use it) skip the records
+// that cannot be read, count them, and end with an *UnreadableError.
+// Closing either closes both.
 func (s *Store) KeepGoing() *Store {
 	c := *s
 	c.keepGoing = true

@@ -198,51 +198,6 @@ func TestOpenNotADatabase(t *testing.T) {
 	}
 }
 
-func TestExport(t *testing.T) {
-	s := openTemp(t)
-	b := Batch{Done: []Done{
-		{Entry: Entry{URL: "http://a.test/2"}, Page: &Page{URL: "http://a.test/2", Status: 200, Links: []string{"http://a.test/"}}},
-		{Entry: Entry{URL: "http://a.test/1"}, Page: &Page{URL: "http://a.test/1", Status: 404}},
-	}}
-	if err := s.Commit(&b); err != nil {
-		t.Fatal(err)
-	}
-	var lines bytes.Buffer
-	if n, err := Export(&lines, s, JSONLines); err != nil || n != 2 {
-		t.Fatalf("Export jsonl = %d, %v", n, err)
-	}
-	var urls []string
-	for _, line := range strings.Split(strings.TrimSuffix(lines.String(), "\n"), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
-		for _, f := range []string{"url", "final_url", "status", "content_type", "title", "text", "links", "depth", "fetched_at"} {
-			if _, ok := m[f]; !ok {
-				t.Errorf("line %q has no field %q", line, f)
-			}
-		}
-		urls = append(urls, m["url"].(string))
-	}
-	if strings.Join(urls, " ") != "http://a.test/1 http://a.test/2" {
-		t.Fatalf("export order %q, want URL order", urls)
-	}
-	for _, tc := range []struct {
-		name string
-		s    *Store
-		n    int
-	}{{"two pages", s, 2}, {"empty", openTemp(t), 0}} {
-		var arr bytes.Buffer
-		if _, err := Export(&arr, tc.s, JSONArray); err != nil {
-			t.Fatal(err)
-		}
-		var pages []Page
-		if err := json.Unmarshal(arr.Bytes(), &pages); err != nil || len(pages) != tc.n {
-			t.Fatalf("%s: JSON array %q: %d pages, %v", tc.name, arr.String(), len(pages), err)
-		}
-	}
-}
-
 // TestRecordsCompressed: records are stored compressed, and a database
 // holding plain JSON records (written before compression) reads the same.
 func TestRecordsCompressed(t *testing.T) {
@@ -286,10 +241,6 @@ func TestRecordsCompressed(t *testing.T) {
 	})
 	if n != 2 || !strings.HasPrefix(raw[0], `{"url":"http://a.test/"`) || raw[1] != `{"url":"http://a.test/old","status":404}` {
 		t.Fatalf("ForEachPage gave %d records: %.80q", n, raw)
-	}
-	sum, err := Summarize(s, 0)
-	if err != nil || sum.Pages != 2 || sum.Failed != 1 {
-		t.Fatalf("Summarize over mixed records: %+v, %v", sum, err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"container/heap"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"iter"
 	"time"
+
+	"github.com/politecrawl/crawl/store"
 )
 
 // ForEachPageMerged calls fn with every record stored in any of stores, in
@@ -17,7 +19,7 @@ import (
 // expired may be in two of them: then the record fetched last is kept (the
 // newest copy; on equal times, the one of the store listed first). raw is
 // only valid during the call; an error from fn stops the walk.
-func ForEachPageMerged(stores []*Store, fn func(url string, raw []byte) error) (err error) {
+func ForEachPageMerged(stores []*store.Store, fn func(url string, raw []byte) error) (err error) {
 	var h cursorHeap
 	for i, s := range stores {
 		c := openCursor(s, i)
@@ -90,7 +92,7 @@ type mergeCursor struct {
 // errStopped ends a walk that the merge stopped.
 var errStopped = errors.New("stopped")
 
-func openCursor(s *Store, i int) *mergeCursor {
+func openCursor(s *store.Store, i int) *mergeCursor {
 	c := &mergeCursor{i: i}
 	c.pull, c.stop = iter.Pull2(func(yield func(string, []byte) bool) {
 		c.err = s.ForEachPage(func(u string, raw []byte) error {
@@ -104,12 +106,12 @@ func openCursor(s *Store, i int) *mergeCursor {
 }
 
 // next moves to the next record, and reports whether there is one, or
-// why the walk failed. A walk of a store from KeepGoing that skipped
-// records ends as any other: close returns its *UnreadableError.
+// why the walk failed. A walk of a store from Store.KeepGoing that skipped
+// records ends as any other: close returns its *store.UnreadableError.
 func (c *mergeCursor) next() (bool, error) {
 	var ok bool
 	c.k, c.v, ok = c.pull()
-	if _, skipped := errors.AsType[*UnreadableError](c.err); !ok && c.err != nil && !skipped {
+	if _, skipped := errors.AsType[*store.UnreadableError](c.err); !ok && c.err != nil && !skipped {
 		return false, c.err
 	}
 	return ok, nil
@@ -144,6 +146,6 @@ func (h *cursorHeap) Pop() any {
 
 // ExportMerged is like ExportSelected over several stores: each URL once,
 // as ForEachPageMerged chooses.
-func ExportMerged(w io.Writer, stores []*Store, f Format, sel *Selection) (int, error) {
+func ExportMerged(w io.Writer, stores []*store.Store, f Format, sel *Selection) (int, error) {
 	return exportEach(w, func(fn func(string, []byte) error) error { return ForEachPageMerged(stores, fn) }, f, sel)
 }

@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"cmp"
@@ -13,13 +13,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/politecrawl/crawl/store"
 )
 
 // Summary describes a crawl database: what `crawl stats` prints. Every list
 // is in a stable order, so two summaries of the same data render alike.
 type Summary struct {
 	Pages      int        `json:"pages"`       // records stored, errors included
-	Failed     int        `json:"failed"`      // records that are errors (see Page.Failed)
+	Failed     int        `json:"failed"`      // records that are errors (see store.Page.Failed)
 	Skipped    int        `json:"skipped"`     // records skipped on purpose (robots.txt, no /sitemap.xml)
 	Bytes      int64      `json:"bytes"`       // body bytes fetched, summed over records
 	Truncated  int        `json:"truncated"`   // records whose body was cut at the size cap
@@ -70,7 +72,7 @@ type HostCount struct {
 	Pending int    `json:"pending"`
 }
 
-// summaryPage is the part of a Page that Summarize reads; decoding into it
+// summaryPage is the part of a store.Page that Summarize reads; decoding into it
 // skips the text, links and body without allocating them.
 type summaryPage struct {
 	URL         string         `json:"url"`
@@ -85,7 +87,7 @@ type summaryPage struct {
 	LinksCut    int            `json:"links_cut"`
 	NotFollowed map[string]int `json:"not_followed"`
 	Digest      string         `json:"digest"`
-	DuplicateOf *Ref           `json:"duplicate_of"`
+	DuplicateOf *store.Ref     `json:"duplicate_of"`
 	NotModified bool           `json:"not_modified"`
 	SimHash     string         `json:"simhash"`
 }
@@ -97,28 +99,28 @@ const DefaultNearDistance = 3
 // Summarize reads the whole database in one read transaction and returns its
 // summary with at most topHosts hosts in TopHosts (0: none, negative: all).
 // Memory grows with the number of hosts, content types, error reasons and
-// depths, not with the number of pages. On a store from KeepGoing, records
-// that cannot be read are counted in Unreadable, and the summary of the
-// others comes with an *UnreadableError.
-func Summarize(s *Store, topHosts int) (*Summary, error) {
+// depths, not with the number of pages. On a store from Store.KeepGoing,
+// records that cannot be read are counted in Unreadable, and the summary of
+// the others comes with a *store.UnreadableError.
+func Summarize(s *store.Store, topHosts int) (*Summary, error) {
 	return SummarizeNear(s, topHosts, DefaultNearDistance)
 }
 
 // SummarizeNear is Summarize with near-duplicates within near bits (0:
 // identical SimHashes only). It keeps 12 bytes for each page with a
 // SimHash.
-func SummarizeNear(s *Store, topHosts, near int) (*Summary, error) {
+func SummarizeNear(s *store.Store, topHosts, near int) (*Summary, error) {
 	sm := newSummarizer()
-	var unread *UnreadableError
-	err := s.View(func(v *Snapshot) error {
+	var unread *store.UnreadableError
+	err := s.View(func(v *store.Snapshot) error {
 		err := v.ForEachPage(func(u string, js []byte) error {
 			if err := sm.add(v, u, js); err != nil {
-				return fmt.Errorf("%w (%w)", err, ErrDamaged) // unreadable (see ForEachPage)
+				return fmt.Errorf("%w (%w)", err, store.ErrDamaged) // unreadable (see ForEachPage)
 			}
 			return nil
 		})
 		var skipped bool
-		if unread, skipped = errors.AsType[*UnreadableError](err); err != nil && !skipped {
+		if unread, skipped = errors.AsType[*store.UnreadableError](err); err != nil && !skipped {
 			return err
 		}
 		if len(sm.hashes) > 1 {
@@ -142,7 +144,7 @@ func SummarizeNear(s *Store, topHosts, near int) (*Summary, error) {
 					i++
 					return nil
 				})
-				if _, skipped := errors.AsType[*UnreadableError](err); err != nil && !skipped {
+				if _, skipped := errors.AsType[*store.UnreadableError](err); err != nil && !skipped {
 					return err // the unreadable ones were counted by the first walk
 				}
 			}
@@ -164,12 +166,12 @@ func SummarizeNear(s *Store, topHosts, near int) (*Summary, error) {
 }
 
 // SummarizeSalvaged returns the summary of the records and frontier that
-// a salvage read, as Summarize does, with an *UnreadableError when records
-// were lost.
-func SummarizeSalvaged(s *Salvaged, topHosts int) (*Summary, error) {
+// a salvage read, as Summarize does, with a *store.UnreadableError when
+// records were lost.
+func SummarizeSalvaged(s *store.Salvaged, topHosts int) (*Summary, error) {
 	sm := newSummarizer()
 	err := s.ForEachPage(func(u string, js []byte) error { return sm.add(nil, u, js) })
-	unread, skipped := errors.AsType[*UnreadableError](err)
+	unread, skipped := errors.AsType[*store.UnreadableError](err)
 	if err != nil && !skipped {
 		return nil, fmt.Errorf("stats of %s: %w", s.Path(), err)
 	}
@@ -216,7 +218,7 @@ func (sm *summarizer) host(name string) *HostCount {
 
 // add counts the record of URL k, whose JSON is js; with v, the URL's
 // earlier versions too.
-func (sm *summarizer) add(v *Snapshot, k string, js []byte) error {
+func (sm *summarizer) add(v *store.Snapshot, k string, js []byte) error {
 	sum := &sm.sum
 	var p summaryPage
 	if err := json.Unmarshal(js, &p); err != nil {
@@ -263,7 +265,7 @@ func (sm *summarizer) add(v *Snapshot, k string, js []byte) error {
 	sm.depths[p.Depth]++
 	h := sm.host(hostName(k))
 	h.Pages++
-	pg := Page{Status: p.Status, Error: p.Error, Skipped: p.Skipped}
+	pg := store.Page{Status: p.Status, Error: p.Error, Skipped: p.Skipped}
 	if p.Skipped {
 		sum.Skipped++
 	}
@@ -277,7 +279,7 @@ func (sm *summarizer) add(v *Snapshot, k string, js []byte) error {
 
 // versions counts the earlier versions of URL k, whose newest record is p,
 // and what the newest fetch found compared with the one before.
-func (sm *summarizer) versions(v *Snapshot, k string, p *summaryPage) {
+func (sm *summarizer) versions(v *store.Snapshot, k string, p *summaryPage) {
 	n, last := v.Earlier(k)
 	if n == 0 {
 		return

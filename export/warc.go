@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nlnwa/gowarc/v2"
+
+	"github.com/politecrawl/crawl/store"
 )
 
 // WARCOptions configures ExportWARC. The zero value writes gzip-compressed
@@ -29,7 +31,7 @@ type WARCOptions struct {
 
 	// page, if set, is called for each version written (as a response or
 	// a revisit) that a selection kept: the pages of a WACZ.
-	page func(p *Page)
+	page func(p *store.Page)
 }
 
 // WARCResult counts what ExportWARC wrote and skipped.
@@ -69,7 +71,7 @@ type warcTarget struct {
 // Each record is its own gzip member, as the standard tools expect of a
 // .warc.gz. Records are streamed: memory holds one record at a time, and
 // the digests of the responses written.
-func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCResult, error) {
+func ExportWARC(w io.Writer, s *store.Store, sel *Selection, opts *WARCOptions) (WARCResult, error) {
 	var o WARCOptions
 	if opts != nil {
 		o = *opts
@@ -103,7 +105,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 	}
 	written := map[string]warcTarget{} // payload digest → its response in the file
 	early := map[string]bool{}         // versions written before their turn, as originals
-	response := func(p *Page) (warcTarget, error) {
+	response := func(p *store.Page) (warcTarget, error) {
 		req, resp, err := warcPair(p)
 		if err != nil {
 			return warcTarget{}, err
@@ -120,8 +122,8 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 		}
 		return t, write(resp)
 	}
-	var p Page
-	err = s.View(func(v *Snapshot) error {
+	var p store.Page
+	err = s.View(func(v *store.Snapshot) error {
 		walk := v.ForEachPage
 		if o.AllVersions {
 			walk = v.ForEachVersion
@@ -132,7 +134,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 					return err
 				}
 			}
-			p = Page{}
+			p = store.Page{}
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return fmt.Errorf("page %s: %w", u, err)
 			}
@@ -197,7 +199,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 	})
 	// Records skipped by a keep-going read: the file is complete without
 	// them, and the error says how many.
-	if _, skipped := errors.AsType[*UnreadableError](err); err == nil || skipped {
+	if _, skipped := errors.AsType[*store.UnreadableError](err); err == nil || skipped {
 		if ferr := bw.Flush(); ferr != nil {
 			err = ferr
 		}
@@ -213,8 +215,8 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 // with them (a crawl without --keep-body). The candidates are the versions
 // of the URL that p is a duplicate of, newest first, then the record the
 // digest index names.
-func original(v *Snapshot, p *Page) (*Page, error) {
-	holds := func(o *Page) bool {
+func original(v *store.Snapshot, p *store.Page) (*store.Page, error) {
+	holds := func(o *store.Page) bool {
 		return o.HTTP != nil && o.Status != 0 && (len(o.Body) > 0 || o.Size == 0) && !o.NotModified && o.DuplicateOf == nil
 	}
 	if p.DuplicateOf != nil {
@@ -238,7 +240,7 @@ func original(v *Snapshot, p *Page) (*Page, error) {
 // warcRevisit builds the request and revisit records of p, whose payload
 // is that of the response t: the revisit's block is p's status line and
 // headers without a payload.
-func warcRevisit(p *Page, t warcTarget) (req, rev gowarc.WarcRecord, err error) {
+func warcRevisit(p *store.Page, t warcTarget) (req, rev gowarc.WarcRecord, err error) {
 	target := p.FinalURL
 	if target == "" {
 		target = p.URL
@@ -298,7 +300,7 @@ func warcinfo(o *WARCOptions) (gowarc.WarcRecord, error) {
 }
 
 // warcPair builds the request and response records of a page.
-func warcPair(p *Page) (req, resp gowarc.WarcRecord, err error) {
+func warcPair(p *store.Page) (req, resp gowarc.WarcRecord, err error) {
 	target := p.FinalURL
 	if target == "" {
 		target = p.URL
@@ -337,7 +339,7 @@ func warcPair(p *Page) (req, resp gowarc.WarcRecord, err error) {
 
 // warcRequest builds the request record of p's fetch of target, concurrent
 // to the record whose ID is to.
-func warcRequest(p *Page, target, to string) (gowarc.WarcRecord, error) {
+func warcRequest(p *store.Page, target, to string) (gowarc.WarcRecord, error) {
 	tu, err := url.Parse(target)
 	if err != nil {
 		return nil, err
