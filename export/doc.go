@@ -8,7 +8,9 @@
 //   - WARC 1.1 files with revisit records (ExportWARC), CDXJ indexes of them
 //     (IndexWARC) and WACZ archives (ExportWACZ);
 //   - the summary that crawl stats prints (Summarize), near-duplicate
-//     clusters by SimHash included.
+//     clusters by SimHash included;
+//   - the main text of an HTML page, without its boilerplate (MainText), for
+//     crawl export's computed field main_text.
 //
 // It reads a database only through package store's exported API (Store.View
 // and its Snapshot, Store.ForEachPage, Salvaged) and never writes to one;

@@ -116,7 +116,7 @@ func computedFields() map[string]func(*store.Page) any {
 // kept (crawl run --keep-body), else the stored visible text.
 func mainText(p *store.Page) any {
 	if len(p.Body) > 0 && (p.ContentType == "text/html" || p.ContentType == "application/xhtml+xml") {
-		if text, ok := crawler.MainText(p.Body, p.FinalURL); ok {
+		if text, ok := export.MainText(p.Body, p.FinalURL); ok {
 			return text
 		}
 	}
