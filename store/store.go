@@ -8,14 +8,13 @@
 //
 // The schema (all keys and values are bytes):
 //
+//	meta     "format" → the format's number, 1 (see format.go)
 //	records  seq (8 bytes, big endian) → Page as compressed JSON (the export schema; see records.go)
 //	urls     normalised URL → seq of its record (the newest version)
 //	versions normalised URL → seqs of its earlier records (see versions.go)
 //	digests  payload digest → the record that holds the payload (see versions.go)
-//	pages    normalised URL → Page (databases before records)
 //	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
 //	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)
-//	seen     fingerprint (8 bytes, big endian) → empty (databases before seenlog)
 //	seeds    seed URL → empty
 //	robots   origin → its last robots.txt answer (see robots.go)
 //
@@ -47,12 +46,13 @@ import (
 )
 
 var (
-	bucketPages    = []byte("pages")
 	bucketFrontier = []byte("frontier")
-	bucketSeen     = []byte("seen")
 	bucketSeenLog  = []byte("seenlog")
 	bucketSeeds    = []byte("seeds")
 )
+
+// The buckets that every crawl database of this format has.
+var formatBuckets = [][]byte{bucketRecords, bucketURLs, bucketFrontier, bucketSeenLog, bucketSeeds}
 
 // Errors returned by Open.
 var (
@@ -172,8 +172,9 @@ func open(path string, opts *bolt.Options, allowEmpty bool) (*Store, error) {
 	return s, nil
 }
 
-// init checks that the database can be read safely and, if write, creates
-// the buckets of a new crawl database. bbolt reads pages through a
+// init checks that the database can be read safely and is of this format
+// (see format.go) and, if write, creates the buckets of a new crawl database
+// and stamps it with its format. bbolt reads pages through a
 // memory map and trusts the file: a page beyond the end of a truncated file
 // is a fatal fault, and a corrupt page a panic. So the file's size is checked
 // against the high-water mark in the meta page (read without touching any
@@ -202,17 +203,26 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		if err := renamedBucket(names); err != nil {
 			return err
 		}
-		if tx.Bucket(bucketPages) != nil {
+		if !slices.ContainsFunc(names, func(n string) bool { return knownBuckets[n] }) {
+			// A bbolt file of another program, or a crawl database that
+			// was never initialised (a crash while creating it leaves it
+			// empty).
+			if k, _ := tx.Cursor().First(); k != nil || !allowEmpty {
+				return ErrNotDatabase
+			}
 			return nil
 		}
-		// Every version of the crawl database has pages.
-		if slices.ContainsFunc(names, func(n string) bool { return knownBuckets[n] }) {
-			return fmt.Errorf("%w: the root has no bucket %q, but has %q", ErrDamaged, bucketPages, names)
+		version, err := formatOf(tx)
+		switch {
+		case err != nil:
+			return err
+		case version != formatVersion:
+			return &FormatError{Version: version}
 		}
-		// A bbolt file of another program, or a crawl database that was
-		// never initialised (a crash while creating it leaves it empty).
-		if k, _ := tx.Cursor().First(); k != nil || !allowEmpty {
-			return ErrNotDatabase
+		for _, name := range formatBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: the root has no bucket %q, but has %q", ErrDamaged, name, names)
+			}
 		}
 		return nil
 	})
@@ -220,10 +230,13 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPages, bucketRecords, bucketURLs, bucketFrontier, bucketSeen, bucketSeenLog, bucketSeeds, bucketRobots} {
+		for _, name := range slices.Concat(formatBuckets, [][]byte{bucketRobots}) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if m := tx.Bucket(bucketMeta); m == nil || m.Get(keyFormat) == nil {
+			return stamp(tx) // a new database, or one from before the numbers
 		}
 		return nil
 	})
@@ -583,20 +596,8 @@ func (s *Store) Queue(host string, after uint64, n int) ([]Entry, error) {
 func (s *Store) ForEachSeen(fn func(fp uint64)) error {
 	var fps []uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSeen).ForEach(func(k, _ []byte) error {
-			if len(k) == 8 {
-				fps = append(fps, binary.BigEndian.Uint64(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		log := tx.Bucket(bucketSeenLog)
-		if log == nil {
-			return nil // a database from before the log, opened read-only
-		}
 		n := 0
-		return log.ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketSeenLog).ForEach(func(_, v []byte) error {
 			for ; len(v) >= 8; v = v[8:] {
 				fps = append(fps, binary.BigEndian.Uint64(v))
 			}
@@ -644,13 +645,10 @@ func (s *Store) Counts() (Counts, error) {
 	var c Counts
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c.Pages = countPages(tx)
-		c.Seen = tx.Bucket(bucketSeen).Stats().KeyN
-		if log := tx.Bucket(bucketSeenLog); log != nil {
-			log.ForEach(func(_, v []byte) error {
-				c.Seen += len(v) / 8
-				return nil
-			})
-		}
+		tx.Bucket(bucketSeenLog).ForEach(func(_, v []byte) error {
+			c.Seen += len(v) / 8
+			return nil
+		})
 		c.LastSeq = tx.Bucket(bucketFrontier).Sequence()
 		return tx.Bucket(bucketFrontier).ForEachBucket(func(k []byte) error {
 			c.Pending += tx.Bucket(bucketFrontier).Bucket(k).Stats().KeyN
