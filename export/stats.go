@@ -384,8 +384,9 @@ func ErrorReason(pageURL string, status int, errMsg string) string {
 	return msg
 }
 
-// attemptsNote is the " (after N attempts)" the crawler adds to errors of
-// retried URLs.
+// attemptsNote is the " (after N attempts)" that earlier crawls wrote at the
+// end of a retried URL's error, besides Page.Attempts: the records of the
+// databases they wrote still carry it, and group with the plain error.
 var attemptsNote = regexp.MustCompile(` \(after \d+ attempts\)$`)
 
 // hostName returns the host[:port] of a stored URL, or the URL itself if it

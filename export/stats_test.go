@@ -35,6 +35,9 @@ func TestErrorReason(t *testing.T) {
 		{0, "fetch " + u + ": dial tcp 127.0.0.1:9: connect: connection refused", "connection refused"},
 		{0, "fetch " + u + ": too many redirects (10)", "too many redirects (10)"},
 		{0, "context deadline exceeded", "context deadline exceeded"},
+		{503, "http 503 Service Unavailable", "http 503 Service Unavailable"},
+		{503, "http 503 Service Unavailable (after 4 attempts)", "http 503 Service Unavailable"}, // an earlier crawl's record
+		{0, "robots.txt unavailable: fetch " + u + ": EOF (after 3 attempts)", "EOF"},
 	} {
 		if got := ErrorReason(u, tc.status, tc.err); got != tc.want {
 			t.Errorf("ErrorReason(%d, %q) = %q, want %q", tc.status, tc.err, got, tc.want)

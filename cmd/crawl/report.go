@@ -52,7 +52,11 @@ func (r *runReport) page(p *store.Page) {
 		if msg == "" {
 			msg = why
 		}
-		r.log.Debug("failed", "url", p.URL, "status", p.Status, "err", msg)
+		args := []any{"url", p.URL, "status", p.Status, "err", msg}
+		if p.Attempts > 1 {
+			args = append(args, "attempts", p.Attempts)
+		}
+		r.log.Debug("failed", args...)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
