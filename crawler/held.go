@@ -144,7 +144,10 @@ func (c *Crawler) robotsGivenUp(j job) (result, bool) {
 		r.done.Page = nil // no /sitemap.xml to be had: no record
 		return r, true
 	}
-	r.done.Page.Error = "robots.txt unavailable: " + msg + afterAttempts(n)
+	r.done.Page.Error = "robots.txt unavailable: " + msg
+	if n > 1 {
+		r.done.Page.Attempts = n // robots.txt's
+	}
 	c.failed.Add(1)
 	return r, true
 }

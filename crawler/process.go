@@ -94,7 +94,6 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 			if c.retry(j, 0, err.Error()) {
 				return found, true
 			}
-			p.Error += afterAttempts(j.attempts + 1)
 		}
 		if sitemapProbe(j) {
 			r.done.Page = nil // no /sitemap.xml to be had: no record
@@ -130,7 +129,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		if c.retry(j, wait, fmt.Sprintf("http %d %s", s, http.StatusText(s))) {
 			return found, true
 		}
-		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s)) + afterAttempts(j.attempts+1)
+		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s))
 	case s >= 300 && s < 400:
 		c.front.observe(j.Host, true, resp.Duration)
 		if c.redirect(j, resp, p) {
@@ -215,7 +214,7 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 		rec.done.Page.Status = 0
 		rec.done.Page.Error = "robots.txt unavailable: " + rb.Err.Error()
 		if n := c.notes.robotsFailures(j.Host); n > 1 {
-			rec.done.Page.Error += afterAttempts(n)
+			rec.done.Page.Attempts = n // robots.txt's
 		}
 		rec.add, rec.seen, rec.robots = r.add, append(rec.seen, r.seen...), r.robots
 		if sitemapProbe(j) {
@@ -632,13 +631,4 @@ func (c *Crawler) firstMeeting(host string) bool {
 	}
 	c.met[host] = true
 	return true
-}
-
-// afterAttempts is the note an error message gets when the URL was tried
-// more than once: " (after 4 attempts)".
-func afterAttempts(n int) string {
-	if n <= 1 {
-		return ""
-	}
-	return fmt.Sprintf(" (after %d attempts)", n)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
+	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
@@ -156,7 +157,7 @@ func TestRecrawl(t *testing.T) {
 			t.Errorf("%s unchanged: newest version %+v, first %+v", u, brief(cur), brief(old))
 		}
 	}
-	sum, err := st.Summarize(0)
+	sum, err := export.Summarize(st, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestRecrawl(t *testing.T) {
 	t.Run("warc", func(t *testing.T) {
 		for _, all := range []bool{false, true} {
 			path := filepath.Join(dir, fmt.Sprintf("all-%v.warc.gz", all))
-			res := exportWARC(t, st, path, &store.WARCOptions{AllVersions: all})
+			res := exportWARC(t, st, path, &export.WARCOptions{AllVersions: all})
 			revisits := checkWARC(t, path)
 			wantRevisits := len(pages) - len(changed) // 304s (the mirrors' newest versions among them)
 			if all {
@@ -192,7 +193,7 @@ func TestRecrawl(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := store.ExportWACZ(f, st, nil, &store.WACZOptions{Software: "test", TempDir: dir})
+		res, err := export.ExportWACZ(f, st, nil, &export.WACZOptions{Software: "test", TempDir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,14 +221,14 @@ func brief(p *store.Page) store.Page {
 	return b
 }
 
-func exportWARC(t *testing.T, st *store.Store, path string, opts *store.WARCOptions) store.WARCResult {
+func exportWARC(t *testing.T, st *store.Store, path string, opts *export.WARCOptions) export.WARCResult {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	res, err := store.ExportWARC(f, st, nil, opts)
+	res, err := export.ExportWARC(f, st, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func checkWARC(t *testing.T, path string) int {
 // the number of lines.
 func checkCDXJ(t *testing.T, path string) int {
 	t.Helper()
-	lines, err := store.IndexWARC(path, "")
+	lines, err := export.IndexWARC(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,9 +369,9 @@ func checkWACZ(t *testing.T, path string) {
 	}
 	sha := func(b []byte) string { s := sha256.Sum256(b); return "sha256:" + hex.EncodeToString(s[:]) }
 	var pkg struct {
-		Profile   string           `json:"profile"`
-		Version   string           `json:"wacz_version"`
-		Resources []store.WACZFile `json:"resources"`
+		Profile   string            `json:"profile"`
+		Version   string            `json:"wacz_version"`
+		Resources []export.WACZFile `json:"resources"`
 	}
 	if err := json.Unmarshal(files["datapackage.json"], &pkg); err != nil {
 		t.Fatal(err)
@@ -495,7 +496,7 @@ func TestRecrawlBadValidators(t *testing.T) {
 	check("/random-etag", cur.Status == 200 && !cur.NotModified && cur.Digest == old.Digest && cur.DuplicateOf != nil &&
 		cur.Body == nil && strings.HasPrefix(sent["/random-etag"][1], `"`),
 		"newest %+v: want a full fetch recognised as the same payload", brief(cur))
-	sum, err := st.Summarize(0)
+	sum, err := export.Summarize(st, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

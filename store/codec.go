@@ -7,27 +7,16 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/s2"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Page records are stored compressed: a crawl's records are mostly links
 // and text, which compress several-fold, and the database, the bytes
 // written and fsynced per commit, and the file pages bbolt maps into memory
-// all shrink with them. A stored value is one of:
-//
-//   - s2Value followed by an S2 block of the record's JSON (what is written
-//     now);
-//   - a zstd frame of the JSON (written before S2);
-//   - the plain JSON, starting with '{' (written before compression).
-//
-// S2 rather than zstd, because the compression is paid by every page on the
-// crawl's hot path: S2 takes a fraction of zstd's time, and its tables are
-// small enough to stay in cache beside the parser, where zstd's are not.
-// zstd is smaller, which matters less than the CPU (figures in README's
-// Performance).
+// all shrink with them. A stored value is s2Value followed by an S2 block
+// of the record's JSON. S2, because the compression is paid by every page
+// on the crawl's hot path: it is fast, and its tables are small enough to
+// stay in cache beside the parser.
 const s2Value = 'S'
-
-var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 
 // encodeValue compresses a record's JSON for storing. The value it returns
 // has the capacity it needs and no more: it waits in memory for its commit.
@@ -58,9 +47,6 @@ func putBuf(b *[]byte) {
 type valueReader struct{ buf []byte }
 
 func (r *valueReader) read(v []byte) ([]byte, error) {
-	if len(v) > 0 && v[0] == '{' {
-		return v, nil // plain JSON: v itself, never to be written to (bbolt's map)
-	}
 	js, err := decodeValue(v, r.buf)
 	if err == nil {
 		r.buf = js
@@ -69,20 +55,12 @@ func (r *valueReader) read(v []byte) ([]byte, error) {
 }
 
 // decodeValue returns the JSON of a stored value, decompressed into buf's
-// storage when it is compressed, or v itself when it is plain JSON.
+// storage when it is large enough.
 func decodeValue(v, buf []byte) ([]byte, error) {
-	var (
-		js  []byte
-		err error
-	)
-	switch {
-	case len(v) > 0 && v[0] == '{':
-		return v, nil
-	case len(v) > 0 && v[0] == s2Value:
-		js, err = decodeS2(v[1:], buf)
-	default:
-		js, err = decoder.DecodeAll(v, buf[:0])
+	if len(v) == 0 || v[0] != s2Value {
+		return nil, fmt.Errorf("record is not S2-compressed JSON")
 	}
+	js, err := decodeS2(v[1:], buf)
 	if err != nil {
 		return nil, fmt.Errorf("decompress record: %w", err)
 	}

@@ -28,8 +28,8 @@ func (s *Store) dropMapped(tx *bolt.Tx) {
 // commit touched (the upper levels of the trees, the URL index, the ends of
 // the queues) stays mapped for the next commit, which then needs less time.
 // The share grows with the database because the URL index does, and a
-// commit that faults it back in is a slow one; a larger share buys little
-// speed for much resident memory (figures in README's Performance).
+// commit that faults it back in is a slow one; a larger share keeps more
+// resident memory for little speed.
 const (
 	mappedBudget = 8 << 20
 	mappedShare  = 14

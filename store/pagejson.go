@@ -11,11 +11,13 @@ import (
 	"unicode/utf8"
 )
 
-// appendPageJSON appends p's JSON to b: the bytes json.Marshal(p) gives
-// (FuzzPageJSON checks it), written without reflection. Every record a
-// crawl stores goes through it, and json.Marshal took three times as long.
-// A field added to Page must be added here too (TestPageJSONFields).
-func appendPageJSON(b []byte, p *Page) ([]byte, error) {
+// AppendPageJSON appends p's JSON to b: the bytes json.Marshal(p) gives
+// (FuzzPageJSON checks it), written without reflection. It is the record's
+// encoding before compression (see EncodePage) and its export schema.
+// Every record a crawl stores goes through it, and json.Marshal took three
+// times as long. A field added to Page must be added here too
+// (TestPageJSONFields).
+func AppendPageJSON(b []byte, p *Page) ([]byte, error) {
 	b = append(b, `{"url":`...)
 	b = appendJSONString(b, p.URL)
 	b = append(b, `,"final_url":`...)

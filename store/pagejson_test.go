@@ -9,21 +9,21 @@ import (
 	"time"
 )
 
-// checkPageJSON fails t unless appendPageJSON writes what json.Marshal does.
+// checkPageJSON fails t unless AppendPageJSON writes what json.Marshal does.
 func checkPageJSON(t *testing.T, p *Page) {
 	t.Helper()
 	want, wantErr := json.Marshal(p)
-	got, err := appendPageJSON([]byte("prefix"), p)
+	got, err := AppendPageJSON([]byte("prefix"), p)
 	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("appendPageJSON error %v, json.Marshal error %v", err, wantErr)
+		t.Fatalf("AppendPageJSON error %v, json.Marshal error %v", err, wantErr)
 	}
 	if err == nil && !bytes.Equal(got, append([]byte("prefix"), want...)) {
-		t.Fatalf("appendPageJSON wrote\n%s\njson.Marshal\n%s", got, want)
+		t.Fatalf("AppendPageJSON wrote\n%s\njson.Marshal\n%s", got, want)
 	}
 }
 
 // TestPageJSONFields sets every field of a Page and compares: a field added
-// to Page and not to appendPageJSON fails here.
+// to Page and not to AppendPageJSON fails here.
 func TestPageJSONFields(t *testing.T) {
 	var p Page
 	v := reflect.ValueOf(&p).Elem()

@@ -144,8 +144,7 @@ func (sv *salvage) write(st *Store, fp func(string) uint64) (rep *RepairReport, 
 		rep.Seeds = len(sv.seeds)
 	}
 
-	// Records in their old order (old layout first), a thousand a
-	// transaction.
+	// Records in their old order, a thousand a transaction.
 	recs := make([]string, 0, len(sv.records))
 	for u := range sv.records {
 		recs = append(recs, u)

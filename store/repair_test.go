@@ -176,13 +176,6 @@ func TestUnreadableRecord(t *testing.T) {
 	if ue, ok := errors.AsType[*UnreadableError](err); !ok || ue.N != 1 || n != 999 {
 		t.Errorf("KeepGoing().ForEachPage: read %d, %v; want 999 and 1 unreadable", n, err)
 	}
-	if _, err := s.Summarize(0); !errors.Is(err, ErrDamaged) {
-		t.Errorf("Summarize: %v, want ErrDamaged", err)
-	}
-	sum, err := s.KeepGoing().Summarize(0)
-	if _, ok := errors.AsType[*UnreadableError](err); !ok || sum == nil || sum.Pages != 999 || sum.Unreadable != 1 {
-		t.Errorf("KeepGoing().Summarize: %+v, %v; want 999 pages and 1 unreadable", sum, err)
-	}
 
 	dst := filepath.Join(t.TempDir(), "new.db")
 	rep, err := Repair(path, dst, &RepairOptions{Fingerprint: fingerprint})

@@ -5,13 +5,13 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net/url"
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -59,6 +59,9 @@ type salvage struct {
 	others    []otherKV // entries of buckets this package does not know, in walk order
 	frontSeq  uint64    // the frontier bucket's sequence
 	rootNames []string  // the root's buckets, as the walk found them
+	format    string    // the format's number in meta, as stored; "" when none
+	older     bool      // the walk found records or visited marks in format 0's layout (see formatOf)
+	recorded  bool      // the walk has reached a record (the first is the oldest)
 
 	badPages      []error             // pages the walk could not read
 	seenWhole     bool                // the visited log was found, and read without meeting damage in it or above it
@@ -91,7 +94,7 @@ type salvRecord struct {
 	page  uint64 // the page it is on
 	index int    // its place on the page
 	value []byte // as stored, when it is on an inline page (page 0): a copy
-	seq   uint64 // its number in records (0 for the old pages layout)
+	seq   uint64 // its number in records
 	live  bool   // reached by the walk
 	depth int
 }
@@ -105,11 +108,12 @@ type otherKV struct {
 	seq    uint64 // a nested bucket's sequence
 }
 
-// The top-level buckets whose entries this package reads and checks.
+// The top-level buckets whose entries this package reads and checks, those
+// of format 0 that format 1 dropped included (see format.go).
 var knownBuckets = map[string]bool{
-	string(bucketRecords): true, string(bucketURLs): true, string(bucketPages): true,
-	string(bucketFrontier): true, string(bucketSeenLog): true, string(bucketSeen): true,
-	string(bucketSeeds): true,
+	string(bucketMeta): true, string(bucketRecords): true, string(bucketURLs): true,
+	string(bucketFrontier): true, string(bucketSeenLog): true, string(bucketSeeds): true,
+	string(bucketPages): true, string(bucketSeen): true,
 }
 
 // salvageFile reads what can be read of the crawl database at path; fp is
@@ -158,8 +162,11 @@ func salvageFile(path string, fp func(string) uint64) (sv *salvage, err error) {
 			w.bad = append(w.bad, fmt.Errorf("meta page %d: root page %d out of range", m.page, m.root))
 		}
 		sv.badPages, reached = append(sv.badPages, w.bad...), w.reached
-		sv.seenWhole = sv.seenWhole && !w.badIn[""] && !w.badIn[string(bucketSeenLog)] && !w.badIn[string(bucketSeen)]
+		sv.seenWhole = sv.seenWhole && !w.badIn[""] && !w.badIn[string(bucketSeenLog)]
 		sv.renamed()
+		if err := sv.formatError(); err != nil {
+			return nil, err
+		}
 	} else {
 		sv.badPages = append(sv.badPages, fmt.Errorf("both meta pages are damaged (%v; %v)", pf.metaErr[0], pf.metaErr[1]))
 	}
@@ -205,6 +212,24 @@ func (sv *salvage) renamed() {
 	sv.place(leaves)
 }
 
+// formatError returns a *FormatError when the walk found a database of
+// another format (see formatOf): a salvage of it would read none of its
+// records.
+func (sv *salvage) formatError() error {
+	if sv.format == "" {
+		has := func(b []byte) bool { return slices.Contains(sv.rootNames, string(b)) }
+		beforeIndex := !has(bucketRecords) && !has(bucketURLs) && has(bucketPages)
+		if sv.older || beforeIndex {
+			return &FormatError{Version: 0}
+		}
+		return nil
+	}
+	if n, err := strconv.Atoi(sv.format); err == nil && n != formatVersion {
+		return &FormatError{Version: n}
+	}
+	return nil // this format, or a damaged number: what can be read is
+}
+
 // walked takes an element of a leaf page that the walk reached.
 func (sv *salvage) walked(path []string, e leafElem) {
 	if len(path) == 0 {
@@ -237,12 +262,20 @@ func (sv *salvage) walked(path []string, e leafElem) {
 		return // a queue of frontier: its entries come next
 	}
 	switch path[0] {
-	case string(bucketRecords):
-		if len(e.key) == 8 {
-			sv.record("", binary.BigEndian.Uint64(e.key), e, true)
+	case string(bucketMeta):
+		if string(e.key) == string(keyFormat) {
+			sv.format = string(e.value)
 		}
-	case string(bucketPages):
-		sv.record(string(e.key), 0, e, true)
+	case string(bucketPages), string(bucketSeen):
+		sv.older = true
+	case string(bucketRecords):
+		if !sv.recorded {
+			sv.recorded = true
+			sv.older = sv.older || len(e.value) == 0 || e.value[0] != s2Value
+		}
+		if len(e.key) == 8 {
+			sv.record(binary.BigEndian.Uint64(e.key), e, true)
+		}
 	case string(bucketURLs):
 		if len(e.value) == 8 {
 			sv.index[binary.BigEndian.Uint64(e.value)] = string(e.key)
@@ -255,34 +288,26 @@ func (sv *salvage) walked(path []string, e leafElem) {
 		}
 	case string(bucketSeenLog):
 		sv.marks(e.value)
-	case string(bucketSeen):
-		if len(e.key) == 8 {
-			sv.seen[binary.BigEndian.Uint64(e.key)] = struct{}{}
-		}
 	case string(bucketSeeds):
 		sv.seeds[string(e.key)] = struct{}{}
 	}
 }
 
-// record takes a stored record value; u is its URL when the key says it
-// (the old pages layout), seq its number otherwise.
+// record takes a stored record value, seq its number.
 //
 // The record's JSON is decoded whole (which checks it: a damaged byte can
 // leave a value that decompresses), once, and its links noted in linked.
-func (sv *salvage) record(u string, seq uint64, e leafElem, live bool) bool {
+func (sv *salvage) record(seq uint64, e leafElem, live bool) bool {
 	js, err := sv.reader.read(e.value)
 	head := &sv.head
 	head.URL, head.Depth, head.Links = "", 0, head.Links[:0]
 	if err == nil {
 		err = json.Unmarshal(js, head)
 	}
-	if err != nil || head.URL == "" || u != "" && head.URL != u {
+	if err != nil || head.URL == "" {
 		// Only the walk's: a free page found by the scan may be any old
-		// bytes. An old record's URL is its key; a record's, the index's.
-		switch {
-		case live && u != "":
-			sv.namedLost[u] = -1
-		case live:
+		// bytes. The index names the record's URL (see named).
+		if live {
 			sv.undecodable[seq] = struct{}{}
 		}
 		return false
@@ -370,9 +395,8 @@ func (sv *salvage) scan(reached []bool) {
 // place puts the entries of a leaf page found by the scan where their shape
 // says they belong, and returns how many it placed. The values of an
 // 8-byte key tell records (they decode), frontier entries (a depth and a
-// URL), visited marks (a multiple of 8 bytes, or empty in the old layout)
-// apart; a URL key is the URL index's (an 8-byte value), a seed's (empty)
-// or an old record's.
+// URL), visited marks (a multiple of 8 bytes) apart; a URL key is the URL
+// index's (an 8-byte value) or a seed's (empty).
 func (sv *salvage) place(leaves []leafElem) int {
 	placed, failed := 0, 0
 	for _, e := range leaves {
@@ -387,8 +411,6 @@ func (sv *salvage) place(leaves []leafElem) int {
 		}
 		k, v := e.key, e.value
 		switch {
-		case len(k) == 8 && len(v) == 0:
-			sv.seen[binary.BigEndian.Uint64(k)] = struct{}{}
 		case len(k) == 8 && isEntry(v):
 			depth, n := binary.Uvarint(v)
 			u := string(v[n:])
@@ -396,21 +418,16 @@ func (sv *salvage) place(leaves []leafElem) int {
 				sv.scanEntries[u] = Entry{URL: u, Host: hostName(u), Depth: int(depth), Seq: binary.BigEndian.Uint64(k)}
 			}
 		case len(k) == 8 && looksRecord(v):
-			if !sv.record("", binary.BigEndian.Uint64(k), e, false) {
+			if !sv.record(binary.BigEndian.Uint64(k), e, false) {
 				failed++
 				continue
 			}
-		case len(k) == 8 && len(v)%8 == 0:
+		case len(k) == 8 && len(v) > 0 && len(v)%8 == 0:
 			sv.marks(v)
 		case isURL(k) && len(v) == 0:
 			sv.scanSeeds[string(k)] = struct{}{}
 		case isURL(k) && len(v) == 8:
 			sv.scanIndex[binary.BigEndian.Uint64(v)] = string(k)
-		case isURL(k) && looksRecord(v):
-			if !sv.record(string(k), 0, e, false) {
-				failed++
-				continue
-			}
 		default:
 			continue
 		}
@@ -419,11 +436,8 @@ func (sv *salvage) place(leaves []leafElem) int {
 	return placed + failed
 }
 
-// looksRecord reports whether v starts as a stored record does: S2, zstd or
-// JSON.
-func looksRecord(v []byte) bool {
-	return len(v) > 0 && (v[0] == s2Value || v[0] == '{' || bytes.HasPrefix(v, []byte{0x28, 0xb5, 0x2f, 0xfd}))
-}
+// looksRecord reports whether v starts as a stored record does.
+func looksRecord(v []byte) bool { return len(v) > 0 && v[0] == s2Value }
 
 func isEntry(v []byte) bool {
 	_, n := binary.Uvarint(v)
@@ -700,6 +714,24 @@ func (s *Salvaged) ForEachPage(fn func(url string, raw []byte) error) (err error
 	return s.lostError()
 }
 
+// Path returns the file the salvage read.
+func (s *Salvaged) Path() string { return s.sv.path }
+
+// ForEachQueue calls fn with every host that has salvaged pending URLs and
+// how many it has, in host order; an error from fn stops the walk.
+func (s *Salvaged) ForEachQueue(fn func(host string, pending int) error) error {
+	hosts := map[string]int{}
+	for _, e := range s.sv.pending {
+		hosts[e.Host]++
+	}
+	for _, h := range slices.Sorted(maps.Keys(hosts)) {
+		if err := fn(h, hosts[h]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Salvaged) lostError() error {
 	if !s.sv.damaged() {
 		return nil
@@ -707,30 +739,11 @@ func (s *Salvaged) lostError() error {
 	return &UnreadableError{N: s.sv.lost(), First: fmt.Errorf("%s is damaged: %s", s.sv.path, s.sv.problem())}
 }
 
-// Summarize returns the summary of the salvaged records and frontier, as
-// Store.Summarize does, with an *UnreadableError when records were lost.
-func (s *Salvaged) Summarize(topHosts int) (*Summary, error) {
-	sm := newSummarizer()
-	err := s.ForEachPage(func(u string, js []byte) error { return sm.add(nil, []byte(u), js) })
-	if _, ok := errors.AsType[*UnreadableError](err); err != nil && !ok {
-		return nil, fmt.Errorf("stats of %s: %w", s.sv.path, err)
+// hostName returns the host[:port] of a stored URL, or the URL itself if it
+// does not parse.
+func hostName(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
 	}
-	hosts := map[string]int{}
-	for _, e := range s.sv.pending {
-		hosts[e.Host]++
-	}
-	for h, n := range hosts {
-		sm.pending(h, n)
-	}
-	sum := sm.finish(topHosts)
-	sum.Unreadable = s.sv.lost()
-	if err != nil {
-		return sum, fmt.Errorf("stats of %s: %w", s.sv.path, err)
-	}
-	return sum, nil
-}
-
-// ExportSalvaged is ExportSelected for a Salvaged.
-func ExportSalvaged(w io.Writer, s *Salvaged, f Format, sel *Selection) (int, error) {
-	return exportEach(w, s.ForEachPage, f, sel)
+	return u
 }

@@ -1,17 +1,20 @@
 // Package store owns the crawl database: a single bbolt file holding the
 // stored pages, the persisted frontier (per-host FIFO queues), the visited set
-// and the seeds, and every transaction that changes them.
+// and the seeds; every transaction that changes them; the encoding of its
+// records (a Page's JSON, S2-compressed); the reads of them, one
+// transaction's at a time (View, Snapshot); and the check of a file before
+// bbolt trusts it, and the salvage of a damaged one (Salvage, Repair).
+// Turning the records into output (JSON, WARC, stats) is package export's.
 //
 // The schema (all keys and values are bytes):
 //
+//	meta     "format" → the format's number, 1 (see format.go)
 //	records  seq (8 bytes, big endian) → Page as compressed JSON (the export schema; see records.go)
 //	urls     normalised URL → seq of its record (the newest version)
 //	versions normalised URL → seqs of its earlier records (see versions.go)
 //	digests  payload digest → the record that holds the payload (see versions.go)
-//	pages    normalised URL → Page (databases before records)
 //	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
 //	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)
-//	seen     fingerprint (8 bytes, big endian) → empty (databases before seenlog)
 //	seeds    seed URL → empty
 //	robots   origin → its last robots.txt answer (see robots.go)
 //
@@ -30,9 +33,9 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -43,12 +46,13 @@ import (
 )
 
 var (
-	bucketPages    = []byte("pages")
 	bucketFrontier = []byte("frontier")
-	bucketSeen     = []byte("seen")
 	bucketSeenLog  = []byte("seenlog")
 	bucketSeeds    = []byte("seeds")
 )
+
+// The buckets that every crawl database of this format has.
+var formatBuckets = [][]byte{bucketRecords, bucketURLs, bucketFrontier, bucketSeenLog, bucketSeeds}
 
 // Errors returned by Open.
 var (
@@ -168,8 +172,9 @@ func open(path string, opts *bolt.Options, allowEmpty bool) (*Store, error) {
 	return s, nil
 }
 
-// init checks that the database can be read safely and, if write, creates
-// the buckets of a new crawl database. bbolt reads pages through a
+// init checks that the database can be read safely and is of this format
+// (see format.go) and, if write, creates the buckets of a new crawl database
+// and stamps it with its format. bbolt reads pages through a
 // memory map and trusts the file: a page beyond the end of a truncated file
 // is a fatal fault, and a corrupt page a panic. So the file's size is checked
 // against the high-water mark in the meta page (read without touching any
@@ -198,17 +203,26 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		if err := renamedBucket(names); err != nil {
 			return err
 		}
-		if tx.Bucket(bucketPages) != nil {
+		if !slices.ContainsFunc(names, func(n string) bool { return knownBuckets[n] }) {
+			// A bbolt file of another program, or a crawl database that
+			// was never initialised (a crash while creating it leaves it
+			// empty).
+			if k, _ := tx.Cursor().First(); k != nil || !allowEmpty {
+				return ErrNotDatabase
+			}
 			return nil
 		}
-		// Every version of the crawl database has pages.
-		if slices.ContainsFunc(names, func(n string) bool { return knownBuckets[n] }) {
-			return fmt.Errorf("%w: the root has no bucket %q, but has %q", ErrDamaged, bucketPages, names)
+		version, err := formatOf(tx)
+		switch {
+		case err != nil:
+			return err
+		case version != formatVersion:
+			return &FormatError{Version: version}
 		}
-		// A bbolt file of another program, or a crawl database that was
-		// never initialised (a crash while creating it leaves it empty).
-		if k, _ := tx.Cursor().First(); k != nil || !allowEmpty {
-			return ErrNotDatabase
+		for _, name := range formatBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: the root has no bucket %q, but has %q", ErrDamaged, name, names)
+			}
 		}
 		return nil
 	})
@@ -216,10 +230,13 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPages, bucketRecords, bucketURLs, bucketFrontier, bucketSeen, bucketSeenLog, bucketSeeds, bucketRobots} {
+		for _, name := range slices.Concat(formatBuckets, [][]byte{bucketRobots}) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if m := tx.Bucket(bucketMeta); m == nil || m.Get(keyFormat) == nil {
+			return stamp(tx) // a new database, or one from before the numbers
 		}
 		return nil
 	})
@@ -299,6 +316,15 @@ type Page struct {
 	// HTTP is the exchange's status line and headers, kept with the body
 	// (crawl run --keep-body) so that a WARC export can rebuild it.
 	HTTP *HTTPExchange `json:"http,omitempty"`
+}
+
+// HTTPExchange is the part of an HTTP exchange that a WARC record needs
+// besides the body: the response's status line and headers and the headers
+// the crawler sent. Header keys are canonical; values keep their order.
+type HTTPExchange struct {
+	StatusLine    string      `json:"status_line"`              // "HTTP/1.1 200 OK"
+	Header        http.Header `json:"header"`                   // response headers
+	RequestHeader http.Header `json:"request_header,omitempty"` // request headers (User-Agent, Accept)
 }
 
 // Failed reports whether the record is an error: no response, or a status of
@@ -492,7 +518,7 @@ func (s *Store) Commit(b *Batch) error {
 func EncodePage(p *Page) ([]byte, error) {
 	buf := getBuf()
 	defer putBuf(buf)
-	js, err := appendPageJSON((*buf)[:0], p)
+	js, err := AppendPageJSON((*buf)[:0], p)
 	if err != nil {
 		return nil, err
 	}
@@ -570,20 +596,8 @@ func (s *Store) Queue(host string, after uint64, n int) ([]Entry, error) {
 func (s *Store) ForEachSeen(fn func(fp uint64)) error {
 	var fps []uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSeen).ForEach(func(k, _ []byte) error {
-			if len(k) == 8 {
-				fps = append(fps, binary.BigEndian.Uint64(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		log := tx.Bucket(bucketSeenLog)
-		if log == nil {
-			return nil // a database from before the log, opened read-only
-		}
 		n := 0
-		return log.ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketSeenLog).ForEach(func(_, v []byte) error {
 			for ; len(v) >= 8; v = v[8:] {
 				fps = append(fps, binary.BigEndian.Uint64(v))
 			}
@@ -631,13 +645,10 @@ func (s *Store) Counts() (Counts, error) {
 	var c Counts
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c.Pages = countPages(tx)
-		c.Seen = tx.Bucket(bucketSeen).Stats().KeyN
-		if log := tx.Bucket(bucketSeenLog); log != nil {
-			log.ForEach(func(_, v []byte) error {
-				c.Seen += len(v) / 8
-				return nil
-			})
-		}
+		tx.Bucket(bucketSeenLog).ForEach(func(_, v []byte) error {
+			c.Seen += len(v) / 8
+			return nil
+		})
 		c.LastSeq = tx.Bucket(bucketFrontier).Sequence()
 		return tx.Bucket(bucketFrontier).ForEachBucket(func(k []byte) error {
 			c.Pending += tx.Bucket(bucketFrontier).Bucket(k).Stats().KeyN
@@ -655,49 +666,25 @@ func (s *Store) Page(url string) (*Page, bool, error) {
 		if v == nil {
 			return nil
 		}
-		js, err := decodeValue(v, nil)
-		if err != nil {
+		var err error
+		if p, err = decodePage(v); err != nil {
 			return fmt.Errorf("page %s: %w", url, err)
 		}
-		p = new(Page)
-		return json.Unmarshal(js, p)
+		return nil
 	})
 	return p, p != nil, err
 }
 
-// ForEachPage calls fn with every stored record in URL order. The raw value is
-// the record's JSON encoding; it is only valid during the call. An error from
-// fn stops the walk and is returned.
-//
-// A record that cannot be read stops the walk with an error naming its URL;
-// on a store from KeepGoing it is skipped instead, and the walk, having
-// read all the others, returns an *UnreadableError counting them.
-func (s *Store) ForEachPage(fn func(url string, raw []byte) error) (err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.guard(&err)
-	var (
-		r   valueReader
-		bad UnreadableError
-	)
-	n := 0
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return forEachRecord(tx, func(k, v []byte) error {
-			if n++; n%dropReadEvery == 0 {
-				s.dropMapped(tx)
-			}
-			js, err := r.read(v)
-			if err != nil {
-				return s.unreadable(&bad, fmt.Errorf("page %s: %w", k, err))
-			}
-			return fn(string(k), js)
-		})
-	})
-	return bad.or(err)
+// ForEachPage calls fn with every stored record in URL order, in one read
+// transaction, as Snapshot.ForEachPage does.
+func (s *Store) ForEachPage(fn func(url string, raw []byte) error) error {
+	return s.View(func(v *Snapshot) error { return v.ForEachPage(fn) })
 }
 
-// KeepGoing returns a view of s whose reads of every record (ForEachPage,
-// Summarize, the exports) skip the records that cannot be read, count them,
-// and end with an *UnreadableError. Closing either closes both.
+// KeepGoing returns a view of s whose walks of the newest records
+// (ForEachPage, and so the exports and stats that use it) skip the records
+// that cannot be read, count them, and end with an *UnreadableError.
+// Closing either closes both.
 func (s *Store) KeepGoing() *Store {
 	c := *s
 	c.keepGoing = true
@@ -727,6 +714,9 @@ func (e *UnreadableError) Unwrap() error { return ErrDamaged }
 // keep-going store, counts it in bad and returns nil.
 func (s *Store) unreadable(bad *UnreadableError, err error) error {
 	if !s.keepGoing {
+		if errors.Is(err, ErrDamaged) {
+			return err
+		}
 		return fmt.Errorf("%w (%w)", err, ErrDamaged)
 	}
 	if bad.N++; bad.First == nil {

@@ -198,53 +198,8 @@ func TestOpenNotADatabase(t *testing.T) {
 	}
 }
 
-func TestExport(t *testing.T) {
-	s := openTemp(t)
-	b := Batch{Done: []Done{
-		{Entry: Entry{URL: "http://a.test/2"}, Page: &Page{URL: "http://a.test/2", Status: 200, Links: []string{"http://a.test/"}}},
-		{Entry: Entry{URL: "http://a.test/1"}, Page: &Page{URL: "http://a.test/1", Status: 404}},
-	}}
-	if err := s.Commit(&b); err != nil {
-		t.Fatal(err)
-	}
-	var lines bytes.Buffer
-	if n, err := Export(&lines, s, JSONLines); err != nil || n != 2 {
-		t.Fatalf("Export jsonl = %d, %v", n, err)
-	}
-	var urls []string
-	for _, line := range strings.Split(strings.TrimSuffix(lines.String(), "\n"), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
-		for _, f := range []string{"url", "final_url", "status", "content_type", "title", "text", "links", "depth", "fetched_at"} {
-			if _, ok := m[f]; !ok {
-				t.Errorf("line %q has no field %q", line, f)
-			}
-		}
-		urls = append(urls, m["url"].(string))
-	}
-	if strings.Join(urls, " ") != "http://a.test/1 http://a.test/2" {
-		t.Fatalf("export order %q, want URL order", urls)
-	}
-	for _, tc := range []struct {
-		name string
-		s    *Store
-		n    int
-	}{{"two pages", s, 2}, {"empty", openTemp(t), 0}} {
-		var arr bytes.Buffer
-		if _, err := Export(&arr, tc.s, JSONArray); err != nil {
-			t.Fatal(err)
-		}
-		var pages []Page
-		if err := json.Unmarshal(arr.Bytes(), &pages); err != nil || len(pages) != tc.n {
-			t.Fatalf("%s: JSON array %q: %d pages, %v", tc.name, arr.String(), len(pages), err)
-		}
-	}
-}
-
-// TestRecordsCompressed: records are stored compressed, and a database
-// holding plain JSON records (written before compression) reads the same.
+// TestRecordsCompressed: records are stored compressed, and read back as
+// they were.
 func TestRecordsCompressed(t *testing.T) {
 	s := openTemp(t)
 	p := &Page{URL: "http://a.test/", Status: 200, Text: strings.Repeat("words words words ", 500)}
@@ -265,14 +220,6 @@ func TestRecordsCompressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A plain JSON record, as older databases hold.
-	s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPages).Put([]byte("http://a.test/old"), []byte(`{"url":"http://a.test/old","status":404}`))
-	})
-	old, ok, err := s.Page("http://a.test/old")
-	if err != nil || !ok || old.Status != 404 {
-		t.Fatalf("plain JSON record: %+v, %v, %v", old, ok, err)
-	}
 	got, ok, err := s.Page(p.URL)
 	if err != nil || !ok || got.Text != p.Text || len(got.Links) != 30 {
 		t.Fatalf("compressed record read back as %+v, %v, %v", got, ok, err)
@@ -284,31 +231,16 @@ func TestRecordsCompressed(t *testing.T) {
 		raw = append(raw, string(js))
 		return nil
 	})
-	if n != 2 || !strings.HasPrefix(raw[0], `{"url":"http://a.test/"`) || raw[1] != `{"url":"http://a.test/old","status":404}` {
+	if n != 1 || raw[0] != string(js) {
 		t.Fatalf("ForEachPage gave %d records: %.80q", n, raw)
-	}
-	sum, err := s.Summarize(0)
-	if err != nil || sum.Pages != 2 || sum.Failed != 1 {
-		t.Fatalf("Summarize over mixed records: %+v, %v", sum, err)
 	}
 }
 
-// TestSeenLogAndOldSeen: the visited set is read from the log that commits
-// append to and from the bucket keyed by fingerprint that databases made
-// before the log hold: once each, in order.
-func TestSeenLogAndOldSeen(t *testing.T) {
+// TestSeenLog: the visited set is read from the log that commits append
+// to: once each, in order.
+func TestSeenLog(t *testing.T) {
 	s := openTemp(t)
-	if err := s.db.Update(func(tx *bolt.Tx) error { // as an older version wrote it
-		for _, fp := range []uint64{5, 1 << 63} {
-			if err := tx.Bucket(bucketSeen).Put(seqKey(fp), nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for _, seen := range [][]uint64{{9, 3}, {7, 5, 1}} {
+	for _, seen := range [][]uint64{{9, 3, 1 << 63}, {7, 5, 1, 3}} {
 		if err := s.Commit(&Batch{Seen: seen}); err != nil {
 			t.Fatal(err)
 		}
@@ -320,25 +252,16 @@ func TestSeenLogAndOldSeen(t *testing.T) {
 	if want := []uint64{1, 3, 5, 7, 9, 1 << 63}; !slices.Equal(got, want) {
 		t.Fatalf("ForEachSeen gave %v, want %v", got, want)
 	}
+	if c, err := s.Counts(); err != nil || c.Seen != 7 {
+		t.Fatalf("Counts.Seen = %d, %v; want 7 (marks, repeats included)", c.Seen, err)
+	}
 }
 
-// TestRecordsAndLegacyPages: records are appended and found through the URL
-// index; those of a database from before the index (in pages, keyed by
-// URL) are read alongside, in one URL order; a URL stored again has its
-// newest record read, and keeps the earlier one as a version, whichever
-// layout held it.
-func TestRecordsAndLegacyPages(t *testing.T) {
+// TestRecords: records are appended and found through the URL index, in
+// URL order; a URL stored again has its newest record read, and keeps the
+// earlier one as a version.
+func TestRecords(t *testing.T) {
 	s := openTemp(t)
-	if err := s.db.Update(func(tx *bolt.Tx) error { // as an older version wrote them
-		for _, u := range []string{"http://a.test/b", "http://a.test/d"} {
-			if err := tx.Bucket(bucketPages).Put([]byte(u), []byte(`{"url":"`+u+`","status":410}`)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 	store := func(u string, status int) {
 		t.Helper()
 		if err := s.Commit(&Batch{Done: []Done{{Entry: Entry{URL: u}, Page: &Page{URL: u, Status: status}}}}); err != nil {
@@ -348,7 +271,9 @@ func TestRecordsAndLegacyPages(t *testing.T) {
 	store("http://a.test/c", 200)
 	store("http://a.test/a", 200)
 	store("http://a.test/e", 200)
-	store("http://a.test/d", 201) // was in pages
+	store("http://a.test/d", 410)
+	store("http://a.test/b", 410)
+	store("http://a.test/d", 201) // stored again
 	store("http://a.test/e", 202) // stored again
 
 	var got []string
@@ -377,12 +302,12 @@ func TestRecordsAndLegacyPages(t *testing.T) {
 	if p, ok, err := s.Page("http://a.test/b"); err != nil || !ok || p.Status != 410 {
 		t.Fatalf("Page(b) = %+v, %v, %v", p, ok, err)
 	}
+	if _, ok, err := s.Page("http://a.test/none"); err != nil || ok {
+		t.Fatalf("Page(none) = %v, %v; want none", ok, err)
+	}
 	s.db.View(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bucketRecords).Stats().KeyN; n != 6 {
-			t.Errorf("%d records appended, want 6 (a, c, e, then d moved from pages, d and e again)", n)
-		}
-		if n := tx.Bucket(bucketPages).Stats().KeyN; n != 1 {
-			t.Errorf("%d records left in pages, want 1 (b)", n)
+		if n := tx.Bucket(bucketRecords).Stats().KeyN; n != 7 {
+			t.Errorf("%d records appended, want 7", n)
 		}
 		return nil
 	})
@@ -398,8 +323,5 @@ func TestRecordsAndLegacyPages(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("versions of %s: statuses %v, want %v", u, got, want)
 		}
-	}
-	if err := s.Check(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -146,54 +146,17 @@ func forEachVersion(tx *bolt.Tx, fn func(url, v []byte, newest bool) error) erro
 }
 
 // ForEachVersion calls fn with every stored record, earlier versions
-// included: in URL order, each URL's versions oldest first. raw is the
-// record's JSON, only valid during the call; an error from fn stops the walk.
+// included, in one read transaction, as Snapshot.ForEachVersion does.
 func (s *Store) ForEachVersion(fn func(url string, raw []byte) error) error {
-	var r valueReader
-	n := 0
-	return s.db.View(func(tx *bolt.Tx) error {
-		return forEachVersion(tx, func(k, v []byte, _ bool) error {
-			if n++; n%dropReadEvery == 0 {
-				s.dropMapped(tx)
-			}
-			js, err := r.read(v)
-			if err != nil {
-				return fmt.Errorf("page %s: %w", k, err)
-			}
-			return fn(string(k), js)
-		})
-	})
+	return s.View(func(v *Snapshot) error { return v.ForEachVersion(fn) })
 }
 
 // Versions returns every stored record of url, oldest first (none if it
 // has none).
-func (s *Store) Versions(url string) ([]*Page, error) {
-	var out []*Page
-	err := s.db.View(func(tx *bolt.Tx) error {
-		newest := getPage(tx, url)
-		if newest == nil {
-			return nil
-		}
-		var vals [][]byte
-		if records := tx.Bucket(bucketRecords); records != nil {
-			for _, seq := range history(tx, []byte(url)) {
-				if v := records.Get(seq); v != nil {
-					vals = append(vals, v)
-				}
-			}
-		}
-		for _, v := range append(vals, newest) {
-			js, err := decodeValue(v, nil)
-			if err != nil {
-				return fmt.Errorf("page %s: %w", url, err)
-			}
-			p := new(Page)
-			if err := json.Unmarshal(js, p); err != nil {
-				return fmt.Errorf("page %s: %w", url, err)
-			}
-			out = append(out, p)
-		}
-		return nil
+func (s *Store) Versions(url string) (out []*Page, err error) {
+	err = s.View(func(v *Snapshot) error {
+		out, err = v.Versions(url)
+		return err
 	})
 	return out, err
 }
@@ -253,23 +216,4 @@ func (s *Store) ForEachHistory(fn func(url string, vs []VersionInfo) error) erro
 			return fn(string(k), vs)
 		})
 	})
-}
-
-// allVersions returns the stored values of every version of url, newest
-// first.
-func allVersions(tx *bolt.Tx, url []byte) [][]byte {
-	newest := getPage(tx, string(url))
-	if newest == nil {
-		return nil
-	}
-	out := [][]byte{newest}
-	if records := tx.Bucket(bucketRecords); records != nil {
-		h := history(tx, url)
-		for i := len(h) - 1; i >= 0; i-- {
-			if v := records.Get(h[i]); v != nil {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
 }

@@ -78,39 +78,3 @@ func TestDuplicatesStoredOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-func TestNearClusters(t *testing.T) {
-	hashes := []uint64{
-		0x0123456789abcdef,
-		0x0123456789abcdef ^ 1<<3 ^ 1<<40 ^ 1<<63, // 3 bits from the first
-		0xfedcba9876543210,
-		0xfedcba9876543210 ^ 0xf, // 4 bits from the third: not within 3
-		0x0123456789abcdef,       // the first again
-		0x5555555555555555,
-	}
-	roots := nearClusters(hashes, 3)
-	if !(roots[0] == roots[1] && roots[0] == roots[4]) || roots[2] == roots[3] || roots[5] == roots[0] || roots[2] == roots[0] {
-		t.Errorf("clusters %v", roots)
-	}
-	nd, want := summarizeClusters(roots, 3)
-	if nd.Clusters != 1 || nd.Pages != 3 || len(nd.Top) != 1 || nd.Top[0].Size != 3 || len(want) != 3 {
-		t.Errorf("summary %+v, want %v", nd, want)
-	}
-	if roots := nearClusters(hashes, 4); roots[2] != roots[3] {
-		t.Errorf("within 4 bits: %v", roots)
-	}
-}
-
-func TestSURT(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"http://www.Example.com/Path?b=2&a=1", "com,example)/path?a=1&b=2"},
-		{"https://example.com", "com,example)/"},
-		{"http://example.com:80/", "com,example)/"},
-		{"http://127.0.1.1:8080/p/3", "1,1,0,127:8080)/p/3"},
-		{"https://sub.example.co.uk:443/a/", "uk,co,example,sub)/a/"},
-	} {
-		if got := SURT(c.in); got != c.want {
-			t.Errorf("SURT(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/politecrawl/crawl/crawler/crawltest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // crawled crawls web completely into a new database and returns its path.
@@ -150,6 +151,42 @@ func TestNotADatabase(t *testing.T) {
 				t.Errorf("server saw %d requests, want none", n)
 			}
 		})
+	}
+}
+
+// TestOtherFormat: a database of another format is refused by every
+// command with one line naming the file and both formats, and left as it
+// was.
+func TestOtherFormat(t *testing.T) {
+	web := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 5})
+	dir := t.TempDir()
+	db := crawled(t, web, dir)
+	bdb, err := bolt.Open(db, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("0")) }); err != nil {
+		t.Fatal(err)
+	}
+	bdb.Close()
+	before := readFile(t, db)
+	web.ResetLog()
+	const want = ": database format 0 (written by an older crawl); this crawl reads format 1"
+	for _, args := range [][]string{
+		{"run", "--db", db, "--rate", "0", writeSeeds(t, dir, web.Seeds())},
+		{"export", "--db", db},
+		{"export", "--db", db, "--keep-going"},
+		{"stats", "--db", db},
+		{"repair", "--db", db, "-o", filepath.Join(dir, "new.db")},
+	} {
+		code, _, errOut := run(t, args...)
+		wantOneLineError(t, strings.Join(args[:len(args)-1], " "), code, errOut, db+want)
+	}
+	if !bytes.Equal(readFile(t, db), before) {
+		t.Errorf("the database changed")
+	}
+	if n := len(web.Log()); n != 0 {
+		t.Errorf("server saw %d requests, want none", n)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -33,16 +34,16 @@ type exportOptions struct {
 	extract      extractOptions // --extract, --extract-url, --config's [[extract]] tables
 }
 
-// write runs export into -o FILE or standard output. An export that skipped
+// write runs an export into -o FILE or standard output. An export that skipped
 // unreadable records (--keep-going) is complete without them: it is kept,
 // and the error that counts them returned.
-func (o *exportOptions) write(cmd *cobra.Command, export func(io.Writer) error) error {
+func (o *exportOptions) write(cmd *cobra.Command, run func(io.Writer) error) error {
 	if o.out == "" || o.out == "-" {
-		return export(cmd.OutOrStdout())
+		return run(cmd.OutOrStdout())
 	}
 	var skipped error
 	err := writeAtomically(o.out, func(w io.Writer) error {
-		err := export(w)
+		err := run(w)
 		if _, ok := errors.AsType[*store.UnreadableError](err); ok {
 			skipped, err = err, nil
 		}
@@ -55,24 +56,24 @@ func (o *exportOptions) write(cmd *cobra.Command, export func(io.Writer) error) 
 }
 
 // exportSalvaged exports the records that a salvage of db could read.
-func (o *exportOptions) exportSalvaged(cmd *cobra.Command, db string, f store.Format, sel *store.Selection) error {
+func (o *exportOptions) exportSalvaged(cmd *cobra.Command, db string, f export.Format, sel *export.Selection) error {
 	sv, err := store.Salvage(db, crawler.Fingerprint)
 	if err != nil {
 		return err
 	}
 	defer sv.Close()
 	return damagedHint(db, o.write(cmd, func(w io.Writer) error {
-		_, err := store.ExportSalvaged(w, sv, f, sel)
+		_, err := export.ExportSalvaged(w, sv, f, sel)
 		return err
 	}), false)
 }
 
 // selection builds the store's selection from the filter and field flags.
-func (o *exportOptions) selection() (*store.Selection, error) {
-	sel := &store.Selection{Hosts: o.hosts, ContentTypes: o.contentTypes, SkipNoIndex: o.skipNoIndex}
+func (o *exportOptions) selection() (*export.Selection, error) {
+	sel := &export.Selection{Hosts: o.hosts, ContentTypes: o.contentTypes, SkipNoIndex: o.skipNoIndex}
 	for _, arg := range o.status {
 		for s := range strings.SplitSeq(arg, ",") {
-			m, err := store.ParseStatus(s)
+			m, err := export.ParseStatus(s)
 			if err != nil {
 				return nil, usageError{fmt.Errorf("--status: %w", err)}
 			}
@@ -93,7 +94,7 @@ func (o *exportOptions) selection() (*store.Selection, error) {
 	}
 	if o.mainText && !slices.Contains(sel.Fields, "main_text") {
 		if len(sel.Fields) == 0 {
-			sel.Fields = store.FieldNames()
+			sel.Fields = export.FieldNames()
 		}
 		sel.Fields = append(sel.Fields, "main_text")
 	}
@@ -115,7 +116,7 @@ func computedFields() map[string]func(*store.Page) any {
 // kept (crawl run --keep-body), else the stored visible text.
 func mainText(p *store.Page) any {
 	if len(p.Body) > 0 && (p.ContentType == "text/html" || p.ContentType == "application/xhtml+xml") {
-		if text, ok := crawler.MainText(p.Body, p.FinalURL); ok {
+		if text, ok := export.MainText(p.Body, p.FinalURL); ok {
 			return text
 		}
 	}
@@ -180,7 +181,7 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
   crawl export --db crawl.db --versions all --fields url,fetched_at,digest,not_modified`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := store.ParseFormat(o.format)
+			f, err := export.ParseFormat(o.format)
 			if err != nil {
 				return usageError{fmt.Errorf("--format: %w", err)}
 			}
@@ -200,27 +201,27 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 				return usageError{fmt.Errorf("--versions %q: want newest or all", o.versions)}
 			}
 			switch {
-			case f == store.CDXJ && o.warc == "":
+			case f == export.CDXJ && o.warc == "":
 				return usageError{errors.New("--format cdxj: name the WARC file to index with --warc FILE (written by --format warc)")}
-			case f != store.CDXJ && o.warc != "":
+			case f != export.CDXJ && o.warc != "":
 				return usageError{errors.New("--warc: only with --format cdxj")}
-			case f == store.WACZ && (o.out == "" || o.out == "-"):
+			case f == export.WACZ && (o.out == "" || o.out == "-"):
 				return usageError{errors.New("--format wacz: give the file to write with -o FILE.wacz")}
 			}
-			if f == store.CDXJ {
+			if f == export.CDXJ {
 				return o.write(cmd, func(w io.Writer) error { return exportCDXJ(w, o.warc, cmd.ErrOrStderr()) })
 			}
 			x, err := o.extraction(sel)
 			if err != nil {
 				return err
 			}
-			if x != nil && (f == store.WARC || f == store.WACZ) {
+			if x != nil && (f == export.WARC || f == export.WACZ) {
 				return usageError{errExtractWARC}
 			}
 			var stores []*store.Store
 			for _, db := range o.dbs {
 				st, err := store.Open(db, &store.Options{ReadOnly: true})
-				if err != nil && o.keepGoing && f != store.WARC && f != store.WACZ && !all && errors.Is(err, store.ErrDamaged) {
+				if err != nil && o.keepGoing && f != export.WARC && f != export.WACZ && !all && errors.Is(err, store.ErrDamaged) {
 					// bbolt cannot read this file: read what the salvage can.
 					fmt.Fprintf(cmd.ErrOrStderr(), "crawl: %v; exporting what can be read\n", err)
 					return o.exportSalvaged(cmd, db, f, sel)
@@ -235,39 +236,39 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 				stores = append(stores, st)
 			}
 			st := stores[0]
-			export := func(w io.Writer) error {
+			run := func(w io.Writer) error {
 				if all {
-					_, err := store.ExportAllVersions(w, st, f, sel)
+					_, err := export.ExportAllVersions(w, st, f, sel)
 					return err
 				}
-				_, err := store.ExportSelected(w, st, f, sel)
+				_, err := export.ExportSelected(w, st, f, sel)
 				return err
 			}
 			if len(stores) > 1 {
-				if f == store.WARC || f == store.WACZ {
+				if f == export.WARC || f == export.WACZ {
 					return usageError{fmt.Errorf("--format %s: one --db at a time", f)}
 				}
 				if all {
 					return usageError{errors.New("--versions all: one --db at a time")}
 				}
-				export = func(w io.Writer) error {
-					_, err := store.ExportMerged(w, stores, f, sel)
+				run = func(w io.Writer) error {
+					_, err := export.ExportMerged(w, stores, f, sel)
 					return err
 				}
 			}
-			if f == store.WARC || f == store.WACZ {
+			if f == export.WARC || f == export.WACZ {
 				if len(sel.Fields) > 0 {
 					return usageError{fmt.Errorf("--fields and --main-text: not with --format %s (records are written whole)", f)}
 				}
-				export = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
+				run = func(w io.Writer) error { return exportWARC(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
 			}
-			if f == store.WACZ {
-				export = func(w io.Writer) error { return exportWACZ(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
+			if f == export.WACZ {
+				run = func(w io.Writer) error { return exportWACZ(w, st, sel, o.out, all, cmd.ErrOrStderr()) }
 			}
 			if x != nil {
 				defer x.report(cmd.ErrOrStderr())
 			}
-			return damagedHint(st.Path(), o.write(cmd, export), !o.keepGoing)
+			return damagedHint(st.Path(), o.write(cmd, run), !o.keepGoing)
 		},
 	}
 	fl := cmd.Flags()
@@ -291,8 +292,8 @@ them. crawl repair --db FILE -o NEW.db salvages the database itself.`,
 
 // exportWARC writes the selected pages as WARC records to w, gzipped unless
 // out ends in ".warc", and says on stderr what it wrote and skipped.
-func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, all bool, stderr io.Writer) error {
-	opts := &store.WARCOptions{
+func exportWARC(w io.Writer, st *store.Store, sel *export.Selection, out string, all bool, stderr io.Writer) error {
+	opts := &export.WARCOptions{
 		Software:    "politecrawl/" + versionString(),
 		NoGzip:      strings.HasSuffix(out, ".warc"),
 		AllVersions: all,
@@ -300,7 +301,7 @@ func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 	if out != "" && out != "-" {
 		opts.Filename = filepath.Base(out)
 	}
-	res, err := store.ExportWARC(w, st, sel, opts)
+	res, err := export.ExportWARC(w, st, sel, opts)
 	if _, skipped := errors.AsType[*store.UnreadableError](err); err != nil && !skipped {
 		return err
 	}
@@ -309,7 +310,7 @@ func exportWARC(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 }
 
 // warcSummary says what a WARC export wrote and skipped.
-func warcSummary(res store.WARCResult) string {
+func warcSummary(res export.WARCResult) string {
 	s := fmt.Sprintf("%d pages as WARC request/response records", res.Pages)
 	if res.Revisits > 0 || res.Originals > 0 {
 		s += fmt.Sprintf(", %d as revisit records", res.Revisits)
@@ -328,8 +329,8 @@ func warcSummary(res store.WARCResult) string {
 
 // exportWACZ writes the selected pages as a WACZ file to w and says on
 // stderr what it holds.
-func exportWACZ(w io.Writer, st *store.Store, sel *store.Selection, out string, all bool, stderr io.Writer) error {
-	res, err := store.ExportWACZ(w, st, sel, &store.WACZOptions{
+func exportWACZ(w io.Writer, st *store.Store, sel *export.Selection, out string, all bool, stderr io.Writer) error {
+	res, err := export.ExportWACZ(w, st, sel, &export.WACZOptions{
 		Software:    "politecrawl/" + versionString(),
 		Title:       "crawl of " + filepath.Base(st.Path()),
 		AllVersions: all,
@@ -348,11 +349,11 @@ func exportWACZ(w io.Writer, st *store.Store, sel *store.Selection, out string, 
 
 // exportCDXJ writes the CDXJ index of the WARC file warc to w.
 func exportCDXJ(w io.Writer, warc string, stderr io.Writer) error {
-	lines, err := store.IndexWARC(warc, filepath.Base(warc))
+	lines, err := export.IndexWARC(warc, filepath.Base(warc))
 	if err != nil {
 		return fmt.Errorf("--warc %s: %w", warc, err)
 	}
-	if err := store.WriteCDXJ(w, lines); err != nil {
+	if err := export.WriteCDXJ(w, lines); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "crawl: indexed %d records of %s\n", len(lines), warc)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -177,7 +178,7 @@ type exportExtraction struct {
 	refused int // bodies x/net/html refuses (nested deeper than 512)
 }
 
-// rewrite is a store.Selection's Rewrite: a 2xx HTML record with a body
+// rewrite is a export.Selection's Rewrite: a 2xx HTML record with a body
 // gets the fields the rules give (none if no rule applies to it), in
 // place of those stored.
 func (x *exportExtraction) rewrite(p *store.Page) error {
@@ -221,7 +222,7 @@ var errExtractWARC = errors.New("--extract: not with --format warc (WARC records
 // extraction sets up crawl export's --extract: the fields of the records
 // written are computed from their kept bodies. It returns nil when there
 // are no rules.
-func (o *exportOptions) extraction(sel *store.Selection) (*exportExtraction, error) {
+func (o *exportOptions) extraction(sel *export.Selection) (*exportExtraction, error) {
 	tables, err := readExtractTables(o.extract.file)
 	if err != nil {
 		return nil, err

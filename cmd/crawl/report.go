@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -51,7 +52,11 @@ func (r *runReport) page(p *store.Page) {
 		if msg == "" {
 			msg = why
 		}
-		r.log.Debug("failed", "url", p.URL, "status", p.Status, "err", msg)
+		args := []any{"url", p.URL, "status", p.Status, "err", msg}
+		if p.Attempts > 1 {
+			args = append(args, "attempts", p.Attempts)
+		}
+		r.log.Debug("failed", args...)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -74,7 +79,7 @@ func (r *runReport) page(p *store.Page) {
 // reason is a failed record's short reason, as crawl stats groups them,
 // saying when it is robots.txt that could not be had.
 func reason(p *store.Page) string {
-	why := store.ErrorReason(p.URL, p.Status, p.Error)
+	why := export.ErrorReason(p.URL, p.Status, p.Error)
 	if strings.HasPrefix(p.Error, "robots.txt unavailable") && !strings.HasPrefix(why, "robots.txt") {
 		why = "robots.txt unavailable (" + why + ")"
 	}
@@ -90,14 +95,14 @@ func (r *runReport) noneSucceeded() bool {
 
 // topReasons returns the n most frequent error reasons, most first, and
 // how many other reasons there were.
-func (r *runReport) topReasons(n int) (top []store.Count, more int) {
+func (r *runReport) topReasons(n int) (top []export.Count, more int) {
 	r.mu.Lock()
-	all := make([]store.Count, 0, len(r.reasons))
+	all := make([]export.Count, 0, len(r.reasons))
 	for k, v := range r.reasons {
-		all = append(all, store.Count{Key: k, N: v})
+		all = append(all, export.Count{Key: k, N: v})
 	}
 	r.mu.Unlock()
-	slices.SortFunc(all, func(a, b store.Count) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Key, b.Key)) })
+	slices.SortFunc(all, func(a, b export.Count) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Key, b.Key)) })
 	if len(all) > n {
 		return all[:n], len(all) - n
 	}

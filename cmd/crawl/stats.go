@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -74,14 +75,14 @@ it (exit 1); --keep-going summarises the others, counts the unreadable ones
 	cmd.Flags().StringVar(&db, "db", "crawl.db", "database `FILE` to read")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of text")
 	cmd.Flags().IntVar(&top, "top", 10, "list the `N` hosts with most records")
-	cmd.Flags().IntVar(&near, "near", store.DefaultNearDistance, "count pages whose SimHashes differ in at most `BITS` bits as near-duplicates")
+	cmd.Flags().IntVar(&near, "near", export.DefaultNearDistance, "count pages whose SimHashes differ in at most `BITS` bits as near-duplicates")
 	return cmd
 }
 
 // summarize returns the summary of db. With keepGoing, records that cannot
 // be read are skipped (and a database too damaged for bbolt read page by
 // page): the summary of the others comes with an error that counts them.
-func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*store.Summary, error) {
+func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*export.Summary, error) {
 	st, err := store.Open(db, &store.Options{ReadOnly: true})
 	if err != nil && keepGoing && errors.Is(err, store.ErrDamaged) {
 		fmt.Fprintf(stderr, "crawl: %v; summarising what can be read\n", err)
@@ -90,7 +91,7 @@ func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*sto
 			return nil, err
 		}
 		defer sv.Close()
-		return sv.Summarize(top)
+		return export.SummarizeSalvaged(sv, top)
 	}
 	if err != nil {
 		return nil, err
@@ -99,11 +100,11 @@ func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*sto
 	if keepGoing {
 		st = st.KeepGoing()
 	}
-	return st.SummarizeNear(top, near)
+	return export.SummarizeNear(st, top, near)
 }
 
 // writeStats prints a summary as aligned text sections.
-func writeStats(w io.Writer, s *store.Summary) error {
+func writeStats(w io.Writer, s *export.Summary) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "pages\t%d (%d failed, %d skipped, %d truncated)\n", s.Pages, s.Failed, s.Skipped, s.Truncated)
@@ -117,7 +118,7 @@ func writeStats(w io.Writer, s *store.Summary) error {
 		fmt.Fprintf(tw, "unreadable\t%s\n", plural(s.Unreadable, "record"))
 	}
 	tw.Flush()
-	section := func(title string, rows []store.Count) {
+	section := func(title string, rows []export.Count) {
 		if len(rows) == 0 {
 			return
 		}
@@ -137,14 +138,14 @@ func writeStats(w io.Writer, s *store.Summary) error {
 		tw.Flush()
 	}
 	section("errors", s.Errors)
-	depth := make([]store.Count, len(s.Depth))
+	depth := make([]export.Count, len(s.Depth))
 	for i, d := range s.Depth {
-		depth[i] = store.Count{Key: "depth " + d.Key, N: d.N}
+		depth[i] = export.Count{Key: "depth " + d.Key, N: d.N}
 	}
 	section("depth", depth)
 	section("cut by limits (links)", s.Limits)
 	if r := s.Recrawl; r != nil {
-		section("recrawl (each URL's newest fetch against the one before)", []store.Count{
+		section("recrawl (each URL's newest fetch against the one before)", []export.Count{
 			{Key: "urls fetched again", N: r.URLs}, {Key: "changed", N: r.Changed}, {Key: "unchanged", N: r.Unchanged},
 			{Key: "not modified (304)", N: r.NotModified}, {Key: "failed", N: r.Failed},
 			{Key: "earlier versions kept", N: s.Versions}})

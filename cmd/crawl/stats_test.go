@@ -6,19 +6,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
 )
 
 // summary returns the summary of d with host addresses anonymised and times
 // dropped, so that it is the same on every run.
-func (d *testDB) summary(t *testing.T) *store.Summary {
+func (d *testDB) summary(t *testing.T) *export.Summary {
 	t.Helper()
 	st, err := store.Open(d.path, &store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sum, err := st.Summarize(10)
+	sum, err := export.Summarize(st, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestStatsCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("crawl stats --json: exit %d, stderr %q", code, errOut)
 	}
-	var got store.Summary
+	var got export.Summary
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("stats --json: %v\n%s", err, out)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/politecrawl/crawl/crawler"
-	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/export"
 )
 
 // statusPage serves the crawl's live status at --metrics-addr /: a plain
@@ -31,7 +31,7 @@ type statusData struct {
 	Bytes, Elapsed, Now string
 	Busiest             []hostCount
 	Held                []heldRow
-	Reasons             []store.Count
+	Reasons             []export.Count
 	MoreReasons         int
 }
 

@@ -1,8 +1,10 @@
-package store
+package export
 
 import (
 	"bytes"
 	"testing"
+
+	"github.com/politecrawl/crawl/store"
 )
 
 func TestParseStatus(t *testing.T) {
@@ -26,26 +28,8 @@ func TestParseStatus(t *testing.T) {
 	}
 }
 
-func TestErrorReason(t *testing.T) {
-	const u = "http://127.0.0.1:9/x"
-	for _, tc := range []struct {
-		status int
-		err    string
-		want   string
-	}{
-		{404, "", "HTTP 404 Not Found"},
-		{0, "fetch " + u + ": dial tcp 127.0.0.1:9: connect: connection refused", "connection refused"},
-		{0, "fetch " + u + ": too many redirects (10)", "too many redirects (10)"},
-		{0, "context deadline exceeded", "context deadline exceeded"},
-	} {
-		if got := ErrorReason(u, tc.status, tc.err); got != tc.want {
-			t.Errorf("ErrorReason(%d, %q) = %q, want %q", tc.status, tc.err, got, tc.want)
-		}
-	}
-}
-
 func TestSelectionCheck(t *testing.T) {
-	sel := &Selection{Fields: []string{"url", "http", "main_text"}, Computed: map[string]func(*Page) any{"main_text": nil}}
+	sel := &Selection{Fields: []string{"url", "http", "main_text"}, Computed: map[string]func(*store.Page) any{"main_text": nil}}
 	if err := sel.Check(); err != nil {
 		t.Errorf("Check: %v", err)
 	}
@@ -93,7 +77,7 @@ func TestSelectionRewrite(t *testing.T) {
 		}
 		return nil
 	}
-	rewrite := func(p *Page) error {
+	rewrite := func(p *store.Page) error {
 		if len(p.Body) > 0 {
 			p.Fields = map[string]any{"h1": string(p.Body)}
 		}

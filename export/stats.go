@@ -1,27 +1,27 @@
-package store
+package export
 
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/politecrawl/crawl/store"
 )
 
 // Summary describes a crawl database: what `crawl stats` prints. Every list
 // is in a stable order, so two summaries of the same data render alike.
 type Summary struct {
 	Pages      int        `json:"pages"`       // records stored, errors included
-	Failed     int        `json:"failed"`      // records that are errors (see Page.Failed)
+	Failed     int        `json:"failed"`      // records that are errors (see store.Page.Failed)
 	Skipped    int        `json:"skipped"`     // records skipped on purpose (robots.txt, no /sitemap.xml)
 	Bytes      int64      `json:"bytes"`       // body bytes fetched, summed over records
 	Truncated  int        `json:"truncated"`   // records whose body was cut at the size cap
@@ -72,7 +72,7 @@ type HostCount struct {
 	Pending int    `json:"pending"`
 }
 
-// summaryPage is the part of a Page that Summarize reads; decoding into it
+// summaryPage is the part of a store.Page that Summarize reads; decoding into it
 // skips the text, links and body without allocating them.
 type summaryPage struct {
 	URL         string         `json:"url"`
@@ -87,7 +87,7 @@ type summaryPage struct {
 	LinksCut    int            `json:"links_cut"`
 	NotFollowed map[string]int `json:"not_followed"`
 	Digest      string         `json:"digest"`
-	DuplicateOf *Ref           `json:"duplicate_of"`
+	DuplicateOf *store.Ref     `json:"duplicate_of"`
 	NotModified bool           `json:"not_modified"`
 	SimHash     string         `json:"simhash"`
 }
@@ -99,38 +99,28 @@ const DefaultNearDistance = 3
 // Summarize reads the whole database in one read transaction and returns its
 // summary with at most topHosts hosts in TopHosts (0: none, negative: all).
 // Memory grows with the number of hosts, content types, error reasons and
-// depths, not with the number of pages. On a store from KeepGoing, records
-// that cannot be read are counted in Unreadable, and the summary of the
-// others comes with an *UnreadableError.
-func (s *Store) Summarize(topHosts int) (*Summary, error) {
-	return s.SummarizeNear(topHosts, DefaultNearDistance)
+// depths, not with the number of pages. On a store from Store.KeepGoing,
+// records that cannot be read are counted in Unreadable, and the summary of
+// the others comes with a *store.UnreadableError.
+func Summarize(s *store.Store, topHosts int) (*Summary, error) {
+	return SummarizeNear(s, topHosts, DefaultNearDistance)
 }
 
 // SummarizeNear is Summarize with near-duplicates within near bits (0:
 // identical SimHashes only). It keeps 12 bytes for each page with a
 // SimHash.
-func (s *Store) SummarizeNear(topHosts, near int) (sum *Summary, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.guard(&err)
+func SummarizeNear(s *store.Store, topHosts, near int) (*Summary, error) {
 	sm := newSummarizer()
-	var bad UnreadableError
-	err = s.db.View(func(tx *bolt.Tx) error {
-		var r valueReader
-		n := 0
-		err := forEachRecord(tx, func(k, v []byte) error {
-			if n++; n%dropReadEvery == 0 {
-				s.dropMapped(tx)
-			}
-			js, err := r.read(v)
-			if err == nil {
-				err = sm.add(tx, k, js)
-			}
-			if err != nil {
-				return s.unreadable(&bad, fmt.Errorf("page %s: %w", k, err))
+	var unread *store.UnreadableError
+	err := s.View(func(v *store.Snapshot) error {
+		err := v.ForEachPage(func(u string, js []byte) error {
+			if err := sm.add(v, u, js); err != nil {
+				return fmt.Errorf("%w (%w)", err, store.ErrDamaged) // unreadable (see ForEachPage)
 			}
 			return nil
 		})
-		if err != nil {
+		var skipped bool
+		if unread, skipped = errors.AsType[*store.UnreadableError](err); err != nil && !skipped {
 			return err
 		}
 		if len(sm.hashes) > 1 {
@@ -140,11 +130,7 @@ func (s *Store) SummarizeNear(topHosts, near int) (sum *Summary, err error) {
 				// A second walk names the first pages of the largest
 				// clusters: the pages with a SimHash, in the same order.
 				i := 0
-				err := forEachRecord(tx, func(k, v []byte) error {
-					js, err := r.read(v)
-					if err != nil {
-						return nil // counted unreadable by the first walk
-					}
+				err := v.ForEachPage(func(u string, js []byte) error {
 					var sp struct {
 						SimHash string `json:"simhash"`
 					}
@@ -153,29 +139,50 @@ func (s *Store) SummarizeNear(topHosts, near int) (sum *Summary, err error) {
 						return nil
 					}
 					if j, ok := want[i]; ok {
-						nd.Top[j].URLs = append(nd.Top[j].URLs, string(k))
+						nd.Top[j].URLs = append(nd.Top[j].URLs, u)
 					}
 					i++
 					return nil
 				})
-				if err != nil {
-					return err
+				if _, skipped := errors.AsType[*store.UnreadableError](err); err != nil && !skipped {
+					return err // the unreadable ones were counted by the first walk
 				}
 			}
 		}
-		front := tx.Bucket(bucketFrontier)
-		return front.ForEachBucket(func(k []byte) error {
-			sm.pending(string(k), front.Bucket(k).Stats().KeyN)
+		return v.ForEachQueue(func(host string, n int) error {
+			sm.pending(host, n)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("stats of %s: %w", s.path, err)
+		return nil, fmt.Errorf("stats of %s: %w", s.Path(), err)
 	}
-	sum = sm.finish(topHosts)
-	sum.Unreadable = bad.N
-	if err := bad.or(nil); err != nil {
-		return sum, fmt.Errorf("stats of %s: %w", s.path, err)
+	sum := sm.finish(topHosts)
+	if unread != nil {
+		sum.Unreadable = unread.N
+		return sum, fmt.Errorf("stats of %s: %w", s.Path(), unread)
+	}
+	return sum, nil
+}
+
+// SummarizeSalvaged returns the summary of the records and frontier that
+// a salvage read, as Summarize does, with a *store.UnreadableError when
+// records were lost.
+func SummarizeSalvaged(s *store.Salvaged, topHosts int) (*Summary, error) {
+	sm := newSummarizer()
+	err := s.ForEachPage(func(u string, js []byte) error { return sm.add(nil, u, js) })
+	unread, skipped := errors.AsType[*store.UnreadableError](err)
+	if err != nil && !skipped {
+		return nil, fmt.Errorf("stats of %s: %w", s.Path(), err)
+	}
+	s.ForEachQueue(func(host string, n int) error {
+		sm.pending(host, n)
+		return nil
+	})
+	sum := sm.finish(topHosts)
+	if unread != nil {
+		sum.Unreadable = unread.N
+		return sum, fmt.Errorf("stats of %s: %w", s.Path(), unread)
 	}
 	return sum, nil
 }
@@ -209,9 +216,9 @@ func (sm *summarizer) host(name string) *HostCount {
 	return h
 }
 
-// add counts the record of URL k, whose JSON is js; with tx, the URL's
+// add counts the record of URL k, whose JSON is js; with v, the URL's
 // earlier versions too.
-func (sm *summarizer) add(tx *bolt.Tx, k, js []byte) error {
+func (sm *summarizer) add(v *store.Snapshot, k string, js []byte) error {
 	sum := &sm.sum
 	var p summaryPage
 	if err := json.Unmarshal(js, &p); err != nil {
@@ -225,8 +232,8 @@ func (sm *summarizer) add(tx *bolt.Tx, k, js []byte) error {
 	if h, ok := parseSimHash(p.SimHash); ok && h != 0 {
 		sm.hashes = append(sm.hashes, h)
 	}
-	if tx != nil {
-		sm.versions(tx, k, &p)
+	if v != nil {
+		sm.versions(v, k, &p)
 	}
 	if p.LinksCut > 0 {
 		sm.limits["max-links"] += p.LinksCut
@@ -256,9 +263,9 @@ func (sm *summarizer) add(tx *bolt.Tx, k, js []byte) error {
 		sm.types[ct]++
 	}
 	sm.depths[p.Depth]++
-	h := sm.host(hostName(string(k)))
+	h := sm.host(hostName(k))
 	h.Pages++
-	pg := Page{Status: p.Status, Error: p.Error, Skipped: p.Skipped}
+	pg := store.Page{Status: p.Status, Error: p.Error, Skipped: p.Skipped}
 	if p.Skipped {
 		sum.Skipped++
 	}
@@ -272,21 +279,19 @@ func (sm *summarizer) add(tx *bolt.Tx, k, js []byte) error {
 
 // versions counts the earlier versions of URL k, whose newest record is p,
 // and what the newest fetch found compared with the one before.
-func (sm *summarizer) versions(tx *bolt.Tx, k []byte, p *summaryPage) {
-	hs := history(tx, k)
-	if len(hs) == 0 {
+func (sm *summarizer) versions(v *store.Snapshot, k string, p *summaryPage) {
+	n, last := v.Earlier(k)
+	if n == 0 {
 		return
 	}
 	rc := &sm.recrawl
-	sm.sum.Versions += len(hs)
+	sm.sum.Versions += n
 	rc.URLs++
 	var prev struct {
 		Digest string `json:"digest"`
 	}
-	if pv := tx.Bucket(bucketRecords).Get(hs[len(hs)-1]); pv != nil {
-		if js, err := decodeValue(pv, nil); err == nil {
-			json.Unmarshal(js, &prev)
-		}
+	if last != nil {
+		json.Unmarshal(last, &prev)
 	}
 	switch {
 	case p.NotModified:
@@ -379,8 +384,9 @@ func ErrorReason(pageURL string, status int, errMsg string) string {
 	return msg
 }
 
-// attemptsNote is the " (after N attempts)" the crawler adds to errors of
-// retried URLs.
+// attemptsNote is the " (after N attempts)" that earlier crawls wrote at the
+// end of a retried URL's error, besides Page.Attempts: the records of the
+// databases they wrote still carry it, and group with the plain error.
 var attemptsNote = regexp.MustCompile(` \(after \d+ attempts\)$`)
 
 // hostName returns the host[:port] of a stored URL, or the URL itself if it

@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"archive/zip"
@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/politecrawl/crawl/store"
 )
 
 // WACZOptions configures ExportWACZ. The zero value writes each URL's
@@ -48,7 +50,7 @@ type WACZResult struct {
 //	datapackage-digest.json  the sha256 of datapackage.json
 //
 // The WARC is written to a temporary file first: its index needs it whole.
-func ExportWACZ(w io.Writer, s *Store, sel *Selection, opts *WACZOptions) (WACZResult, error) {
+func ExportWACZ(w io.Writer, s *store.Store, sel *Selection, opts *WACZOptions) (WACZResult, error) {
 	var o WACZOptions
 	if opts != nil {
 		o = *opts
@@ -67,7 +69,7 @@ func ExportWACZ(w io.Writer, s *Store, sel *Selection, opts *WACZOptions) (WACZR
 	var mainDate time.Time
 	var mainSeed bool
 	wopts := &WARCOptions{Software: o.Software, Filename: "data.warc.gz", AllVersions: o.AllVersions,
-		page: func(p *Page) {
+		page: func(p *store.Page) {
 			if p.Status < 200 || p.Status > 299 || (p.ContentType != "text/html" && p.ContentType != "application/xhtml+xml") {
 				return
 			}
@@ -163,7 +165,7 @@ func ExportWACZ(w io.Writer, s *Store, sel *Selection, opts *WACZOptions) (WACZR
 func sha256Of(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
 
 // warcTargetOf returns the URL a page's WARC records name.
-func warcTargetOf(p *Page) string {
+func warcTargetOf(p *store.Page) string {
 	if p.FinalURL != "" {
 		return p.FinalURL
 	}

@@ -1,4 +1,4 @@
-package store_test
+package export_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -38,7 +39,7 @@ func TestExportMerged(t *testing.T) {
 		stores = append(stores, st)
 	}
 	var out bytes.Buffer
-	n, err := store.ExportMerged(&out, stores, store.JSONLines, nil)
+	n, err := export.ExportMerged(&out, stores, export.JSONLines, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"bufio"

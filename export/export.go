@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/politecrawl/crawl/store"
 )
 
 // Format is an export format.
@@ -32,20 +34,20 @@ func ParseFormat(s string) (Format, error) {
 // Export writes every stored page to w in format f, in URL order, and returns
 // how many it wrote. Records are streamed from one read transaction: memory
 // does not grow with the database.
-func Export(w io.Writer, s *Store, f Format) (int, error) {
+func Export(w io.Writer, s *store.Store, f Format) (int, error) {
 	return ExportSelected(w, s, f, nil)
 }
 
 // ExportSelected is like Export but writes only the records and fields that
 // sel selects. With no filter and no field list, the stored bytes are copied
 // as they are, without decoding.
-func ExportSelected(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
+func ExportSelected(w io.Writer, s *store.Store, f Format, sel *Selection) (int, error) {
 	return exportEach(w, s.ForEachPage, f, sel)
 }
 
 // ExportAllVersions is like ExportSelected but writes every stored version
 // of each URL, oldest first, where ExportSelected writes the newest.
-func ExportAllVersions(w io.Writer, s *Store, f Format, sel *Selection) (int, error) {
+func ExportAllVersions(w io.Writer, s *store.Store, f Format, sel *Selection) (int, error) {
 	return exportEach(w, s.ForEachVersion, f, sel)
 }
 
@@ -106,7 +108,7 @@ func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error
 	})
 	// Records skipped by a keep-going read: the output is complete
 	// without them, and the error says how many.
-	unread, skipped := errors.AsType[*UnreadableError](err)
+	unread, skipped := errors.AsType[*store.UnreadableError](err)
 	if err != nil && !skipped {
 		return n, fmt.Errorf("export: %w", err)
 	}
@@ -123,4 +125,9 @@ func exportEach(w io.Writer, each func(func(url string, raw []byte) error) error
 		return n, fmt.Errorf("export: %w", unread)
 	}
 	return n, nil
+}
+
+// ExportSalvaged is ExportSelected for a store.Salvaged.
+func ExportSalvaged(w io.Writer, s *store.Salvaged, f Format, sel *Selection) (int, error) {
+	return exportEach(w, s.ForEachPage, f, sel)
 }

@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/politecrawl/crawl/store"
 )
 
 // Selection chooses which records an export writes and which of their
@@ -35,12 +37,12 @@ type Selection struct {
 	Fields []string
 	// Computed adds fields that are not stored, computed from the record,
 	// such as "main_text". Keys are field names usable in Fields.
-	Computed map[string]func(*Page) any
+	Computed map[string]func(*store.Page) any
 	// Rewrite, if set, changes each selected record before its fields are
 	// chosen and it is written, such as crawl export --extract computing
-	// Page.Fields from kept bodies. It is called from the exporting
+	// store.Page.Fields from kept bodies. It is called from the exporting
 	// goroutine, one record at a time.
-	Rewrite func(*Page) error
+	Rewrite func(*store.Page) error
 }
 
 // StatusMatch matches a record's status: a class (Class 2 for "2xx"), one
@@ -76,7 +78,7 @@ func (m StatusMatch) match(status int, errMsg string) bool {
 	return status == m.Code
 }
 
-// FieldNames returns the JSON names of the stored fields of a Page, in
+// FieldNames returns the JSON names of the stored fields of a store.Page, in
 // schema order.
 func FieldNames() []string { return slices.Clone(pageFields) }
 
@@ -86,7 +88,7 @@ var (
 )
 
 func init() {
-	t := reflect.TypeFor[Page]()
+	t := reflect.TypeFor[store.Page]()
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -187,7 +189,7 @@ func (sel *Selection) project(buf *bytes.Buffer, u string, raw []byte) error {
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return fmt.Errorf("page %s: %w", u, err)
 	}
-	var page *Page // decoded once, only for computed fields
+	var page *store.Page // decoded once, only for computed fields
 	buf.WriteByte('{')
 	for i, name := range sel.Fields {
 		if i > 0 {
@@ -198,7 +200,7 @@ func (sel *Selection) project(buf *bytes.Buffer, u string, raw []byte) error {
 		buf.WriteByte(':')
 		if fn, ok := sel.Computed[name]; ok {
 			if page == nil {
-				page = new(Page)
+				page = new(store.Page)
 				if err := json.Unmarshal(raw, page); err != nil {
 					return fmt.Errorf("page %s: %w", u, err)
 				}
@@ -223,12 +225,12 @@ func (sel *Selection) project(buf *bytes.Buffer, u string, raw []byte) error {
 // rewrite returns the record raw changed by sel.Rewrite, re-encoded into
 // buf.
 func (sel *Selection) rewrite(buf []byte, u string, raw []byte) ([]byte, error) {
-	var p Page
+	var p store.Page
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("page %s: %w", u, err)
 	}
 	if err := sel.Rewrite(&p); err != nil {
 		return nil, fmt.Errorf("page %s: %w", u, err)
 	}
-	return appendPageJSON(buf[:0], &p)
+	return store.AppendPageJSON(buf[:0], &p)
 }

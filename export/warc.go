@@ -1,4 +1,4 @@
-package store
+package export
 
 import (
 	"bufio"
@@ -14,17 +14,9 @@ import (
 	"time"
 
 	"github.com/nlnwa/gowarc/v2"
-	bolt "go.etcd.io/bbolt"
-)
 
-// HTTPExchange is the part of an HTTP exchange that a WARC record needs
-// besides the body: the response's status line and headers and the headers
-// the crawler sent. Header keys are canonical; values keep their order.
-type HTTPExchange struct {
-	StatusLine    string      `json:"status_line"`              // "HTTP/1.1 200 OK"
-	Header        http.Header `json:"header"`                   // response headers
-	RequestHeader http.Header `json:"request_header,omitempty"` // request headers (User-Agent, Accept)
-}
+	"github.com/politecrawl/crawl/store"
+)
 
 // WARCOptions configures ExportWARC. The zero value writes gzip-compressed
 // records of each URL's newest version and a warcinfo record naming no
@@ -39,7 +31,7 @@ type WARCOptions struct {
 
 	// page, if set, is called for each version written (as a response or
 	// a revisit) that a selection kept: the pages of a WACZ.
-	page func(p *Page)
+	page func(p *store.Page)
 }
 
 // WARCResult counts what ExportWARC wrote and skipped.
@@ -79,7 +71,7 @@ type warcTarget struct {
 // Each record is its own gzip member, as the standard tools expect of a
 // .warc.gz. Records are streamed: memory holds one record at a time, and
 // the digests of the responses written.
-func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCResult, error) {
+func ExportWARC(w io.Writer, s *store.Store, sel *Selection, opts *WARCOptions) (WARCResult, error) {
 	var o WARCOptions
 	if opts != nil {
 		o = *opts
@@ -113,7 +105,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 	}
 	written := map[string]warcTarget{} // payload digest → its response in the file
 	early := map[string]bool{}         // versions written before their turn, as originals
-	response := func(p *Page) (warcTarget, error) {
+	response := func(p *store.Page) (warcTarget, error) {
 		req, resp, err := warcPair(p)
 		if err != nil {
 			return warcTarget{}, err
@@ -130,31 +122,19 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 		}
 		return t, write(resp)
 	}
-	walk := forEachRecord
-	if o.AllVersions {
-		walk = func(tx *bolt.Tx, fn func(url, v []byte) error) error {
-			return forEachVersion(tx, func(url, v []byte, _ bool) error { return fn(url, v) })
+	var p store.Page
+	err = s.View(func(v *store.Snapshot) error {
+		walk := v.ForEachPage
+		if o.AllVersions {
+			walk = v.ForEachVersion
 		}
-	}
-	var r valueReader
-	var p Page
-	n := 0
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return walk(tx, func(k, v []byte) error {
-			if n++; n%dropReadEvery == 0 {
-				s.dropMapped(tx)
-			}
-			u := string(k)
-			raw, err := r.read(v)
-			if err != nil {
-				return fmt.Errorf("page %s: %w", u, err)
-			}
+		return walk(func(u string, raw []byte) error {
 			if sel != nil {
 				if ok, err := sel.keep(u, raw); !ok || err != nil {
 					return err
 				}
 			}
-			p = Page{}
+			p = store.Page{}
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return fmt.Errorf("page %s: %w", u, err)
 			}
@@ -169,7 +149,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 			if p.NotModified || p.DuplicateOf != nil {
 				t, ok := written[p.Digest]
 				if !ok || p.Digest == "" {
-					orig, err := original(tx, &p)
+					orig, err := original(v, &p)
 					if err != nil {
 						return fmt.Errorf("page %s: %w", u, err)
 					}
@@ -219,7 +199,7 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 	})
 	// Records skipped by a keep-going read: the file is complete without
 	// them, and the error says how many.
-	if _, skipped := errors.AsType[*UnreadableError](err); err == nil || skipped {
+	if _, skipped := errors.AsType[*store.UnreadableError](err); err == nil || skipped {
 		if ferr := bw.Flush(); ferr != nil {
 			err = ferr
 		}
@@ -232,43 +212,35 @@ func ExportWARC(w io.Writer, s *Store, sel *Selection, opts *WARCOptions) (WARCR
 
 // original returns the stored version that holds the payload of p, a
 // duplicate or a 304, with its body and exchange; nil when none is stored
-// with them (a crawl without --keep-body).
-func original(tx *bolt.Tx, p *Page) (*Page, error) {
-	var cands [][]byte
+// with them (a crawl without --keep-body). The candidates are the versions
+// of the URL that p is a duplicate of, newest first, then the record the
+// digest index names.
+func original(v *store.Snapshot, p *store.Page) (*store.Page, error) {
+	holds := func(o *store.Page) bool {
+		return o.HTTP != nil && o.Status != 0 && (len(o.Body) > 0 || o.Size == 0) && !o.NotModified && o.DuplicateOf == nil
+	}
 	if p.DuplicateOf != nil {
-		cands = allVersions(tx, []byte(p.DuplicateOf.URL))
-	}
-	byRef := len(cands)
-	if db := tx.Bucket(bucketDigests); db != nil && p.Digest != "" {
-		if v := db.Get([]byte(p.Digest)); len(v) >= 8 {
-			if rec := tx.Bucket(bucketRecords).Get(v[:8]); rec != nil {
-				cands = append(cands, rec)
-			}
-		}
-	}
-	for i, v := range cands {
-		js, err := decodeValue(v, nil)
+		vs, err := v.Versions(p.DuplicateOf.URL)
 		if err != nil {
 			return nil, err
 		}
-		o := new(Page)
-		if err := json.Unmarshal(js, o); err != nil {
-			return nil, err
-		}
-		if i < byRef && !o.FetchedAt.Equal(p.DuplicateOf.FetchedAt) {
-			continue
-		}
-		if o.HTTP != nil && o.Status != 0 && (len(o.Body) > 0 || o.Size == 0) && !o.NotModified && o.DuplicateOf == nil {
-			return o, nil
+		for i := len(vs) - 1; i >= 0; i-- {
+			if o := vs[i]; o.FetchedAt.Equal(p.DuplicateOf.FetchedAt) && holds(o) {
+				return o, nil
+			}
 		}
 	}
-	return nil, nil
+	o, ok, err := v.Holder(p.Digest)
+	if err != nil || !ok || !holds(o) {
+		return nil, err
+	}
+	return o, nil
 }
 
 // warcRevisit builds the request and revisit records of p, whose payload
 // is that of the response t: the revisit's block is p's status line and
 // headers without a payload.
-func warcRevisit(p *Page, t warcTarget) (req, rev gowarc.WarcRecord, err error) {
+func warcRevisit(p *store.Page, t warcTarget) (req, rev gowarc.WarcRecord, err error) {
 	target := p.FinalURL
 	if target == "" {
 		target = p.URL
@@ -328,7 +300,7 @@ func warcinfo(o *WARCOptions) (gowarc.WarcRecord, error) {
 }
 
 // warcPair builds the request and response records of a page.
-func warcPair(p *Page) (req, resp gowarc.WarcRecord, err error) {
+func warcPair(p *store.Page) (req, resp gowarc.WarcRecord, err error) {
 	target := p.FinalURL
 	if target == "" {
 		target = p.URL
@@ -367,7 +339,7 @@ func warcPair(p *Page) (req, resp gowarc.WarcRecord, err error) {
 
 // warcRequest builds the request record of p's fetch of target, concurrent
 // to the record whose ID is to.
-func warcRequest(p *Page, target, to string) (gowarc.WarcRecord, error) {
+func warcRequest(p *store.Page, target, to string) (gowarc.WarcRecord, error) {
 	tu, err := url.Parse(target)
 	if err != nil {
 		return nil, err
