@@ -11,6 +11,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"golang.org/x/net/html"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // extractGoquery is the reference extraction, through a goquery DOM: what
@@ -30,7 +32,7 @@ func extractGoquery(body []byte, pageURL *url.URL) (title string, links []string
 	}
 	doc.Find("a[href], area[href]").Each(func(_ int, s *goquery.Selection) {
 		href, _ := s.Attr("href")
-		if u, ok := resolve(base, href); ok && !slices.Contains(links, u.String()) {
+		if u, ok := urlnorm.Resolve(base, href); ok && !slices.Contains(links, u.String()) {
 			links = append(links, u.String())
 		}
 	})
@@ -98,7 +100,7 @@ func TestExtractMatchesGoquery(t *testing.T) {
 		}
 		var got []string
 		for _, l := range x.links {
-			got = append(got, l.url)
+			got = append(got, l.URL)
 		}
 		if x.title != title || !slices.Equal(got, links) {
 			t.Errorf("page %.60q:\n tokenizer title %q links %q\n goquery   title %q links %q", body, x.title, got, title, links)

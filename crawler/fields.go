@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // Structured extraction: the fields of store.Page.Fields, taken from a
@@ -195,7 +196,7 @@ func (f Field) value(n *html.Node, base *url.URL) (string, bool) {
 		if !abs {
 			return cut(strings.TrimSpace(a.Val), MaxFieldBytes), true
 		}
-		if u, ok := resolve(base, a.Val); ok {
+		if u, ok := urlnorm.Resolve(base, a.Val); ok {
 			return cut(u.String(), MaxFieldBytes), true
 		}
 		return "", false

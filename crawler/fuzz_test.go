@@ -3,7 +3,8 @@ package crawler
 // Fuzz targets. Their seed corpora live in testdata/fuzz/FuzzXxx/ and run as
 // ordinary tests with `go test`; `go test -fuzz FuzzXxx ./crawler` searches
 // for new inputs. Each checks properties, not only the absence of panics.
-// (robots.txt parsing is fuzzed with the fetch package, which owns it.)
+// (robots.txt parsing is fuzzed with the fetch package, URL normalisation
+// with urlnorm: the packages that own them.)
 
 import (
 	"bytes"
@@ -16,36 +17,9 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
-)
 
-// FuzzNormalize: Normalize never panics; what it returns is an absolute
-// http(s) URL with a host and no fragment or user info, parses again, and is
-// its own normal form.
-func FuzzNormalize(f *testing.F) {
-	for _, s := range []string{
-		"http://Example.COM", "HTTP://example.com:80/a/./b/../c?x#f", "https://[::1]:443/%7e",
-		"http://a/%2F/../b", "http://user:pw@h./?", "http://h/a b", "//h/p", "ftp://h/",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		n, err := Normalize(raw)
-		if err != nil {
-			return
-		}
-		u, err := url.Parse(n)
-		if err != nil {
-			t.Fatalf("Normalize(%q) = %q, which does not parse: %v", raw, n, err)
-		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(n, "#") {
-			t.Fatalf("Normalize(%q) = %q: not an absolute http(s) URL without user info and fragment", raw, n)
-		}
-		again, err := Normalize(n)
-		if err != nil || again != n {
-			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v: not idempotent", raw, n, n, again, err)
-		}
-	})
-}
+	"github.com/politecrawl/crawl/urlnorm"
+)
 
 // FuzzExtract: extract never panics and whatever the page, its result is
 // bounded: at most maxLinksPerPage links, each an absolute normalised http(s)
@@ -61,7 +35,7 @@ func FuzzExtract(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p, err := page.Parse(path); err == nil && normalizeURL(p) == nil {
+		if p, err := page.Parse(path); err == nil && urlnorm.NormalizeURL(p) == nil {
 			page = p
 		}
 		x := extract(body, page)
@@ -73,12 +47,12 @@ func FuzzExtract(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, l := range x.links {
-			s := l.url
-			if n, err := Normalize(s); err != nil || n != s {
+			s := l.URL
+			if n, err := urlnorm.Normalize(s); err != nil || n != s {
 				t.Fatalf("link %q is not normalised: Normalize = %q, %v", s, n, err)
 			}
-			if h, err := hostOf(s); err != nil || h != l.host {
-				t.Fatalf("link %q has host key %q, want %q (%v)", s, l.host, h, err)
+			if h, err := hostOf(s); err != nil || h != l.Host {
+				t.Fatalf("link %q has host key %q, want %q (%v)", s, l.Host, h, err)
 			}
 			if seen[s] {
 				t.Fatalf("link %q twice", s)
@@ -122,7 +96,7 @@ func FuzzParseSeeds(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, s := range seeds {
-			if n, err := Normalize(s); err != nil || n != s {
+			if n, err := urlnorm.Normalize(s); err != nil || n != s {
 				t.Fatalf("seed %q is not normalised: Normalize = %q, %v", s, n, err)
 			}
 			if seen[s] {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // BenchmarkHotPath runs, from parallel goroutines, what a worker does with
@@ -24,7 +25,7 @@ func BenchmarkHotPath(b *testing.B) {
 	v := newVisited()
 	x := extract(body, page)
 	for _, l := range x.links {
-		v.add(Fingerprint(l.url)) // seen before: only the new link is queued
+		v.add(urlnorm.Fingerprint(l.URL)) // seen before: only the new link is queued
 	}
 	f := newFrontier(frontierConfig{window: 64, perHost: 1 << 30, burst: 1, limit: rate.Inf},
 		func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
@@ -34,14 +35,14 @@ func BenchmarkHotPath(b *testing.B) {
 		fps := make([]uint64, 0, 64)
 		for pb.Next() {
 			x := extract(body, page)
-			links := append(x.links, link{url: "http://127.0.1.1:41234/new/" + strconv.FormatUint(n.Add(1), 10), host: "127.0.1.1:41234"})
+			links := append(x.links, urlnorm.Link{URL: "http://127.0.1.1:41234/new/" + strconv.FormatUint(n.Add(1), 10), Host: "127.0.1.1:41234"})
 			fps = fps[:0]
 			for _, l := range links {
-				fps = append(fps, Fingerprint(l.url))
+				fps = append(fps, urlnorm.Fingerprint(l.URL))
 			}
 			var add []store.Entry
 			v.addNew(fps, func(i int) bool {
-				add = append(add, store.Entry{URL: links[i].url, Host: links[i].host, Depth: 1})
+				add = append(add, store.Entry{URL: links[i].URL, Host: links[i].Host, Depth: 1})
 				return true
 			})
 			f.offer(add)

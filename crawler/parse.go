@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // Limits on what one page can make the crawler hold, whatever its size.
@@ -22,9 +24,9 @@ const (
 type extracted struct {
 	title     string
 	text      string
-	links     []link      // followable links, normalised, de-duplicated, in page order
-	robots    robotsFlags // of the robots meta tags addressed to every crawler or to the agent
-	canonical string      // the first <link rel=canonical>, resolved and normalised like links, or ""
+	links     []urlnorm.Link // followable links, normalised, de-duplicated, in page order
+	robots    robotsFlags    // of the robots meta tags addressed to every crawler or to the agent
+	canonical string         // the first <link rel=canonical>, resolved and normalised like links, or ""
 	// over counts the hrefs after the first maxLinksPerPage distinct ones,
 	// repeats included (they are not kept, so not told apart).
 	over int
@@ -149,7 +151,7 @@ type scratch struct {
 	hrefs    []string
 	hrefSeen map[string]struct{}
 	urlSeen  map[string]struct{}
-	spans    []linkSpan
+	spans    []urlnorm.Span
 	buf      []byte
 }
 
@@ -367,36 +369,36 @@ func attr(z *html.Tokenizer, key string) (string, bool) {
 // followable ones, normalised and de-duplicated, and canonRef resolved
 // alike ("" if it leads nowhere the crawl goes). The strings share one
 // allocation.
-func resolveAll(pageURL *url.URL, baseRef, canonRef string, sc *scratch) (links []link, canonical string) {
-	res := newResolver(documentBase(pageURL, baseRef))
+func resolveAll(pageURL *url.URL, baseRef, canonRef string, sc *scratch) (links []urlnorm.Link, canonical string) {
+	res := urlnorm.NewResolver(documentBase(pageURL, baseRef))
 	var (
-		canon    linkSpan
+		canon    urlnorm.Span
 		hasCanon bool
 	)
 	if canonRef != "" {
-		sc.buf, canon, hasCanon = res.appendLink(sc.buf, canonRef)
+		sc.buf, canon, hasCanon = res.AppendLink(sc.buf, canonRef)
 	}
 	for _, h := range sc.hrefs {
 		var (
-			span linkSpan
+			span urlnorm.Span
 			ok   bool
 		)
-		if sc.buf, span, ok = res.appendLink(sc.buf, h); ok {
+		if sc.buf, span, ok = res.AppendLink(sc.buf, h); ok {
 			sc.spans = append(sc.spans, span)
 		}
 	}
 	all := string(sc.buf)
-	links = make([]link, 0, len(sc.spans))
+	links = make([]urlnorm.Link, 0, len(sc.spans))
 	for _, span := range sc.spans {
-		l := span.link(all)
-		if _, dup := sc.urlSeen[l.url]; dup {
+		l := span.Link(all)
+		if _, dup := sc.urlSeen[l.URL]; dup {
 			continue
 		}
-		sc.urlSeen[l.url] = struct{}{}
+		sc.urlSeen[l.URL] = struct{}{}
 		links = append(links, l)
 	}
 	if hasCanon {
-		canonical = canon.link(all).url
+		canonical = canon.Link(all).URL
 	}
 	return links, canonical
 }

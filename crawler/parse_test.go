@@ -24,7 +24,7 @@ text.</p><noscript>enable js</noscript><template><p>tpl</p></template>
 	}
 	var links []string
 	for _, l := range x.links {
-		links = append(links, l.url)
+		links = append(links, l.URL)
 	}
 	if got, want := strings.Join(links, " "), "http://example.com/base/rel http://other.example/x http://example.com/map"; got != want {
 		t.Errorf("links = %q, want %q", got, want)
@@ -58,7 +58,7 @@ func TestExtractDeepNesting(t *testing.T) {
 	page, _ := url.Parse("http://example.com/")
 	body := strings.Repeat("<div>", 100000) + "deep" + `<a href="/x">x</a>`
 	x := extract([]byte(body), page)
-	if x.text != "deep x" || len(x.links) != 1 || x.links[0].url != "http://example.com/x" {
+	if x.text != "deep x" || len(x.links) != 1 || x.links[0].URL != "http://example.com/x" {
 		t.Fatalf("deep page: text %q, links %v", x.text, x.links)
 	}
 }
@@ -68,7 +68,7 @@ func TestExtractDeepNesting(t *testing.T) {
 func TestExtractBaseAfterLinks(t *testing.T) {
 	page, _ := url.Parse("http://example.com/a/b")
 	x := extract([]byte(`<a href="x">x</a><base href="http://other.example/dir/"><base href="/ignored/">`), page)
-	if len(x.links) != 1 || x.links[0].url != "http://other.example/dir/x" {
+	if len(x.links) != 1 || x.links[0].URL != "http://other.example/dir/x" {
 		t.Fatalf("links = %v, want [http://other.example/dir/x]", x.links)
 	}
 }
@@ -81,22 +81,22 @@ func TestOwnStrings(t *testing.T) {
 	if len(x.links) != 3 {
 		t.Fatalf("links = %v", x.links)
 	}
-	shared := unsafe.StringData(x.links[0].url)
+	shared := unsafe.StringData(x.links[0].URL)
 	for _, l := range x.links {
 		o := ownStrings(l)
 		if o != l {
 			t.Errorf("ownStrings(%v) = %v", l, o)
 		}
-		u, h := unsafe.StringData(o.url), unsafe.StringData(o.host)
-		if u == unsafe.StringData(l.url) || uintptr(unsafe.Pointer(h)) < uintptr(unsafe.Pointer(u)) ||
-			uintptr(unsafe.Pointer(h)) >= uintptr(unsafe.Pointer(u))+uintptr(len(o.url)) {
+		u, h := unsafe.StringData(o.URL), unsafe.StringData(o.Host)
+		if u == unsafe.StringData(l.URL) || uintptr(unsafe.Pointer(h)) < uintptr(unsafe.Pointer(u)) ||
+			uintptr(unsafe.Pointer(h)) >= uintptr(unsafe.Pointer(u))+uintptr(len(o.URL)) {
 			t.Errorf("ownStrings(%v): the URL is not a copy, or the host is not cut from it", l)
 		}
 		if u == shared {
 			t.Errorf("ownStrings(%v) shares the page's string", l)
 		}
 	}
-	if unsafe.StringData(x.links[1].url) != (*byte)(unsafe.Add(unsafe.Pointer(shared), len(x.links[0].url))) {
+	if unsafe.StringData(x.links[1].URL) != (*byte)(unsafe.Add(unsafe.Pointer(shared), len(x.links[0].URL))) {
 		t.Error("the page's links do not share one string (the test no longer tests anything)")
 	}
 }

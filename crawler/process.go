@@ -18,6 +18,7 @@ import (
 
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // job is a URL handed to a worker: its queue entry and what the crawl keeps
@@ -292,15 +293,15 @@ func (c *Crawler) backoff(n int) time.Duration {
 // error for a loop or too many redirects.
 func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 	loc, ok := resp.Location()
-	if !ok || normalizeURL(loc) != nil {
+	if !ok || urlnorm.NormalizeURL(loc) != nil {
 		return false
 	}
-	l := c.dropTracking([]link{{loc.String(), hostKey(loc)}})[0]
-	s := l.url
-	fp := Fingerprint(s)
+	l := c.dropTracking([]urlnorm.Link{{URL: loc.String(), Host: hostKey(loc)}})[0]
+	s := l.URL
+	fp := urlnorm.Fingerprint(s)
 	rec := j.record()
 	switch {
-	case fp == Fingerprint(rec.URL) || slices.Contains(j.seen, fp):
+	case fp == urlnorm.Fingerprint(rec.URL) || slices.Contains(j.seen, fp):
 		p.Error = "redirect loop at " + s
 		return false
 	case j.hops >= c.cfg.MaxRedirects:
@@ -312,7 +313,7 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 		return false // queued or fetched on its own account
 	}
 	next := job{
-		Entry:  store.Entry{URL: s, Host: l.host, Depth: rec.Depth, Run: rec.Run},
+		Entry:  store.Entry{URL: s, Host: l.Host, Depth: rec.Depth, Run: rec.Run},
 		origin: &rec,
 		hops:   j.hops + 1,
 		seen:   append(slices.Clone(j.seen), fp),
@@ -346,7 +347,7 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		p.Title, p.Text = x.title, x.text
 		robots |= x.robots
 		if x.canonical != "" {
-			p.Canonical = c.dropTracking([]link{{url: x.canonical}})[0].url
+			p.Canonical = c.dropTracking([]urlnorm.Link{{URL: x.canonical}})[0].URL
 		}
 		links := c.dropTracking(x.links)
 		p.LinksCut = x.over
@@ -356,7 +357,7 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		}
 		p.Links = make([]string, len(links))
 		for i, l := range links {
-			p.Links[i] = l.url
+			p.Links[i] = l.URL
 		}
 		if robots&noFollow == 0 || c.cfg.NoRobots {
 			c.follow(r, links, p.Depth+1, j)
@@ -385,7 +386,7 @@ func toUTF8(body []byte, contentType string) ([]byte, error) {
 // robots.txt, which name real pages): a link of the same shape as its
 // page (similar) continues the page's run. The links a limit kept from
 // being followed are counted in from's record.
-func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
+func (c *Crawler) follow(r *result, links []urlnorm.Link, depth int, from *job) {
 	var p *store.Page
 	if from != nil && r.done != nil {
 		p = r.done.Page
@@ -410,22 +411,22 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 	if from != nil {
 		n := 0
 		for _, l := range links {
-			if similar(from.URL, l.url) {
+			if similar(from.URL, l.URL) {
 				n++
 			}
 		}
 		chain = n < hubLinks
 	}
 	fps := make([]uint64, 0, len(links))
-	next := make([]link, 0, len(links))
+	next := make([]urlnorm.Link, 0, len(links))
 	runs := make([]int, 0, len(links))
 	for _, l := range links {
 		if !c.inScope(l) {
 			continue
 		}
-		reason := c.trap(l.url)
+		reason := c.trap(l.URL)
 		run := 0
-		if chain && similar(from.URL, l.url) {
+		if chain && similar(from.URL, l.URL) {
 			run = from.Run + 1
 		}
 		switch {
@@ -438,7 +439,7 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 			cut(reason)
 			continue
 		}
-		fps = append(fps, Fingerprint(l.url))
+		fps = append(fps, urlnorm.Fingerprint(l.URL))
 		next = append(next, l)
 		runs = append(runs, run)
 	}
@@ -446,10 +447,10 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 		// A queued URL may wait long in the frontier: it gets strings of its
 		// own rather than keep the page's buffer of links alive.
 		l := ownStrings(next[i])
-		if !c.takeHostSlot(l.host) {
+		if !c.takeHostSlot(l.Host) {
 			return false
 		}
-		r.add = append(r.add, store.Entry{URL: l.url, Host: l.host, Depth: depth, Run: runs[i]})
+		r.add = append(r.add, store.Entry{URL: l.URL, Host: l.Host, Depth: depth, Run: runs[i]})
 		r.seen = append(r.seen, fps[i])
 		return true
 	})
@@ -507,12 +508,12 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // ownStrings returns l with strings that share no memory with any other: a
 // copy of its URL, and its host cut from that copy when it is there.
-func ownStrings(l link) link {
-	u := strings.Clone(l.url)
-	if i := strings.Index(u, "://") + len("://"); i >= len("://") && strings.HasPrefix(u[i:], l.host) {
-		return link{u, u[i : i+len(l.host)]}
+func ownStrings(l urlnorm.Link) urlnorm.Link {
+	u := strings.Clone(l.URL)
+	if i := strings.Index(u, "://") + len("://"); i >= len("://") && strings.HasPrefix(u[i:], l.Host) {
+		return urlnorm.Link{URL: u, Host: u[i : i+len(l.Host)]}
 	}
-	return link{u, strings.Clone(l.host)}
+	return urlnorm.Link{URL: u, Host: strings.Clone(l.Host)}
 }
 
 // takeHostSlot counts one more URL queued for host and reports whether it
@@ -582,25 +583,25 @@ func (c *Crawler) trap(s string) string {
 	return ""
 }
 
-// dropTracking removes Config.DropParams from the links' queries (Normalize
-// has already removed the well-known trackers); links that become the same
-// are kept once.
-func (c *Crawler) dropTracking(links []link) []link {
+// dropTracking removes Config.DropParams from the links' queries
+// (urlnorm.Normalize has already removed the well-known trackers); links
+// that become the same are kept once.
+func (c *Crawler) dropTracking(links []urlnorm.Link) []urlnorm.Link {
 	if len(c.drop) == 0 {
 		return links
 	}
 	out := links[:0]
 	seen := make(map[string]bool, len(links))
 	for _, l := range links {
-		if base, q, ok := strings.Cut(l.url, "?"); ok {
-			if q = dropParams(q, func(k string) bool { return c.drop[k] }); q != "" {
-				l.url = base + "?" + q
+		if base, q, ok := strings.Cut(l.URL, "?"); ok {
+			if q = urlnorm.DropParams(q, func(k string) bool { return c.drop[k] }); q != "" {
+				l.URL = base + "?" + q
 			} else {
-				l.url = base
+				l.URL = base
 			}
 		}
-		if !seen[l.url] {
-			seen[l.url] = true
+		if !seen[l.URL] {
+			seen[l.URL] = true
 			out = append(out, l)
 		}
 	}
@@ -621,6 +622,18 @@ func escapedPath(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// hostKey is the politeness key of a normalised URL: its host[:port].
+func hostKey(u *url.URL) string { return u.Host }
+
+// hostOf returns the host key of a normalised URL string.
+func hostOf(normalized string) (string, error) {
+	u, err := url.Parse(normalized)
+	if err != nil {
+		return "", fmt.Errorf("parse %q: %w", normalized, err)
+	}
+	return hostKey(u), nil
 }
 
 // firstMeeting reports whether host is met for the first time this run.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // flagString spells robotsFlags for test messages.
@@ -208,7 +210,7 @@ func robotsGoquery(body []byte, pageURL *url.URL, agent string) (robotsFlags, st
 		for _, r := range strings.Fields(rel) {
 			if strings.EqualFold(r, "canonical") {
 				href, _ := s.Attr("href")
-				if u, ok := resolve(base, href); ok {
+				if u, ok := urlnorm.Resolve(base, href); ok {
 					canonical = u.String()
 				}
 				return false
@@ -356,7 +358,7 @@ func FuzzExtractRobots(f *testing.F) {
 		page, _ := url.Parse("http://example.com/dir/page")
 		x := extractFor(body, page, "politecrawl")
 		if c := x.canonical; c != "" {
-			if n, err := Normalize(c); err != nil || n != c {
+			if n, err := urlnorm.Normalize(c); err != nil || n != c {
 				t.Fatalf("canonical %q is not normalised: Normalize = %q, %v", c, n, err)
 			}
 		}

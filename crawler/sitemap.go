@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/html/charset"
 
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // discoverSitemaps queues the sitemaps of u's host: the Sitemap: lines of
@@ -25,13 +26,13 @@ func (c *Crawler) discoverSitemaps(r *result, u *url.URL, rb *fetch.Robots, dept
 	if rb != nil {
 		raw = append(rb.Sitemaps, raw...)
 	}
-	var links []link
+	var links []urlnorm.Link
 	for _, s := range raw {
 		l, err := url.Parse(strings.TrimSpace(s))
-		if err != nil || normalizeURL(l) != nil {
+		if err != nil || urlnorm.NormalizeURL(l) != nil {
 			continue
 		}
-		links = append(links, link{l.String(), hostKey(l)})
+		links = append(links, urlnorm.Link{URL: l.String(), Host: hostKey(l)})
 	}
 	c.follow(r, links, depth, nil)
 }
@@ -66,13 +67,13 @@ func (c *Crawler) readSitemap(r *result, resp *fetch.Response, base *url.URL, de
 		c.sitemaps[host]++
 		return true
 	})
-	var links []link
+	var links []urlnorm.Link
 	for _, s := range locs {
 		l, err := base.Parse(s)
-		if err != nil || normalizeURL(l) != nil {
+		if err != nil || urlnorm.NormalizeURL(l) != nil {
 			continue
 		}
-		links = append(links, link{l.String(), hostKey(l)})
+		links = append(links, urlnorm.Link{URL: l.String(), Host: hostKey(l)})
 	}
 	links = c.dropTracking(links)
 	if index {

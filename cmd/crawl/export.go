@@ -14,6 +14,7 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // exportOptions are the flags of `crawl export`.
@@ -56,7 +57,7 @@ func (o *exportOptions) write(cmd *cobra.Command, export func(io.Writer) error) 
 
 // exportSalvaged exports the records that a salvage of db could read.
 func (o *exportOptions) exportSalvaged(cmd *cobra.Command, db string, f store.Format, sel *store.Selection) error {
-	sv, err := store.Salvage(db, crawler.Fingerprint)
+	sv, err := store.Salvage(db, urlnorm.Fingerprint)
 	if err != nil {
 		return err
 	}

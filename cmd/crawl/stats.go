@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 func newStatsCmd() *cobra.Command {
@@ -85,7 +85,7 @@ func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*sto
 	st, err := store.Open(db, &store.Options{ReadOnly: true})
 	if err != nil && keepGoing && errors.Is(err, store.ErrDamaged) {
 		fmt.Fprintf(stderr, "crawl: %v; summarising what can be read\n", err)
-		sv, err := store.Salvage(db, crawler.Fingerprint)
+		sv, err := store.Salvage(db, urlnorm.Fingerprint)
 		if err != nil {
 			return nil, err
 		}
