@@ -32,6 +32,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 	"github.com/politecrawl/crawl/urlnorm"
@@ -178,7 +179,7 @@ type Config struct {
 	// into store.Page.Fields (crawl run --extract, [[extract]] tables).
 	// Every rule whose Match matches a page's final URL applies; a page
 	// that no rule applies to is not parsed into a DOM.
-	Extract []ExtractRule
+	Extract []extract.Rule
 
 	// Grace is how long in-flight fetches may run on after Run's context is
 	// cancelled; those still running then are abandoned and stay pending [10s].

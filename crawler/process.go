@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -12,10 +11,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
-	"golang.org/x/net/html/charset"
+	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/net/html"
 
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 	"github.com/politecrawl/crawl/urlnorm"
@@ -334,23 +334,23 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		final, _ = url.Parse(p.URL)
 	}
 	agent := c.agent()
-	robots := robotsHeader(resp.Header.Values("X-Robots-Tag"), agent)
-	defer func() { p.NoIndex, p.NoFollow = robots&noIndex != 0, robots&noFollow != 0 }()
+	robots := extract.RobotsHeader(resp.Header.Values("X-Robots-Tag"), agent)
+	defer func() { p.NoIndex, p.NoFollow = robots&extract.NoIndex != 0, robots&extract.NoFollow != 0 }()
 	switch {
 	case resp.IsHTML():
-		body, err := toUTF8(resp.Body, resp.Header.Get("Content-Type"))
+		body, err := extract.ToUTF8(resp.Body, resp.Header.Get("Content-Type"))
 		if err != nil {
 			p.Error = "decode: " + err.Error()
 			return
 		}
-		x := extractFor(body, final, agent)
-		p.Title, p.Text = x.title, x.text
-		robots |= x.robots
-		if x.canonical != "" {
-			p.Canonical = c.dropTracking([]urlnorm.Link{{URL: x.canonical}})[0].URL
+		x := extract.HTML(body, final, agent)
+		p.Title, p.Text = x.Title, x.Text
+		robots |= x.Robots
+		if x.Canonical != "" {
+			p.Canonical = c.dropTracking([]urlnorm.Link{{URL: x.Canonical}})[0].URL
 		}
-		links := c.dropTracking(x.links)
-		p.LinksCut = x.over
+		links := c.dropTracking(x.Links)
+		p.LinksCut = x.Over
 		if c.cfg.MaxLinks > 0 && len(links) > c.cfg.MaxLinks {
 			p.LinksCut += len(links) - c.cfg.MaxLinks
 			links = links[:c.cfg.MaxLinks]
@@ -359,7 +359,7 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		for i, l := range links {
 			p.Links[i] = l.URL
 		}
-		if robots&noFollow == 0 || c.cfg.NoRobots {
+		if robots&extract.NoFollow == 0 || c.cfg.NoRobots {
 			c.follow(r, links, p.Depth+1, j)
 		}
 		c.dom(p, body, final)
@@ -368,16 +368,38 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 	}
 }
 
-// toUTF8 decodes an HTML body to UTF-8 using, in order, its byte order
-// mark, the Content-Type charset, a <meta> charset in its first 1024 bytes;
-// without any, valid UTF-8 stays as it is and the rest is read as
-// windows-1252, as browsers do.
-func toUTF8(body []byte, contentType string) ([]byte, error) {
-	enc, name, certain := charset.DetermineEncoding(body, contentType)
-	if name == "utf-8" || (!certain && name == "windows-1252" && utf8.Valid(body)) {
-		return bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), nil
+// dom runs the extraction rules and the OnHTML hook on an HTML page whose
+// body is decoded to UTF-8, building its DOM only if either needs it.
+func (c *Crawler) dom(p *store.Page, body []byte, final *url.URL) {
+	u := p.FinalURL
+	if u == "" {
+		u = p.URL
 	}
-	return io.ReadAll(enc.NewDecoder().Reader(bytes.NewReader(body)))
+	var apply []extract.Rule
+	if len(c.cfg.Extract) > 0 {
+		apply = extract.RulesFor(c.cfg.Extract, u)
+	}
+	if len(apply) == 0 && c.cfg.OnHTML == nil {
+		return // no DOM: the common case costs nothing
+	}
+	// html.Parse reads broken HTML as browsers do; the one page it refuses
+	// is one nested deeper than 512 elements, which then gets no fields.
+	root, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		c.log.Debug("no DOM for extraction", "url", p.URL, "err", err)
+		return
+	}
+	if fields := extract.ApplyRules(root, apply, final); len(fields) > 0 {
+		p.Fields = fields
+	}
+	if c.cfg.OnHTML != nil {
+		if p.Fields == nil {
+			p.Fields = map[string]any{} // for the hook to add to; stored only if it does
+		}
+		doc := goquery.NewDocumentFromNode(root)
+		doc.Url = final
+		c.cfg.OnHTML(p, doc)
+	}
 }
 
 // follow queues the links that are in scope, within depth, not traps and

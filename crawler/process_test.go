@@ -1,8 +1,11 @@
 package crawler
 
 import (
+	"net/url"
 	"testing"
+	"unsafe"
 
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/urlnorm"
 )
 
@@ -39,5 +42,33 @@ func TestSimilar(t *testing.T) {
 		if got := similar(tc.b, tc.a); got != tc.want {
 			t.Errorf("similar(%q, %q) = %v, want %v", tc.b, tc.a, got, tc.want)
 		}
+	}
+}
+
+// A page's links share one string; a URL queued for later must not keep it
+// alive, so ownStrings copies the URL and cuts the host from the copy.
+func TestOwnStrings(t *testing.T) {
+	page, _ := url.Parse("http://example.com/dir/page")
+	x := extract.HTML([]byte(`<a href="/a">a</a><a href="http://other.example:8080/b">b</a><a href="c">c</a>`), page, "")
+	if len(x.Links) != 3 {
+		t.Fatalf("links = %v", x.Links)
+	}
+	shared := unsafe.StringData(x.Links[0].URL)
+	for _, l := range x.Links {
+		o := ownStrings(l)
+		if o != l {
+			t.Errorf("ownStrings(%v) = %v", l, o)
+		}
+		u, h := unsafe.StringData(o.URL), unsafe.StringData(o.Host)
+		if u == unsafe.StringData(l.URL) || uintptr(unsafe.Pointer(h)) < uintptr(unsafe.Pointer(u)) ||
+			uintptr(unsafe.Pointer(h)) >= uintptr(unsafe.Pointer(u))+uintptr(len(o.URL)) {
+			t.Errorf("ownStrings(%v): the URL is not a copy, or the host is not cut from it", l)
+		}
+		if u == shared {
+			t.Errorf("ownStrings(%v) shares the page's string", l)
+		}
+	}
+	if unsafe.StringData(x.Links[1].URL) != (*byte)(unsafe.Add(unsafe.Pointer(shared), len(x.Links[0].URL))) {
+		t.Error("the page's links do not share one string (the test no longer tests anything)")
 	}
 }
