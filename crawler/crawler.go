@@ -32,8 +32,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // Fetcher fetches one URL without following redirects, fetches an origin's
@@ -132,7 +134,7 @@ type Config struct {
 	// limit. The record counts the rest (store.Page.LinksCut).
 	MaxLinks int
 	// DropParams are query parameters removed from links besides utm_* and
-	// the well-known trackers Normalize always drops.
+	// the well-known trackers urlnorm.Normalize always drops.
 	DropParams []string
 	// SitemapURLs caps the URLs read from sitemaps per host [50000];
 	// SitemapBytes caps the decompressed bytes read from one sitemap [50 MiB].
@@ -177,7 +179,7 @@ type Config struct {
 	// into store.Page.Fields (crawl run --extract, [[extract]] tables).
 	// Every rule whose Match matches a page's final URL applies; a page
 	// that no rule applies to is not parsed into a DOM.
-	Extract []ExtractRule
+	Extract []extract.Rule
 
 	// Grace is how long in-flight fetches may run on after Run's context is
 	// cancelled; those still running then are abandoned and stay pending [10s].
@@ -384,12 +386,12 @@ func (c *Crawler) addSeeds(seeds []string) (int, error) {
 	var fps []uint64
 	for _, s := range seeds {
 		u, err := url.Parse(s)
-		if err != nil || normalizeURL(u) != nil || u.String() != s {
+		if err != nil || urlnorm.NormalizeURL(u) != nil || u.String() != s {
 			return 0, fmt.Errorf("seed %q is not a normalised absolute URL", s)
 		}
 		c.addSeedHost(hostKey(u))
 		b.Seeds = append(b.Seeds, s)
-		if fp := Fingerprint(s); c.visited.add(fp) {
+		if fp := urlnorm.Fingerprint(s); c.visited.add(fp) {
 			c.hostMu.Lock()
 			c.perHost[hostKey(u)]++
 			c.hostMu.Unlock()
@@ -422,8 +424,8 @@ func (c *Crawler) addSeedHost(host string) {
 }
 
 // inScope reports whether the crawl follows a link.
-func (c *Crawler) inScope(l link) bool {
-	s := l.url
+func (c *Crawler) inScope(l urlnorm.Link) bool {
+	s := l.URL
 	if c.cfg.URLFilter != nil {
 		if u, err := url.Parse(s); err != nil || !c.cfg.URLFilter(u) {
 			return false
@@ -431,7 +433,7 @@ func (c *Crawler) inScope(l link) bool {
 	}
 	if !c.cfg.AnyHost {
 		c.scopeMu.RLock()
-		ok := c.hosts[l.host]
+		ok := c.hosts[l.Host]
 		c.scopeMu.RUnlock()
 		if !ok {
 			return false

@@ -17,6 +17,7 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
@@ -443,7 +444,7 @@ func TestMissingSitemapLeavesNoRecord(t *testing.T) {
 // leaves no field.
 func TestCrawlExtract(t *testing.T) {
 	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 10})
-	var rules []crawler.ExtractRule
+	var rules []extract.Rule
 	for _, r := range []struct {
 		match string
 		specs []string
@@ -451,9 +452,9 @@ func TestCrawlExtract(t *testing.T) {
 		{`/p/\d+$`, []string{"h1=h1", "nav[]=nav a@href", "none=.absent"}},
 		{`/p/[1-3]$`, []string{"h1=title", "para=p"}},
 	} {
-		rule := crawler.ExtractRule{Match: regexp.MustCompile(r.match)}
+		rule := extract.Rule{Match: regexp.MustCompile(r.match)}
 		for _, s := range r.specs {
-			f, err := crawler.ParseField(s)
+			f, err := extract.ParseField(s)
 			if err != nil {
 				t.Fatal(err)
 			}

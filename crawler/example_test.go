@@ -16,6 +16,7 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
@@ -117,7 +118,7 @@ func ExampleConfig_onHTML() {
 	}
 	defer st.Close()
 
-	heading, err := crawler.ParseField("heading=h1")
+	heading, err := extract.ParseField("heading=h1")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func ExampleConfig_onHTML() {
 	cfg := crawler.Config{
 		Rate:       rate.Inf,
 		NoSitemaps: true,
-		Extract:    []crawler.ExtractRule{{Fields: []crawler.Field{heading}}},
+		Extract:    []extract.Rule{{Fields: []extract.Field{heading}}},
 		// Called from the workers, concurrently, before the record is stored.
 		OnHTML: func(p *store.Page, doc *goquery.Document) {
 			p.Fields["nav_links"] = doc.Find("nav a").Length()

@@ -3,7 +3,6 @@ package crawler
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,12 +10,14 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/crawler/crawltest"
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
 
-// benchFields are the selectors of the extraction benchmarks: the first
-// alone, then all five (text, attributes, an array of every link).
+// benchFields are the selectors of the extraction benchmarks (those of
+// extract's BenchmarkPageFields): the first alone, then all five (text,
+// attributes, an array of every link).
 var benchFields = []string{
 	"heading=h1",
 	"intro=p",
@@ -25,11 +26,11 @@ var benchFields = []string{
 	"title=head > title",
 }
 
-func benchRules(b *testing.B, n int) []ExtractRule {
+func benchRules(b *testing.B, n int) []extract.Rule {
 	if n == 0 {
 		return nil
 	}
-	return []ExtractRule{mustRules(b, "", benchFields[:n]...)}
+	return []extract.Rule{mustRules(b, "", benchFields[:n]...)}
 }
 
 // BenchmarkCrawlExtract crawls the test web (20 hosts × 200 pages, 60
@@ -71,27 +72,6 @@ func BenchmarkCrawlExtract(b *testing.B) {
 				st.Close()
 			}
 			b.ReportMetric(float64(pages)/elapsed.Seconds(), "pages/s")
-		})
-	}
-}
-
-// BenchmarkPageFields measures one page's extraction (its DOM and the
-// selectors) on the 60-link page of BenchmarkExtract, beside what every
-// page costs without it.
-func BenchmarkPageFields(b *testing.B) {
-	page, _ := url.Parse("http://127.0.1.1:41234/p/7")
-	body := samplePage(60)
-	for _, n := range []int{0, 1, 5} {
-		b.Run(fmt.Sprintf("selectors=%d", n), func(b *testing.B) {
-			c := domCrawler(Config{Extract: benchRules(b, n)})
-			b.ReportAllocs()
-			for b.Loop() {
-				p := &store.Page{URL: page.String()}
-				c.dom(p, body, page)
-				if len(p.Fields) != n {
-					b.Fatalf("got %d fields, want %d", len(p.Fields), n)
-				}
-			}
 		})
 	}
 }

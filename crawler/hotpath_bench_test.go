@@ -3,13 +3,16 @@ package crawler
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // BenchmarkHotPath runs, from parallel goroutines, what a worker does with
@@ -22,9 +25,9 @@ func BenchmarkHotPath(b *testing.B) {
 	page, _ := url.Parse("http://127.0.1.1:41234/p/7")
 	body := samplePage(60)
 	v := newVisited()
-	x := extract(body, page)
-	for _, l := range x.links {
-		v.add(Fingerprint(l.url)) // seen before: only the new link is queued
+	x := extract.HTML(body, page, "")
+	for _, l := range x.Links {
+		v.add(urlnorm.Fingerprint(l.URL)) // seen before: only the new link is queued
 	}
 	f := newFrontier(frontierConfig{window: 64, perHost: 1 << 30, burst: 1, limit: rate.Inf},
 		func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
@@ -33,15 +36,15 @@ func BenchmarkHotPath(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		fps := make([]uint64, 0, 64)
 		for pb.Next() {
-			x := extract(body, page)
-			links := append(x.links, link{url: "http://127.0.1.1:41234/new/" + strconv.FormatUint(n.Add(1), 10), host: "127.0.1.1:41234"})
+			x := extract.HTML(body, page, "")
+			links := append(x.Links, urlnorm.Link{URL: "http://127.0.1.1:41234/new/" + strconv.FormatUint(n.Add(1), 10), Host: "127.0.1.1:41234"})
 			fps = fps[:0]
 			for _, l := range links {
-				fps = append(fps, Fingerprint(l.url))
+				fps = append(fps, urlnorm.Fingerprint(l.URL))
 			}
 			var add []store.Entry
 			v.addNew(fps, func(i int) bool {
-				add = append(add, store.Entry{URL: links[i].url, Host: links[i].host, Depth: 1})
+				add = append(add, store.Entry{URL: links[i].URL, Host: links[i].Host, Depth: 1})
 				return true
 			})
 			f.offer(add)
@@ -58,4 +61,17 @@ func BenchmarkHotPath(b *testing.B) {
 			f.complete(1, 1, nil, 0)
 		}
 	})
+}
+
+// samplePage is a page like the test web's: n links in the usual spellings
+// (extract's samplePage, the page of its BenchmarkExtract).
+func samplePage(n int) []byte {
+	var b strings.Builder
+	b.WriteString("<!doctype html><html><head><title>Host 1 page 7</title><style>p{}</style><script>var x=1;</script></head><body><h1>Host 1 page 7</h1><p>alpha bravo charlie delta echo foxtrot golf hotel india</p><nav>")
+	forms := []string{"/p/%d", "p/%d", "../p/%d", "/p/../p/%d", "http://127.0.1.1:41234/p/%d", "HTTP://127.0.1.2:41234/p/%d#s", "//127.0.1.3:41234/p/%d"}
+	for i := range n {
+		b.WriteString(`<a href="` + strings.Replace(forms[i%len(forms)], "%d", strconv.Itoa(i*37%2000), 1) + `">Host 1 page ` + strconv.Itoa(i) + "</a>\n")
+	}
+	b.WriteString("</nav><noscript>no script</noscript></body></html>")
+	return []byte(b.String())
 }

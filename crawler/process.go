@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -12,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
-	"golang.org/x/net/html/charset"
+	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/net/html"
 
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // job is a URL handed to a worker: its queue entry and what the crawl keeps
@@ -291,15 +292,15 @@ func (c *Crawler) backoff(n int) time.Duration {
 // error for a loop or too many redirects.
 func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 	loc, ok := resp.Location()
-	if !ok || normalizeURL(loc) != nil {
+	if !ok || urlnorm.NormalizeURL(loc) != nil {
 		return false
 	}
-	l := c.dropTracking([]link{{loc.String(), hostKey(loc)}})[0]
-	s := l.url
-	fp := Fingerprint(s)
+	l := c.dropTracking([]urlnorm.Link{{URL: loc.String(), Host: hostKey(loc)}})[0]
+	s := l.URL
+	fp := urlnorm.Fingerprint(s)
 	rec := j.record()
 	switch {
-	case fp == Fingerprint(rec.URL) || slices.Contains(j.seen, fp):
+	case fp == urlnorm.Fingerprint(rec.URL) || slices.Contains(j.seen, fp):
 		p.Error = "redirect loop at " + s
 		return false
 	case j.hops >= c.cfg.MaxRedirects:
@@ -311,7 +312,7 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 		return false // queued or fetched on its own account
 	}
 	next := job{
-		Entry:  store.Entry{URL: s, Host: l.host, Depth: rec.Depth, Run: rec.Run},
+		Entry:  store.Entry{URL: s, Host: l.Host, Depth: rec.Depth, Run: rec.Run},
 		origin: &rec,
 		hops:   j.hops + 1,
 		seen:   append(slices.Clone(j.seen), fp),
@@ -332,32 +333,32 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 		final, _ = url.Parse(p.URL)
 	}
 	agent := c.agent()
-	robots := robotsHeader(resp.Header.Values("X-Robots-Tag"), agent)
-	defer func() { p.NoIndex, p.NoFollow = robots&noIndex != 0, robots&noFollow != 0 }()
+	robots := extract.RobotsHeader(resp.Header.Values("X-Robots-Tag"), agent)
+	defer func() { p.NoIndex, p.NoFollow = robots&extract.NoIndex != 0, robots&extract.NoFollow != 0 }()
 	switch {
 	case resp.IsHTML():
-		body, err := toUTF8(resp.Body, resp.Header.Get("Content-Type"))
+		body, err := extract.ToUTF8(resp.Body, resp.Header.Get("Content-Type"))
 		if err != nil {
 			p.Error = "decode: " + err.Error()
 			return
 		}
-		x := extractFor(body, final, agent)
-		p.Title, p.Text = x.title, x.text
-		robots |= x.robots
-		if x.canonical != "" {
-			p.Canonical = c.dropTracking([]link{{url: x.canonical}})[0].url
+		x := extract.HTML(body, final, agent)
+		p.Title, p.Text = x.Title, x.Text
+		robots |= x.Robots
+		if x.Canonical != "" {
+			p.Canonical = c.dropTracking([]urlnorm.Link{{URL: x.Canonical}})[0].URL
 		}
-		links := c.dropTracking(x.links)
-		p.LinksCut = x.over
+		links := c.dropTracking(x.Links)
+		p.LinksCut = x.Over
 		if c.cfg.MaxLinks > 0 && len(links) > c.cfg.MaxLinks {
 			p.LinksCut += len(links) - c.cfg.MaxLinks
 			links = links[:c.cfg.MaxLinks]
 		}
 		p.Links = make([]string, len(links))
 		for i, l := range links {
-			p.Links[i] = l.url
+			p.Links[i] = l.URL
 		}
-		if robots&noFollow == 0 || c.cfg.NoRobots {
+		if robots&extract.NoFollow == 0 || c.cfg.NoRobots {
 			c.follow(r, links, p.Depth+1, j)
 		}
 		c.dom(p, body, final)
@@ -366,16 +367,38 @@ func (c *Crawler) content(r *result, j *job, resp *fetch.Response, p *store.Page
 	}
 }
 
-// toUTF8 decodes an HTML body to UTF-8 using, in order, its byte order
-// mark, the Content-Type charset, a <meta> charset in its first 1024 bytes;
-// without any, valid UTF-8 stays as it is and the rest is read as
-// windows-1252, as browsers do.
-func toUTF8(body []byte, contentType string) ([]byte, error) {
-	enc, name, certain := charset.DetermineEncoding(body, contentType)
-	if name == "utf-8" || (!certain && name == "windows-1252" && utf8.Valid(body)) {
-		return bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), nil
+// dom runs the extraction rules and the OnHTML hook on an HTML page whose
+// body is decoded to UTF-8, building its DOM only if either needs it.
+func (c *Crawler) dom(p *store.Page, body []byte, final *url.URL) {
+	u := p.FinalURL
+	if u == "" {
+		u = p.URL
 	}
-	return io.ReadAll(enc.NewDecoder().Reader(bytes.NewReader(body)))
+	var apply []extract.Rule
+	if len(c.cfg.Extract) > 0 {
+		apply = extract.RulesFor(c.cfg.Extract, u)
+	}
+	if len(apply) == 0 && c.cfg.OnHTML == nil {
+		return // no DOM: the common case costs nothing
+	}
+	// html.Parse reads broken HTML as browsers do; the one page it refuses
+	// is one nested deeper than 512 elements, which then gets no fields.
+	root, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		c.log.Debug("no DOM for extraction", "url", p.URL, "err", err)
+		return
+	}
+	if fields := extract.ApplyRules(root, apply, final); len(fields) > 0 {
+		p.Fields = fields
+	}
+	if c.cfg.OnHTML != nil {
+		if p.Fields == nil {
+			p.Fields = map[string]any{} // for the hook to add to; stored only if it does
+		}
+		doc := goquery.NewDocumentFromNode(root)
+		doc.Url = final
+		c.cfg.OnHTML(p, doc)
+	}
 }
 
 // follow queues the links that are in scope, within depth, not traps and
@@ -384,7 +407,7 @@ func toUTF8(body []byte, contentType string) ([]byte, error) {
 // robots.txt, which name real pages): a link of the same shape as its
 // page (similar) continues the page's run. The links a limit kept from
 // being followed are counted in from's record.
-func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
+func (c *Crawler) follow(r *result, links []urlnorm.Link, depth int, from *job) {
 	var p *store.Page
 	if from != nil && r.done != nil {
 		p = r.done.Page
@@ -409,22 +432,22 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 	if from != nil {
 		n := 0
 		for _, l := range links {
-			if similar(from.URL, l.url) {
+			if similar(from.URL, l.URL) {
 				n++
 			}
 		}
 		chain = n < hubLinks
 	}
 	fps := make([]uint64, 0, len(links))
-	next := make([]link, 0, len(links))
+	next := make([]urlnorm.Link, 0, len(links))
 	runs := make([]int, 0, len(links))
 	for _, l := range links {
 		if !c.inScope(l) {
 			continue
 		}
-		reason := c.trap(l.url)
+		reason := c.trap(l.URL)
 		run := 0
-		if chain && similar(from.URL, l.url) {
+		if chain && similar(from.URL, l.URL) {
 			run = from.Run + 1
 		}
 		switch {
@@ -437,7 +460,7 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 			cut(reason)
 			continue
 		}
-		fps = append(fps, Fingerprint(l.url))
+		fps = append(fps, urlnorm.Fingerprint(l.URL))
 		next = append(next, l)
 		runs = append(runs, run)
 	}
@@ -445,10 +468,10 @@ func (c *Crawler) follow(r *result, links []link, depth int, from *job) {
 		// A queued URL may wait long in the frontier: it gets strings of its
 		// own rather than keep the page's buffer of links alive.
 		l := ownStrings(next[i])
-		if !c.takeHostSlot(l.host) {
+		if !c.takeHostSlot(l.Host) {
 			return false
 		}
-		r.add = append(r.add, store.Entry{URL: l.url, Host: l.host, Depth: depth, Run: runs[i]})
+		r.add = append(r.add, store.Entry{URL: l.URL, Host: l.Host, Depth: depth, Run: runs[i]})
 		r.seen = append(r.seen, fps[i])
 		return true
 	})
@@ -506,12 +529,12 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // ownStrings returns l with strings that share no memory with any other: a
 // copy of its URL, and its host cut from that copy when it is there.
-func ownStrings(l link) link {
-	u := strings.Clone(l.url)
-	if i := strings.Index(u, "://") + len("://"); i >= len("://") && strings.HasPrefix(u[i:], l.host) {
-		return link{u, u[i : i+len(l.host)]}
+func ownStrings(l urlnorm.Link) urlnorm.Link {
+	u := strings.Clone(l.URL)
+	if i := strings.Index(u, "://") + len("://"); i >= len("://") && strings.HasPrefix(u[i:], l.Host) {
+		return urlnorm.Link{URL: u, Host: u[i : i+len(l.Host)]}
 	}
-	return link{u, strings.Clone(l.host)}
+	return urlnorm.Link{URL: u, Host: strings.Clone(l.Host)}
 }
 
 // takeHostSlot counts one more URL queued for host and reports whether it
@@ -581,25 +604,25 @@ func (c *Crawler) trap(s string) string {
 	return ""
 }
 
-// dropTracking removes Config.DropParams from the links' queries (Normalize
-// has already removed the well-known trackers); links that become the same
-// are kept once.
-func (c *Crawler) dropTracking(links []link) []link {
+// dropTracking removes Config.DropParams from the links' queries
+// (urlnorm.Normalize has already removed the well-known trackers); links
+// that become the same are kept once.
+func (c *Crawler) dropTracking(links []urlnorm.Link) []urlnorm.Link {
 	if len(c.drop) == 0 {
 		return links
 	}
 	out := links[:0]
 	seen := make(map[string]bool, len(links))
 	for _, l := range links {
-		if base, q, ok := strings.Cut(l.url, "?"); ok {
-			if q = dropParams(q, func(k string) bool { return c.drop[k] }); q != "" {
-				l.url = base + "?" + q
+		if base, q, ok := strings.Cut(l.URL, "?"); ok {
+			if q = urlnorm.DropParams(q, func(k string) bool { return c.drop[k] }); q != "" {
+				l.URL = base + "?" + q
 			} else {
-				l.url = base
+				l.URL = base
 			}
 		}
-		if !seen[l.url] {
-			seen[l.url] = true
+		if !seen[l.URL] {
+			seen[l.URL] = true
 			out = append(out, l)
 		}
 	}
@@ -620,6 +643,18 @@ func escapedPath(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// hostKey is the politeness key of a normalised URL: its host[:port].
+func hostKey(u *url.URL) string { return u.Host }
+
+// hostOf returns the host key of a normalised URL string.
+func hostOf(normalized string) (string, error) {
+	u, err := url.Parse(normalized)
+	if err != nil {
+		return "", fmt.Errorf("parse %q: %w", normalized, err)
+	}
+	return hostKey(u), nil
 }
 
 // firstMeeting reports whether host is met for the first time this run.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/store"
 )
@@ -248,7 +249,7 @@ func keepStored(p *store.Page, pr *prior, resp *fetch.Response, keepBody bool) {
 // simHashString returns the SimHash of text as the record keeps it, or ""
 // for a text without words.
 func simHashString(text string) string {
-	h := SimHash(text)
+	h := extract.SimHash(text)
 	if h == 0 {
 		return ""
 	}

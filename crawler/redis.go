@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // The Redis frontier's script: every call a worker makes on a shard (see
@@ -775,7 +776,7 @@ func (f *redisFrontier) requeue(j job, until time.Time) {
 	if j.origin != nil {
 		// A redirect hop: its target is seen, crawl-wide.
 		var bucket string
-		fp, bucket = seenMember(Fingerprint(j.URL))
+		fp, bucket = seenMember(urlnorm.Fingerprint(j.URL))
 		seen, keyAt = f.seenKey(s, bucket), 6
 	}
 	op := redisOp{args: []any{"q", 0, j.Host, encodeRedisEntry(j), holdMS(until), fp, 0}, seen: seen, keyAt: keyAt}
@@ -890,7 +891,7 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 			hosts[e.Host] = true
 			ops[s] = append(ops[s], redisOp{args: f.limits(e.Host)})
 		}
-		fp, bucket := seenMember(Fingerprint(e.URL))
+		fp, bucket := seenMember(urlnorm.Fingerprint(e.URL))
 		ops[s] = append(ops[s], redisOp{args: []any{"a", e.Host, fp, 0, encodeRedisEntry(job{Entry: e})},
 			seen: f.seenKey(s, bucket), keyAt: 3})
 	}

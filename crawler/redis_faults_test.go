@@ -13,6 +13,7 @@ import (
 	"github.com/politecrawl/crawl/crawler/crawltest"
 	"github.com/politecrawl/crawl/internal/redistest"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // queueURLs queues n URLs of host through c's frontier.
@@ -220,7 +221,7 @@ func TestRedisScopeShared(t *testing.T) {
 	if _, err := b.AddSeeds([]string{"http://new.example/"}); err != nil {
 		t.Fatal(err)
 	}
-	l := link{"http://new.example/x", "new.example"}
+	l := urlnorm.Link{URL: "http://new.example/x", Host: "new.example"}
 	deadline := time.Now().Add(3 * scopeEvery)
 	for !a.inScope(l) {
 		if time.Now().After(deadline) {

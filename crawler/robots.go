@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,4 +164,20 @@ func (c *Crawler) robotsFrom(origin string, kept store.Robots) *fetch.Robots {
 	}
 	r.Body = nil
 	return r
+}
+
+// agentNamer is implemented by fetchers that know the product token
+// robots.txt groups are matched against (fetch.Client.Agent): meta tags
+// and X-Robots-Tag values addressed to that token apply to this crawler.
+type agentNamer interface{ Agent() string }
+
+var _ agentNamer = (*fetch.Client)(nil)
+
+// agent returns the crawler's product token, in lower case, or "" if its
+// fetcher does not say (then only unaddressed directives apply).
+func (c *Crawler) agent() string {
+	if a, ok := c.fetcher.(agentNamer); ok {
+		return strings.ToLower(a.Agent())
+	}
+	return ""
 }

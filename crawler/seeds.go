@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // maxSeedLine bounds one line of a seed file; a longer line is an error, not
@@ -63,7 +65,7 @@ func ParseSeeds(r io.Reader, name string) ([]string, error) {
 			badLine("%s:%d: %q: more than one field (one URL a line)", name, n, line)
 			continue
 		}
-		u, err := Normalize(line)
+		u, err := urlnorm.Normalize(line)
 		if err != nil {
 			badLine("%s:%d: %q: %v", name, n, line, unwrapParse(err))
 			continue

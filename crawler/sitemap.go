@@ -3,14 +3,13 @@ package crawler
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/xml"
 	"io"
 	"net/url"
 	"strings"
 
-	"golang.org/x/net/html/charset"
-
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // discoverSitemaps queues the sitemaps of u's host: the Sitemap: lines of
@@ -25,13 +24,13 @@ func (c *Crawler) discoverSitemaps(r *result, u *url.URL, rb *fetch.Robots, dept
 	if rb != nil {
 		raw = append(rb.Sitemaps, raw...)
 	}
-	var links []link
+	var links []urlnorm.Link
 	for _, s := range raw {
 		l, err := url.Parse(strings.TrimSpace(s))
-		if err != nil || normalizeURL(l) != nil {
+		if err != nil || urlnorm.NormalizeURL(l) != nil {
 			continue
 		}
-		links = append(links, link{l.String(), hostKey(l)})
+		links = append(links, urlnorm.Link{URL: l.String(), Host: hostKey(l)})
 	}
 	c.follow(r, links, depth, nil)
 }
@@ -57,7 +56,7 @@ func (c *Crawler) readSitemap(r *result, resp *fetch.Response, base *url.URL, de
 		rd = gz
 	}
 	host := base.Host
-	locs, index := parseSitemap(io.LimitReader(rd, c.cfg.SitemapBytes), func() bool {
+	locs, index := extract.Sitemap(io.LimitReader(rd, c.cfg.SitemapBytes), func() bool {
 		c.hostMu.Lock()
 		defer c.hostMu.Unlock()
 		if c.sitemaps[host] >= c.cfg.SitemapURLs {
@@ -66,66 +65,18 @@ func (c *Crawler) readSitemap(r *result, resp *fetch.Response, base *url.URL, de
 		c.sitemaps[host]++
 		return true
 	})
-	var links []link
+	var links []urlnorm.Link
 	for _, s := range locs {
 		l, err := base.Parse(s)
-		if err != nil || normalizeURL(l) != nil {
+		if err != nil || urlnorm.NormalizeURL(l) != nil {
 			continue
 		}
-		links = append(links, link{l.String(), hostKey(l)})
+		links = append(links, urlnorm.Link{URL: l.String(), Host: hostKey(l)})
 	}
 	links = c.dropTracking(links)
 	if index {
 		c.follow(r, links, depth, nil)
 	} else {
 		c.follow(r, links, depth+1, nil)
-	}
-}
-
-// parseSitemap returns the <loc> values of a sitemap (<urlset>) or sitemap
-// index (<sitemapindex>) read from rd, and whether it is an index; nothing
-// if the document is neither. It stops at the first XML error (a cut body
-// yields what came before it) or when take returns false.
-func parseSitemap(rd io.Reader, take func() bool) (locs []string, index bool) {
-	d := xml.NewDecoder(rd)
-	d.Strict = false
-	d.CharsetReader = charset.NewReaderLabel
-	root := ""
-	inLoc := false
-	var loc strings.Builder
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return locs, index
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if root == "" {
-				root = t.Name.Local
-				if root != "urlset" && root != "sitemapindex" {
-					return nil, false
-				}
-				index = root == "sitemapindex"
-				continue
-			}
-			if t.Name.Local == "loc" {
-				inLoc = true
-				loc.Reset()
-			}
-		case xml.CharData:
-			if inLoc && loc.Len() < 4096 {
-				loc.Write(t)
-			}
-		case xml.EndElement:
-			if inLoc && t.Name.Local == "loc" {
-				inLoc = false
-				if s := strings.TrimSpace(loc.String()); s != "" {
-					if !take() {
-						return locs, index
-					}
-					locs = append(locs, s)
-				}
-			}
-		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 func TestVisitedAddNew(t *testing.T) {
@@ -90,7 +92,7 @@ func BenchmarkVisitedBytesPerURL(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		v := newVisited()
 		for i := range n {
-			v.add(Fingerprint("http://example.com/p/" + strconv.Itoa(i)))
+			v.add(urlnorm.Fingerprint("http://example.com/p/" + strconv.Itoa(i)))
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -18,7 +18,7 @@ import (
 // fingerprint function: lost URLs are then named by the URL index only.
 type RepairOptions struct {
 	// Fingerprint is the visited set's hash of a normalised URL
-	// (crawler.Fingerprint). With it, the links of the salvaged records
+	// (urlnorm.Fingerprint). With it, the links of the salvaged records
 	// that were queued once (in the visited set) and have neither a record
 	// nor a frontier entry are queued again, and the new visited set marks
 	// every salvaged record and pending URL.

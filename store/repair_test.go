@@ -15,7 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// fingerprint is the crawler's (crawler.Fingerprint), which store cannot
+// fingerprint is the crawler's (urlnorm.Fingerprint), which store does not
 // import.
 func fingerprint(u string) uint64 { return xxhash.Sum64String(u) }
 

@@ -673,7 +673,7 @@ type Salvaged struct{ sv *salvage }
 // to it (see salvage), under a shared lock: it fails with ErrLocked when a
 // crawl holds the file.
 //
-// fp is the visited set's fingerprint (crawler.Fingerprint): with it, what
+// fp is the visited set's fingerprint (urlnorm.Fingerprint): with it, what
 // is found outside the tree is kept only when something else names it
 // (see merge). It may be nil.
 func Salvage(path string, fp func(url string) uint64) (*Salvaged, error) {

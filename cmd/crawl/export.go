@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // exportOptions are the flags of `crawl export`.
@@ -57,7 +57,7 @@ func (o *exportOptions) write(cmd *cobra.Command, run func(io.Writer) error) err
 
 // exportSalvaged exports the records that a salvage of db could read.
 func (o *exportOptions) exportSalvaged(cmd *cobra.Command, db string, f export.Format, sel *export.Selection) error {
-	sv, err := store.Salvage(db, crawler.Fingerprint)
+	sv, err := store.Salvage(db, urlnorm.Fingerprint)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
 
-	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/export"
+	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -44,13 +44,13 @@ func (o *extractOptions) addFlags(fs *pflag.FlagSet) {
 // rules compiles the flags and tables into the crawler's rules: the flags'
 // rule first, then the tables in file order. A selector or regexp that
 // does not parse is a usage error naming it.
-func (o *extractOptions) rules() ([]crawler.ExtractRule, error) {
-	var rules []crawler.ExtractRule
+func (o *extractOptions) rules() ([]extract.Rule, error) {
+	var rules []extract.Rule
 	if o.urlRE != "" && len(o.specs) == 0 {
 		return nil, usageError{fmt.Errorf("--extract-url %q: no --extract to limit", o.urlRE)}
 	}
 	if len(o.specs) > 0 {
-		var r crawler.ExtractRule
+		var r extract.Rule
 		if o.urlRE != "" {
 			re, err := regexp.Compile(o.urlRE)
 			if err != nil {
@@ -59,11 +59,11 @@ func (o *extractOptions) rules() ([]crawler.ExtractRule, error) {
 			r.Match = re
 		}
 		for _, spec := range o.specs {
-			f, err := crawler.ParseField(spec)
+			f, err := extract.ParseField(spec)
 			if err != nil {
 				return nil, usageError{fmt.Errorf("--extract %q: %v", spec, unwrapBadField(err))}
 			}
-			if slices.ContainsFunc(r.Fields, func(g crawler.Field) bool { return g.Name == f.Name }) {
+			if slices.ContainsFunc(r.Fields, func(g extract.Field) bool { return g.Name == f.Name }) {
 				return nil, usageError{fmt.Errorf("--extract %q: field %s given twice", spec, f.Name)}
 			}
 			r.Fields = append(r.Fields, f)
@@ -75,7 +75,7 @@ func (o *extractOptions) rules() ([]crawler.ExtractRule, error) {
 		if t.Match != "" {
 			where += fmt.Sprintf(" (match %q)", t.Match)
 		}
-		var r crawler.ExtractRule
+		var r extract.Rule
 		if t.Match != "" {
 			re, err := regexp.Compile(t.Match)
 			if err != nil {
@@ -94,11 +94,11 @@ func (o *extractOptions) rules() ([]crawler.ExtractRule, error) {
 			}
 		}) {
 			spec := name + "=" + t.Fields[name]
-			f, err := crawler.ParseField(spec)
+			f, err := extract.ParseField(spec)
 			if err != nil {
 				return nil, usageError{fmt.Errorf("%s: field %q = %q: %v", where, name, t.Fields[name], unwrapBadField(err))}
 			}
-			if slices.ContainsFunc(r.Fields, func(g crawler.Field) bool { return g.Name == f.Name }) {
+			if slices.ContainsFunc(r.Fields, func(g extract.Field) bool { return g.Name == f.Name }) {
 				return nil, usageError{fmt.Errorf("%s: field %s given twice", where, f.Name)}
 			}
 			r.Fields = append(r.Fields, f)
@@ -111,7 +111,7 @@ func (o *extractOptions) rules() ([]crawler.ExtractRule, error) {
 // unwrapBadField drops the "bad extraction field: " that the usage error's
 // own wording makes redundant.
 func unwrapBadField(err error) string {
-	return strings.TrimPrefix(err.Error(), crawler.ErrBadField.Error()+": ")
+	return strings.TrimPrefix(err.Error(), extract.ErrBadField.Error()+": ")
 }
 
 // isExtractTables reports whether a config file's "extract" key holds
@@ -173,7 +173,7 @@ func writeExtractTables(w io.Writer, tables []extractTable) error {
 // exportExtraction recomputes the fields of exported records from their
 // kept bodies (crawl export --extract), counting what it could not do.
 type exportExtraction struct {
-	rules   []crawler.ExtractRule
+	rules   []extract.Rule
 	noBody  int // HTML pages without a kept body: their fields are as stored
 	refused int // bodies x/net/html refuses (nested deeper than 512)
 }
@@ -197,7 +197,7 @@ func (x *exportExtraction) rewrite(p *store.Page) error {
 	if u == "" {
 		u = p.URL
 	}
-	fields, err := crawler.ExtractFields(x.rules, p.Body, ct, u)
+	fields, err := extract.Fields(x.rules, p.Body, ct, u)
 	if err != nil {
 		x.refused++
 		return nil

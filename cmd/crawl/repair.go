@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 func newRepairCmd() *cobra.Command {
@@ -35,7 +35,7 @@ complete. The summary on stderr says what was kept and what was lost.`,
 			if out == "" {
 				return usageError{errors.New("-o NEW.db: where to write the repaired database")}
 			}
-			rep, err := store.Repair(db, out, &store.RepairOptions{Fingerprint: crawler.Fingerprint})
+			rep, err := store.Repair(db, out, &store.RepairOptions{Fingerprint: urlnorm.Fingerprint})
 			if err != nil {
 				return err
 			}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/export"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 func newStatsCmd() *cobra.Command {
@@ -86,7 +86,7 @@ func summarize(db string, top, near int, keepGoing bool, stderr io.Writer) (*exp
 	st, err := store.Open(db, &store.Options{ReadOnly: true})
 	if err != nil && keepGoing && errors.Is(err, store.ErrDamaged) {
 		fmt.Fprintf(stderr, "crawl: %v; summarising what can be read\n", err)
-		sv, err := store.Salvage(db, crawler.Fingerprint)
+		sv, err := store.Salvage(db, urlnorm.Fingerprint)
 		if err != nil {
 			return nil, err
 		}

@@ -1,9 +1,14 @@
-package crawler
+// Package urlnorm owns what makes URLs comparable: the normal form of an
+// absolute http(s) URL (Normalize), the 64-bit fingerprint of a normalised
+// URL (Fingerprint), the resolution of a page's links against its base URL
+// into normalised URLs (Resolve, and Resolver for a page's many links
+// without allocations on the common path), and the removal of tracking
+// parameters from queries (DropParams). It is pure: no I/O, no state.
+package urlnorm
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -30,14 +35,15 @@ func Normalize(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := normalizeURL(u); err != nil {
+	if err := NormalizeURL(u); err != nil {
 		return "", err
 	}
 	return u.String(), nil
 }
 
-// normalizeURL normalises u in place (see Normalize).
-func normalizeURL(u *url.URL) error {
+// NormalizeURL normalises u in place as Normalize does, or returns why it
+// cannot (not an absolute http(s) URL with a host).
+func NormalizeURL(u *url.URL) error {
 	if !u.IsAbs() {
 		return errNotAbsolute
 	}
@@ -71,7 +77,7 @@ func normalizeURL(u *url.URL) error {
 	u.Fragment, u.RawFragment = "", ""
 	u.ForceQuery = false
 	if u.RawQuery != "" {
-		u.RawQuery = escapeQuery(dropParams(u.RawQuery, isTracking))
+		u.RawQuery = escapeQuery(DropParams(u.RawQuery, isTracking))
 	}
 	// Resolving u against an empty base removes its dot segments (RFC 3986
 	// section 5.2.4) and yields a fresh, canonically escaped path.
@@ -134,9 +140,9 @@ func isTracking(key string) bool {
 	return strings.HasPrefix(key, "utm_") || trackingParams[key]
 }
 
-// dropParams returns rawQuery without the parameters whose (unescaped)
+// DropParams returns rawQuery without the parameters whose (unescaped)
 // name drop reports true for; the others keep their order and spelling.
-func dropParams(rawQuery string, drop func(key string) bool) string {
+func DropParams(rawQuery string, drop func(key string) bool) string {
 	if rawQuery == "" {
 		return ""
 	}
@@ -154,10 +160,10 @@ func dropParams(rawQuery string, drop func(key string) bool) string {
 	return strings.Join(kept, "&")
 }
 
-// resolve turns href, found on a page whose base URL is base, into a
+// Resolve turns href, found on a page whose base URL is base, into a
 // normalised absolute URL. It reports false for links a crawler must not
 // follow (other schemes, malformed URLs).
-func resolve(base *url.URL, href string) (*url.URL, bool) {
+func Resolve(base *url.URL, href string) (*url.URL, bool) {
 	href = strings.TrimSpace(href)
 	if href == "" || strings.HasPrefix(href, "#") {
 		return nil, false
@@ -167,7 +173,7 @@ func resolve(base *url.URL, href string) (*url.URL, bool) {
 		return nil, false
 	}
 	u := base.ResolveReference(ref)
-	if normalizeURL(u) != nil {
+	if NormalizeURL(u) != nil {
 		return nil, false
 	}
 	return u, true
@@ -179,89 +185,87 @@ func Fingerprint(normalized string) uint64 { return xxhash.Sum64String(normalize
 // hostKey is the politeness key of a normalised URL: its host[:port].
 func hostKey(u *url.URL) string { return u.Host }
 
-// hostOf returns the host key of a normalised URL string.
-func hostOf(normalized string) (string, error) {
-	u, err := url.Parse(normalized)
-	if err != nil {
-		return "", fmt.Errorf("parse %q: %w", normalized, err)
-	}
-	return hostKey(u), nil
+// Link is a followable link: its normalised URL and that URL's host key
+// (host[:port], the crawler's politeness key).
+type Link struct {
+	URL  string
+	Host string
 }
 
-// link is a followable link: its normalised URL and that URL's host key.
-type link struct {
-	url  string
-	host string
-}
-
-// resolver resolves the links of one page against its base URL.
-type resolver struct {
+// Resolver resolves the links of one page against its base URL, giving
+// what Resolve gives, most of them without net/url and without
+// allocations. Make one with NewResolver; it is a value that is only read,
+// safe for concurrent use.
+type Resolver struct {
 	base   *url.URL
 	origin string // the base's normalised "scheme://host", or "" to disable the fast path
 	dir    string // baseDir(base)
 }
 
-func newResolver(base *url.URL) resolver {
-	r := resolver{base: base}
+// NewResolver returns the Resolver of the links of a page whose base URL
+// is base.
+func NewResolver(base *url.URL) Resolver {
+	r := Resolver{base: base}
 	nb := *base
-	if normalizeURL(&nb) == nil && nb.Host == base.Host && nb.Scheme == base.Scheme {
+	if NormalizeURL(&nb) == nil && nb.Host == base.Host && nb.Scheme == base.Scheme {
 		r.origin, r.dir = nb.Scheme+"://"+nb.Host, baseDir(base)
 	}
 	return r
 }
 
-// link is resolve for the common case, without net/url: an href that is an
+// link is Resolve for the common case, without net/url: an href that is an
 // absolute path ("/a/b?q"), a relative path ("b/c", "../b"), or an absolute
 // or scheme-relative http(s) URL whose host is in canonical form and whose
 // path and query are plain comes out resolved ("." and ".." segments),
 // with the scheme in lower case and without its fragment. Anything else
 // (escapes, default ports, upper-case hosts, user info, IPv6) goes through
-// resolve. Both give the same result for every href; FuzzResolveLink
+// Resolve. Both give the same result for every href; FuzzResolveLink
 // checks it.
-func (r resolver) link(href string) (link, bool) {
-	b, span, ok := r.appendLink(nil, href)
+func (r Resolver) link(href string) (Link, bool) {
+	b, span, ok := r.AppendLink(nil, href)
 	if !ok {
-		return link{}, false
+		return Link{}, false
 	}
-	return span.link(string(b)), true
+	return span.Link(string(b)), true
 }
 
-// linkSpan is a link resolved into a buffer that holds several: its URL is
+// Span is a link resolved into a buffer that holds several: its URL is
 // buf[start:end], its host buf[hostStart:hostEnd], or host when that is set.
-type linkSpan struct {
+type Span struct {
 	start, end         int
 	hostStart, hostEnd int
 	host               string
 }
 
-// link returns the link of s, the buffer made a string.
-func (sp linkSpan) link(s string) link {
+// Link returns the link of s, the buffer made a string.
+func (sp Span) Link(s string) Link {
 	host := sp.host
 	if host == "" {
 		host = s[sp.hostStart:sp.hostEnd]
 	}
-	return link{s[sp.start:sp.end], host}
+	return Link{s[sp.start:sp.end], host}
 }
 
-// appendLink appends the URL href leads to (as link resolves it) to dst,
-// and returns dst and where the link lies in it. It allocates nothing on
-// the fast path: a page's links share one buffer (see resolveAll).
-func (r resolver) appendLink(dst []byte, href string) ([]byte, linkSpan, bool) {
+// AppendLink appends the URL href leads to (as Resolve resolves it) to
+// dst, and returns dst and where the link lies in it, or false for an href
+// that leads nowhere a crawler goes. It allocates nothing on the fast path:
+// a page's links share one buffer, made one string once all are in it.
+func (r Resolver) AppendLink(dst []byte, href string) ([]byte, Span, bool) {
 	if otherScheme(href) {
-		return dst, linkSpan{}, false // mailto:, javascript:, ftp: …
+		return dst, Span{}, false // mailto:, javascript:, ftp: …
 	}
 	start := len(dst)
 	if r.origin != "" {
 		if b, hs, he, ok := appendFastLink(dst, r.base, r.origin, r.dir, href); ok {
-			return b, linkSpan{start: start, end: len(b), hostStart: hs, hostEnd: he}, true
+			return b, Span{start: start, end: len(b), hostStart: hs, hostEnd: he}, true
 		}
 	}
-	u, ok := resolve(r.base, href)
+	u, ok := Resolve(r.base, href)
 	if !ok {
-		return dst, linkSpan{}, false
+		return dst, Span{}, false
 	}
 	dst = append(dst, u.String()...)
-	return dst, linkSpan{start: start, end: len(dst), host: hostKey(u)}, true
+	return dst, Span{start: start, end: len(dst), host: hostKey(u)}, true
 }
 
 // otherScheme reports whether href starts with a scheme (as net/url reads
@@ -299,7 +303,7 @@ func baseDir(base *url.URL) string {
 	return p[:strings.LastIndexByte(p, '/')+1]
 }
 
-// appendFastLink handles the canonical cases of resolver.link: it appends
+// appendFastLink handles the canonical cases of Resolver.link: it appends
 // the resolved URL to dst and returns dst and where the URL's host lies in
 // it, or dst unchanged and false for every other href. dir is
 // baseDir(base), origin the base's "scheme://host".

@@ -1,4 +1,4 @@
-package crawler
+package extract
 
 import (
 	"bytes"
@@ -7,18 +7,20 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
-// flagString spells robotsFlags for test messages.
-func flagString(f robotsFlags) string {
+// flagString spells Robots for test messages.
+func flagString(f Robots) string {
 	var s []string
-	if f&noIndex != 0 {
+	if f&NoIndex != 0 {
 		s = append(s, "noindex")
 	}
-	if f&noFollow != 0 {
+	if f&NoFollow != 0 {
 		s = append(s, "nofollow")
 	}
-	if f&^(noIndex|noFollow) != 0 {
+	if f&^(NoIndex|NoFollow) != 0 {
 		s = append(s, "?")
 	}
 	if len(s) == 0 {
@@ -31,39 +33,39 @@ func TestRobotsList(t *testing.T) {
 	const agent = "politecrawl"
 	for _, tc := range []struct {
 		in   string
-		want robotsFlags
+		want Robots
 	}{
 		{"", 0},
-		{"noindex", noIndex},
-		{"nofollow", noFollow},
-		{"none", noIndex | noFollow},
-		{"noindex, nofollow", noIndex | noFollow},
-		{"NOINDEX,NoFollow", noIndex | noFollow},
-		{"  noindex  ,\tnofollow\n", noIndex | noFollow},
+		{"noindex", NoIndex},
+		{"nofollow", NoFollow},
+		{"none", NoIndex | NoFollow},
+		{"noindex, nofollow", NoIndex | NoFollow},
+		{"NOINDEX,NoFollow", NoIndex | NoFollow},
+		{"  noindex  ,\tnofollow\n", NoIndex | NoFollow},
 		{"index, follow", 0},
 		{"all", 0},
-		{"all, noindex", noIndex},                // the most restrictive wins
-		{"noindex, index", noIndex},              // in either order
-		{"noindex nofollow", noIndex | noFollow}, // white space for commas, a common mistake
-		{"noindex;nofollow", noIndex | noFollow},
-		{",,noindex,,", noIndex},
+		{"all, noindex", NoIndex},                // the most restrictive wins
+		{"noindex, index", NoIndex},              // in either order
+		{"noindex nofollow", NoIndex | NoFollow}, // white space for commas, a common mistake
+		{"noindex;nofollow", NoIndex | NoFollow},
+		{",,noindex,,", NoIndex},
 		{"noindexx, no-follow, nofollow2, no index", 0},
-		{"max-snippet:-1, max-image-preview:large, nofollow", noFollow},
-		{"unavailable_after: 25 Jun 2010 15:00:00 PST, noindex", noIndex},
+		{"max-snippet:-1, max-image-preview:large, nofollow", NoFollow},
+		{"unavailable_after: 25 Jun 2010 15:00:00 PST, noindex", NoIndex},
 		{"unavailable_after: Friday, 25-Jun-2010 15:00:00 PST", 0}, // a comma in the date
 		{"noarchive, nosnippet, notranslate, noimageindex", 0},
 		// User-agent prefixes (X-Robots-Tag's form; read alike in meta content).
-		{"politecrawl: nofollow", noFollow},
-		{"PoliteCrawl : noindex", noIndex},
+		{"politecrawl: nofollow", NoFollow},
+		{"PoliteCrawl : noindex", NoIndex},
 		{"otherbot: noindex, nofollow", 0},
-		{"noindex, otherbot: nofollow", noIndex},
-		{"otherbot: noindex, politecrawl: nofollow", noFollow},
-		{"politecrawl: noindex, otherbot: nofollow", noIndex},
-		{"politecrawl:none", noIndex | noFollow},
+		{"noindex, otherbot: nofollow", NoIndex},
+		{"otherbot: noindex, politecrawl: nofollow", NoFollow},
+		{"politecrawl: noindex, otherbot: nofollow", NoIndex},
+		{"politecrawl:none", NoIndex | NoFollow},
 		{"politecrawl-news: noindex", 0},
-		{"noindex: yes", noIndex},   // a directive before a colon is no user agent
-		{"a bot: noindex", noIndex}, // "a bot" is no user agent: read for everyone, the restrictive reading
-		{"\xff\xfe, noindex, \x00:", noIndex},
+		{"noindex: yes", NoIndex},   // a directive before a colon is no user agent
+		{"a bot: noindex", NoIndex}, // "a bot" is no user agent: read for everyone, the restrictive reading
+		{"\xff\xfe, noindex, \x00:", NoIndex},
 		{"nofollow\u00a0", 0}, // no-break space is not white space here
 		{"noindeẋ, ｎｏｉｎｄｅｘ, \u212aindex", 0},
 	} {
@@ -80,23 +82,23 @@ func TestRobotsHeader(t *testing.T) {
 	for _, tc := range []struct {
 		values []string
 		agent  string
-		want   robotsFlags
+		want   Robots
 	}{
 		{nil, "politecrawl", 0},
-		{[]string{"noindex"}, "politecrawl", noIndex},
-		{[]string{"noindex", "nofollow"}, "politecrawl", noIndex | noFollow},
+		{[]string{"noindex"}, "politecrawl", NoIndex},
+		{[]string{"noindex", "nofollow"}, "politecrawl", NoIndex | NoFollow},
 		// A user-agent prefix holds to the end of its line only.
-		{[]string{"otherbot: noindex", "nofollow"}, "politecrawl", noFollow},
+		{[]string{"otherbot: noindex", "nofollow"}, "politecrawl", NoFollow},
 		{[]string{"otherbot: noindex, nofollow"}, "politecrawl", 0},
-		{[]string{"politecrawl: nofollow", "otherbot: noindex, nofollow"}, "politecrawl", noFollow},
+		{[]string{"politecrawl: nofollow", "otherbot: noindex, nofollow"}, "politecrawl", NoFollow},
 		{[]string{"googlebot: noindex"}, "politecrawl", 0},
-		{[]string{"googlebot: noindex"}, "googlebot", noIndex},
+		{[]string{"googlebot: noindex"}, "googlebot", NoIndex},
 		// A crawler without a product token obeys only unaddressed directives.
-		{[]string{"politecrawl: noindex", "nofollow"}, "", noFollow},
+		{[]string{"politecrawl: noindex", "nofollow"}, "", NoFollow},
 		{[]string{"", " ", ","}, "politecrawl", 0},
 	} {
-		if got := robotsHeader(tc.values, tc.agent); got != tc.want {
-			t.Errorf("robotsHeader(%q, %q): got %s, want %s", tc.values, tc.agent, flagString(got), flagString(tc.want))
+		if got := RobotsHeader(tc.values, tc.agent); got != tc.want {
+			t.Errorf("RobotsHeader(%q, %q): got %s, want %s", tc.values, tc.agent, flagString(got), flagString(tc.want))
 		}
 	}
 }
@@ -104,29 +106,29 @@ func TestRobotsHeader(t *testing.T) {
 func TestMetaRobots(t *testing.T) {
 	for _, tc := range []struct {
 		tag  string
-		want robotsFlags
+		want Robots
 	}{
-		{`<meta name="robots" content="noindex">`, noIndex},
-		{`<META NAME="ROBOTS" CONTENT="NOFOLLOW">`, noFollow},
-		{`<meta content="none" name="robots"/>`, noIndex | noFollow},
-		{`<meta name=robots content=noindex,nofollow>`, noIndex | noFollow},
-		{`<meta name=" Robots " content=" noindex ">`, noIndex},
-		{`<meta name="politecrawl" content="nofollow">`, noFollow},
-		{`<meta name="PoliteCrawl" content="noindex">`, noIndex},
+		{`<meta name="robots" content="noindex">`, NoIndex},
+		{`<META NAME="ROBOTS" CONTENT="NOFOLLOW">`, NoFollow},
+		{`<meta content="none" name="robots"/>`, NoIndex | NoFollow},
+		{`<meta name=robots content=noindex,nofollow>`, NoIndex | NoFollow},
+		{`<meta name=" Robots " content=" noindex ">`, NoIndex},
+		{`<meta name="politecrawl" content="nofollow">`, NoFollow},
+		{`<meta name="PoliteCrawl" content="noindex">`, NoIndex},
 		{`<meta name="googlebot" content="noindex, nofollow">`, 0},
 		{`<meta name="robots-x" content="noindex">`, 0},
 		{`<meta property="robots" content="noindex">`, 0},
 		{`<meta name="robots">`, 0},
 		{`<meta name="robots" content="">`, 0},
 		{`<meta name="robots" content="index, follow">`, 0},
-		{`<meta name="robots" content="noindex" content="nofollow">`, noIndex}, // the first attribute wins
-		{`<meta name="robots" name="x" content="nofollow">`, noFollow},
-		{`<meta name="robots" content="no&#105;ndex&comma; nofollow">`, noIndex | noFollow}, // character references
-		{"<meta name=\"robots\" content=\"noindex\r\nnofollow\">", noIndex | noFollow},
+		{`<meta name="robots" content="noindex" content="nofollow">`, NoIndex}, // the first attribute wins
+		{`<meta name="robots" name="x" content="nofollow">`, NoFollow},
+		{`<meta name="robots" content="no&#105;ndex&comma; nofollow">`, NoIndex | NoFollow}, // character references
+		{"<meta name=\"robots\" content=\"noindex\r\nnofollow\">", NoIndex | NoFollow},
 		{"<meta name=\"rob\x00ots\" content=\"noindex\">", 0},
-		{`<meta name="robots" content='noindex' `, noIndex}, // cut short: read as far as it goes
+		{`<meta name="robots" content='noindex' `, NoIndex}, // cut short: read as far as it goes
 		{`<meta name=robots content=noindex/>`, 0},          // the value is "noindex/"
-		{`<meta name=robots content=nofollow />`, noFollow},
+		{`<meta name=robots content=nofollow />`, NoFollow},
 		{`<meta charset="utf-8">`, 0},
 		{`<meta>`, 0},
 	} {
@@ -141,17 +143,17 @@ func TestExtractRobots(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
 		agent      string
-		robots     robotsFlags
+		robots     Robots
 		canonical  string
 	}{
 		{"none", `<title>t</title><a href="/a">a</a>`, "politecrawl", 0, ""},
-		{"meta robots", `<head><meta name="robots" content="noindex"></head>`, "politecrawl", noIndex, ""},
+		{"meta robots", `<head><meta name="robots" content="noindex"></head>`, "politecrawl", NoIndex, ""},
 		{"tags combine", `<meta name="robots" content="noindex"><meta name="politecrawl" content="nofollow">`,
-			"politecrawl", noIndex | noFollow, ""},
+			"politecrawl", NoIndex | NoFollow, ""},
 		{"own token without agent", `<meta name="politecrawl" content="nofollow">`, "", 0, ""},
 		{"other bot", `<meta name="googlebot" content="none">`, "politecrawl", 0, ""},
-		{"in body", `<body><p>x</p><meta name="robots" content="nofollow"></body>`, "politecrawl", noFollow, ""},
-		{"in svg", `<svg><meta name="robots" content="nofollow"></svg>`, "politecrawl", noFollow, ""},
+		{"in body", `<body><p>x</p><meta name="robots" content="nofollow"></body>`, "politecrawl", NoFollow, ""},
+		{"in svg", `<svg><meta name="robots" content="nofollow"></svg>`, "politecrawl", NoFollow, ""},
 		{"in a comment", `<!-- <meta name="robots" content="noindex"> -->`, "politecrawl", 0, ""},
 		{"in a script", `<script>document.write('<meta name="robots" content="noindex">')</script>`, "politecrawl", 0, ""},
 		{"in a title", `<title><meta name="robots" content="noindex"></title>`, "politecrawl", 0, ""},
@@ -171,23 +173,23 @@ func TestExtractRobots(t *testing.T) {
 		{"canonical empty", `<link rel="canonical" href="">`, "", 0, ""},
 		{"not canonical", `<link rel="canonicalx" href="/c"><a rel="canonical" href="/d">d</a>`, "", 0, ""},
 	} {
-		x := extractFor([]byte(tc.body), page, tc.agent)
-		if x.robots != tc.robots || x.canonical != tc.canonical {
+		x := HTML([]byte(tc.body), page, tc.agent)
+		if x.Robots != tc.robots || x.Canonical != tc.canonical {
 			t.Errorf("%s: got %s, canonical %q; want %s, canonical %q", tc.name,
-				flagString(x.robots), x.canonical, flagString(tc.robots), tc.canonical)
+				flagString(x.Robots), x.Canonical, flagString(tc.robots), tc.canonical)
 		}
 	}
 }
 
-// robotsGoquery is the reference for what extractFor reads from robots
+// robotsGoquery is the reference for what HTML reads from robots
 // meta tags and canonical links: the same directive lists (robotsList is
 // tested on its own), found through a goquery DOM.
-func robotsGoquery(body []byte, pageURL *url.URL, agent string) (robotsFlags, string, error) {
+func robotsGoquery(body []byte, pageURL *url.URL, agent string) (Robots, string, error) {
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	var f robotsFlags
+	var f Robots
 	doc.Find("meta[name]").Each(func(_ int, s *goquery.Selection) {
 		name, _ := s.Attr("name")
 		name = strings.Trim(name, " \t\n\f\r\v")
@@ -208,7 +210,7 @@ func robotsGoquery(body []byte, pageURL *url.URL, agent string) (robotsFlags, st
 		for _, r := range strings.Fields(rel) {
 			if strings.EqualFold(r, "canonical") {
 				href, _ := s.Attr("href")
-				if u, ok := resolve(base, href); ok {
+				if u, ok := urlnorm.Resolve(base, href); ok {
 					canonical = u.String()
 				}
 				return false
@@ -236,22 +238,22 @@ var robotsRefPages = []string{
 func TestRobotsMatchesGoquery(t *testing.T) {
 	page, _ := url.Parse("http://example.com/dir/page")
 	for _, body := range robotsRefPages {
-		x := extractFor([]byte(body), page, "politecrawl")
+		x := HTML([]byte(body), page, "politecrawl")
 		f, canonical, err := robotsGoquery([]byte(body), page, "politecrawl")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if x.robots != f || x.canonical != canonical {
+		if x.Robots != f || x.Canonical != canonical {
 			t.Errorf("page %.70q:\n scanner %s, canonical %q\n goquery %s, canonical %q", body,
-				flagString(x.robots), x.canonical, flagString(f), canonical)
+				flagString(x.Robots), x.Canonical, flagString(f), canonical)
 		}
 	}
 }
 
 // naiveRobotsList is robotsList written plainly, with strings and the
 // standard library: the reference FuzzRobotsList holds it to.
-func naiveRobotsList(s, agent string) robotsFlags {
-	var f robotsFlags
+func naiveRobotsList(s, agent string) Robots {
+	var f Robots
 	applies := true
 	for _, item := range strings.Split(s, ",") {
 		if name, rest, ok := strings.Cut(item, ":"); ok {
@@ -275,11 +277,11 @@ func naiveRobotsList(s, agent string) robotsFlags {
 		for _, w := range strings.FieldsFunc(item, func(r rune) bool { return strings.ContainsRune(" \t\n\f\r\v;", r) }) {
 			switch asciiLower(w) {
 			case "noindex":
-				f |= noIndex
+				f |= NoIndex
 			case "nofollow":
-				f |= noFollow
+				f |= NoFollow
 			case "none":
-				f |= noIndex | noFollow
+				f |= NoIndex | NoFollow
 			}
 		}
 	}
@@ -331,10 +333,10 @@ func FuzzRobotsList(f *testing.F) {
 		if got := robotsList(asciiUpper(a), agent); got != fa {
 			t.Fatalf("robotsList(%q) = %s, but upper-cased %s", a, flagString(fa), flagString(got))
 		}
-		if got := robotsHeader([]string{a, b}, agent); got != fa|fb {
-			t.Fatalf("robotsHeader(%q, %q) = %s, want the union of %s and %s", a, b, flagString(got), flagString(fa), flagString(fb))
+		if got := RobotsHeader([]string{a, b}, agent); got != fa|fb {
+			t.Fatalf("RobotsHeader(%q, %q) = %s, want the union of %s and %s", a, b, flagString(got), flagString(fa), flagString(fb))
 		}
-		if fa&^(noIndex|noFollow) != 0 {
+		if fa&^(NoIndex|NoFollow) != 0 {
 			t.Fatalf("robotsList(%q) = %08b: unknown flags", a, fa)
 		}
 	})
@@ -343,7 +345,7 @@ func FuzzRobotsList(f *testing.F) {
 // FuzzExtractRobots: on any page, the canonical URL is empty or an
 // absolute normalised http(s) URL; addressing the crawler's own token only
 // adds directives to those of <meta name="robots">; and reading robots
-// directives changes nothing else that extract finds.
+// directives changes nothing else that HTML finds.
 func FuzzExtractRobots(f *testing.F) {
 	for _, body := range append(robotsRefPages,
 		`<meta name="robots" content="noindex"><meta name="politecrawl" content="nofollow"><a href="/a">a</a>`,
@@ -354,21 +356,21 @@ func FuzzExtractRobots(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		page, _ := url.Parse("http://example.com/dir/page")
-		x := extractFor(body, page, "politecrawl")
-		if c := x.canonical; c != "" {
-			if n, err := Normalize(c); err != nil || n != c {
+		x := HTML(body, page, "politecrawl")
+		if c := x.Canonical; c != "" {
+			if n, err := urlnorm.Normalize(c); err != nil || n != c {
 				t.Fatalf("canonical %q is not normalised: Normalize = %q, %v", c, n, err)
 			}
 		}
-		if x.robots&^(noIndex|noFollow) != 0 {
-			t.Fatalf("robots %08b: unknown flags", x.robots)
+		if x.Robots&^(NoIndex|NoFollow) != 0 {
+			t.Fatalf("robots %08b: unknown flags", x.Robots)
 		}
-		all := extract(body, page)
-		if all.robots&^x.robots != 0 {
-			t.Fatalf("robots meta tags give everyone %s, but the crawler %s", flagString(all.robots), flagString(x.robots))
+		all := HTML(body, page, "")
+		if all.Robots&^x.Robots != 0 {
+			t.Fatalf("robots meta tags give everyone %s, but the crawler %s", flagString(all.Robots), flagString(x.Robots))
 		}
-		if all.canonical != x.canonical || all.title != x.title || all.text != x.text || len(all.links) != len(x.links) {
-			t.Fatalf("the agent changed what else extract found: %+v and %+v", all, x)
+		if all.Canonical != x.Canonical || all.Title != x.Title || all.Text != x.Text || len(all.Links) != len(x.Links) {
+			t.Fatalf("the agent changed what else HTML found: %+v and %+v", all, x)
 		}
 	})
 }
@@ -407,8 +409,8 @@ func BenchmarkExtractHead(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if x := extractFor(body, page, "politecrawl"); len(x.links) == 0 || (x.canonical != "") != robots {
-					b.Fatalf("%d links, canonical %q", len(x.links), x.canonical)
+				if x := HTML(body, page, "politecrawl"); len(x.Links) == 0 || (x.Canonical != "") != robots {
+					b.Fatalf("%d links, canonical %q", len(x.Links), x.Canonical)
 				}
 			}
 		})

@@ -1,4 +1,4 @@
-package crawler
+package extract
 
 import (
 	"bytes"
@@ -9,12 +9,12 @@ import (
 
 // scanner splits an HTML document held in memory into the tokens that
 // x/net/html's Tokenizer gives for it (FuzzScanner checks that the types,
-// raw texts and texts agree), for the tokens extract reads: text, tags,
+// raw texts and texts agree), for the tokens HTML reads: text, tags,
 // and what it skips (comments, doctypes).
 //
 // Why not the Tokenizer itself: it copies the document into its own buffer
 // a byte at a time, and copies and lower-cases the key of every attribute
-// of every tag (to drop repeated ones), which extract never asks for: on an
+// of every tag (to drop repeated ones), which HTML never asks for: on an
 // ordinary page most of extraction's time and allocations. The scanner
 // finds tokens with bytes.IndexByte in
 // the document as it is, reads tags by the same rules as rawHref

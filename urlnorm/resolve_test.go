@@ -1,17 +1,17 @@
-package crawler
+package urlnorm
 
 import (
 	"net/url"
 	"testing"
 )
 
-// slowLink is the reference resolver.link must agree with.
-func slowLink(base *url.URL, href string) (link, bool) {
-	u, ok := resolve(base, href)
+// slowLink is the reference Resolver.link must agree with.
+func slowLink(base *url.URL, href string) (Link, bool) {
+	u, ok := Resolve(base, href)
 	if !ok {
-		return link{}, false
+		return Link{}, false
 	}
-	return link{u.String(), hostKey(u)}, true
+	return Link{u.String(), hostKey(u)}, true
 }
 
 var linkCases = []string{
@@ -34,7 +34,7 @@ func TestResolverMatchesResolve(t *testing.T) {
 	for _, b := range []string{"http://example.com/dir/page", "https://h.example:8443/", "http://127.0.1.1:41234/p/3",
 		"http://example.com/a/b/c/d", "http://example.com/a//b/c"} {
 		base, _ := url.Parse(b)
-		res := newResolver(base)
+		res := NewResolver(base)
 		for _, href := range linkCases {
 			got, gotOK := res.link(href)
 			want, wantOK := slowLink(base, href)
@@ -45,7 +45,7 @@ func TestResolverMatchesResolve(t *testing.T) {
 	}
 }
 
-// FuzzResolveLink checks that the fast path of resolver.link never disagrees
+// FuzzResolveLink checks that the fast path of Resolver.link never disagrees
 // with the general resolver.
 func FuzzResolveLink(f *testing.F) {
 	for _, h := range linkCases {
@@ -59,14 +59,14 @@ func FuzzResolveLink(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, href string) {
 		for _, base := range bases {
-			got, gotOK := newResolver(base).link(href)
+			got, gotOK := NewResolver(base).link(href)
 			want, wantOK := slowLink(base, href)
 			if got != want || gotOK != wantOK {
 				t.Fatalf("base %s, href %q: link = %+v, %v; resolve = %+v, %v", base, href, got, gotOK, want, wantOK)
 			}
 			if gotOK {
-				if n, err := Normalize(got.url); err != nil || n != got.url {
-					t.Fatalf("base %s, href %q gave %q, which normalises to %q, %v", base, href, got.url, n, err)
+				if n, err := Normalize(got.URL); err != nil || n != got.URL {
+					t.Fatalf("base %s, href %q gave %q, which normalises to %q, %v", base, href, got.URL, n, err)
 				}
 			}
 		}

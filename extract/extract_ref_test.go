@@ -1,4 +1,4 @@
-package crawler
+package extract
 
 import (
 	"bytes"
@@ -11,10 +11,12 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"golang.org/x/net/html"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // extractGoquery is the reference extraction, through a goquery DOM: what
-// extract did before it became one streaming tokenizer pass. Tests check that
+// HTML did before it became one streaming tokenizer pass. Tests check that
 // the two agree; BenchmarkExtract measures what the tokenizer gains.
 func extractGoquery(body []byte, pageURL *url.URL) (title string, links []string, err error) {
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
@@ -30,7 +32,7 @@ func extractGoquery(body []byte, pageURL *url.URL) (title string, links []string
 	}
 	doc.Find("a[href], area[href]").Each(func(_ int, s *goquery.Selection) {
 		href, _ := s.Attr("href")
-		if u, ok := resolve(base, href); ok && !slices.Contains(links, u.String()) {
+		if u, ok := urlnorm.Resolve(base, href); ok && !slices.Contains(links, u.String()) {
 			links = append(links, u.String())
 		}
 	})
@@ -91,17 +93,17 @@ var refPages = []string{
 func TestExtractMatchesGoquery(t *testing.T) {
 	page, _ := url.Parse("http://example.com/dir/page")
 	for _, body := range append(refPages, string(samplePage(60))) {
-		x := extract([]byte(body), page)
+		x := HTML([]byte(body), page, "")
 		title, links, err := extractGoquery([]byte(body), page)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []string
-		for _, l := range x.links {
-			got = append(got, l.url)
+		for _, l := range x.Links {
+			got = append(got, l.URL)
 		}
-		if x.title != title || !slices.Equal(got, links) {
-			t.Errorf("page %.60q:\n tokenizer title %q links %q\n goquery   title %q links %q", body, x.title, got, title, links)
+		if x.Title != title || !slices.Equal(got, links) {
+			t.Errorf("page %.60q:\n tokenizer title %q links %q\n goquery   title %q links %q", body, x.Title, got, title, links)
 		}
 	}
 }
@@ -127,7 +129,7 @@ func BenchmarkExtract(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
-			if x := extract(body, page); len(x.links) == 0 {
+			if x := HTML(body, page, ""); len(x.Links) == 0 {
 				b.Fatal("no links")
 			}
 		}

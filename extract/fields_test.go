@@ -1,18 +1,13 @@
-package crawler
+package extract
 
 import (
 	"encoding/json"
 	"errors"
-	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/PuerkitoBio/goquery"
-
-	"github.com/politecrawl/crawl/store"
 )
 
 func TestParseField(t *testing.T) {
@@ -75,15 +70,9 @@ func TestParseFieldNamesSelector(t *testing.T) {
 	}
 }
 
-// domCrawler returns a Crawler with cfg, enough for its dom method.
-func domCrawler(cfg Config) *Crawler {
-	cfg.defaults()
-	return &Crawler{cfg: cfg, log: cfg.Logger}
-}
-
-func mustRules(t testing.TB, match string, specs ...string) ExtractRule {
+func mustRules(t testing.TB, match string, specs ...string) Rule {
 	t.Helper()
-	var r ExtractRule
+	var r Rule
 	if match != "" {
 		r.Match = regexp.MustCompile(match)
 	}
@@ -112,42 +101,42 @@ func TestExtractFields(t *testing.T) {
 	const u = "http://shop.example/product/1"
 	for _, tc := range []struct {
 		name  string
-		rules []ExtractRule
+		rules []Rule
 		body  string
 		want  map[string]any
 	}{
-		{"text folded", []ExtractRule{mustRules(t, "", "name=h1")}, productPage, map[string]any{"name": "The Widget"}},
-		{"text joined across elements", []ExtractRule{mustRules(t, "", "price=.price")}, productPage, map[string]any{"price": "$12.99"}},
-		{"attribute trimmed", []ExtractRule{mustRules(t, "", "img=meta[property='og:image']@content")}, productPage,
+		{"text folded", []Rule{mustRules(t, "", "name=h1")}, productPage, map[string]any{"name": "The Widget"}},
+		{"text joined across elements", []Rule{mustRules(t, "", "price=.price")}, productPage, map[string]any{"price": "$12.99"}},
+		{"attribute trimmed", []Rule{mustRules(t, "", "img=meta[property='og:image']@content")}, productPage,
 			map[string]any{"img": "/img/w.png"}},
-		{"first match with the attribute", []ExtractRule{mustRules(t, "", "first=a@href")}, productPage, map[string]any{"first": "/a"}},
-		{"array", []ExtractRule{mustRules(t, "", "tags[]=ul.tags li", "hrefs[]=a@href")}, productPage,
+		{"first match with the attribute", []Rule{mustRules(t, "", "first=a@href")}, productPage, map[string]any{"first": "/a"}},
+		{"array", []Rule{mustRules(t, "", "tags[]=ul.tags li", "hrefs[]=a@href")}, productPage,
 			map[string]any{"tags": []string{"blue", "small", ""}, "hrefs": []string{"/a", "/b"}}},
-		{"no match: no field", []ExtractRule{mustRules(t, "", "sku=.sku", "skus[]=.sku", "alt=h1@alt", "name=h1")}, productPage,
+		{"no match: no field", []Rule{mustRules(t, "", "sku=.sku", "skus[]=.sku", "alt=h1@alt", "name=h1")}, productPage,
 			map[string]any{"name": "The Widget"}},
-		{"nothing matches: nil", []ExtractRule{mustRules(t, "", "sku=.sku")}, productPage, nil},
-		{"scripts, styles and noscript left out", []ExtractRule{mustRules(t, "", "x=#x")}, productPage, map[string]any{"x": "seen"}},
-		{"a script selected itself", []ExtractRule{mustRules(t, "", "ld=script[type='application/ld+json']")},
+		{"nothing matches: nil", []Rule{mustRules(t, "", "sku=.sku")}, productPage, nil},
+		{"scripts, styles and noscript left out", []Rule{mustRules(t, "", "x=#x")}, productPage, map[string]any{"x": "seen"}},
+		{"a script selected itself", []Rule{mustRules(t, "", "ld=script[type='application/ld+json']")},
 			`<script type="application/ld+json">{"@type": "Product",
   "name": "W"}</script>`, map[string]any{"ld": `{"@type": "Product", "name": "W"}`}},
-		{"abs: resolved and normalised, non-http left out", []ExtractRule{mustRules(t, "", "links[]=a@abs:href", "img=img@abs:src")},
+		{"abs: resolved and normalised, non-http left out", []Rule{mustRules(t, "", "links[]=a@abs:href", "img=img@abs:src")},
 			`<a href="../b?utm_source=x#f">b</a><a href="mailto:x@y">m</a><a href="#top">t</a><a>none</a><a href=" HTTP://Other.example:80/ ">o</a><img src=/i.png>`,
 			map[string]any{"links": []string{"http://shop.example/b", "http://other.example/"}, "img": "http://shop.example/i.png"}},
-		{"abs: honours <base href>", []ExtractRule{mustRules(t, "", "l=a@abs:href")},
+		{"abs: honours <base href>", []Rule{mustRules(t, "", "l=a@abs:href")},
 			`<head><base href="http://cdn.example/x/"></head><a href="y">y</a>`, map[string]any{"l": "http://cdn.example/x/y"}},
-		{"rule not for this URL", []ExtractRule{mustRules(t, `/category/`, "name=h1")}, productPage, nil},
-		{"rules by URL", []ExtractRule{mustRules(t, `/category/`, "name=title"), mustRules(t, `/product/`, "name=h1")},
+		{"rule not for this URL", []Rule{mustRules(t, `/category/`, "name=h1")}, productPage, nil},
+		{"rules by URL", []Rule{mustRules(t, `/category/`, "name=title"), mustRules(t, `/product/`, "name=h1")},
 			productPage, map[string]any{"name": "The Widget"}},
-		{"the first rule with a value wins", []ExtractRule{mustRules(t, "", "name=.none", "title=title"), mustRules(t, "", "name=h1", "title=h1")},
+		{"the first rule with a value wins", []Rule{mustRules(t, "", "name=.none", "title=title"), mustRules(t, "", "name=h1", "title=h1")},
 			productPage, map[string]any{"name": "The Widget", "title": "Widget"}},
-		{"broken HTML", []ExtractRule{mustRules(t, "", "name=h1", "cells[]=td", "b=b")},
+		{"broken HTML", []Rule{mustRules(t, "", "name=h1", "cells[]=td", "b=b")},
 			`<h1>Unclosed <b>bold<table><tr><td>1<td>2</tr><p>after`,
 			// As a browser reads it: "after" is moved out of the table.
 			map[string]any{"name": "Unclosed boldafter12", "cells": []string{"1", "2"}, "b": "boldafter12"}},
-		{"not HTML at all", []ExtractRule{mustRules(t, "", "body=body", "p=p")}, "\x00\xff plain text",
+		{"not HTML at all", []Rule{mustRules(t, "", "body=body", "p=p")}, "\x00\xff plain text",
 			map[string]any{"body": "ÿ plain text"}}, // windows-1252, as browsers read it
 	} {
-		got, err := ExtractFields(tc.rules, []byte(tc.body), "text/html", u)
+		got, err := Fields(tc.rules, []byte(tc.body), "text/html", u)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -161,7 +150,7 @@ func TestExtractFields(t *testing.T) {
 // TestExtractFieldsCharset: a body is decoded with its charset before
 // selectors see it, as the crawl does.
 func TestExtractFieldsCharset(t *testing.T) {
-	got, err := ExtractFields([]ExtractRule{mustRules(t, "", "h=h1")}, []byte("<h1>caf\xe9</h1>"), "text/html; charset=iso-8859-1", "http://a/")
+	got, err := Fields([]Rule{mustRules(t, "", "h=h1")}, []byte("<h1>caf\xe9</h1>"), "text/html; charset=iso-8859-1", "http://a/")
 	if err != nil || got["h"] != "café" {
 		t.Errorf("got %#v, %v; want h café", got, err)
 	}
@@ -173,7 +162,7 @@ func TestExtractFieldsCharset(t *testing.T) {
 func TestExtractFieldsCaps(t *testing.T) {
 	body := "<ul>" + strings.Repeat("<li>x</li>", 3*MaxFieldValues) + "</ul><p>" + strings.Repeat("é", MaxFieldBytes) + "</p>" +
 		`<a title="` + strings.Repeat("a", 2*MaxFieldBytes) + `">`
-	got, err := ExtractFields([]ExtractRule{mustRules(t, "", "li[]=li", "p=p", "title=a@title")}, []byte(body), "text/html", "http://a/")
+	got, err := Fields([]Rule{mustRules(t, "", "li[]=li", "p=p", "title=a@title")}, []byte(body), "text/html", "http://a/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +178,7 @@ func TestExtractFieldsCaps(t *testing.T) {
 	}
 	// Every element's text: the values stop once they reach MaxFieldTotal.
 	body = "<div>" + strings.Repeat("<p>"+strings.Repeat("x", MaxFieldBytes)+"</p>", 100) + "</div>"
-	got, err = ExtractFields([]ExtractRule{mustRules(t, "", "all[]=*")}, []byte(body), "text/html", "http://a/")
+	got, err = Fields([]Rule{mustRules(t, "", "all[]=*")}, []byte(body), "text/html", "http://a/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,9 +193,10 @@ func TestExtractFieldsCaps(t *testing.T) {
 
 // TestDeepPage: a page nested 500 deep yields its fields; one nested
 // 100,000 deep, which x/net/html (goquery's parser) refuses past 512, is an
-// error, and the crawl stores its record without fields.
+// error (crawler's TestDeepPageDOM: the crawl stores its record without
+// fields).
 func TestDeepPage(t *testing.T) {
-	rules := []ExtractRule{mustRules(t, "", "d=.deep", "all[]=span")}
+	rules := []Rule{mustRules(t, "", "d=.deep", "all[]=span")}
 	for _, tc := range []struct {
 		depth int
 		want  map[string]any
@@ -215,53 +205,10 @@ func TestDeepPage(t *testing.T) {
 		{100000, nil},
 	} {
 		body := []byte(strings.Repeat("<div>", tc.depth) + "<span class=deep>here</span>" + strings.Repeat("</div>", tc.depth))
-		got, err := ExtractFields(rules, body, "text/html", "http://a/")
+		got, err := Fields(rules, body, "text/html", "http://a/")
 		if !reflect.DeepEqual(got, tc.want) || (err != nil) != (tc.want == nil) {
 			t.Errorf("depth %d: got %v, %v; want %v", tc.depth, got, err, tc.want)
 		}
-		c := domCrawler(Config{Extract: rules})
-		p := &store.Page{URL: "http://a/"}
-		c.dom(p, body, nil)
-		if !reflect.DeepEqual(p.Fields, tc.want) {
-			t.Errorf("depth %d: crawl got fields %v, want %v", tc.depth, p.Fields, tc.want)
-		}
-	}
-}
-
-// TestNoRuleNoDOM: a page that no rule applies to costs the crawl nothing:
-// no DOM is built, not even an allocation is made.
-func TestNoRuleNoDOM(t *testing.T) {
-	c := domCrawler(Config{Extract: []ExtractRule{mustRules(t, `/product/`, "name=h1", "price=.price", "tags[]=li")}})
-	body := []byte(productPage)
-	final, _ := url.Parse("http://shop.example/about")
-	p := &store.Page{URL: final.String(), FinalURL: final.String()}
-	if n := testing.AllocsPerRun(100, func() { c.dom(p, body, final) }); n != 0 || p.Fields != nil {
-		t.Errorf("a page no rule applies to: got %v allocations and fields %v, want none", n, p.Fields)
-	}
-	p.FinalURL = "http://shop.example/product/7"
-	c.dom(p, body, final)
-	if p.Fields["name"] != "The Widget" {
-		t.Errorf("a product page: got fields %v, want name The Widget", p.Fields)
-	}
-}
-
-// TestOnHTML: the hook gets the document with its URL, alongside the rules,
-// and what it adds to Fields stays.
-func TestOnHTML(t *testing.T) {
-	var gotURL string
-	c := domCrawler(Config{
-		Extract: []ExtractRule{mustRules(t, "", "name=h1")},
-		OnHTML: func(p *store.Page, doc *goquery.Document) {
-			gotURL = doc.Url.String()
-			p.Fields["tags"] = doc.Find("li").Length()
-		},
-	})
-	final, _ := url.Parse("http://shop.example/p")
-	p := &store.Page{URL: "http://shop.example/q", FinalURL: final.String()}
-	c.dom(p, []byte(productPage), final)
-	want := map[string]any{"name": "The Widget", "tags": 3}
-	if gotURL != final.String() || !reflect.DeepEqual(p.Fields, want) {
-		t.Errorf("got URL %s, fields %v; want %s, %v", gotURL, p.Fields, final, want)
 	}
 }
 
@@ -271,13 +218,13 @@ func FuzzExtractFields(f *testing.F) {
 	f.Add(productPage)
 	f.Add("<p> a \n b </p><p>\t</p><a href=' x '>")
 	f.Add("<table><td>1<td>2<p>\xff")
-	rules := []ExtractRule{mustRules(f, "", "p=p", "ps[]=p", "td[]=td", "href[]=a@href", "all[]=*")}
+	rules := []Rule{mustRules(f, "", "p=p", "ps[]=p", "td[]=td", "href[]=a@href", "all[]=*")}
 	f.Fuzz(func(t *testing.T, body string) {
-		got, err := ExtractFields(rules, []byte(body), "text/html; charset=utf-8", "http://a/")
+		got, err := Fields(rules, []byte(body), "text/html; charset=utf-8", "http://a/")
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, _ := ExtractFields(rules, []byte(body), "text/html; charset=utf-8", "http://a/")
+		again, _ := Fields(rules, []byte(body), "text/html; charset=utf-8", "http://a/")
 		if !reflect.DeepEqual(got, again) {
 			t.Fatalf("two extractions differ: %v and %v", got, again)
 		}

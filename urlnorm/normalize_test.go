@@ -1,4 +1,4 @@
-package crawler
+package urlnorm
 
 import (
 	"net/url"
@@ -68,13 +68,13 @@ func TestResolve(t *testing.T) {
 		{"http://%zz", "", false},
 	}
 	for _, tt := range tests {
-		u, ok := resolve(base, tt.href)
+		u, ok := Resolve(base, tt.href)
 		if ok != tt.ok {
-			t.Errorf("resolve(%q): ok = %v, want %v", tt.href, ok, tt.ok)
+			t.Errorf("Resolve(%q): ok = %v, want %v", tt.href, ok, tt.ok)
 			continue
 		}
 		if ok && u.String() != tt.want {
-			t.Errorf("resolve(%q) = %q, want %q", tt.href, u, tt.want)
+			t.Errorf("Resolve(%q) = %q, want %q", tt.href, u, tt.want)
 		}
 	}
 }
@@ -109,16 +109,6 @@ func TestNormalizeDropsTrackingParameters(t *testing.T) {
 	}
 }
 
-func TestDropParamsConfigured(t *testing.T) {
-	c := &Crawler{drop: map[string]bool{"sessionid": true, "ref": true}}
-	got := c.dropTracking([]link{
-		{"http://h/p?sessionid=9&id=1&ref=home", "h"}, {"http://h/p?id=1", "h"}, {"http://h/q?ref=x", "h"},
-	})
-	if len(got) != 2 || got[0].url != "http://h/p?id=1" || got[1].url != "http://h/q" {
-		t.Errorf("got %v, want http://h/p?id=1 and http://h/q, each once", got)
-	}
-}
-
 func FuzzNormalizeIdempotent(f *testing.F) {
 	for _, s := range []string{
 		"http://h/p?utm_source=a&id=1", "HTTP://Example.COM:80/a/./b/../c?x=1&fbclid=2#f",
@@ -136,30 +126,4 @@ func FuzzNormalizeIdempotent(f *testing.F) {
 			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v", s, n1, n1, n2, err)
 		}
 	})
-}
-
-func TestSimilar(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want bool
-	}{
-		{"http://h/cal?m=2026-11", "http://h/cal?m=2026-12", true},
-		{"http://h/page/9", "http://h/page/10", true},
-		{"http://h/cal/2026/11", "http://h/cal/2026/11/05", false},
-		{"http://h/p/1", "http://h/q/1", false},
-		{"http://h/p/1", "http://h/p/x", false},
-		{"http://h/p/1", "http://h/p/1", true},
-		{"http://h/", "http://h/", true},
-		{"http://h1/p/1", "http://h2/p/1", false},
-		{"http://127.0.1.1:80/p/1", "http://127.0.1.2:80/p/1", false},
-		{"http://h/p/1a", "http://h/p/1", false},
-		{"http://h", "http://h/", false},
-	} {
-		if got := similar(tc.a, tc.b); got != tc.want {
-			t.Errorf("similar(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
-		}
-		if got := similar(tc.b, tc.a); got != tc.want {
-			t.Errorf("similar(%q, %q) = %v, want %v", tc.b, tc.a, got, tc.want)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package crawler
+package extract
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // Limits on what one page can make the crawler hold, whatever its size.
@@ -18,19 +20,19 @@ const (
 	maxTextBytes    = 1 << 20
 )
 
-// extracted is what a page yields.
-type extracted struct {
-	title     string
-	text      string
-	links     []link      // followable links, normalised, de-duplicated, in page order
-	robots    robotsFlags // of the robots meta tags addressed to every crawler or to the agent
-	canonical string      // the first <link rel=canonical>, resolved and normalised like links, or ""
-	// over counts the hrefs after the first maxLinksPerPage distinct ones,
+// Page is what an HTML page yields.
+type Page struct {
+	Title     string
+	Text      string         // the visible text, white space folded, at most 1 MiB
+	Links     []urlnorm.Link // followable links, normalised, de-duplicated, in page order, at most 10,000
+	Robots    Robots         // of the robots meta tags addressed to every crawler or to the agent
+	Canonical string         // the first <link rel=canonical>, resolved and normalised like links, or ""
+	// Over counts the hrefs after the first maxLinksPerPage distinct ones,
 	// repeats included (they are not kept, so not told apart).
-	over int
+	Over int
 }
 
-// extract reads an HTML body in one pass of scanner (the tokens of
+// HTML reads an HTML body in one pass of scanner (the tokens of
 // x/net/html's Tokenizer) and returns its title, visible text and links.
 // Links resolve against the document's first <base href> if it has one, else
 // against pageURL (the final URL after redirects).
@@ -40,17 +42,15 @@ type extracted struct {
 // body's size and the caps above on any input, a page nested 100,000 deep
 // included. goquery stays the tool for queries over a stored page's DOM.
 //
-// extract reads the robots meta tags addressed to every crawler; extractFor
-// also those addressed to agent, the crawler's product token.
-func extract(body []byte, pageURL *url.URL) extracted { return extractFor(body, pageURL, "") }
-
-// extractFor is extract for a crawler whose product token is agent (lower
-// case): <meta name="AGENT"> counts like <meta name="robots">. Only <meta>
+// HTML reads the robots meta tags addressed to every crawler, and those
+// addressed to agent, the crawler's product token (lower case, or "" for
+// none): <meta name="AGENT"> counts like <meta name="robots">. Only <meta>
 // and <link> tags have their attributes read for this, and only a robots
-// meta tag or a canonical link costs an allocation.
-func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
+// meta tag or a canonical link costs an allocation. The body must be UTF-8
+// (see ToUTF8).
+func HTML(body []byte, pageURL *url.URL, agent string) Page {
 	var (
-		out     extracted
+		out     Page
 		z       = scanner{b: body}
 		text    = foldedText{max: maxTextBytes}
 		title   = foldedText{max: 4096}
@@ -70,9 +70,9 @@ func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
 		at := z.start
 		switch tt {
 		case html.ErrorToken:
-			out.title = title.String()
-			out.text = text.String()
-			out.links, out.canonical = resolveAll(pageURL, baseRef, canon, sc)
+			out.Title = title.String()
+			out.Text = text.String()
+			out.Links, out.Canonical = resolveAll(pageURL, baseRef, canon, sc)
 			return out
 
 		case html.TextToken:
@@ -109,11 +109,11 @@ func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
 						sc.hrefSeen[href] = struct{}{}
 						sc.hrefs = append(sc.hrefs, href)
 					} else {
-						out.over++
+						out.Over++
 					}
 				}
 			case atom.Meta:
-				out.robots |= metaRobots(raw, agent)
+				out.Robots |= metaRobots(raw, agent)
 			case atom.Link:
 				if !canoned {
 					canon, canoned = canonicalHref(raw)
@@ -141,7 +141,7 @@ func extractFor(body []byte, pageURL *url.URL, agent string) extracted {
 	}
 }
 
-// scratch is what extract and resolveAll use for one page and hand on to
+// scratch is what HTML and resolveAll use for one page and hand on to
 // the next: hrefs and the sets that de-duplicate them, and the buffer the
 // links are resolved into. Reusing it saves growing two maps and a buffer
 // for every page.
@@ -149,7 +149,7 @@ type scratch struct {
 	hrefs    []string
 	hrefSeen map[string]struct{}
 	urlSeen  map[string]struct{}
-	spans    []linkSpan
+	spans    []urlnorm.Span
 	buf      []byte
 }
 
@@ -175,7 +175,7 @@ func (sc *scratch) put() {
 
 // tagAtom returns the atom of the name of the tag token whose raw text is
 // raw ("<a href=…>", "</title>"), or 0 for a name that is longer than any
-// element extract looks at. It is atom.Lookup(z.TagName()) without
+// element HTML looks at. It is atom.Lookup(z.TagName()) without
 // TagName's copy of the name (FuzzTagAtom checks that they agree).
 func tagAtom(raw []byte) atom.Atom {
 	raw = bytes.TrimPrefix(bytes.TrimPrefix(raw, []byte("<")), []byte("/"))
@@ -367,36 +367,36 @@ func attr(z *html.Tokenizer, key string) (string, bool) {
 // followable ones, normalised and de-duplicated, and canonRef resolved
 // alike ("" if it leads nowhere the crawl goes). The strings share one
 // allocation.
-func resolveAll(pageURL *url.URL, baseRef, canonRef string, sc *scratch) (links []link, canonical string) {
-	res := newResolver(documentBase(pageURL, baseRef))
+func resolveAll(pageURL *url.URL, baseRef, canonRef string, sc *scratch) (links []urlnorm.Link, canonical string) {
+	res := urlnorm.NewResolver(documentBase(pageURL, baseRef))
 	var (
-		canon    linkSpan
+		canon    urlnorm.Span
 		hasCanon bool
 	)
 	if canonRef != "" {
-		sc.buf, canon, hasCanon = res.appendLink(sc.buf, canonRef)
+		sc.buf, canon, hasCanon = res.AppendLink(sc.buf, canonRef)
 	}
 	for _, h := range sc.hrefs {
 		var (
-			span linkSpan
+			span urlnorm.Span
 			ok   bool
 		)
-		if sc.buf, span, ok = res.appendLink(sc.buf, h); ok {
+		if sc.buf, span, ok = res.AppendLink(sc.buf, h); ok {
 			sc.spans = append(sc.spans, span)
 		}
 	}
 	all := string(sc.buf)
-	links = make([]link, 0, len(sc.spans))
+	links = make([]urlnorm.Link, 0, len(sc.spans))
 	for _, span := range sc.spans {
-		l := span.link(all)
-		if _, dup := sc.urlSeen[l.url]; dup {
+		l := span.Link(all)
+		if _, dup := sc.urlSeen[l.URL]; dup {
 			continue
 		}
-		sc.urlSeen[l.url] = struct{}{}
+		sc.urlSeen[l.URL] = struct{}{}
 		links = append(links, l)
 	}
 	if hasCanon {
-		canonical = canon.link(all).url
+		canonical = canon.Link(all).URL
 	}
 	return links, canonical
 }

@@ -1,4 +1,4 @@
-package crawler
+package extract
 
 import (
 	"bytes"
@@ -9,18 +9,18 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/PuerkitoBio/goquery"
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
-	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // Structured extraction: the fields of store.Page.Fields, taken from a
 // page's DOM (goquery's, x/net/html) with CSS selectors (cascadia). The
-// fast scanner of extract.go does the work every page needs; a DOM is
-// built only for the pages an ExtractRule applies to, or for Config.OnHTML.
+// fast scanner of parse.go does the work every page needs; a DOM is
+// built only for the pages a Rule applies to (or for the crawler's
+// Config.OnHTML).
 
 // Limits on what one field takes from a page: a selector such as "*" or
 // "a" on a hostile page would otherwise make records of megabytes, and the
@@ -108,17 +108,17 @@ func (f Field) String() string {
 	return s
 }
 
-// ExtractRule gives the fields to extract from the HTML pages whose URL
+// Rule gives the fields to extract from the HTML pages whose URL
 // (the final one, after redirects) matches Match; a nil Match matches
 // every page.
-type ExtractRule struct {
+type Rule struct {
 	Match  *regexp.Regexp
 	Fields []Field
 }
 
-// rulesFor returns the rules that apply to the page at u.
-func rulesFor(rules []ExtractRule, u string) []ExtractRule {
-	var out []ExtractRule
+// RulesFor returns the rules that apply to the page at u.
+func RulesFor(rules []Rule, u string) []Rule {
+	var out []Rule
 	for _, r := range rules {
 		if len(r.Fields) > 0 && (r.Match == nil || r.Match.MatchString(u)) {
 			out = append(out, r)
@@ -127,11 +127,12 @@ func rulesFor(rules []ExtractRule, u string) []ExtractRule {
 	return out
 }
 
-// applyRules extracts the fields of rules (all apply) from the document
-// root of the page at pageURL. Where two rules give a field of the same name, the first that
-// finds a value wins. A field whose selector matches nothing (or no
-// element with its attribute) is left out: absent, not empty.
-func applyRules(root *html.Node, rules []ExtractRule, pageURL *url.URL) map[string]any {
+// ApplyRules extracts the fields of rules (all apply: see RulesFor) from
+// the document root of the page at pageURL (nil: no abs: values). Where
+// two rules give a field of the same name, the first that finds a value
+// wins. A field whose selector matches nothing (or no element with its
+// attribute) is left out: absent, not empty.
+func ApplyRules(root *html.Node, rules []Rule, pageURL *url.URL) map[string]any {
 	var out map[string]any
 	var base *url.URL // for abs: attributes, found once
 	for _, r := range rules {
@@ -195,7 +196,7 @@ func (f Field) value(n *html.Node, base *url.URL) (string, bool) {
 		if !abs {
 			return cut(strings.TrimSpace(a.Val), MaxFieldBytes), true
 		}
-		if u, ok := resolve(base, a.Val); ok {
+		if u, ok := urlnorm.Resolve(base, a.Val); ok {
 			return cut(u.String(), MaxFieldBytes), true
 		}
 		return "", false
@@ -311,17 +312,17 @@ func cut(s string, n int) string {
 	return s[:n]
 }
 
-// ExtractFields returns the fields that rules extract from an HTML body as
+// Fields returns the fields that rules extract from an HTML body as
 // it was fetched (decoded to UTF-8 as the crawl does, using contentType's
 // charset), pageURL being its final URL: what a crawl with these rules
 // would have stored in store.Page.Fields. It returns nil without parsing
 // the body when no rule applies to pageURL.
-func ExtractFields(rules []ExtractRule, body []byte, contentType, pageURL string) (map[string]any, error) {
-	apply := rulesFor(rules, pageURL)
+func Fields(rules []Rule, body []byte, contentType, pageURL string) (map[string]any, error) {
+	apply := RulesFor(rules, pageURL)
 	if len(apply) == 0 {
 		return nil, nil
 	}
-	utf, err := toUTF8(body, contentType)
+	utf, err := ToUTF8(body, contentType)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
@@ -330,39 +331,5 @@ func ExtractFields(rules []ExtractRule, body []byte, contentType, pageURL string
 		return nil, err
 	}
 	page, _ := url.Parse(pageURL) // nil if it does not parse: no abs: values
-	return applyRules(root, apply, page), nil
-}
-
-// dom runs the extraction rules and the OnHTML hook on an HTML page whose
-// body is decoded to UTF-8, building its DOM only if either needs it.
-func (c *Crawler) dom(p *store.Page, body []byte, final *url.URL) {
-	u := p.FinalURL
-	if u == "" {
-		u = p.URL
-	}
-	var apply []ExtractRule
-	if len(c.cfg.Extract) > 0 {
-		apply = rulesFor(c.cfg.Extract, u)
-	}
-	if len(apply) == 0 && c.cfg.OnHTML == nil {
-		return // no DOM: the common case costs nothing
-	}
-	// html.Parse reads broken HTML as browsers do; the one page it refuses
-	// is one nested deeper than 512 elements, which then gets no fields.
-	root, err := html.Parse(bytes.NewReader(body))
-	if err != nil {
-		c.log.Debug("no DOM for extraction", "url", p.URL, "err", err)
-		return
-	}
-	if fields := applyRules(root, apply, final); len(fields) > 0 {
-		p.Fields = fields
-	}
-	if c.cfg.OnHTML != nil {
-		if p.Fields == nil {
-			p.Fields = map[string]any{} // for the hook to add to; stored only if it does
-		}
-		doc := goquery.NewDocumentFromNode(root)
-		doc.Url = final
-		c.cfg.OnHTML(p, doc)
-	}
+	return ApplyRules(root, apply, page), nil
 }

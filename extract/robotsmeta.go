@@ -1,52 +1,34 @@
-package crawler
+package extract
 
 import (
 	"bytes"
-	"strings"
 
 	"golang.org/x/net/html"
-
-	"github.com/politecrawl/crawl/fetch"
 )
 
-// Robots directives of a page: what <meta name="robots">, the meta tag
-// named after this crawler's product token and the X-Robots-Tag header
-// ask of this crawler, as Google documents them ("Robots meta tag,
-// data-nosnippet, and X-Robots-Tag specifications"). Only two matter to a
-// crawler that keeps records: noindex (kept in the record, and export can
-// leave such pages out) and nofollow (the page's links are recorded but not
-// queued). "none" is both. The others (noarchive, nosnippet, max-snippet,
+// Robots are the robots directives of a page: what <meta name="robots">,
+// the meta tag named after this crawler's product token and the
+// X-Robots-Tag header ask of this crawler, as Google documents them
+// ("Robots meta tag, data-nosnippet, and X-Robots-Tag specifications").
+// Only two matter to a crawler that keeps records: noindex (kept in the
+// record, and export can leave such pages out) and nofollow (the page's
+// links are recorded but not queued). "none" is both. The others (noarchive, nosnippet, max-snippet,
 // unavailable_after …) and anything unknown are ignored.
 //
 // Every source is read leniently: a page's markup or a server's header is
 // not ours to reject, and a directive we fail to read must not stop the
 // crawl. Where sources disagree the most restrictive wins, as Google says:
 // the flags of all sources are or-ed ("index" or "all" never undo a
-// "noindex").
-type robotsFlags uint8
+// "noindex"). The zero Robots asks nothing.
+type Robots uint8
 
+// The directives a crawler that keeps records obeys.
 const (
-	noIndex robotsFlags = 1 << iota
-	noFollow
+	NoIndex  Robots = 1 << iota // keep the page out of an index
+	NoFollow                    // follow none of the page's links
 )
 
-// agentNamer is implemented by fetchers that know the product token
-// robots.txt groups are matched against (fetch.Client.Agent): meta tags
-// and X-Robots-Tag values addressed to that token apply to this crawler.
-type agentNamer interface{ Agent() string }
-
-var _ agentNamer = (*fetch.Client)(nil)
-
-// agent returns the crawler's product token, in lower case, or "" if its
-// fetcher does not say (then only unaddressed directives apply).
-func (c *Crawler) agent() string {
-	if a, ok := c.fetcher.(agentNamer); ok {
-		return strings.ToLower(a.Agent())
-	}
-	return ""
-}
-
-// robotsHeader returns the directives that the values of the X-Robots-Tag
+// RobotsHeader returns the directives that the values of the X-Robots-Tag
 // header (one per header line) give agent. Each line is a comma-separated
 // list of directives, in which "name: " before a directive addresses it,
 // and the ones after it on that line, to the user agent name only:
@@ -58,8 +40,8 @@ func (c *Crawler) agent() string {
 //
 // A name before a colon is a user agent unless it is a directive (the last
 // example), since several directives take a value after a colon.
-func robotsHeader(values []string, agent string) robotsFlags {
-	var f robotsFlags
+func RobotsHeader(values []string, agent string) Robots {
+	var f Robots
 	for _, v := range values {
 		f |= robotsList(v, agent)
 	}
@@ -72,8 +54,8 @@ func robotsHeader(values []string, agent string) robotsFlags {
 // a directive for every crawler). Besides commas, white space and
 // semicolons also separate directives ("noindex nofollow" is a common
 // mistake whose meaning is plain); case does not matter.
-func robotsList[S ~string | ~[]byte](s S, agent string) robotsFlags {
-	var f robotsFlags
+func robotsList[S ~string | ~[]byte](s S, agent string) Robots {
+	var f Robots
 	applies := true // before any user-agent prefix, a directive is for everyone
 	for len(s) > 0 {
 		item := s
@@ -102,11 +84,11 @@ func robotsList[S ~string | ~[]byte](s S, agent string) robotsFlags {
 			}
 			switch w := item[:i]; {
 			case equalFoldASCII(w, "noindex"):
-				f |= noIndex
+				f |= NoIndex
 			case equalFoldASCII(w, "nofollow"):
-				f |= noFollow
+				f |= NoFollow
 			case equalFoldASCII(w, "none"):
-				f |= noIndex | noFollow
+				f |= NoIndex | NoFollow
 			}
 			if i < len(item) {
 				i++
@@ -204,7 +186,7 @@ func isASCIISpace(c byte) bool {
 // (name="politecrawl"); names are matched without regard to case or
 // surrounding white space. Other meta tags (the many og:, twitter:,
 // viewport …) cost a walk over their attributes and no allocation.
-func metaRobots(raw []byte, agent string) robotsFlags {
+func metaRobots(raw []byte, agent string) Robots {
 	name, ok := attrValue(raw, "name")
 	if !ok {
 		return 0
