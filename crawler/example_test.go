@@ -62,7 +62,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+	if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 		log.Fatal(err)
 	}
 	if err := c.Run(context.Background()); err != nil {
@@ -143,7 +143,7 @@ func ExampleConfig_onHTML() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+	if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 		log.Fatal(err)
 	}
 	if err := c.Run(context.Background()); err != nil {

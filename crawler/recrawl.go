@@ -48,7 +48,7 @@ func (c *Crawler) QueueRecrawl(ctx context.Context, now time.Time) (int, error) 
 	if d <= 0 {
 		return 0, nil
 	}
-	if c.cfg.Redis != nil {
+	if c.cfg.Frontier != nil {
 		return 0, ErrRecrawlRedis
 	}
 	pending, err := c.pendingURLs()
@@ -61,7 +61,7 @@ func (c *Crawler) QueueRecrawl(ctx context.Context, now time.Time) (int, error) 
 		if len(b.Add) == 0 {
 			return nil
 		}
-		if err := c.front.commit(ctx, c.store, &b); err != nil {
+		if err := c.front.Commit(ctx, c.store, &b); err != nil {
 			return err
 		}
 		n += len(b.Add)
@@ -165,7 +165,7 @@ type prior struct {
 // that was in the future when it was received (such a server's dates
 // cannot be trusted). A record that cannot be read makes a plain fetch.
 func (c *Crawler) priorOf(j job) *prior {
-	p, ok, err := c.store.Page(j.record().URL)
+	p, ok, err := c.store.Page(j.Record().URL)
 	if err != nil || !ok {
 		return nil
 	}
