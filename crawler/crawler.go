@@ -38,37 +38,31 @@ import (
 	"github.com/politecrawl/crawl/store"
 )
 
-// Fetcher fetches one URL without following redirects, fetches an origin's
-// robots.txt, and reads a kept robots.txt answer again (see fetch.Client).
+// Fetcher is what the crawl asks of its HTTP client; *fetch.Client is it.
 // Every request it sends is paced by the fetch.Pacer of its context.
-// *fetch.Client implements it.
 type Fetcher interface {
+	// Fetch fetches one URL without following redirects;
+	// FetchConditional asks with a stored copy's validators (a recrawl).
 	Fetch(ctx context.Context, url string) (*fetch.Response, error)
+	FetchConditional(ctx context.Context, url string, v fetch.Validators) (*fetch.Response, error)
+	// FetchRobots fetches an origin's robots.txt; RobotsFrom reads a kept
+	// answer again.
 	FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error)
 	RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots
-	// LookupIP returns a host's address as the fetcher would dial it
-	// (for Config.PerIP).
+	// AllowHost lets a seed's host be reached even at a private address:
+	// the user pointed the crawl there.
+	AllowHost(host string)
+	// LookupIP returns a host's address as the fetcher would dial it, and
+	// keeps it; Resolved says whether a host's lookup is kept, so that the
+	// frontier looks the others up before their turn, away from the
+	// workers. CloseIdle closes the idle connections of a host left with
+	// nothing to fetch.
 	LookupIP(ctx context.Context, host string) (netip.Addr, error)
-}
-
-// hostAllower is implemented by fetchers that refuse private addresses
-// unless told that a seed's host may be reached (fetch.Client.AllowHost).
-type hostAllower interface{ AllowHost(host string) }
-
-// wideFetcher is implemented by fetchers that keep DNS lookups and
-// keep-alive connections (fetch.Client): the frontier looks up, away from
-// the workers, each host that Resolved says is not, before its turn, and
-// calls CloseIdle with each host left with nothing to fetch.
-type wideFetcher interface {
 	Resolved(host string) bool
 	CloseIdle(host string)
 }
 
-var (
-	_ Fetcher     = (*fetch.Client)(nil)
-	_ hostAllower = (*fetch.Client)(nil)
-	_ wideFetcher = (*fetch.Client)(nil)
-)
+var _ Fetcher = (*fetch.Client)(nil)
 
 // Config configures a Crawler. The zero value means the defaults in brackets;
 // flags of `crawl run` map one to one onto these fields.
@@ -338,14 +332,12 @@ func (c *Crawler) embedded(counts store.Counts, hosts []string) *frontier.Embedd
 			MaxBackoff: c.cfg.MaxBackoff, Host: c.cfg.HostLimits},
 		Window: c.cfg.Window, MaxPages: c.cfg.MaxPages, Robots: c.store.Robots,
 		LookupIP: c.fetcher.LookupIP, PerIP: c.cfg.PerIP, MaxLookups: c.cfg.Workers,
+		Resolved: c.fetcher.Resolved, OnEmpty: c.fetcher.CloseIdle,
 	}
 	if counts.Pages > 0 || counts.Pending > 0 {
 		// The last run's requests are not known (it may have been killed):
 		// a host is asked again no sooner than an interval from now.
 		cfg.Resumed = time.Now()
-	}
-	if w, ok := c.fetcher.(wideFetcher); ok {
-		cfg.Resolved, cfg.OnEmpty = w.Resolved, w.CloseIdle
 	}
 	f := frontier.New(cfg, c.store.Queue)
 	f.Restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
@@ -414,9 +406,7 @@ func (c *Crawler) addSeedHost(host string) {
 	c.scopeMu.Lock()
 	c.hosts[host] = true
 	c.scopeMu.Unlock()
-	if a, ok := c.fetcher.(hostAllower); ok {
-		a.AllowHost(host)
-	}
+	c.fetcher.AllowHost(host)
 }
 
 // inScope reports whether the crawl follows a link.

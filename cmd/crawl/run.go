@@ -409,12 +409,13 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 
 	report := newRunReport(logger)
 	cfg.OnPage = report.page
-	var fetcher crawler.Fetcher = fetch.New(o.fetchConfig())
+	fc := o.fetchConfig()
 	var m *metrics.Metrics
 	if o.metricsAddr != "" {
 		m = metrics.New()
-		fetcher = m.Fetcher(fetcher)
+		fc.OnFetch = m.ObserveFetch
 	}
+	fetcher := fetch.New(fc)
 	c, err := crawler.New(cfg, st, fetcher)
 	if err != nil {
 		return err
