@@ -18,8 +18,9 @@ type Frontier interface {
 	// frontier: under a lease), or says when to ask again; Changes is
 	// signalled when work may have become ready; Finished reports that
 	// nothing is left to do; Abandon gives back n claimed URLs the crawl
-	// will not finish (it is stopping: they stay pending).
-	Next(now time.Time) (j frontier.Job, ok bool, wake time.Time, err error)
+	// will not finish (it is stopping: they stay pending). ctx is the
+	// crawl's: once it is done, Next returns at once.
+	Next(ctx context.Context, now time.Time) (j frontier.Job, ok bool, wake time.Time, err error)
 	Changes() <-chan struct{}
 	Finished() bool
 	Abandon(n int)

@@ -563,7 +563,7 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots 
 				<-slots
 				return nil
 			}
-			e, ok, wake, err := c.front.Next(time.Now())
+			e, ok, wake, err := c.front.Next(ctx, time.Now())
 			if err != nil {
 				<-slots
 				return fmt.Errorf("frontier: %w", err)

@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 	"sync/atomic"
@@ -46,10 +47,10 @@ func BenchmarkHotPath(b *testing.B) {
 				return true
 			})
 			f.Offer(add)
-			j, ok, wake, err := f.Next(time.Now())
+			j, ok, wake, err := f.Next(context.Background(), time.Now())
 			for !ok && err == nil && !wake.IsZero() {
 				// Another goroutine queued after this one read the clock.
-				j, ok, wake, err = f.Next(time.Now())
+				j, ok, wake, err = f.Next(context.Background(), time.Now())
 			}
 			if err != nil || !ok {
 				b.Errorf("next: ok %v, err %v", ok, err)

@@ -540,7 +540,7 @@ func (f *Embedded) complete(n, stored int, entries []store.Entry, fresh int) {
 // next hands out the next entry of a host whose time has come and takes a
 // token from its limiter. If none is ready it returns ok=false and the time
 // the earliest host will be ready (zero if no host has work now).
-func (f *Embedded) Next(now time.Time) (e Job, ok bool, wake time.Time, err error) {
+func (f *Embedded) Next(_ context.Context, now time.Time) (e Job, ok bool, wake time.Time, err error) {
 	f.mu.Lock()
 	var done []string
 	if now.Sub(f.lastSweep) >= sweepEvery {

@@ -54,7 +54,7 @@ func putInPlay(f *Embedded, host string) {
 // host's slot at once.
 func take(t *testing.T, f *Embedded) Job {
 	t.Helper()
-	j, ok, wake, err := f.Next(time.Now())
+	j, ok, wake, err := f.Next(context.Background(), time.Now())
 	if err != nil || !ok {
 		t.Fatalf("next at %v: ok %v, wake in %v, err %v; want a Job", time.Now(), ok, time.Until(wake), err)
 	}
@@ -65,7 +65,7 @@ func take(t *testing.T, f *Embedded) Job {
 // readyIn returns how long until the frontier hands out a job.
 func readyIn(t *testing.T, f *Embedded) time.Duration {
 	t.Helper()
-	_, ok, wake, err := f.Next(time.Now())
+	_, ok, wake, err := f.Next(context.Background(), time.Now())
 	if err != nil || ok {
 		t.Fatalf("next: ok %v, err %v; want nothing ready", ok, err)
 	}
@@ -330,7 +330,7 @@ func TestOfferBeforeCommit(t *testing.T) {
 	for range 2 {
 		got = append(got, take(t, f).URL)
 	}
-	if _, ok, _, _ := f.Next(time.Now()); ok {
+	if _, ok, _, _ := f.Next(context.Background(), time.Now()); ok {
 		t.Fatal("handed out a link beyond the window before its batch was committed")
 	}
 	if s := f.Stats(time.Now()); s.Queued != 1 {
@@ -339,7 +339,7 @@ func TestOfferBeforeCommit(t *testing.T) {
 	committed = append(committed, es...)
 	f.complete(0, 0, es, 0)
 	got = append(got, take(t, f).URL)
-	if _, ok, _, _ := f.Next(time.Now()); ok {
+	if _, ok, _, _ := f.Next(context.Background(), time.Now()); ok {
 		t.Fatal("handed out a link twice")
 	}
 	if want := []string{"http://h/a", "http://h/b", "http://h/c"}; !slices.Equal(got, want) {
@@ -363,7 +363,7 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	first := []store.Entry{entry("a"), entry("b"), entry("c"), entry("d")} // c and d spill
 	f.Offer(first)
 	got := []string{take(t, f).URL, take(t, f).URL}
-	if _, ok, _, _ := f.Next(time.Now()); ok { // refills from a store without c and d
+	if _, ok, _, _ := f.Next(context.Background(), time.Now()); ok { // refills from a store without c and d
 		t.Fatal("handed out a spilled link before its batch was committed")
 	}
 	second := []store.Entry{entry("e")}
@@ -373,7 +373,7 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	committed = append(committed, second...)
 	f.complete(0, 0, second, 0)
 	for {
-		e, ok, _, err := f.Next(time.Now())
+		e, ok, _, err := f.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +415,7 @@ func TestFrontierForgetsIdleHosts(t *testing.T) {
 		f.mu.Unlock()
 		f.SetCrawlDelay("h7", 2*time.Second)
 		for handed := 0; handed < 200; {
-			j, ok, wake, err := f.Next(time.Now())
+			j, ok, wake, err := f.Next(context.Background(), time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -427,15 +427,15 @@ func TestFrontierForgetsIdleHosts(t *testing.T) {
 			f.Release(j.Host)
 			queue = slices.DeleteFunc(queue, func(e store.Entry) bool { return e.URL == j.URL })
 		}
-		f.Next(time.Now()) // sweeps
+		f.Next(context.Background(), time.Now()) // sweeps
 		f.mu.Lock()
 		_, h7 := f.hosts["h7"]
 		f.mu.Unlock()
 		if !h7 {
 			t.Fatal("h7 was dropped before its Crawl-delay had passed since its last request")
 		}
-		time.Sleep(3 * time.Second) // every host's limiter and gate at rest
-		f.Next(time.Now())          // sweeps
+		time.Sleep(3 * time.Second)              // every host's limiter and gate at rest
+		f.Next(context.Background(), time.Now()) // sweeps
 		if n := f.HostsInMemory(); n != 0 {
 			t.Fatalf("%d hosts in memory at rest, want 0", n)
 		}
@@ -484,7 +484,7 @@ func TestFrontierLooksUpAhead(t *testing.T) {
 	f.complete(0, 0, queue, len(queue))
 	handed := 0
 	for deadline := time.Now().Add(10 * time.Second); handed < 600 && time.Now().Before(deadline); {
-		j, ok, _, err := f.Next(time.Now())
+		j, ok, _, err := f.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package frontier
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestFrontierHostLimits(t *testing.T) {
 	now := time.Now()
 	count := map[string]int{}
 	for {
-		e, ok, _, err := f.Next(now)
+		e, ok, _, err := f.Next(context.Background(), now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,7 +57,7 @@ func BenchmarkRedisClaimAck(b *testing.B) {
 				wg.Go(func() {
 					for range per {
 						for {
-							j, ok, _, err := c.front.Next(time.Now())
+							j, ok, _, err := c.front.Next(context.Background(), time.Now())
 							if err != nil {
 								b.Error(err)
 								return

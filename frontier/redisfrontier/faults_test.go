@@ -113,12 +113,12 @@ func TestRedisResentCall(t *testing.T) {
 	queueURLs(t, c, "h.example", 20)
 	f := c.front
 	f.loseReplies.Store(1)
-	if _, ok, _, err := f.Next(time.Now()); ok || err != nil {
+	if _, ok, _, err := f.Next(context.Background(), time.Now()); ok || err != nil {
 		t.Fatalf("next with its reply lost: %v %v", ok, err)
 	}
 	var got []frontier.Job
 	for deadline := time.Now().Add(5 * time.Second); len(got) < 20 && time.Now().Before(deadline); {
-		j, ok, wake, err := f.Next(time.Now())
+		j, ok, wake, err := f.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +239,7 @@ func TestRedisScopeShared(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("a seed host added by another worker is not in scope after %v", 3*scopeEvery)
 		}
-		a.front.Next(time.Now()) // Redis says nothing of changes: asked as the dispatcher asks
+		a.front.Next(context.Background(), time.Now()) // Redis says nothing of changes: asked as the dispatcher asks
 		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -25,7 +25,7 @@ func claimWithin(t *testing.T, c *worker, d time.Duration) (frontier.Job, bool) 
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		j, ok, wake, err := c.front.Next(time.Now())
+		j, ok, wake, err := c.front.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -450,13 +450,42 @@ func (f *Frontier) call(ctx context.Context, s, want int, permitFor string, toke
 	return f.send(ctx, s, c, true)
 }
 
+// await returns fn's results, or ctx's error as soon as ctx is done: a
+// call to a Redis that does not answer blocks on its read until the
+// client's read timeout whatever its context says, and a crawl that stops
+// must not wait for that. fn runs on until then, and its results are
+// dropped: the caller must not share variables with it that it reads after
+// an early return. A call cut short this way may still reach Redis (the
+// frontier's calls carry ids for that: see call).
+func await[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	if ctx.Done() == nil {
+		return fn()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
 // send sends call c on shard s (callMu held) and takes in its reply. An
 // error that may have left the call applied keeps it to be sent again.
 func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (redisReply, error) {
 	cctx, cancel := context.WithTimeout(ctx, callWait)
 	defer cancel()
 	t0 := time.Now()
-	res, err := frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text()
+	res, err := await(ctx, func() (string, error) { return frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text() })
 	if err == nil && f.loseReplies.Load() > 0 {
 		f.loseReplies.Add(-1)
 		err = errLostReply
@@ -565,7 +594,12 @@ func (f *Frontier) reachable() {
 // free worker, from the shards in turn (from a different one each time).
 // When none is ready it says when to ask again: when the earliest host is
 // ready, or after pollEvery at most, as other processes may add work.
-func (f *Frontier) Next(now time.Time) (frontier.Job, bool, time.Time, error) {
+//
+// ctx bounds the calls: a crawl that stops does not wait for an
+// unreachable Redis. A claim cut short may have been made in Redis with its
+// reply lost; it stays pending, and Stop sends it again (its first reply
+// comes back) and gives its leases back.
+func (f *Frontier) Next(ctx context.Context, now time.Time) (frontier.Job, bool, time.Time, error) {
 	f.keep()
 	if j, ok := f.take(); ok {
 		return j, true, time.Time{}, nil
@@ -580,10 +614,9 @@ func (f *Frontier) Next(now time.Time) (frontier.Job, bool, time.Time, error) {
 	refresh := now.Sub(f.scopeAt) > scopeEvery
 	f.mu.Unlock()
 
-	ctx := context.Background()
 	if refresh {
 		if err := f.refreshScope(ctx); err != nil {
-			return f.failed(err)
+			return f.failed(ctx, err)
 		}
 	}
 	// Claims in bulk cost Redis far less a URL than one by one: as many as
@@ -591,8 +624,13 @@ func (f *Frontier) Next(now time.Time) (frontier.Job, bool, time.Time, error) {
 	want := min(f.workers, maxClaim)
 	if f.max > 0 {
 		var err error
-		if want, err = f.reserve(ctx, want); err != nil {
-			return f.failed(err)
+		// Not cut short by ctx: an increment applied with its reply
+		// lost would take budget that nothing gives back.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callWait)
+		want, err = f.reserve(rctx, want)
+		cancel()
+		if err != nil {
+			return f.failed(ctx, err)
 		}
 		if want == 0 {
 			return frontier.Job{}, false, now.Add(pollEvery), nil
@@ -630,7 +668,7 @@ func (f *Frontier) Next(now time.Time) (frontier.Job, bool, time.Time, error) {
 		return j, true, time.Time{}, nil
 	}
 	if err != nil {
-		return f.failed(err)
+		return f.failed(ctx, err)
 	}
 	if workAll == 0 && f.quiet() {
 		f.confirmIdle(ctx, start, vers)
@@ -638,9 +676,12 @@ func (f *Frontier) Next(now time.Time) (frontier.Job, bool, time.Time, error) {
 	return frontier.Job{}, false, now.Add(wake), nil
 }
 
-// failed turns a call's error into next's results: Redis unreachable is
-// waited for.
-func (f *Frontier) failed(err error) (frontier.Job, bool, time.Time, error) {
+// failed turns a call's error into Next's results: Redis unreachable is
+// waited for; a call cut short because the crawl stops is no failure.
+func (f *Frontier) failed(ctx context.Context, err error) (frontier.Job, bool, time.Time, error) {
+	if ctx.Err() != nil {
+		return frontier.Job{}, false, time.Time{}, nil
+	}
 	if !transient(err) {
 		return frontier.Job{}, false, time.Time{}, f.wrap(err)
 	}
@@ -1019,7 +1060,7 @@ func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) 
 func (f *Frontier) retrying(ctx context.Context, fn func(context.Context) error) error {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, callWait)
-		err := fn(cctx)
+		_, err := await(ctx, func() (struct{}, error) { return struct{}{}, fn(cctx) })
 		cancel()
 		if err == nil {
 			f.reachable()
@@ -1050,6 +1091,16 @@ func (f *Frontier) Stop(ctx context.Context) {
 	if stopKeeping != nil {
 		stopKeeping()
 		f.keeper.Wait()
+	}
+	// First the calls whose replies were lost (a claim cut short by the
+	// crawl stopping): sent again, they bring back the leases they made.
+	if err := f.flush(ctx); err != nil {
+		f.mu.Lock()
+		n := len(f.held)
+		f.mu.Unlock()
+		f.log.Warn("could not give leases back to redis: their URLs return when the leases expire",
+			"redis", f.addr, "leases", n, "lease", f.lease, "err", err)
+		return
 	}
 	f.mu.Lock()
 	n := len(f.held)
