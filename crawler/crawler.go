@@ -21,54 +21,50 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/store"
 	"github.com/politecrawl/crawl/urlnorm"
 )
 
-// Fetcher fetches one URL without following redirects, fetches an origin's
-// robots.txt, and reads a kept robots.txt answer again (see fetch.Client).
+// Fetcher is what the crawl asks of its HTTP client; *fetch.Client is it.
 // Every request it sends is paced by the fetch.Pacer of its context.
-// *fetch.Client implements it.
 type Fetcher interface {
+	// Fetch fetches one URL without following redirects;
+	// FetchConditional asks with a stored copy's validators (a recrawl).
 	Fetch(ctx context.Context, url string) (*fetch.Response, error)
+	FetchConditional(ctx context.Context, url string, v fetch.Validators) (*fetch.Response, error)
+	// FetchRobots fetches an origin's robots.txt; RobotsFrom reads a kept
+	// answer again.
 	FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error)
 	RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots
-	// LookupIP returns a host's address as the fetcher would dial it
-	// (for Config.PerIP).
+	// AllowHost lets a seed's host be reached even at a private address:
+	// the user pointed the crawl there.
+	AllowHost(host string)
+	// LookupIP returns a host's address as the fetcher would dial it, and
+	// keeps it; Resolved says whether a host's lookup is kept, so that the
+	// frontier looks the others up before their turn, away from the
+	// workers. CloseIdle closes the idle connections of a host left with
+	// nothing to fetch.
 	LookupIP(ctx context.Context, host string) (netip.Addr, error)
-}
-
-// hostAllower is implemented by fetchers that refuse private addresses
-// unless told that a seed's host may be reached (fetch.Client.AllowHost).
-type hostAllower interface{ AllowHost(host string) }
-
-// wideFetcher is implemented by fetchers that keep DNS lookups and
-// keep-alive connections (fetch.Client): the frontier looks up, away from
-// the workers, each host that Resolved says is not, before its turn, and
-// calls CloseIdle with each host left with nothing to fetch.
-type wideFetcher interface {
 	Resolved(host string) bool
 	CloseIdle(host string)
 }
 
-var (
-	_ Fetcher     = (*fetch.Client)(nil)
-	_ hostAllower = (*fetch.Client)(nil)
-	_ wideFetcher = (*fetch.Client)(nil)
-)
+var _ Fetcher = (*fetch.Client)(nil)
 
 // Config configures a Crawler. The zero value means the defaults in brackets;
 // flags of `crawl run` map one to one onto these fields.
@@ -193,21 +189,17 @@ type Config struct {
 	// turn of the host hands out.
 	Window int
 
-	// Redis, if set, holds the frontier in place of the store: the queues,
-	// the hosts' politeness state, the leases and the visited set, shared
-	// by every crawl process given the same Redis (see redisFrontier). The
-	// store then keeps this process's pages only. The caller owns the
-	// client. MaxPages, MaxPerHost, Burst and PerHost then hold for the
-	// whole crawl, all processes together.
-	Redis redis.UniversalClient
-	// Lease is how long a URL claimed from Redis stays this process's: if
-	// it is not done by then (the process died), it returns to its host's
-	// queue. Keep it above the fetch timeout: a fetch that outlives its
-	// lease may be made twice [2m].
-	Lease time.Duration
-	// Shards is the number of shards (Redis Cluster hash tags) of a new
-	// Redis frontier; one that exists keeps its own [4].
-	Shards int
+	// Frontier, if set, is the frontier the crawl uses in place of the
+	// embedded one over the store (for example a redisfrontier.Frontier
+	// that several processes share; the store then keeps this process's
+	// pages only). It paces hosts by its own limits: Rate, Burst,
+	// PerHost, MaxBackoff, HostLimits, MaxPages and PerIP are the embedded
+	// frontier's, and the caller gives a shared one its own.
+	Frontier Frontier
+	// ScopeFrom, if set, is how the hosts that other processes put in the
+	// crawl's scope reach this one (redisfrontier.Frontier.Scope): New
+	// calls it once with a function that puts a host in scope.
+	ScopeFrom func(add func(host string))
 
 	Logger *slog.Logger // [discard]
 }
@@ -221,8 +213,6 @@ func (c *Config) defaults() {
 	orDefault(&c.BatchSize, 256)
 	orDefault(&c.BatchDelay, 200*time.Millisecond)
 	orDefault(&c.Window, 64)
-	orDefault(&c.Lease, 2*time.Minute)
-	orDefault(&c.Shards, 4)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -263,7 +253,7 @@ type Crawler struct {
 	store     *store.Store
 	fetcher   Fetcher
 	log       *slog.Logger
-	front     urlFrontier
+	front     Frontier
 	visited   *visited
 	robotsTxt robotsCache
 
@@ -322,35 +312,13 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Redis != nil {
-		if cfg.PerIP {
-			return nil, errors.New("politeness per IP address is not available with a Redis frontier")
-		}
-		rf, err := c.newRedisFrontier(counts.Pages)
-		if err != nil {
-			return nil, err
-		}
-		c.front = rf
-		return c, nil
+	if cfg.ScopeFrom != nil {
+		cfg.ScopeFrom(c.addSeedHost)
 	}
-	front := newFrontier(frontierConfig{
-		window: cfg.Window, perHost: cfg.PerHost, limit: cfg.Rate, burst: cfg.Burst, maxPages: cfg.MaxPages,
-		maxBackoff: cfg.MaxBackoff,
-		limits:     cfg.HostLimits,
-	}, st.Queue)
-	front.readRobots = st.Robots
-	if counts.Pages > 0 || counts.Pending > 0 {
-		// The last run's requests are not known (it may have been killed):
-		// a host is asked again no sooner than an interval from now.
-		front.resumed = time.Now()
+	c.front = cfg.Frontier
+	if c.front == nil {
+		c.front = c.embedded(counts, hosts)
 	}
-	front.lookupIP, front.perIP, front.maxLookups = f.LookupIP, cfg.PerIP, cfg.Workers
-	if w, ok := f.(wideFetcher); ok {
-		front.resolved = w.Resolved
-		front.onEmpty = w.CloseIdle
-	}
-	front.restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
-	c.front = front
 	if cfg.MaxPerHost > 0 {
 		if err := c.countPerHost(hosts); err != nil {
 			return nil, err
@@ -359,6 +327,30 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	return c, nil
 }
 
+// embedded returns the frontier of this process over its store.
+func (c *Crawler) embedded(counts store.Counts, hosts []string) *frontier.Embedded {
+	cfg := frontier.Config{
+		Limits: frontier.Limits{Rate: c.cfg.Rate, Burst: c.cfg.Burst, PerHost: c.cfg.PerHost,
+			MaxBackoff: c.cfg.MaxBackoff, Host: c.cfg.HostLimits},
+		Window: c.cfg.Window, MaxPages: c.cfg.MaxPages, Robots: c.store.Robots,
+		LookupIP: c.fetcher.LookupIP, PerIP: c.cfg.PerIP, MaxLookups: c.cfg.Workers,
+		Resolved: c.fetcher.Resolved, OnEmpty: c.fetcher.CloseIdle,
+	}
+	if counts.Pages > 0 || counts.Pending > 0 {
+		// The last run's requests are not known (it may have been killed):
+		// a host is asked again no sooner than an interval from now.
+		cfg.Resumed = time.Now()
+	}
+	f := frontier.New(cfg, c.store.Queue)
+	f.Restore(hosts, counts.Pending, counts.Pages, counts.LastSeq)
+	return f
+}
+
+// stopWait bounds how long the end of a run waits for the frontier to
+// take back what was claimed and not done (a shared frontier may be
+// unreachable).
+const stopWait = 10 * time.Second
+
 // seedChunk is how many seeds AddSeeds commits in one transaction: a list of
 // a million domains is not one transaction's worth of memory.
 const seedChunk = 10_000
@@ -366,11 +358,12 @@ const seedChunk = 10_000
 // AddSeeds queues the seeds (normalised URLs, see ParseSeeds) that the crawl
 // has not seen before, and adds their hosts to the scope. It returns how many
 // were new. Call it before Run. Seeds are committed seedChunk at a time: on
-// an error, those of the chunks before are queued.
-func (c *Crawler) AddSeeds(seeds []string) (int, error) {
+// an error, those of the chunks before are queued. ctx bounds the wait for
+// a shared frontier.
+func (c *Crawler) AddSeeds(ctx context.Context, seeds []string) (int, error) {
 	added := 0
 	for len(seeds) > 0 {
-		n, err := c.addSeeds(seeds[:min(len(seeds), seedChunk)])
+		n, err := c.addSeeds(ctx, seeds[:min(len(seeds), seedChunk)])
 		added += n
 		if err != nil {
 			return added, err
@@ -381,7 +374,7 @@ func (c *Crawler) AddSeeds(seeds []string) (int, error) {
 }
 
 // addSeeds adds seeds in one transaction.
-func (c *Crawler) addSeeds(seeds []string) (int, error) {
+func (c *Crawler) addSeeds(ctx context.Context, seeds []string) (int, error) {
 	var b store.Batch
 	var fps []uint64
 	for _, s := range seeds {
@@ -400,10 +393,7 @@ func (c *Crawler) addSeeds(seeds []string) (int, error) {
 			b.Seen = append(b.Seen, fp)
 		}
 	}
-	// A Redis frontier may be slow to answer: wait for it a little.
-	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
-	defer cancel()
-	if err := c.front.commit(ctx, c.store, &b); err != nil {
+	if err := c.front.Commit(ctx, c.store, &b); err != nil {
 		for _, fp := range fps {
 			c.visited.forget(fp)
 		}
@@ -418,9 +408,7 @@ func (c *Crawler) addSeedHost(host string) {
 	c.scopeMu.Lock()
 	c.hosts[host] = true
 	c.scopeMu.Unlock()
-	if a, ok := c.fetcher.(hostAllower); ok {
-		a.AllowHost(host)
-	}
+	c.fetcher.AllowHost(host)
 }
 
 // inScope reports whether the crawl follows a link.
@@ -509,19 +497,11 @@ func (c *Crawler) Run(ctx context.Context) error {
 					}
 				}
 				if !ok {
-					c.front.abandon(1)
+					c.front.Abandon(1)
 				}
 				<-slots
 			}
 		})
-	}
-	// A shared frontier's leases are renewed while fetches and commits
-	// last (see redisFrontier.keepLeases), until the last commit is done.
-	var keeper sync.WaitGroup
-	keepCtx, stopKeeping := context.WithCancel(context.Background())
-	defer stopKeeping()
-	if k, ok := c.front.(interface{ keepLeases(context.Context) }); ok {
-		keeper.Go(func() { k.keepLeases(keepCtx) })
 	}
 	committed := make(chan error, 1)
 	go func() {
@@ -544,17 +524,15 @@ func (c *Crawler) Run(ctx context.Context) error {
 	workers.Wait()
 	close(results)
 	commitErr := <-committed
-	stopKeeping()
-	keeper.Wait()
 	// Give back at once what was claimed and not done (a Redis lease would
 	// otherwise keep those URLs from the other workers until it expired).
-	wait := seedWait
+	wait := stopWait
 	if ctx.Err() != nil {
 		// Interrupted: the user waits, whatever is unreachable.
 		wait = min(wait, max(c.cfg.Grace, time.Second))
 	}
 	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), wait)
-	c.front.stop(stopCtx)
+	c.front.Stop(stopCtx)
 	cancelStop()
 
 	switch {
@@ -583,11 +561,11 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots 
 			return nil
 		}
 		for {
-			if c.front.finished() {
+			if c.front.Finished() {
 				<-slots
 				return nil
 			}
-			e, ok, wake, err := c.front.next(time.Now())
+			e, ok, wake, err := c.front.Next(ctx, time.Now())
 			if err != nil {
 				<-slots
 				return fmt.Errorf("frontier: %w", err)
@@ -603,7 +581,7 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots 
 				tick = timer.C
 			}
 			select {
-			case <-c.front.changes():
+			case <-c.front.Changes():
 			case <-tick:
 			case <-ctx.Done():
 				<-slots
@@ -614,6 +592,24 @@ func (c *Crawler) dispatch(ctx, failCtx context.Context, jobs chan<- job, slots 
 			}
 			timer.Stop()
 		}
+	}
+}
+
+// exchangeOf returns what a WARC export needs besides the body: the status
+// line and every header of the response, and the request's headers. It is
+// only called when bodies are kept, so the default crawl stores none of it.
+func exchangeOf(resp *fetch.Response) *store.HTTPExchange {
+	proto, status := resp.Proto, resp.StatusText
+	if proto == "" {
+		proto = "HTTP/1.1"
+	}
+	if status == "" {
+		status = strconv.Itoa(resp.Status) + " " + http.StatusText(resp.Status)
+	}
+	return &store.HTTPExchange{
+		StatusLine:    proto + " " + status,
+		Header:        resp.Header.Clone(),
+		RequestHeader: resp.RequestHeader.Clone(),
 	}
 }
 
@@ -675,7 +671,7 @@ func (c *Crawler) commitLoop(ctx context.Context, results <-chan result) error {
 				closed, due = true, true
 				continue
 			}
-			c.front.offer(r.add)
+			c.front.Offer(r.add)
 			if r.done != nil {
 				b.Done = append(b.Done, *r.done)
 			}
@@ -702,7 +698,7 @@ func (c *Crawler) commitLoop(ctx context.Context, results <-chan result) error {
 // commitBatch commits b through the frontier and reports it done.
 func (c *Crawler) commitBatch(ctx context.Context, b *store.Batch) error {
 	t0 := time.Now()
-	if err := c.front.commit(ctx, c.store, b); err != nil {
+	if err := c.front.Commit(ctx, c.store, b); err != nil {
 		return err
 	}
 	c.commitT.Add(int64(time.Since(t0)))
@@ -739,14 +735,14 @@ type Stats struct {
 
 // Stats returns the crawl's progress. It is safe to call during Run.
 func (c *Crawler) Stats() Stats {
-	fs := c.front.stats()
+	fs := c.front.Stats(time.Now())
 	s := Stats{
-		Stored: fs.done, Pending: fs.queued, InFlight: fs.open, Hosts: fs.hosts, Ready: fs.ready,
+		Stored: fs.Done, Pending: fs.Queued, InFlight: fs.Open, Hosts: fs.Hosts,
+		Ready: fs.Ready, Waiting: fs.Waiting, Held: fs.Held,
 		Fetched: c.fetched.Load(), Failed: c.failed.Load(), Bytes: c.bytes.Load(), Commits: c.commits.Load(),
 		CommitT: time.Duration(c.commitT.Load()), Skipped: c.skipped.Load(), Denied: c.denied.Load(), Retries: c.retried.Load(),
 		NotModified: c.notModified.Load(),
 	}
-	s.Ready, s.Waiting, s.Held = c.front.hostStates(time.Now())
 	if t := c.started.Load(); t != 0 {
 		s.Elapsed = time.Since(time.Unix(0, t))
 	}

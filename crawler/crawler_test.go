@@ -3,6 +3,7 @@ package crawler_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -54,7 +55,7 @@ func crawlWith(t *testing.T, st *store.Store, cfg crawler.Config, f crawler.Fetc
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddSeeds(seeds); err != nil {
+	if _, err := c.AddSeeds(context.Background(), seeds); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -332,7 +333,7 @@ func TestResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Giving the seeds again adds none of them: they were crawled.
-	if n, err := c.AddSeeds(web.Seeds()); err != nil || n != 0 {
+	if n, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil || n != 0 {
 		t.Fatalf("AddSeeds again = %d, %v; want 0 new", n, err)
 	}
 	if err := c.Run(context.Background()); err != nil {
@@ -372,7 +373,7 @@ func TestCancelLeavesUnfinishedPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.AddSeeds(web.Seeds())
+	c.AddSeeds(context.Background(), web.Seeds())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -500,5 +501,50 @@ func TestCrawlExtract(t *testing.T) {
 	}
 	if nav, _ := p.Fields["nav"].([]any); len(nav) < 3 || p.Fields["h1"] != "Host 0 page 1" {
 		t.Errorf("stored fields %v", p.Fields)
+	}
+}
+
+// TestRobotsKeptAcrossRuns: a crawl stopped (here by its page limit) and
+// resumed does not fetch robots.txt again while the answer is fresh, and
+// still honours it.
+func TestRobotsKeptAcrossRuns(t *testing.T) {
+	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 10})
+	for i := range 2 {
+		web.Handle(i, "/robots.txt", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(rw, "User-agent: *\nDisallow: /p/9\n")
+		}))
+	}
+	st := openStore(t, "")
+	for i, limit := range []int{5, 0} {
+		c, err := crawler.New(crawler.Config{Workers: 4, Rate: rate.Inf, MaxPages: limit, BatchDelay: 5 * time.Millisecond},
+			st, fetch.New(fetch.Config{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for host, reqs := range crawltest.ByHost(web.Log()) {
+		n := 0
+		for _, r := range reqs {
+			switch r.Path {
+			case "/robots.txt":
+				n++
+			case "/p/9":
+				t.Errorf("%s: disallowed /p/9 requested", host)
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: robots.txt fetched %d times over two runs, want once", host, n)
+		}
+	}
+	if c, _ := st.Counts(); c.Pages != 20 || c.Pending != 0 {
+		t.Errorf("after the second run: %+v, want 20 records and nothing pending", c)
 	}
 }

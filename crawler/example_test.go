@@ -63,7 +63,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+	if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 		log.Fatal(err)
 	}
 	if err := c.Run(context.Background()); err != nil {
@@ -144,7 +144,7 @@ func ExampleConfig_onHTML() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+	if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 		log.Fatal(err)
 	}
 	if err := c.Run(context.Background()); err != nil {

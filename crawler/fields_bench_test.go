@@ -56,7 +56,7 @@ func BenchmarkCrawlExtract(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := c.AddSeeds(web.Seeds()); err != nil {
+				if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 					b.Fatal(err)
 				}
 				start := time.Now()

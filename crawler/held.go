@@ -127,7 +127,7 @@ func (c *Crawler) robotsUnavailable(j job, rb *fetch.Robots, fetched bool) bool 
 	}
 	c.notes.hold(j.Host, "robots.txt unavailable: "+rb.Err.Error(), rb.Expires)
 	c.retried.Add(1)
-	c.front.requeue(j, rb.Expires)
+	c.front.Requeue(j, rb.Expires)
 	return true
 }
 

@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"context"
 	"net/url"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/extract"
+	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/store"
 	"github.com/politecrawl/crawl/urlnorm"
 )
@@ -29,7 +31,7 @@ func BenchmarkHotPath(b *testing.B) {
 	for _, l := range x.Links {
 		v.add(urlnorm.Fingerprint(l.URL)) // seen before: only the new link is queued
 	}
-	f := newFrontier(frontierConfig{window: 64, perHost: 1 << 30, burst: 1, limit: rate.Inf},
+	f := frontier.New(frontier.Config{Window: 64, Limits: frontier.Limits{PerHost: 1 << 30, Burst: 1, Rate: rate.Inf}},
 		func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
 	var n atomic.Uint64
 	b.ReportAllocs()
@@ -47,18 +49,18 @@ func BenchmarkHotPath(b *testing.B) {
 				add = append(add, store.Entry{URL: links[i].URL, Host: links[i].Host, Depth: 1})
 				return true
 			})
-			f.offer(add)
-			j, ok, wake, err := f.next(time.Now())
+			f.Offer(add)
+			j, ok, wake, err := f.Next(context.Background(), time.Now())
 			for !ok && err == nil && !wake.IsZero() {
 				// Another goroutine queued after this one read the clock.
-				j, ok, wake, err = f.next(time.Now())
+				j, ok, wake, err = f.Next(context.Background(), time.Now())
 			}
 			if err != nil || !ok {
 				b.Errorf("next: ok %v, err %v", ok, err)
 				return
 			}
-			f.release(j.Host)
-			f.complete(1, 1, nil, 0)
+			f.Release(j.Host)
+			f.Abandon(1) // as a commit of the page would end it
 		}
 	})
 }

@@ -55,7 +55,7 @@ func crawlWeb(t *testing.T, cfg Config, fcfg fetch.Config, seeds ...string) map[
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddSeeds(seeds); err != nil {
+	if _, err := c.AddSeeds(context.Background(), seeds); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -17,27 +17,13 @@ import (
 
 	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/store"
 	"github.com/politecrawl/crawl/urlnorm"
 )
 
-// job is a URL handed to a worker: its queue entry and what the crawl keeps
-// of it in memory only (after a restart a URL starts afresh).
-type job struct {
-	store.Entry
-	attempts int          // retryable failures so far
-	origin   *store.Entry // for a redirect hop: the queued URL whose record this fetch completes
-	hops     int          // redirects followed to reach URL
-	seen     []uint64     // fingerprints of the hops' targets, committed with the record
-}
-
-// record returns the queue entry that the job's record completes.
-func (j *job) record() store.Entry {
-	if j.origin != nil {
-		return *j.origin
-	}
-	return j.Entry
-}
+// job is a URL handed to a worker (the frontier's Job).
+type job = frontier.Job
 
 // process handles one job: robots.txt, the fetch, and what the response
 // calls for (a record, a retry, the next redirect hop, new links). It
@@ -45,7 +31,7 @@ func (j *job) record() store.Entry {
 // (the URL stays pending). A result without a record means the job went
 // back to the frontier.
 func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
-	release := sync.OnceFunc(func() { c.front.release(j.Host) })
+	release := sync.OnceFunc(func() { c.front.Release(j.Host) })
 	defer release()
 	u, err := url.Parse(j.URL)
 	if err != nil {
@@ -61,11 +47,11 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		}
 		found = r
 	} else if c.firstMeeting(j.Host) {
-		c.discoverSitemaps(&found, u, nil, j.record().Depth)
+		c.discoverSitemaps(&found, u, nil, j.Record().Depth)
 	}
 
 	var pr *prior
-	if j.record().Recrawl {
+	if j.Record().Recrawl {
 		pr = c.priorOf(j)
 	}
 	start := time.Now()
@@ -91,7 +77,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 		p.Error = err.Error()
 		p.DurationMS = msSince(start)
 		if fetch.Retryable(err) {
-			c.front.observe(j.Host, false, 0)
+			c.front.Observe(j.Host, false, 0)
 			if c.retry(j, 0, err.Error()) {
 				return found, true
 			}
@@ -105,7 +91,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 	}
 	c.bytes.Add(int64(len(resp.Body)))
 	if valid, _ := notModified(resp, pr); valid {
-		c.front.observe(j.Host, true, resp.Duration)
+		c.front.Observe(j.Host, true, resp.Duration)
 		c.notModified.Add(1)
 		keepStored(p, pr, resp, c.cfg.KeepBody)
 		return r, true
@@ -125,19 +111,19 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 
 	switch s := resp.Status; {
 	case s == http.StatusTooManyRequests || s >= 500:
-		c.front.observe(j.Host, false, 0)
+		c.front.Observe(j.Host, false, 0)
 		wait, _ := fetch.RetryAfter(resp.Header, time.Now())
 		if c.retry(j, wait, fmt.Sprintf("http %d %s", s, http.StatusText(s))) {
 			return found, true
 		}
 		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s))
 	case s >= 300 && s < 400:
-		c.front.observe(j.Host, true, resp.Duration)
+		c.front.Observe(j.Host, true, resp.Duration)
 		if c.redirect(j, resp, p) {
 			return found, true
 		}
 	case s >= 400:
-		c.front.observe(j.Host, true, resp.Duration)
+		c.front.Observe(j.Host, true, resp.Duration)
 		p.Error = fmt.Sprintf("http %d %s", s, http.StatusText(s))
 		if (s == http.StatusNotFound || s == http.StatusGone) && escapedPath(j.URL) == "/sitemap.xml" {
 			// The probe of a host's default sitemap: most hosts have none,
@@ -147,7 +133,7 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 			return r, true
 		}
 	default:
-		c.front.observe(j.Host, true, resp.Duration)
+		c.front.Observe(j.Host, true, resp.Duration)
 		c.content(&r, &j, resp, p)
 		p.SimHash = simHashString(p.Text)
 	}
@@ -159,10 +145,10 @@ func (c *Crawler) process(ctx context.Context, j job) (result, bool) {
 
 // newRecord returns a result holding the (empty) record of j.
 func (c *Crawler) newRecord(j job, start time.Time) result {
-	e := j.record()
-	p := &store.Page{URL: e.URL, FinalURL: j.URL, Depth: e.Depth, Attempts: j.attempts + 1,
+	e := j.Record()
+	p := &store.Page{URL: e.URL, FinalURL: j.URL, Depth: e.Depth, Attempts: j.Attempts + 1,
 		FetchedAt: start.UTC().Truncate(time.Millisecond)}
-	return result{done: &store.Done{Entry: e, Page: p}, seen: slices.Clone(j.seen)}
+	return result{done: &store.Done{Entry: e, Page: p}, seen: slices.Clone(j.Seen)}
 }
 
 // robots applies robots.txt to j before its fetch. done reports that j
@@ -184,9 +170,9 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 		r.done.Page.Error = err.Error()
 		return r, true, true
 	}
-	depth := j.record().Depth
+	depth := j.Record().Depth
 	if met && rb.CrawlDelay > 0 {
-		c.front.setCrawlDelay(j.Host, rb.CrawlDelay)
+		c.front.SetCrawlDelay(j.Host, rb.CrawlDelay)
 	}
 	if fetched {
 		// The request this job was dispatched for went to robots.txt.
@@ -198,7 +184,7 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 			c.notes.robotsResult(j.Host, false)
 		}
 		if rb.Err != nil && rb.Status != 0 {
-			c.front.observe(j.Host, false, 0)
+			c.front.Observe(j.Host, false, 0)
 		}
 		c.discoverSitemaps(&r, u, rb, depth)
 	}
@@ -236,7 +222,7 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 		return rec, true, true
 	case fetched:
 		release()
-		c.front.requeue(j, time.Time{})
+		c.front.Requeue(j, time.Time{})
 		return r, true, true
 	}
 	return r, true, false
@@ -249,14 +235,14 @@ func (c *Crawler) robots(ctx context.Context, j job, u *url.URL, release func())
 // still held for wait).
 func (c *Crawler) retry(j job, wait time.Duration, why string) bool {
 	wait = min(wait, c.cfg.MaxHold)
-	if j.attempts >= c.cfg.Retries {
+	if j.Attempts >= c.cfg.Retries {
 		if wait > 0 {
-			c.front.hold(j.Host, time.Now().Add(wait))
+			c.front.Hold(j.Host, time.Now().Add(wait))
 			c.notes.hold(j.Host, why, time.Now().Add(wait))
 		}
 		return false
 	}
-	until := time.Now().Add(max(c.backoff(j.attempts+1), wait))
+	until := time.Now().Add(max(c.backoff(j.Attempts+1), wait))
 	c.notes.hold(j.Host, why, until)
 	return c.retryAt(j, until)
 }
@@ -264,12 +250,12 @@ func (c *Crawler) retry(j job, wait time.Duration, why string) bool {
 // retryAt puts j back in the frontier, its host held until until, unless
 // j has no retries left.
 func (c *Crawler) retryAt(j job, until time.Time) bool {
-	if j.attempts >= c.cfg.Retries {
+	if j.Attempts >= c.cfg.Retries {
 		return false
 	}
-	j.attempts++
+	j.Attempts++
 	c.retried.Add(1)
-	c.front.requeue(j, until)
+	c.front.Requeue(j, until)
 	return true
 }
 
@@ -298,12 +284,12 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 	l := c.dropTracking([]urlnorm.Link{{URL: loc.String(), Host: hostKey(loc)}})[0]
 	s := l.URL
 	fp := urlnorm.Fingerprint(s)
-	rec := j.record()
+	rec := j.Record()
 	switch {
-	case fp == urlnorm.Fingerprint(rec.URL) || slices.Contains(j.seen, fp):
+	case fp == urlnorm.Fingerprint(rec.URL) || slices.Contains(j.Seen, fp):
 		p.Error = "redirect loop at " + s
 		return false
-	case j.hops >= c.cfg.MaxRedirects:
+	case j.Hops >= c.cfg.MaxRedirects:
 		p.Error = fmt.Sprintf("too many redirects (more than %d)", c.cfg.MaxRedirects)
 		return false
 	case !c.inScope(l) || c.trap(s) != "":
@@ -313,11 +299,11 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 	}
 	next := job{
 		Entry:  store.Entry{URL: s, Host: l.Host, Depth: rec.Depth, Run: rec.Run},
-		origin: &rec,
-		hops:   j.hops + 1,
-		seen:   append(slices.Clone(j.seen), fp),
+		Origin: &rec,
+		Hops:   j.Hops + 1,
+		Seen:   append(slices.Clone(j.Seen), fp),
 	}
-	c.front.requeue(next, time.Time{})
+	c.front.Requeue(next, time.Time{})
 	return true
 }
 

@@ -18,23 +18,15 @@ import (
 // (store.Entry.Recrawl), in ordinary committed batches: a recrawl is
 // crawled, interrupted and resumed exactly as a first crawl is, with the
 // same politeness. A recrawl's request carries the stored ETag and
-// Last-Modified (conditionalFetcher); a valid 304 becomes a version that
+// Last-Modified (Fetcher.FetchConditional); a valid 304 becomes a version that
 // keeps the stored content (store.Page.NotModified), anything else is a
 // plain fetch whose record is the URL's newest version. Stored versions
 // are never overwritten (store/versions.go), so whatever a server says,
 // nothing already stored is lost.
 
-// conditionalFetcher is implemented by fetchers that can make a
-// conditional request (fetch.Client); a recrawl through any other makes
-// plain ones.
-type conditionalFetcher interface {
-	FetchConditional(ctx context.Context, url string, v fetch.Validators) (*fetch.Response, error)
-}
-
-var _ conditionalFetcher = (*fetch.Client)(nil)
-
-// ErrRecrawlRedis is returned by QueueRecrawl with a Redis frontier.
-var ErrRecrawlRedis = errors.New("recrawl is not available with a Redis frontier")
+// ErrRecrawlShared is returned by QueueRecrawl with a frontier given in
+// Config.Frontier (a shared one: recrawl one worker's database at a time).
+var ErrRecrawlShared = errors.New("recrawl is not available with a shared frontier")
 
 // recrawlBatch bounds the entries QueueRecrawl commits in one transaction.
 const recrawlBatch = 4096
@@ -49,8 +41,8 @@ func (c *Crawler) QueueRecrawl(ctx context.Context, now time.Time) (int, error) 
 	if d <= 0 {
 		return 0, nil
 	}
-	if c.cfg.Redis != nil {
-		return 0, ErrRecrawlRedis
+	if c.cfg.Frontier != nil {
+		return 0, ErrRecrawlShared
 	}
 	pending, err := c.pendingURLs()
 	if err != nil {
@@ -62,7 +54,7 @@ func (c *Crawler) QueueRecrawl(ctx context.Context, now time.Time) (int, error) 
 		if len(b.Add) == 0 {
 			return nil
 		}
-		if err := c.front.commit(ctx, c.store, &b); err != nil {
+		if err := c.front.Commit(ctx, c.store, &b); err != nil {
 			return err
 		}
 		n += len(b.Add)
@@ -166,7 +158,7 @@ type prior struct {
 // that was in the future when it was received (such a server's dates
 // cannot be trusted). A record that cannot be read makes a plain fetch.
 func (c *Crawler) priorOf(j job) *prior {
-	p, ok, err := c.store.Page(j.record().URL)
+	p, ok, err := c.store.Page(j.Record().URL)
 	if err != nil || !ok {
 		return nil
 	}
@@ -187,14 +179,10 @@ func (c *Crawler) priorOf(j job) *prior {
 	return pr
 }
 
-// fetchFor fetches j's URL, conditionally when pr has validators and the
-// fetcher can.
+// fetchFor fetches j's URL, conditionally when pr has validators.
 func (c *Crawler) fetchFor(ctx context.Context, j job, pr *prior) (*fetch.Response, error) {
 	if pr != nil && pr.sent != (fetch.Validators{}) {
-		if cf, ok := c.fetcher.(conditionalFetcher); ok {
-			return cf.FetchConditional(ctx, j.URL, pr.sent)
-		}
-		pr.sent = fetch.Validators{}
+		return c.fetcher.FetchConditional(ctx, j.URL, pr.sent)
 	}
 	return c.fetcher.Fetch(ctx, j.URL)
 }

@@ -124,7 +124,7 @@ func (c *Crawler) robotsOf(ctx context.Context, origin string) (r *fetch.Robots,
 	if e.r != nil && now.Before(e.r.Expires) {
 		return e.r, false, false, nil
 	}
-	kept, ok, err := c.front.loadRobots(ctx, origin)
+	kept, ok, err := c.front.LoadRobots(ctx, origin)
 	switch {
 	case errors.Is(err, store.ErrBadRobots):
 		c.log.Warn("stored robots.txt cannot be read: fetching it again", "origin", origin, "err", err)
@@ -146,7 +146,7 @@ func (c *Crawler) robotsOf(ctx context.Context, origin string) (r *fetch.Robots,
 		// asked for again a minute later in any case): here for the other
 		// workers at once; the caller's result takes it to the store.
 		rec := store.Robots{Status: r.Status, Fetched: r.Fetched, Body: r.Body}
-		if err := c.front.keepRobots(ctx, origin, rec); err != nil {
+		if err := c.front.KeepRobots(ctx, origin, rec); err != nil {
 			return nil, false, false, err
 		}
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	// AllowHost may reach such addresses; the check is made on the address
 	// actually dialled, after DNS.
 	AllowPrivate bool
+	// OnFetch, if set, is called after each page fetch (Fetch,
+	// FetchConditional; not robots.txt) that ended other than by ctx being
+	// cancelled, with its response or error and when it started: for
+	// metrics. It must be quick and safe for concurrent use.
+	OnFetch func(resp *Response, err error, start time.Time)
 
 	// RobotsTTL is how long a fetched robots.txt (or its absence, 4xx) is
 	// trusted [24h]. RobotsErrorTTL is how long a host whose robots.txt
@@ -391,7 +396,7 @@ func blocked(a netip.Addr) bool {
 // Response.Status; a redirect is returned as it is, not followed. Under a
 // context from WithPacer, the request waits for its Pacer first.
 func (c *Client) Fetch(ctx context.Context, rawURL string) (*Response, error) {
-	return c.get(ctx, c.http, rawURL, c.cfg.MaxBody, Validators{})
+	return c.FetchConditional(ctx, rawURL, Validators{})
 }
 
 // Validators are what a conditional request sends of a stored response:
@@ -405,7 +410,15 @@ type Validators struct {
 // FetchConditional is Fetch with the conditional headers of v: a server
 // whose copy has not changed answers 304 Not Modified, without a body.
 func (c *Client) FetchConditional(ctx context.Context, rawURL string, v Validators) (*Response, error) {
-	return c.get(ctx, c.http, rawURL, c.cfg.MaxBody, v)
+	if c.cfg.OnFetch == nil {
+		return c.get(ctx, c.http, rawURL, c.cfg.MaxBody, v)
+	}
+	start := time.Now()
+	resp, err := c.get(ctx, c.http, rawURL, c.cfg.MaxBody, v)
+	if err == nil || ctx.Err() == nil {
+		c.cfg.OnFetch(resp, err, start)
+	}
+	return resp, err
 }
 
 func (c *Client) get(ctx context.Context, hc *http.Client, rawURL string, maxBody int64, v Validators) (*Response, error) {

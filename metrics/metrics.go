@@ -7,9 +7,7 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -59,85 +57,17 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Fetcher wraps f so that every fetch it finishes is counted. Fetches
-// abandoned because ctx was cancelled are not counted.
-func (m *Metrics) Fetcher(f crawler.Fetcher) crawler.Fetcher { return &fetcher{f, m} }
-
-type fetcher struct {
-	f crawler.Fetcher
-	m *Metrics
-}
-
-var _ crawler.Fetcher = (*fetcher)(nil)
-
-func (w *fetcher) FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error) {
-	return w.f.FetchRobots(ctx, origin)
-}
-
-func (w *fetcher) LookupIP(ctx context.Context, host string) (netip.Addr, error) {
-	return w.f.LookupIP(ctx, host)
-}
-
-// Resolved and CloseIdle pass the crawler's DNS look-ahead and idle
-// connection closing on to the wrapped fetcher, if it has them.
-func (w *fetcher) Resolved(host string) bool {
-	if r, ok := w.f.(interface{ Resolved(string) bool }); ok {
-		return r.Resolved(host)
+// ObserveFetch counts one page fetch (fetch.Config.OnFetch): its status
+// or error, body bytes and duration.
+func (m *Metrics) ObserveFetch(resp *fetch.Response, err error, start time.Time) {
+	if err != nil {
+		m.fetches.WithLabelValues("error").Inc()
+		m.latency.Observe(time.Since(start).Seconds())
+		return
 	}
-	return true
-}
-
-func (w *fetcher) CloseIdle(host string) {
-	if c, ok := w.f.(interface{ CloseIdle(string) }); ok {
-		c.CloseIdle(host)
-	}
-}
-
-func (w *fetcher) RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots {
-	return w.f.RobotsFrom(status, body, fetchErr, fetched)
-}
-
-// AllowHost passes the crawler's seed hosts on to the wrapped fetcher, which
-// may refuse private addresses otherwise.
-func (w *fetcher) AllowHost(host string) {
-	if a, ok := w.f.(interface{ AllowHost(string) }); ok {
-		a.AllowHost(host)
-	}
-}
-
-func (w *fetcher) Fetch(ctx context.Context, url string) (*fetch.Response, error) {
-	start := time.Now()
-	resp, err := w.f.Fetch(ctx, url)
-	return w.count(ctx, start, resp, err)
-}
-
-// FetchConditional passes a recrawl's conditional request on to the
-// wrapped fetcher when it can make one, else makes a plain one.
-func (w *fetcher) FetchConditional(ctx context.Context, url string, v fetch.Validators) (*fetch.Response, error) {
-	cf, ok := w.f.(interface {
-		FetchConditional(context.Context, string, fetch.Validators) (*fetch.Response, error)
-	})
-	if !ok {
-		return w.Fetch(ctx, url)
-	}
-	start := time.Now()
-	resp, err := cf.FetchConditional(ctx, url, v)
-	return w.count(ctx, start, resp, err)
-}
-
-func (w *fetcher) count(ctx context.Context, start time.Time, resp *fetch.Response, err error) (*fetch.Response, error) {
-	switch {
-	case err != nil && ctx.Err() != nil:
-		// Abandoned by the crawl: the URL stays pending.
-	case err != nil:
-		w.m.fetches.WithLabelValues("error").Inc()
-		w.m.latency.Observe(time.Since(start).Seconds())
-	default:
-		w.m.fetches.WithLabelValues(strconv.Itoa(resp.Status)).Inc()
-		w.m.bytes.Add(float64(len(resp.Body)))
-		w.m.latency.Observe(resp.Duration.Seconds())
-	}
-	return resp, err
+	m.fetches.WithLabelValues(strconv.Itoa(resp.Status)).Inc()
+	m.bytes.Add(float64(len(resp.Body)))
+	m.latency.Observe(resp.Duration.Seconds())
 }
 
 // Watch registers the gauges read from c.Stats at each scrape: URLs queued,

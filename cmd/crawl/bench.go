@@ -291,7 +291,7 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 		return r, err
 	}
 	resetPeakRSS()
-	if _, err := c.AddSeeds(seeds); err != nil {
+	if _, err := c.AddSeeds(ctx, seeds); err != nil {
 		return r, err
 	}
 	r.seedRSS = peakRSS()

@@ -138,13 +138,17 @@ func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, sha
 			wrdb := redis.NewClient(opts)
 			defer wrdb.Close()
 			cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true,
-				BatchDelay: batchDelay, Redis: wrdb, Lease: time.Minute, Shards: shards}
+				BatchDelay: batchDelay}
+			if cfg, err = withRedis(ctx, cfg, wrdb, st, time.Minute, shards); err != nil {
+				cleanup()
+				return err
+			}
 			c, err := crawler.New(cfg, st, fetch.New(fetch.Config{IdleConnsPerHost: max(64, s.perHost), AllowPrivate: true}))
 			if err != nil {
 				cleanup()
 				return err
 			}
-			if _, err := c.AddSeeds(seeds); err != nil {
+			if _, err := c.AddSeeds(ctx, seeds); err != nil {
 				cleanup()
 				return err
 			}

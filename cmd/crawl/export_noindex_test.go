@@ -48,7 +48,7 @@ func TestExportSkipNoIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+	if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Run(context.Background()); err != nil {

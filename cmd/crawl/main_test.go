@@ -100,7 +100,7 @@ func buildDB(t *testing.T, keepBody bool) *testDB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+	if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Run(context.Background()); err != nil {
@@ -111,7 +111,7 @@ func buildDB(t *testing.T, keepBody bool) *testDB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddSeeds([]string{"http://" + web.Hosts()[2] + "/later"}); err != nil {
+	if _, err := c.AddSeeds(context.Background(), []string{"http://" + web.Hosts()[2] + "/later"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Check(); err != nil {

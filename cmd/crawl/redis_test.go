@@ -406,13 +406,24 @@ func TestRedisClusterWorkers(t *testing.T) {
 // and the second it may spend giving leases back, not after the calls'
 // own timeouts.
 func TestRedisInterruptWhileDown(t *testing.T) {
+	testInterruptWhileDown(t, func(srv *redistest.Server) { srv.Stop(t) })
+}
+
+// TestRedisInterruptWhileFrozen is TestRedisInterruptWhileDown with a Redis
+// that accepts and never answers (SIGSTOP), so that each call waits out
+// its own timeout unless the crawl's context ends it.
+func TestRedisInterruptWhileFrozen(t *testing.T) {
+	testInterruptWhileDown(t, func(srv *redistest.Server) { srv.Freeze(t) })
+}
+
+func testInterruptWhileDown(t *testing.T, down func(*redistest.Server)) {
 	srv := redistest.Start(t)
 	web := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 30})
 	dir := t.TempDir()
 	writeSeeds(t, dir, web.Seeds())
 	w := startWorker(t, workerArgs(dir, srv.URL(), 0, "--rate", "5", "--grace", "1s")...)
 	waitPages(t, web, 5)
-	srv.Stop(t)
+	down(srv)
 	w.waitLine(t, "waiting for redis")
 	start := time.Now()
 	w.cmd.Process.Signal(syscall.SIGINT)
@@ -421,7 +432,8 @@ func TestRedisInterruptWhileDown(t *testing.T) {
 	}
 	// 1 s of grace, at most 1 s to give leases back, and room for a busy
 	// machine: the calls' own timeouts (5 s each, 10 s for the leases)
-	// would take far longer.
+	// would take far longer (10.1 s with a frozen Redis before calls were
+	// cut short by the crawl's context).
 	t.Logf("exit %v after SIGINT", time.Since(start))
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("exit %v after SIGINT with Redis down; want it within the grace period and the leases' second", d)

@@ -21,6 +21,8 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/frontier"
+	"github.com/politecrawl/crawl/frontier/redisfrontier"
 	"github.com/politecrawl/crawl/metrics"
 	"github.com/politecrawl/crawl/store"
 )
@@ -195,7 +197,6 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 	case o.shards < 1 || o.shards > 1024:
 		return cfg, usageError{fmt.Errorf("--redis-shards %d: need 1 to 1024", o.shards)}
 	}
-	cfg.Lease, cfg.Shards = o.lease, o.shards
 	cfg.Rate = rate.Limit(o.rate)
 	if o.rate == 0 || math.IsInf(o.rate, 1) {
 		cfg.Rate = rate.Inf
@@ -245,6 +246,35 @@ func userAgent(ua, contact string) string {
 		ua = ua[:i]
 	}
 	return ua + " (+" + contact + ")"
+}
+
+// seedWait bounds how long the seeds wait for a shared frontier, and a
+// worker's start for Redis to answer.
+const seedWait = 10 * time.Second
+
+// withRedis returns cfg with the frontier shared through rdb in place of
+// the embedded one: paced by the same limits, for all the workers together.
+func withRedis(ctx context.Context, cfg crawler.Config, rdb redis.UniversalClient, st *store.Store, lease time.Duration, shards int) (crawler.Config, error) {
+	if cfg.PerIP {
+		return cfg, errors.New("politeness per IP address is not available with a Redis frontier")
+	}
+	counts, err := st.Counts()
+	if err != nil {
+		return cfg, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, seedWait)
+	defer cancel()
+	rf, err := redisfrontier.New(ctx, rdb, redisfrontier.Config{
+		Limits: frontier.Limits{Rate: cfg.Rate, Burst: cfg.Burst, PerHost: cfg.PerHost,
+			MaxBackoff: cfg.MaxBackoff, Host: cfg.HostLimits},
+		MaxPerHost: cfg.MaxPerHost, MaxPages: cfg.MaxPages, Lease: lease, Shards: shards,
+		Workers: cfg.Workers, Stored: counts.Pages, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Frontier, cfg.ScopeFrom = rf, rf.Scope
+	return cfg, nil
 }
 
 // fetchConfig builds the fetcher's configuration.
@@ -361,7 +391,9 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		redis.SetLogger(redisLog{logger})
 		rdb := redis.NewClusterClient(copts)
 		defer rdb.Close()
-		cfg.Redis = rdb
+		if cfg, err = withRedis(ctx, cfg, rdb, st, o.lease, o.shards); err != nil {
+			return err
+		}
 	case o.redis != "":
 		ropts, err := redis.ParseURL(o.redis)
 		if err != nil {
@@ -370,17 +402,20 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		redis.SetLogger(redisLog{logger})
 		rdb := redis.NewClient(ropts)
 		defer rdb.Close()
-		cfg.Redis = rdb
+		if cfg, err = withRedis(ctx, cfg, rdb, st, o.lease, o.shards); err != nil {
+			return err
+		}
 	}
 
 	report := newRunReport(logger)
 	cfg.OnPage = report.page
-	var fetcher crawler.Fetcher = fetch.New(o.fetchConfig())
+	fc := o.fetchConfig()
 	var m *metrics.Metrics
 	if o.metricsAddr != "" {
 		m = metrics.New()
-		fetcher = m.Fetcher(fetcher)
+		fc.OnFetch = m.ObserveFetch
 	}
+	fetcher := fetch.New(fc)
 	c, err := crawler.New(cfg, st, fetcher)
 	if err != nil {
 		return err
@@ -397,7 +432,9 @@ func runCrawl(ctx context.Context, o *runOptions, seedFile string, seeds []strin
 		defer stop()
 		logger.Info("serving the status page and metrics", "url", url, "metrics", url+"metrics")
 	}
-	added, err := c.AddSeeds(seeds)
+	seedCtx, cancelSeeds := context.WithTimeout(ctx, seedWait)
+	added, err := c.AddSeeds(seedCtx, seeds)
+	cancelSeeds()
 	if err != nil {
 		return err
 	}

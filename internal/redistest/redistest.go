@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,6 +156,17 @@ func (s *Server) Stop(t testing.TB) {
 		t.Fatalf("redis-server on %s did not stop within 30s", s.Addr)
 	}
 	s.cmd = nil
+}
+
+// Freeze stops the server's process (SIGSTOP) until the test ends: it
+// keeps its connections and accepts new ones, and answers nothing, as a
+// server that hangs or a network that drops packets would.
+func (s *Server) Freeze(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("redistest: freeze: %v", err)
+	}
+	t.Cleanup(func() { s.cmd.Process.Signal(syscall.SIGCONT) }) // before kill, so that it can exit
 }
 
 // Restart starts the server again on the same port and directory.

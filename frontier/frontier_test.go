@@ -1,4 +1,4 @@
-package crawler
+package frontier
 
 import (
 	"context"
@@ -18,19 +18,19 @@ import (
 
 // newTestFrontier returns a frontier with n entries queued for host "h",
 // nothing in the store, at lim requests per second (burst 1, one at a time).
-func newTestFrontier(t *testing.T, lim rate.Limit, n int) *frontier {
+func newTestFrontier(t *testing.T, lim rate.Limit, n int) *Embedded {
 	t.Helper()
 	var es []store.Entry
 	for i := range n {
 		es = append(es, store.Entry{URL: "http://h/" + string(rune('a'+i)), Host: "h", Seq: uint64(i + 1)})
 	}
-	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: lim}, loadFrom(&es))
+	f := New(Config{Limits: Limits{PerHost: 1, Burst: 1, Rate: lim}, Window: 64}, loadFrom(&es))
 	f.complete(0, 0, es, len(es))
 	return f
 }
 
-// loadFrom returns a loadFunc that reads *queue, the store's queues.
-func loadFrom(queue *[]store.Entry) loadFunc {
+// loadFrom returns a LoadFunc that reads *queue, the store's queues.
+func loadFrom(queue *[]store.Entry) LoadFunc {
 	return func(host string, after uint64, n int) ([]store.Entry, error) {
 		var out []store.Entry
 		for _, e := range *queue {
@@ -44,28 +44,28 @@ func loadFrom(queue *[]store.Entry) loadFunc {
 
 // putInPlay makes host one the crawl is in, whose offered links go to its
 // window at once (see hostQueue.inPlay).
-func putInPlay(f *frontier, host string) {
+func putInPlay(f *Embedded, host string) {
 	f.mu.Lock()
 	f.host(host).lastOut = time.Now()
 	f.mu.Unlock()
 }
 
-// take hands out the next job, which must be ready now, and releases the
+// take hands out the next Job, which must be ready now, and releases the
 // host's slot at once.
-func take(t *testing.T, f *frontier) job {
+func take(t *testing.T, f *Embedded) Job {
 	t.Helper()
-	j, ok, wake, err := f.next(time.Now())
+	j, ok, wake, err := f.Next(context.Background(), time.Now())
 	if err != nil || !ok {
-		t.Fatalf("next at %v: ok %v, wake in %v, err %v; want a job", time.Now(), ok, time.Until(wake), err)
+		t.Fatalf("next at %v: ok %v, wake in %v, err %v; want a Job", time.Now(), ok, time.Until(wake), err)
 	}
-	f.release(j.Host)
+	f.Release(j.Host)
 	return j
 }
 
 // readyIn returns how long until the frontier hands out a job.
-func readyIn(t *testing.T, f *frontier) time.Duration {
+func readyIn(t *testing.T, f *Embedded) time.Duration {
 	t.Helper()
-	_, ok, wake, err := f.next(time.Now())
+	_, ok, wake, err := f.Next(context.Background(), time.Now())
 	if err != nil || ok {
 		t.Fatalf("next: ok %v, err %v; want nothing ready", ok, err)
 	}
@@ -76,33 +76,33 @@ func TestFrontierHoldAndRequeue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, rate.Inf, 2)
 		j := take(t, f)
-		if s := f.stats(); s.queued != 1 || s.open != 1 {
+		if s := f.Stats(time.Now()); s.Queued != 1 || s.Open != 1 {
 			t.Fatalf("after next: %+v", s)
 		}
 		// A retry goes to the front and holds the host for 3s.
-		j.attempts++
-		f.requeue(j, time.Now().Add(3*time.Second))
-		if s := f.stats(); s.queued != 2 || s.open != 0 || f.finished() {
-			t.Fatalf("after requeue: %+v, finished %v", s, f.finished())
+		j.Attempts++
+		f.Requeue(j, time.Now().Add(3*time.Second))
+		if s := f.Stats(time.Now()); s.Queued != 2 || s.Open != 0 || f.Finished() {
+			t.Fatalf("after requeue: %+v, finished %v", s, f.Finished())
 		}
 		if d := readyIn(t, f); d != 3*time.Second {
 			t.Fatalf("ready in %v, want 3s (the hold)", d)
 		}
 		time.Sleep(3 * time.Second)
-		if got := take(t, f); got.URL != j.URL || got.attempts != 1 {
-			t.Fatalf("got %s (attempts %d), want the retried %s first", got.URL, got.attempts, j.URL)
+		if got := take(t, f); got.URL != j.URL || got.Attempts != 1 {
+			t.Fatalf("got %s (attempts %d), want the retried %s first", got.URL, got.Attempts, j.URL)
 		}
 		// A shorter hold does not shorten a longer one.
-		f.hold("h", time.Now().Add(5*time.Second))
-		f.hold("h", time.Now().Add(time.Second))
+		f.Hold("h", time.Now().Add(5*time.Second))
+		f.Hold("h", time.Now().Add(time.Second))
 		if d := readyIn(t, f); d != 5*time.Second {
 			t.Fatalf("ready in %v, want 5s", d)
 		}
 		time.Sleep(5 * time.Second)
 		take(t, f)
 		f.complete(3, 3, nil, 0)
-		if !f.finished() {
-			t.Fatalf("not finished: %+v", f.stats())
+		if !f.Finished() {
+			t.Fatalf("not finished: %+v", f.Stats(time.Now()))
 		}
 	})
 }
@@ -110,12 +110,12 @@ func TestFrontierHoldAndRequeue(t *testing.T) {
 func TestFrontierCrawlDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, 10, 4) // every 100ms
-		if iv := f.interval("h"); iv != 100*time.Millisecond {
+		if iv := f.Interval("h"); iv != 100*time.Millisecond {
 			t.Fatalf("interval %v, want 100ms", iv)
 		}
 		take(t, f)
-		f.setCrawlDelay("h", 2*time.Second)
-		if iv := f.interval("h"); iv != 2*time.Second {
+		f.SetCrawlDelay("h", 2*time.Second)
+		if iv := f.Interval("h"); iv != 2*time.Second {
 			t.Fatalf("interval %v after Crawl-delay 2s", iv)
 		}
 		if d := readyIn(t, f); d != 2*time.Second {
@@ -124,8 +124,8 @@ func TestFrontierCrawlDelay(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		take(t, f)
 		// A Crawl-delay shorter than the configured interval changes nothing.
-		f.setCrawlDelay("h", 10*time.Millisecond)
-		if iv := f.interval("h"); iv != 100*time.Millisecond {
+		f.SetCrawlDelay("h", 10*time.Millisecond)
+		if iv := f.Interval("h"); iv != 100*time.Millisecond {
 			t.Fatalf("interval %v after Crawl-delay 10ms, want the configured 100ms", iv)
 		}
 	})
@@ -134,38 +134,38 @@ func TestFrontierCrawlDelay(t *testing.T) {
 func TestFrontierAdaptiveBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, 2, 1) // every 500ms
-		f.observe("h", false, 0)
-		f.observe("h", false, 0)
-		if iv := f.interval("h"); iv != 2*time.Second {
+		f.Observe("h", false, 0)
+		f.Observe("h", false, 0)
+		if iv := f.Interval("h"); iv != 2*time.Second {
 			t.Fatalf("interval %v after two errors, want 4 × 500ms", iv)
 		}
 		for range 20 {
-			f.observe("h", false, 0)
+			f.Observe("h", false, 0)
 		}
-		if iv := f.interval("h"); iv != defaultMaxBackoff {
-			t.Fatalf("interval %v after many errors, want the cap %v", iv, defaultMaxBackoff)
+		if iv := f.Interval("h"); iv != DefaultMaxBackoff {
+			t.Fatalf("interval %v after many errors, want the cap %v", iv, DefaultMaxBackoff)
 		}
 		// Successes bring it back slowly, never below the configured rate.
-		prev := f.interval("h")
+		prev := f.Interval("h")
 		for range 5 {
-			f.observe("h", true, time.Millisecond)
-			iv := f.interval("h")
+			f.Observe("h", true, time.Millisecond)
+			iv := f.Interval("h")
 			if iv >= prev || iv < 500*time.Millisecond {
 				t.Fatalf("interval %v after a success, was %v", iv, prev)
 			}
 			prev = iv
 		}
 		for range 100 {
-			f.observe("h", true, time.Millisecond)
+			f.Observe("h", true, time.Millisecond)
 		}
-		if iv := f.interval("h"); iv != 500*time.Millisecond {
+		if iv := f.Interval("h"); iv != 500*time.Millisecond {
 			t.Fatalf("interval %v after recovery, want the configured 500ms", iv)
 		}
 		// Slow responses stretch the interval to the response time.
 		for range 30 {
-			f.observe("h", true, 3*time.Second)
+			f.Observe("h", true, 3*time.Second)
 		}
-		if iv := f.interval("h"); iv < 2900*time.Millisecond || iv > 3*time.Second {
+		if iv := f.Interval("h"); iv < 2900*time.Millisecond || iv > 3*time.Second {
 			t.Fatalf("interval %v with 3s responses, want about 3s", iv)
 		}
 	})
@@ -175,21 +175,21 @@ func TestFrontierUnlimitedHostBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newTestFrontier(t, rate.Inf, 3)
 		take(t, f)
-		f.observe("h", false, 0)
-		if iv := f.interval("h"); iv != 2*minBackoff {
-			t.Fatalf("interval %v after an error without a rate limit, want %v", iv, 2*minBackoff)
+		f.Observe("h", false, 0)
+		if iv := f.Interval("h"); iv != 2*MinBackoff {
+			t.Fatalf("interval %v after an error without a rate limit, want %v", iv, 2*MinBackoff)
 		}
 		for range 50 {
-			f.observe("h", true, 0)
+			f.Observe("h", true, 0)
 		}
-		if iv := f.interval("h"); iv != 0 {
+		if iv := f.Interval("h"); iv != 0 {
 			t.Fatalf("interval %v after recovery, want none", iv)
 		}
 	})
 }
 
 // waitFor takes a send permit for host h and fails the test on an error.
-func waitFor(t *testing.T, f *frontier, ctx context.Context) func(time.Time) {
+func waitFor(t *testing.T, f *Embedded, ctx context.Context) func(time.Time) {
 	t.Helper()
 	sent, err := f.Wait(ctx, "h")
 	if err != nil {
@@ -260,7 +260,7 @@ func TestWaitUnsentCountsNothing(t *testing.T) {
 // pause, then one an interval.
 func TestWaitBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 3, limit: 10},
+		f := New(Config{Limits: Limits{PerHost: 1, Burst: 3, Rate: 10}, Window: 64},
 			func(string, uint64, int) ([]store.Entry, error) { return nil, nil })
 		start := time.Now()
 		for range 3 {
@@ -285,7 +285,7 @@ func TestWaitCrawlDelayCountsRobots(t *testing.T) {
 		robots := time.Now()
 		waitFor(t, f, t.Context())(robots)
 		time.Sleep(3 * time.Millisecond) // its answer
-		f.setCrawlDelay("h", time.Second)
+		f.SetCrawlDelay("h", time.Second)
 		waitFor(t, f, t.Context())
 		if d := time.Since(robots); d != time.Second+sendMargin {
 			t.Fatalf("first page %v after robots.txt, want the Crawl-delay 1s and the margin", d)
@@ -307,8 +307,8 @@ func TestWaitStopsWithContext(t *testing.T) {
 
 // windowOf2 returns an unlimited frontier whose hosts hold 2 entries in
 // memory and load the rest from *committed, the store's queue.
-func windowOf2(committed *[]store.Entry) *frontier {
-	return newFrontier(frontierConfig{window: 2, perHost: 8, burst: 1, limit: rate.Inf}, loadFrom(committed))
+func windowOf2(committed *[]store.Entry) *Embedded {
+	return New(Config{Limits: Limits{PerHost: 8, Burst: 1, Rate: rate.Inf}, Window: 2}, loadFrom(committed))
 }
 
 // TestOfferBeforeCommit: links offered before their batch is committed are
@@ -319,10 +319,10 @@ func windowOf2(committed *[]store.Entry) *frontier {
 func TestOfferBeforeCommit(t *testing.T) {
 	var committed []store.Entry // the store's queue
 	f := windowOf2(&committed)
-	f.restore(nil, 0, 0, 41) // the store gave out positions up to 41
+	f.Restore(nil, 0, 0, 41) // the store gave out positions up to 41
 	putInPlay(f, "h")
 	es := []store.Entry{{URL: "http://h/a", Host: "h"}, {URL: "http://h/b", Host: "h"}, {URL: "http://h/c", Host: "h"}}
-	f.offer(es)
+	f.Offer(es)
 	if es[0].Seq != 42 || es[2].Seq != 44 {
 		t.Fatalf("offer gave positions %d…%d, want 42…44", es[0].Seq, es[2].Seq)
 	}
@@ -330,22 +330,22 @@ func TestOfferBeforeCommit(t *testing.T) {
 	for range 2 {
 		got = append(got, take(t, f).URL)
 	}
-	if _, ok, _, _ := f.next(time.Now()); ok {
+	if _, ok, _, _ := f.Next(context.Background(), time.Now()); ok {
 		t.Fatal("handed out a link beyond the window before its batch was committed")
 	}
-	if s := f.stats(); s.queued != 1 {
+	if s := f.Stats(time.Now()); s.Queued != 1 {
 		t.Fatalf("before the commit: %+v, want 1 queued", s)
 	}
 	committed = append(committed, es...)
 	f.complete(0, 0, es, 0)
 	got = append(got, take(t, f).URL)
-	if _, ok, _, _ := f.next(time.Now()); ok {
+	if _, ok, _, _ := f.Next(context.Background(), time.Now()); ok {
 		t.Fatal("handed out a link twice")
 	}
 	if want := []string{"http://h/a", "http://h/b", "http://h/c"}; !slices.Equal(got, want) {
 		t.Fatalf("handed out %q, want %q", got, want)
 	}
-	if s := f.stats(); s.queued != 0 || s.open != 3 {
+	if s := f.Stats(time.Now()); s.Queued != 0 || s.Open != 3 {
 		t.Fatalf("after the commit: %+v, want 0 queued, 3 open", s)
 	}
 }
@@ -361,19 +361,19 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	entry := func(p string) store.Entry { return store.Entry{URL: "http://h/" + p, Host: "h"} }
 	putInPlay(f, "h")
 	first := []store.Entry{entry("a"), entry("b"), entry("c"), entry("d")} // c and d spill
-	f.offer(first)
+	f.Offer(first)
 	got := []string{take(t, f).URL, take(t, f).URL}
-	if _, ok, _, _ := f.next(time.Now()); ok { // refills from a store without c and d
+	if _, ok, _, _ := f.Next(context.Background(), time.Now()); ok { // refills from a store without c and d
 		t.Fatal("handed out a spilled link before its batch was committed")
 	}
 	second := []store.Entry{entry("e")}
-	f.offer(second)
+	f.Offer(second)
 	committed = append(committed, first...)
 	f.complete(0, 0, first, 0)
 	committed = append(committed, second...)
 	f.complete(0, 0, second, 0)
 	for {
-		e, ok, _, err := f.next(time.Now())
+		e, ok, _, err := f.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,7 +386,7 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 	if want := []string{"http://h/a", "http://h/b", "http://h/c", "http://h/d", "http://h/e"}; !slices.Equal(got, want) {
 		t.Fatalf("handed out %q, want %q", got, want)
 	}
-	if s := f.stats(); s.queued != 0 || s.open != 5 {
+	if s := f.Stats(time.Now()); s.Queued != 0 || s.Open != 5 {
 		t.Fatalf("after the commits: %+v, want 0 queued, 5 open", s)
 	}
 }
@@ -398,7 +398,7 @@ func TestOfferAfterEarlyRefill(t *testing.T) {
 func TestFrontierForgetsIdleHosts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var queue []store.Entry
-		f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: 10}, loadFrom(&queue))
+		f := New(Config{Limits: Limits{PerHost: 1, Burst: 1, Rate: 10}, Window: 64}, loadFrom(&queue))
 		for i := range 100 {
 			host := fmt.Sprintf("h%d", i)
 			for _, p := range []string{"a", "b"} {
@@ -413,9 +413,9 @@ func TestFrontierForgetsIdleHosts(t *testing.T) {
 			}
 		}
 		f.mu.Unlock()
-		f.setCrawlDelay("h7", 2*time.Second)
+		f.SetCrawlDelay("h7", 2*time.Second)
 		for handed := 0; handed < 200; {
-			j, ok, wake, err := f.next(time.Now())
+			j, ok, wake, err := f.Next(context.Background(), time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -424,25 +424,25 @@ func TestFrontierForgetsIdleHosts(t *testing.T) {
 				continue
 			}
 			handed++
-			f.release(j.Host)
+			f.Release(j.Host)
 			queue = slices.DeleteFunc(queue, func(e store.Entry) bool { return e.URL == j.URL })
 		}
-		f.next(time.Now()) // sweeps
+		f.Next(context.Background(), time.Now()) // sweeps
 		f.mu.Lock()
 		_, h7 := f.hosts["h7"]
 		f.mu.Unlock()
 		if !h7 {
 			t.Fatal("h7 was dropped before its Crawl-delay had passed since its last request")
 		}
-		time.Sleep(3 * time.Second) // every host's limiter and gate at rest
-		f.next(time.Now())          // sweeps
-		if n := f.hostsInMemory(); n != 0 {
+		time.Sleep(3 * time.Second)              // every host's limiter and gate at rest
+		f.Next(context.Background(), time.Now()) // sweeps
+		if n := f.HostsInMemory(); n != 0 {
 			t.Fatalf("%d hosts in memory at rest, want 0", n)
 		}
-		if d := f.interval("h7"); d != 2*time.Second {
+		if d := f.Interval("h7"); d != 2*time.Second {
 			t.Errorf("h7 met again: interval %v, want its Crawl-delay, 2s", d)
 		}
-		if d := f.interval("h8"); d != 100*time.Millisecond {
+		if d := f.Interval("h8"); d != 100*time.Millisecond {
 			t.Errorf("h8 met again: interval %v, want the rate's, 100ms", d)
 		}
 	})
@@ -455,7 +455,7 @@ func TestFrontierForgetsIdleHosts(t *testing.T) {
 // lookup a turn.
 func TestFrontierLooksUpAhead(t *testing.T) {
 	var queue []store.Entry
-	f := newFrontier(frontierConfig{window: 64, perHost: 1, burst: 1, limit: rate.Inf}, loadFrom(&queue))
+	f := New(Config{Limits: Limits{PerHost: 1, Burst: 1, Rate: rate.Inf}, Window: 64}, loadFrom(&queue))
 	var mu sync.Mutex
 	var cache []string // a DNS cache of 8 names, the oldest evicted
 	lookups, ahead, maxAhead := 0, 0, 0
@@ -480,17 +480,17 @@ func TestFrontierLooksUpAhead(t *testing.T) {
 		host := fmt.Sprintf("h%d", i)
 		queue = append(queue, store.Entry{URL: "http://" + host + "/", Host: host, Seq: uint64(len(queue) + 1)})
 	}
-	f.restore(nil, 0, 0, uint64(len(queue))) // the positions given out
+	f.Restore(nil, 0, 0, uint64(len(queue))) // the positions given out
 	f.complete(0, 0, queue, len(queue))
 	handed := 0
 	for deadline := time.Now().Add(10 * time.Second); handed < 600 && time.Now().Before(deadline); {
-		j, ok, _, err := f.next(time.Now())
+		j, ok, _, err := f.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !ok {
 			select {
-			case <-f.changes():
+			case <-f.Changes():
 			case <-time.After(10 * time.Millisecond):
 			}
 			continue
@@ -502,13 +502,13 @@ func TestFrontierLooksUpAhead(t *testing.T) {
 		if !strings.HasSuffix(j.URL, "/2") {
 			// Its second page is found: the host waits behind the others.
 			e := []store.Entry{{URL: "http://" + j.Host + "/2", Host: j.Host}}
-			f.offer(e)
+			f.Offer(e)
 			queue = append(queue, e...)
 			f.complete(0, 0, e, 0)
 		}
-		f.release(j.Host)
+		f.Release(j.Host)
 	}
-	f.stop(context.Background())
+	f.Stop(context.Background())
 	if handed != 600 {
 		t.Fatalf("handed out %d of 600 entries (%d lookups)", handed, lookups)
 	}

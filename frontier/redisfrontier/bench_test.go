@@ -1,9 +1,8 @@
-package crawler
+package redisfrontier
 
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -11,37 +10,21 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
-	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/internal/redistest"
 	"github.com/politecrawl/crawl/store"
 )
 
-// newRedisCrawler returns a crawler on the Redis of srv with its own store.
-func newRedisCrawler(tb testing.TB, srv *redistest.Server, cfg Config) *Crawler {
-	tb.Helper()
-	st, err := store.Open(filepath.Join(tb.TempDir(), "w.db"), &store.Options{NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	cfg.Redis = srv.Client(tb)
-	c, err := New(cfg, st, fetch.New(fetch.Config{}))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
-
 // fill queues n URLs spread over 1,000 hosts through f.
-func fill(tb testing.TB, c *Crawler, from, n int) {
+func fill(tb testing.TB, c *worker, from, n int) {
 	tb.Helper()
 	var b store.Batch
 	for i := from; i < from+n; i++ {
 		host := fmt.Sprintf("h%d.example:80", i%1000)
 		b.Add = append(b.Add, store.Entry{URL: "http://" + host + "/p/" + strconv.Itoa(i), Host: host})
 	}
-	if err := c.front.commit(context.Background(), c.store, &b); err != nil {
+	if err := c.front.Commit(context.Background(), c.store, &b); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -53,14 +36,14 @@ func BenchmarkRedisClaimAck(b *testing.B) {
 	for _, clients := range []int{1, 8} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			srv := redistest.Start(b)
-			cfg := Config{Rate: rate.Inf, PerHost: 1 << 20, Shards: 4}
-			cs := make([]*Crawler, clients)
+			cfg := testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 1 << 20}, Shards: 4}
+			cs := make([]*worker, clients)
 			for i := range cs {
 				cs[i] = newRedisCrawler(b, srv, cfg)
 			}
 			var mu sync.Mutex
 			queued := 0
-			more := func(c *Crawler) {
+			more := func(c *worker) {
 				mu.Lock()
 				defer mu.Unlock()
 				fill(b, c, queued, 20000)
@@ -74,7 +57,7 @@ func BenchmarkRedisClaimAck(b *testing.B) {
 				wg.Go(func() {
 					for range per {
 						for {
-							j, ok, _, err := c.front.next(time.Now())
+							j, ok, _, err := c.front.Next(context.Background(), time.Now())
 							if err != nil {
 								b.Error(err)
 								return
@@ -83,8 +66,8 @@ func BenchmarkRedisClaimAck(b *testing.B) {
 								more(c)
 								continue
 							}
-							c.front.release(j.Host)
-							if err := c.front.commit(context.Background(), c.store, &store.Batch{Done: []store.Done{{Entry: j.Entry}}}); err != nil {
+							c.front.Release(j.Host)
+							if err := c.front.Commit(context.Background(), c.store, &store.Batch{Done: []store.Done{{Entry: j.Entry}}}); err != nil {
 								b.Error(err)
 								return
 							}
@@ -111,7 +94,7 @@ func BenchmarkRedisSeenSet(b *testing.B) {
 	const n = 200_000
 	for b.Loop() {
 		srv := redistest.Start(b)
-		c := newRedisCrawler(b, srv, Config{Shards: 4})
+		c := newRedisCrawler(b, srv, testConfig{Config: crawler.Config{}, Shards: 4})
 		for i := 0; i < n; i += 10000 {
 			fill(b, c, i, 10000)
 		}
@@ -150,11 +133,11 @@ func BenchmarkRedisWorkers(b *testing.B) {
 			for b.Loop() {
 				srv := redistest.Start(b)
 				web := crawltest.New(b, crawltest.Config{Hosts: 40, PagesPerHost: 50, Latency: 20 * time.Millisecond, NoLog: true})
-				cfg := Config{Workers: 4, Rate: rate.Inf, PerHost: 4, BatchDelay: 20 * time.Millisecond, NoRobots: true, NoSitemaps: true}
-				cs := make([]*Crawler, workers)
+				cfg := testConfig{Config: crawler.Config{Workers: 4, Rate: rate.Inf, PerHost: 4, BatchDelay: 20 * time.Millisecond, NoRobots: true, NoSitemaps: true}}
+				cs := make([]*worker, workers)
 				for i := range cs {
 					cs[i] = newRedisCrawler(b, srv, cfg)
-					if _, err := cs[i].AddSeeds(web.Seeds()); err != nil {
+					if _, err := cs[i].AddSeeds(context.Background(), web.Seeds()); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,8 +1,9 @@
-package crawler
+package redisfrontier
 
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -10,28 +11,29 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
+	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/internal/redistest"
 	"github.com/politecrawl/crawl/store"
-	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // queueURLs queues n URLs of host through c's frontier.
-func queueURLs(t *testing.T, c *Crawler, host string, n int) {
+func queueURLs(t *testing.T, c *worker, host string, n int) {
 	t.Helper()
 	var b store.Batch
 	for i := range n {
 		b.Add = append(b.Add, store.Entry{URL: "http://" + host + "/" + strconv.Itoa(i), Host: host})
 	}
-	if err := c.front.commit(context.Background(), c.store, &b); err != nil {
+	if err := c.front.Commit(context.Background(), c.store, &b); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // leaseHeld reports whether Redis holds lease (as the crawler numbers it).
-func leaseHeld(t *testing.T, srv *redistest.Server, c *Crawler, lease uint64) bool {
+func leaseHeld(t *testing.T, srv *redistest.Server, c *worker, lease uint64) bool {
 	t.Helper()
-	f := c.front.(*redisFrontier)
+	f := c.front
 	s := int(lease & (1<<leaseShardBits - 1))
 	n, err := srv.Client(t).HExists(context.Background(), f.prefix(s)+"lease", strconv.FormatUint(lease>>leaseShardBits, 10)).Result()
 	if err != nil {
@@ -45,7 +47,7 @@ func leaseHeld(t *testing.T, srv *redistest.Server, c *Crawler, lease uint64) bo
 // requeue leave the new lease and the host's concurrency slot as they are.
 func TestRedisFencing(t *testing.T) {
 	srv := redistest.Start(t)
-	cfg := Config{Rate: rate.Inf, PerHost: 1, Lease: 200 * time.Millisecond, Shards: 1}
+	cfg := testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 1}, Lease: 200 * time.Millisecond, Shards: 1}
 	a, b, c := newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)
 	queueURLs(t, a, "h.example", 2)
 	ja, ok := claimWithin(t, a, 0)
@@ -57,8 +59,8 @@ func TestRedisFencing(t *testing.T) {
 		t.Fatalf("after the lease: claimed %v %v, want %s", jb.URL, ok, ja.URL)
 	}
 	// a, late: releases its slot, requeues and acknowledges its URL.
-	a.front.release(ja.Host)
-	a.front.requeue(ja, time.Time{})
+	a.front.Release(ja.Host)
+	a.front.Requeue(ja, time.Time{})
 	flush(t, a)
 	ack(t, a, ja)
 	if !leaseHeld(t, srv, b, jb.Seq) {
@@ -68,7 +70,7 @@ func TestRedisFencing(t *testing.T) {
 		// The host's only slot is b's: nothing of it may be claimed.
 		t.Fatalf("claimed %s while the new holder has the host's only slot", j.URL)
 	}
-	b.front.release(jb.Host)
+	b.front.Release(jb.Host)
 	ack(t, b, jb)
 	if leaseHeld(t, srv, b, jb.Seq) {
 		t.Error("the holder's acknowledgement left its lease")
@@ -80,7 +82,7 @@ func TestRedisFencing(t *testing.T) {
 // and the URL goes to another worker.
 func TestRedisLeaseRenewed(t *testing.T) {
 	srv := redistest.Start(t)
-	cfg := Config{Rate: rate.Inf, PerHost: 4, Lease: 150 * time.Millisecond, Shards: 1}
+	cfg := testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 4}, Lease: 150 * time.Millisecond, Shards: 1}
 	a, b := newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)
 	queueURLs(t, a, "h.example", 1)
 	ja, ok := claimWithin(t, a, 0)
@@ -89,7 +91,7 @@ func TestRedisLeaseRenewed(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { a.front.(*redisFrontier).keepLeases(ctx) })
+	wg.Go(func() { a.front.keepLeases(ctx) })
 	if j, ok := claimWithin(t, b, time.Second); ok {
 		t.Fatalf("claimed %s while its lease was renewed (4 leases long)", j.URL)
 	}
@@ -106,17 +108,17 @@ func TestRedisLeaseRenewed(t *testing.T) {
 // none is stranded; its operations are not applied twice.
 func TestRedisResentCall(t *testing.T) {
 	srv := redistest.Start(t)
-	cfg := Config{Rate: rate.Inf, PerHost: 100, Workers: 8, Lease: time.Minute, Shards: 1}
+	cfg := testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 100, Workers: 8}, Lease: time.Minute, Shards: 1}
 	c := newRedisCrawler(t, srv, cfg)
 	queueURLs(t, c, "h.example", 20)
-	f := c.front.(*redisFrontier)
+	f := c.front
 	f.loseReplies.Store(1)
-	if _, ok, _, err := f.next(time.Now()); ok || err != nil {
+	if _, ok, _, err := f.Next(context.Background(), time.Now()); ok || err != nil {
 		t.Fatalf("next with its reply lost: %v %v", ok, err)
 	}
-	var got []job
+	var got []frontier.Job
 	for deadline := time.Now().Add(5 * time.Second); len(got) < 20 && time.Now().Before(deadline); {
-		j, ok, wake, err := f.next(time.Now())
+		j, ok, wake, err := f.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,11 +133,11 @@ func TestRedisResentCall(t *testing.T) {
 	}
 	var done store.Batch
 	for _, j := range got {
-		c.front.release(j.Host)
+		c.front.Release(j.Host)
 		done.Done = append(done.Done, store.Done{Entry: j.Entry, Page: &store.Page{URL: j.URL}})
 	}
 	f.loseReplies.Store(1) // the acknowledgement's reply is lost too
-	if err := f.commit(context.Background(), c.store, &done); err != nil {
+	if err := f.Commit(context.Background(), c.store, &done); err != nil {
 		t.Fatal(err)
 	}
 	n, err := srv.Client(t).HGetAll(context.Background(), f.prefix(0)+"n").Result()
@@ -176,12 +178,11 @@ func TestRedisSharedLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			web := crawltest.New(t, crawltest.Config{Hosts: 3, PagesPerHost: 20})
-			cfg := Config{Workers: 4, Rate: rate.Inf, PerHost: 2, BatchDelay: 5 * time.Millisecond, NoSitemaps: true,
-				Lease: 10 * time.Second, Shards: 2, MaxPages: tc.maxPages, MaxPerHost: tc.maxPerHost}
-			cs := []*Crawler{newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)}
+			cfg := testConfig{Config: crawler.Config{Workers: 4, Rate: rate.Inf, PerHost: 2, BatchDelay: 5 * time.Millisecond, NoSitemaps: true, MaxPages: tc.maxPages, MaxPerHost: tc.maxPerHost}, Lease: 10 * time.Second, Shards: 2}
+			cs := []*worker{newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)}
 			var wg sync.WaitGroup
 			for _, c := range cs {
-				if _, err := c.AddSeeds(web.Seeds()); err != nil {
+				if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 					t.Fatal(err)
 				}
 				wg.Go(func() {
@@ -196,8 +197,8 @@ func TestRedisSharedLimits(t *testing.T) {
 			n, per := 0, map[string]int{}
 			for _, c := range cs {
 				err := c.store.ForEachURL(func(u string) error {
-					h, _ := hostOf(u)
-					per[h]++
+					pu, _ := url.Parse(u)
+					per[pu.Host]++
 					n++
 					return nil
 				})
@@ -212,22 +213,33 @@ func TestRedisSharedLimits(t *testing.T) {
 	}
 }
 
-// TestRedisScopeShared: seed hosts a worker adds while others run are in
-// the others' scope within scopeEvery.
+// TestRedisScopeShared: seed hosts a worker adds while others run reach the
+// others' scope (Frontier.Scope) within scopeEvery.
 func TestRedisScopeShared(t *testing.T) {
 	srv := redistest.Start(t)
-	cfg := Config{Rate: rate.Inf, Shards: 2}
+	cfg := testConfig{Config: crawler.Config{Rate: rate.Inf}, Shards: 2}
 	a, b := newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)
-	if _, err := b.AddSeeds([]string{"http://new.example/"}); err != nil {
+	var mu sync.Mutex
+	scope := map[string]bool{}
+	a.front.Scope(func(h string) {
+		mu.Lock()
+		scope[h] = true
+		mu.Unlock()
+	})
+	if _, err := b.AddSeeds(context.Background(), []string{"http://new.example/"}); err != nil {
 		t.Fatal(err)
 	}
-	l := urlnorm.Link{URL: "http://new.example/x", Host: "new.example"}
+	inScope := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return scope["new.example"]
+	}
 	deadline := time.Now().Add(3 * scopeEvery)
-	for !a.inScope(l) {
+	for !inScope() {
 		if time.Now().After(deadline) {
 			t.Fatalf("a seed host added by another worker is not in scope after %v", 3*scopeEvery)
 		}
-		a.front.next(time.Now())
+		a.front.Next(context.Background(), time.Now()) // Redis says nothing of changes: asked as the dispatcher asks
 		time.Sleep(50 * time.Millisecond)
 	}
 }

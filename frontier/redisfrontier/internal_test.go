@@ -1,4 +1,4 @@
-package crawler
+package redisfrontier
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
+	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/internal/redistest"
 	"github.com/politecrawl/crawl/store"
 )
@@ -19,11 +21,11 @@ import (
 // claimWithin asks c's frontier for a URL until it hands one out or d has
 // passed (Redis gives no event for a lease expiring: this polls, at the
 // wake times next returns).
-func claimWithin(t *testing.T, c *Crawler, d time.Duration) (job, bool) {
+func claimWithin(t *testing.T, c *worker, d time.Duration) (frontier.Job, bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		j, ok, wake, err := c.front.next(time.Now())
+		j, ok, wake, err := c.front.Next(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,13 +43,13 @@ func claimWithin(t *testing.T, c *Crawler, d time.Duration) (job, bool) {
 // finished.
 func TestRedisLease(t *testing.T) {
 	srv := redistest.Start(t)
-	cfg := Config{Rate: rate.Inf, PerHost: 1, Lease: 300 * time.Millisecond, Shards: 2}
+	cfg := testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 1}, Lease: 300 * time.Millisecond, Shards: 2}
 	a, b := newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)
 	var add store.Batch
 	for _, u := range []string{"http://h.example/1", "http://h.example/2"} {
 		add.Add = append(add.Add, store.Entry{URL: u, Host: "h.example"})
 	}
-	if err := a.front.commit(context.Background(), a.store, &add); err != nil {
+	if err := a.front.Commit(context.Background(), a.store, &add); err != nil {
 		t.Fatal(err)
 	}
 
@@ -58,13 +60,13 @@ func TestRedisLease(t *testing.T) {
 	if j, ok := claimWithin(t, b, 0); ok {
 		t.Fatalf("second process claimed %s while the host's only slot is leased", j.URL)
 	}
-	a.front.release(j1.Host) // the fetch is over: the slot is free, the lease is not
+	a.front.Release(j1.Host) // the fetch is over: the slot is free, the lease is not
 	flush(t, a)              // (sent with a's next claim in a crawl)
 	j2, ok := claimWithin(t, b, time.Second)
 	if !ok || j2.URL != "http://h.example/2" {
 		t.Fatalf("claim after release: %v %v, want http://h.example/2", j2.URL, ok)
 	}
-	b.front.release(j2.Host)
+	b.front.Release(j2.Host)
 	ack(t, b, j2)
 
 	// a does not acknowledge /1 in time: its lease expires and b gets /1.
@@ -79,28 +81,28 @@ func TestRedisLease(t *testing.T) {
 	// a acknowledges /1 late, b acknowledges it too: nothing is left.
 	ack(t, a, j1)
 	ack(t, b, j3)
-	for _, c := range []*Crawler{a, b} {
+	for _, c := range []*worker{a, b} {
 		if _, ok := claimWithin(t, c, 0); ok {
 			t.Error("a URL was handed out after all were acknowledged")
 		}
 	}
-	if !a.front.finished() || !b.front.finished() {
-		t.Errorf("finished: a %v, b %v; want both", a.front.finished(), b.front.finished())
+	if !a.front.Finished() || !b.front.Finished() {
+		t.Errorf("finished: a %v, b %v; want both", a.front.Finished(), b.front.Finished())
 	}
 }
 
-func flush(t *testing.T, c *Crawler) {
+func flush(t *testing.T, c *worker) {
 	t.Helper()
-	if err := c.front.(*redisFrontier).flush(context.Background()); err != nil {
+	if err := c.front.flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // ack commits j as done through c's frontier.
-func ack(t *testing.T, c *Crawler, j job) {
+func ack(t *testing.T, c *worker, j frontier.Job) {
 	t.Helper()
 	done := store.Batch{Done: []store.Done{{Entry: j.Entry, Page: &store.Page{URL: j.URL}}}}
-	if err := c.front.commit(context.Background(), c.store, &done); err != nil {
+	if err := c.front.Commit(context.Background(), c.store, &done); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -122,8 +124,8 @@ func TestRedisRedirectAcrossShards(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte("<title>moved</title>"))
 	}))
-	c := newRedisCrawler(t, srv, Config{Workers: 2, Rate: rate.Inf, Shards: shards, BatchDelay: 10 * time.Millisecond})
-	if _, err := c.AddSeeds(web.Seeds()); err != nil {
+	c := newRedisCrawler(t, srv, testConfig{Config: crawler.Config{Workers: 2, Rate: rate.Inf, BatchDelay: 10 * time.Millisecond}, Shards: shards})
+	if _, err := c.AddSeeds(context.Background(), web.Seeds()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

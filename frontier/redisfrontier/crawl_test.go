@@ -1,10 +1,9 @@
-package crawler_test
+package redisfrontier
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/crawler/crawltest"
-	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/internal/redistest"
 	"github.com/politecrawl/crawl/store"
 )
@@ -52,17 +50,14 @@ func TestRedisClusterPoliced(t *testing.T) {
 // runWorkers runs n crawlers of cfg (which names the Redis), each with a
 // store of its own, from seeds until they end or timeout passes, and
 // returns their stores; a crawler's error fails the test.
-func runWorkers(t *testing.T, cfg crawler.Config, seeds []string, n int, timeout time.Duration) []*store.Store {
+func runWorkers(t *testing.T, cfg testConfig, seeds []string, n int, timeout time.Duration) []*store.Store {
 	t.Helper()
 	var wg sync.WaitGroup
 	stores := make([]*store.Store, n)
 	for i := range stores {
-		stores[i] = openStore(t, "")
-		c, err := crawler.New(cfg, stores[i], fetch.New(fetch.Config{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.AddSeeds(seeds); err != nil {
+		stores[i] = openStore(t)
+		c := newWorker(t, cfg, stores[i])
+		if _, err := c.AddSeeds(context.Background(), seeds); err != nil {
 			t.Fatal(err)
 		}
 		wg.Go(func() {
@@ -95,8 +90,7 @@ func checkStoredOnce(t *testing.T, web *crawltest.Web, stores []*store.Store) {
 
 func testShared(t *testing.T, rdb redis.UniversalClient, shards int) {
 	web := crawltest.New(t, crawltest.Config{Hosts: 4, PagesPerHost: 10})
-	cfg := crawler.Config{Workers: 4, Rate: rate.Inf, PerHost: 2, BatchDelay: 10 * time.Millisecond,
-		Redis: rdb, Lease: 5 * time.Second, Shards: shards}
+	cfg := testConfig{Config: crawler.Config{Workers: 4, Rate: rate.Inf, PerHost: 2, BatchDelay: 10 * time.Millisecond}, Redis: rdb, Lease: 5 * time.Second, Shards: shards}
 
 	checkStoredOnce(t, web, runWorkers(t, cfg, web.Seeds(), 3, time.Minute))
 	fetched := map[string]int{}
@@ -129,8 +123,7 @@ func TestRedisPoliced(t *testing.T) {
 func testPoliced(t *testing.T, rdb redis.UniversalClient) {
 	web := crawltest.New(t, crawltest.Config{Hosts: 6, PagesPerHost: 12})
 	const every = 50 * time.Millisecond
-	cfg := crawler.Config{Workers: 8, Rate: rate.Every(every), BatchDelay: 10 * time.Millisecond,
-		Redis: rdb, Lease: 5 * time.Second, Shards: 3}
+	cfg := testConfig{Config: crawler.Config{Workers: 8, Rate: rate.Every(every), BatchDelay: 10 * time.Millisecond}, Redis: rdb, Lease: 5 * time.Second, Shards: 3}
 	runWorkers(t, cfg, web.Seeds(), 3, time.Minute)
 	for host, reqs := range crawltest.ByHost(web.Log()) {
 		robots := 0
@@ -148,51 +141,6 @@ func testPoliced(t *testing.T, rdb redis.UniversalClient) {
 	}
 }
 
-// TestRobotsKeptAcrossRuns: a crawl stopped (here by its page limit) and
-// resumed does not fetch robots.txt again while the answer is fresh, and
-// still honours it.
-func TestRobotsKeptAcrossRuns(t *testing.T) {
-	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 10})
-	for i := range 2 {
-		web.Handle(i, "/robots.txt", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			fmt.Fprint(rw, "User-agent: *\nDisallow: /p/9\n")
-		}))
-	}
-	st := openStore(t, "")
-	for i, limit := range []int{5, 0} {
-		c, err := crawler.New(crawler.Config{Workers: 4, Rate: rate.Inf, MaxPages: limit, BatchDelay: 5 * time.Millisecond},
-			st, fetch.New(fetch.Config{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			if _, err := c.AddSeeds(web.Seeds()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := c.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for host, reqs := range crawltest.ByHost(web.Log()) {
-		n := 0
-		for _, r := range reqs {
-			switch r.Path {
-			case "/robots.txt":
-				n++
-			case "/p/9":
-				t.Errorf("%s: disallowed /p/9 requested", host)
-			}
-		}
-		if n != 1 {
-			t.Errorf("%s: robots.txt fetched %d times over two runs, want once", host, n)
-		}
-	}
-	if c, _ := st.Counts(); c.Pages != 20 || c.Pending != 0 {
-		t.Errorf("after the second run: %+v, want 20 records and nothing pending", c)
-	}
-}
-
 // TestRedisBurst: Burst applies across workers on one Redis: a host's
 // policer with that burst finds no excess, and the burst is used (requests
 // closer than the interval at the start).
@@ -200,8 +148,7 @@ func TestRedisBurst(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
 	web := crawltest.New(t, crawltest.Config{Hosts: 2, PagesPerHost: 10})
 	const every = 100 * time.Millisecond
-	cfg := crawler.Config{Workers: 4, Rate: rate.Every(every), Burst: 3, PerHost: 3, BatchDelay: 5 * time.Millisecond,
-		NoSitemaps: true, Redis: rdb, Lease: 5 * time.Second, Shards: 2}
+	cfg := testConfig{Config: crawler.Config{Workers: 4, Rate: rate.Every(every), Burst: 3, PerHost: 3, BatchDelay: 5 * time.Millisecond, NoSitemaps: true}, Redis: rdb, Lease: 5 * time.Second, Shards: 2}
 	runWorkers(t, cfg, web.Seeds(), 2, time.Minute)
 	for host, reqs := range crawltest.ByHost(web.Log()) {
 		for _, e := range (crawltest.Policer{Interval: every, Burst: 3}).Check(reqs) {
@@ -229,8 +176,7 @@ func TestRedisPoliteWeb(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
 	web := crawltest.New(t, crawltest.Config{Hosts: 100, PagesPerHost: *politePages, LinksPerPage: 20})
 	const every = 200 * time.Millisecond
-	cfg := crawler.Config{Workers: 64, Rate: rate.Every(every), PerHost: 1, NoSitemaps: true,
-		Redis: rdb, Lease: 30 * time.Second}
+	cfg := testConfig{Config: crawler.Config{Workers: 64, Rate: rate.Every(every), PerHost: 1, NoSitemaps: true}, Redis: rdb, Lease: 30 * time.Second}
 	start := time.Now()
 	checkStoredOnce(t, web, runWorkers(t, cfg, web.Seeds(), 3, 5*time.Minute))
 	wall := time.Since(start)

@@ -9,7 +9,8 @@
 -- stranded.
 -- ARGV[4], if not "", asks for a send permit for that host: token ARGV[5],
 -- held at most ARGV[6] ms (also the hold of the permits claims carry).
--- ARGV[7…] are operations, each a letter and its fields, applied in order:
+-- ARGV[7…10] are the politeness rules (see common.lua).
+-- ARGV[11…] are operations, each a letter and its fields, applied in order:
 --   k host cap base maxb burst mph  the host's settings, for a host the shard
 --                                   does not know yet (before its "a" or "q")
 --   a host fp key entry             queue entry unless fingerprint fp is in the
@@ -27,7 +28,9 @@
 --   z                               the worker stops: forget its last call
 --   h host ms                       hold host for ms (Retry-After, back-off)
 --   c host ms                       host's robots.txt Crawl-delay
---   o host ok                       a request to host succeeded (1) or failed (0)
+--   o host ok ms                    a request to host succeeded (1) or failed (0);
+--                                   ms, if not "", is the average response time
+--                                   (frontier.Pace's, as this worker saw it)
 --   s host token us                 permit token's request was written at us µs
 --                                   of Redis's clock (0: it was not written)
 -- A lease's id is its fencing token: d, r, q, e and x under a lease no
@@ -74,9 +77,9 @@ end
 -- operations (none of which names a lease acknowledged or released in
 -- the same call): one HMGET and one HDEL for all.
 local dones, releases = {}, {}
-local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 2, s = 3, z = 0}
+local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 3, s = 3, z = 0}
 local nops = 0
-local i = 7
+local i = 11
 while i <= #ARGV do
   local k = ARGV[i]
   local n = arity[k]
@@ -142,15 +145,16 @@ while i <= #ARGV do
   elseif k == 'o' then
     local s = host(a1)
     if s then
-      local slow = s.slow
+      local slow, lat = s.slow, s.lat
       if a2 == '1' then
-        slow = math.max(1, slow * 0.8)
+        slow = math.max(1, slow * FASTER)
+        if a3 ~= '' then lat = tonumber(a3) end
       else
-        local limit = s.maxb / math.max(s.base, s.cd, 100)
-        slow = math.min(slow * 2, math.max(limit, 1))
+        local limit = s.maxb / math.max(s.base, s.cd, MINB)
+        slow = math.min(slow * SLOWER, math.max(limit, 1))
       end
-      if slow ~= s.slow then
-        s.slow = slow
+      if slow ~= s.slow or lat ~= s.lat then
+        s.slow, s.lat = slow, lat
         retune(s)
         put(a1)
       end

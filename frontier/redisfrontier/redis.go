@@ -1,4 +1,4 @@
-package crawler
+package redisfrontier
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,16 +21,17 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/store"
 	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // The Redis frontier's script: every call a worker makes on a shard (see
-// redis/common.lua for the layout, redis/frontier.lua for what a call does).
+// common.lua for the layout, frontier.lua for what a call does).
 var (
-	//go:embed redis/common.lua
+	//go:embed common.lua
 	luaCommon string
-	//go:embed redis/frontier.lua
+	//go:embed frontier.lua
 	luaFrontier string
 
 	frontierScript = redis.NewScript(luaCommon + luaFrontier)
@@ -64,12 +66,12 @@ const (
 	maxRetry   = 5 * time.Second
 )
 
-// redisFrontier is a frontier shared by several crawl processes through one
+// Frontier is a frontier shared by several crawl processes through one
 // Redis: the per-host queues, the hosts' politeness state (send permits and
 // a GCRA bucket on Redis's clock, Crawl-delay, holds, back-off, requests in
 // flight against their cap), the leases of claimed URLs and the seen set
 // live in Redis, split into shards hash-tagged "{n}" by host. Every change
-// is one Lua script (redis/frontier.lua) on one shard, every key it touches
+// is one Lua script (frontier.lua) on one shard, every key it touches
 // passed in KEYS, so that it is atomic and runs on Redis Cluster as well.
 //
 // One call carries everything this process has for the shard: the
@@ -95,8 +97,8 @@ const (
 //
 // While Redis does not answer, next and commit retry with back-off (at
 // most maxRetry apart) and log one line saying so: the crawl pauses and
-// goes on when Redis is back. A redisFrontier is safe for concurrent use.
-type redisFrontier struct {
+// goes on when Redis is back. A Frontier is safe for concurrent use.
+type Frontier struct {
 	rdb      redis.UniversalClient
 	log      *slog.Logger
 	addr     string
@@ -107,7 +109,6 @@ type redisFrontier struct {
 	meta     string // prefix of the crawl-wide keys
 	id       string // this process's name in call ids
 	epoch    time.Time
-	free     func() int           // workers free to take a URL
 	workers  int                  // Config.Workers
 	addScope func(host string)    // puts a host other workers added in scope
 	callMu   []sync.Mutex         // per shard: one call at a time
@@ -124,17 +125,19 @@ type redisFrontier struct {
 	ops       [][]redisOp           // per shard: operations to send with its next call
 	held      map[uint64]redisClaim // leases this process holds
 	slots     map[string][]uint64   // host → held leases whose concurrency slot is still taken
-	buf       []job                 // claimed, not yet handed out
+	buf       []frontier.Job        // claimed, not yet handed out
 	permits   map[string]int64      // host → permit token claimed with a lease and not used yet
 	unpaced   map[string]bool       // hosts whose last claim said they have no interval
 	iv        map[string]time.Duration
-	open      int     // claimed and not yet committed or requeued
-	done      int     // records in this process's store
-	pending   []int64 // per shard, as last seen: entries queued
-	leased    []int64 // per shard, as last seen: leases (any process's)
-	idle      bool    // Redis was seen empty and without leases, for sure
-	rr        int     // shard to ask first next time
-	down      bool    // Redis did not answer the last call
+	lat       map[string]frontier.Pace // host → this process's average response time
+	latSent   map[string]time.Duration // host → the average last sent to Redis
+	open      int                      // claimed and not yet committed or requeued
+	done      int                      // records in this process's store
+	pending   []int64                  // per shard, as last seen: entries queued
+	leased    []int64                  // per shard, as last seen: leases (any process's)
+	idle      bool                     // Redis was seen empty and without leases, for sure
+	rr        int                      // shard to ask first next time
+	down      bool                     // Redis did not answer the last call
 	retry     time.Duration
 	retryAt   time.Time
 	off, off0 int64     // bounds of Redis's clock minus this process's (µs), this second and the last
@@ -144,7 +147,15 @@ type redisFrontier struct {
 	scopeN    int64
 	scopeAt   time.Time
 	changed   chan struct{}
+
+	noRenew     bool               // in tests: leases are renewed only by running keepLeases
+	keeper      sync.WaitGroup     // keepLeases, while running
+	stopKeeping context.CancelFunc // ends keepLeases; nil when not running
 }
+
+// rules are the politeness rules the script applies (see common.lua).
+var rules = []any{ms(frontier.MinBackoff), frontier.SlowOnError, frontier.RecoverOnSuccess,
+	frontier.SendMargin.Microseconds()}
 
 // redisOp is an operation for frontier.lua; then, if set, is queued for its
 // shard once this one has been applied (a redirect hop queued on another
@@ -198,36 +209,62 @@ type redisEntry struct {
 	Seen     []uint64 `json:"s,omitempty"`
 }
 
-// newRedisFrontier opens the Redis frontier of c's Config: it fixes the
-// number of shards of a new one, reads the seeds' hosts the other workers
-// put in scope and the size of the frontier.
-func (c *Crawler) newRedisFrontier(stored int) (*redisFrontier, error) {
-	rdb := c.cfg.Redis
-	f := &redisFrontier{
-		rdb: rdb, log: c.log, addr: redisAddr(rdb), lease: c.cfg.Lease, meta: redisPrefix + ":{meta}:",
+// Config configures a Frontier. The zero value means the defaults in
+// brackets.
+type Config struct {
+	// Limits pace each host, for all the processes together, by the same
+	// rules as an embedded frontier (frontier.Pace): the script applies
+	// the numbers given here and in frontier's rules.
+	frontier.Limits
+	MaxPerHost int // URLs of one host queued at most, all processes together; 0: no limit
+	MaxPages   int // records stored by all processes together; 0: no limit
+	// Lease is how long a URL claimed stays this process's: if it is not
+	// done by then (the process died), it returns to its host's queue.
+	// Keep it above the fetch timeout [2m].
+	Lease time.Duration
+	// Shards is the number of shards (Redis Cluster hash tags) of a new
+	// frontier; one that exists keeps its own [4].
+	Shards  int
+	Workers int // this process's fetch workers: the most URLs claimed at once [64]
+	Stored  int // records already in this process's store (see Stats)
+	Logger  *slog.Logger
+}
+
+// New opens the frontier held by rdb, shared with every process given the
+// same Redis: it fixes the number of shards of a new one and checks that
+// Redis answers within ctx. The caller owns rdb; Stop ends the frontier's
+// use of it.
+func New(ctx context.Context, rdb redis.UniversalClient, cfg Config) (*Frontier, error) {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 4
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	f := &Frontier{
+		rdb: rdb, log: cfg.Logger, addr: redisAddr(rdb), lease: cfg.Lease, meta: redisPrefix + ":{meta}:",
 		id: strconv.FormatUint(rand.Uint64(), 36), epoch: time.Now(),
-		held: map[uint64]redisClaim{}, slots: map[string][]uint64{}, done: stored, max: c.cfg.MaxPages,
+		held: map[uint64]redisClaim{}, slots: map[string][]uint64{}, done: cfg.Stored, max: cfg.MaxPages,
 		permits: map[string]int64{}, unpaced: map[string]bool{}, iv: map[string]time.Duration{},
+		lat: map[string]frontier.Pace{}, latSent: map[string]time.Duration{},
 		renewAt: map[uint64]time.Time{}, off: math.MaxInt64, off0: math.MaxInt64,
 		changed: make(chan struct{}, 1),
+		workers: cfg.Workers, addScope: func(string) {},
 	}
-	f.free = func() int { return c.cfg.Workers - int(c.working.Load()) }
-	f.workers = c.cfg.Workers
-	f.addScope = c.addSeedHost
-	maxb := c.cfg.MaxBackoff
-	if maxb <= 0 {
-		maxb = defaultMaxBackoff
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = frontier.DefaultMaxBackoff
 	}
 	f.limits = func(host string) []any {
-		limit, burst, perHost := c.cfg.Rate, c.cfg.Burst, c.cfg.PerHost
-		if c.cfg.HostLimits != nil {
-			limit, burst, perHost = hostLimits(c.cfg.HostLimits, host, limit, burst, perHost)
-		}
-		return []any{"k", host, perHost, ms(every(limit)), ms(maxb), max(burst, 1), c.cfg.MaxPerHost}
+		limit, burst, perHost := cfg.Limits.For(host)
+		return []any{"k", host, perHost, ms(frontier.Every(limit)), ms(cfg.Limits.MaxBackoff), burst, cfg.MaxPerHost}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
-	defer cancel()
-	shards := min(c.cfg.Shards, maxShards)
+	shards := min(cfg.Shards, maxShards)
 	if err := rdb.SetNX(ctx, f.meta+"shards", shards, 0).Err(); err != nil {
 		return nil, f.wrap(err)
 	}
@@ -240,9 +277,6 @@ func (c *Crawler) newRedisFrontier(stored int) (*redisFrontier, error) {
 	f.pending, f.leased = make([]int64, n), make([]int64, n)
 	f.callMu, f.pend = make([]sync.Mutex, n), make([]*redisCall, n)
 	f.timers, f.timerAt = make([]*time.Timer, n), make([]time.Time, n)
-	if err := f.refreshScope(ctx); err != nil {
-		return nil, f.wrap(err)
-	}
 	for s := range n {
 		if _, err := f.call(ctx, s, 0, "", 0); err != nil {
 			return nil, f.wrap(err)
@@ -251,9 +285,26 @@ func (c *Crawler) newRedisFrontier(stored int) (*redisFrontier, error) {
 	return f, nil
 }
 
+// Scope makes add be called with every seed host any process of the crawl
+// puts in scope: at once with those there are, and while the crawl runs
+// with those added later (crawler.Config.ScopeFrom).
+func (f *Frontier) Scope(add func(host string)) {
+	f.mu.Lock()
+	f.addScope, f.scopeN = add, 0
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), callWait)
+	defer cancel()
+	if err := f.refreshScope(ctx); err != nil {
+		f.log.Warn("could not read the crawl's scope from redis; retrying while the crawl runs", "redis", f.addr, "err", err)
+		f.mu.Lock()
+		f.scopeAt = time.Time{}
+		f.mu.Unlock()
+	}
+}
+
 // refreshScope puts in scope the seeds' hosts any worker added, if their
 // number changed since the last look.
-func (f *redisFrontier) refreshScope(ctx context.Context) error {
+func (f *Frontier) refreshScope(ctx context.Context) error {
 	n, err := f.rdb.SCard(ctx, f.meta+"scope").Result()
 	if err != nil {
 		return err
@@ -269,8 +320,11 @@ func (f *redisFrontier) refreshScope(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	f.mu.Lock()
+	add := f.addScope
+	f.mu.Unlock()
 	for _, h := range hosts {
-		f.addScope(h)
+		add(h)
 	}
 	f.mu.Lock()
 	f.scopeN = int64(len(hosts))
@@ -291,21 +345,21 @@ func redisAddr(rdb redis.UniversalClient) string {
 	return "redis"
 }
 
-func (f *redisFrontier) wrap(err error) error { return fmt.Errorf("redis at %s: %w", f.addr, err) }
+func (f *Frontier) wrap(err error) error { return fmt.Errorf("redis at %s: %w", f.addr, err) }
 
 // shardOf returns the shard of host's keys.
-func (f *redisFrontier) shardOf(host string) int {
+func (f *Frontier) shardOf(host string) int {
 	return int(xxhash.Sum64String(host) % uint64(f.shards))
 }
 
 // prefix returns the key prefix of shard s, hash tag included.
-func (f *redisFrontier) prefix(s int) string { return redisPrefix + ":{" + strconv.Itoa(s) + "}:" }
+func (f *Frontier) prefix(s int) string { return redisPrefix + ":{" + strconv.Itoa(s) + "}:" }
 
 // seenKey returns the key of the seen set of fingerprint member bucket in
 // shard s.
-func (f *redisFrontier) seenKey(s int, bucket string) string { return f.prefix(s) + "seen:" + bucket }
+func (f *Frontier) seenKey(s int, bucket string) string { return f.prefix(s) + "seen:" + bucket }
 
-func (f *redisFrontier) signal() {
+func (f *Frontier) signal() {
 	select {
 	case f.changed <- struct{}{}:
 	default:
@@ -314,7 +368,7 @@ func (f *redisFrontier) signal() {
 
 // queue adds an operation for shard s, to be sent with its next call and
 // at the latest after delay.
-func (f *redisFrontier) queue(s int, op redisOp, delay time.Duration) {
+func (f *Frontier) queue(s int, op redisOp, delay time.Duration) {
 	f.mu.Lock()
 	f.ops[s] = append(f.ops[s], op)
 	f.due(s, delay)
@@ -323,7 +377,7 @@ func (f *redisFrontier) queue(s int, op redisOp, delay time.Duration) {
 }
 
 // due makes sure shard s is called within delay; f.mu is held.
-func (f *redisFrontier) due(s int, delay time.Duration) {
+func (f *Frontier) due(s int, delay time.Duration) {
 	at := time.Now().Add(delay)
 	if pending := f.timerAt[s]; !pending.IsZero() && !pending.After(at) {
 		return
@@ -337,7 +391,7 @@ func (f *redisFrontier) due(s int, delay time.Duration) {
 }
 
 // flushShard sends shard s's queued operations (a timer's call).
-func (f *redisFrontier) flushShard(s int) {
+func (f *Frontier) flushShard(s int) {
 	f.mu.Lock()
 	f.timerAt[s] = time.Time{}
 	empty := len(f.ops[s]) == 0
@@ -361,7 +415,7 @@ func (f *redisFrontier) flushShard(s int) {
 // asks for up to want claims (put in f.buf) and, if permitFor is set, for
 // a send permit of that host under token. A call whose reply was lost is
 // sent again, as it was, before anything else on the shard.
-func (f *redisFrontier) call(ctx context.Context, s, want int, permitFor string, token int64) (redisReply, error) {
+func (f *Frontier) call(ctx context.Context, s, want int, permitFor string, token int64) (redisReply, error) {
 	f.callMu[s].Lock()
 	defer f.callMu[s].Unlock()
 	if c := f.pend[s]; c != nil {
@@ -378,6 +432,7 @@ func (f *redisFrontier) call(ctx context.Context, s, want int, permitFor string,
 	at := map[string]int{}
 	args := []any{f.id + ":" + strconv.FormatInt(f.calls.Add(1), 10), f.lease.Milliseconds(), want,
 		permitFor, token, permitHold.Milliseconds()}
+	args = append(args, rules...)
 	for _, op := range ops {
 		if op.seen != "" {
 			k, ok := at[op.seen]
@@ -395,13 +450,42 @@ func (f *redisFrontier) call(ctx context.Context, s, want int, permitFor string,
 	return f.send(ctx, s, c, true)
 }
 
+// await returns fn's results, or ctx's error as soon as ctx is done: a
+// call to a Redis that does not answer blocks on its read until the
+// client's read timeout whatever its context says, and a crawl that stops
+// must not wait for that. fn runs on until then, and its results are
+// dropped: the caller must not share variables with it that it reads after
+// an early return. A call cut short this way may still reach Redis (the
+// frontier's calls carry ids for that: see call).
+func await[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	if ctx.Done() == nil {
+		return fn()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
 // send sends call c on shard s (callMu held) and takes in its reply. An
 // error that may have left the call applied keeps it to be sent again.
-func (f *redisFrontier) send(ctx context.Context, s int, c *redisCall, first bool) (redisReply, error) {
+func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (redisReply, error) {
 	cctx, cancel := context.WithTimeout(ctx, callWait)
 	defer cancel()
 	t0 := time.Now()
-	res, err := frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text()
+	res, err := await(ctx, func() (string, error) { return frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text() })
 	if err == nil && f.loseReplies.Load() > 0 {
 		f.loseReplies.Add(-1)
 		err = errLostReply
@@ -482,7 +566,7 @@ func transient(err error) bool {
 
 // unreachable records a failed call and returns when to try again; the
 // first failure of a series logs what the crawl waits for.
-func (f *redisFrontier) unreachable(err error) time.Time {
+func (f *Frontier) unreachable(err error) time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.down {
@@ -497,7 +581,7 @@ func (f *redisFrontier) unreachable(err error) time.Time {
 }
 
 // reachable records a successful call.
-func (f *redisFrontier) reachable() {
+func (f *Frontier) reachable() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -510,36 +594,46 @@ func (f *redisFrontier) reachable() {
 // free worker, from the shards in turn (from a different one each time).
 // When none is ready it says when to ask again: when the earliest host is
 // ready, or after pollEvery at most, as other processes may add work.
-func (f *redisFrontier) next(now time.Time) (job, bool, time.Time, error) {
+//
+// ctx bounds the calls: a crawl that stops does not wait for an
+// unreachable Redis. A claim cut short may have been made in Redis with its
+// reply lost; it stays pending, and Stop sends it again (its first reply
+// comes back) and gives its leases back.
+func (f *Frontier) Next(ctx context.Context, now time.Time) (frontier.Job, bool, time.Time, error) {
+	f.keep()
 	if j, ok := f.take(); ok {
 		return j, true, time.Time{}, nil
 	}
 	f.mu.Lock()
 	if f.down && now.Before(f.retryAt) {
 		defer f.mu.Unlock()
-		return job{}, false, f.retryAt, nil
+		return frontier.Job{}, false, f.retryAt, nil
 	}
 	start := f.rr
 	f.rr = (f.rr + 1) % f.shards
 	refresh := now.Sub(f.scopeAt) > scopeEvery
 	f.mu.Unlock()
 
-	ctx := context.Background()
 	if refresh {
 		if err := f.refreshScope(ctx); err != nil {
-			return f.failed(err)
+			return f.failed(ctx, err)
 		}
 	}
 	// Claims in bulk cost Redis far less a URL than one by one: as many as
 	// there are workers (they wait here for the next free one).
-	want := min(max(f.free(), f.workers), maxClaim)
+	want := min(f.workers, maxClaim)
 	if f.max > 0 {
 		var err error
-		if want, err = f.reserve(ctx, want); err != nil {
-			return f.failed(err)
+		// Not cut short by ctx: an increment applied with its reply
+		// lost would take budget that nothing gives back.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callWait)
+		want, err = f.reserve(rctx, want)
+		cancel()
+		if err != nil {
+			return f.failed(ctx, err)
 		}
 		if want == 0 {
-			return job{}, false, now.Add(pollEvery), nil
+			return frontier.Job{}, false, now.Add(pollEvery), nil
 		}
 	}
 	var (
@@ -574,32 +668,35 @@ func (f *redisFrontier) next(now time.Time) (job, bool, time.Time, error) {
 		return j, true, time.Time{}, nil
 	}
 	if err != nil {
-		return f.failed(err)
+		return f.failed(ctx, err)
 	}
 	if workAll == 0 && f.quiet() {
 		f.confirmIdle(ctx, start, vers)
 	}
-	return job{}, false, now.Add(wake), nil
+	return frontier.Job{}, false, now.Add(wake), nil
 }
 
-// failed turns a call's error into next's results: Redis unreachable is
-// waited for.
-func (f *redisFrontier) failed(err error) (job, bool, time.Time, error) {
-	if !transient(err) {
-		return job{}, false, time.Time{}, f.wrap(err)
+// failed turns a call's error into Next's results: Redis unreachable is
+// waited for; a call cut short because the crawl stops is no failure.
+func (f *Frontier) failed(ctx context.Context, err error) (frontier.Job, bool, time.Time, error) {
+	if ctx.Err() != nil {
+		return frontier.Job{}, false, time.Time{}, nil
 	}
-	return job{}, false, f.unreachable(err), nil
+	if !transient(err) {
+		return frontier.Job{}, false, time.Time{}, f.wrap(err)
+	}
+	return frontier.Job{}, false, f.unreachable(err), nil
 }
 
 // take hands out the oldest URL claimed and not yet handed out.
-func (f *redisFrontier) take() (job, bool) {
+func (f *Frontier) take() (frontier.Job, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.buf) == 0 {
-		return job{}, false
+		return frontier.Job{}, false
 	}
 	j := f.buf[0]
-	f.buf[0] = job{}
+	f.buf[0] = frontier.Job{}
 	f.buf = f.buf[1:]
 	return j, true
 }
@@ -607,7 +704,7 @@ func (f *redisFrontier) take() (job, bool) {
 // reserve takes up to want units of the crawl's MaxPages budget (records
 // stored or URLs claimed, by all workers), giving back first what this
 // process owes, and returns how many it got.
-func (f *redisFrontier) reserve(ctx context.Context, want int) (int, error) {
+func (f *Frontier) reserve(ctx context.Context, want int) (int, error) {
 	f.mu.Lock()
 	owed := f.owed
 	f.owed = 0
@@ -637,7 +734,7 @@ func (f *redisFrontier) reserve(ctx context.Context, want int) (int, error) {
 
 // giveBudget gives n units of the MaxPages budget back to the crawl (URLs
 // claimed that made no record), with the next reservation.
-func (f *redisFrontier) giveBudget(n int) {
+func (f *Frontier) giveBudget(n int) {
 	if f.max <= 0 || n == 0 {
 		return
 	}
@@ -648,7 +745,7 @@ func (f *redisFrontier) giveBudget(n int) {
 
 // quiet reports whether this process has nothing claimed and nothing to
 // send.
-func (f *redisFrontier) quiet() bool {
+func (f *Frontier) quiet() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.open > 0 {
@@ -666,7 +763,7 @@ func (f *redisFrontier) quiet() bool {
 // empty and without leases (vers, from start on), all were so at one
 // moment — between the last first look and the first second look — and
 // since only a lease holder adds work, the crawl is over.
-func (f *redisFrontier) confirmIdle(ctx context.Context, start int, vers []int64) {
+func (f *Frontier) confirmIdle(ctx context.Context, start int, vers []int64) {
 	for k := range f.shards {
 		r, err := f.call(ctx, (start+k)%f.shards, 0, "", 0)
 		if err != nil || r.pending+r.leases != 0 || r.ver != vers[k] {
@@ -679,19 +776,19 @@ func (f *redisFrontier) confirmIdle(ctx context.Context, start int, vers []int64
 	f.signal()
 }
 
-// claimed takes in lease id of shard s on entry of host: a job for a
+// claimed takes in lease id of shard s on entry of host: a Job for a
 // worker, with the send permit its claim carried (permit "p"), or none
 // needed ("f"). f.mu is held.
-func (f *redisFrontier) claimed(s int, id int64, host, entry, permit string, iv time.Duration) error {
+func (f *Frontier) claimed(s int, id int64, host, entry, permit string, iv time.Duration) error {
 	var e redisEntry
 	if err := json.Unmarshal([]byte(entry), &e); err != nil {
 		return f.wrap(fmt.Errorf("entry %q of %s: %v", entry, host, err))
 	}
 	lease := uint64(id)<<leaseShardBits | uint64(s)
-	j := job{Entry: store.Entry{URL: e.URL, Host: host, Depth: e.Depth, Run: e.Run, Seq: lease},
-		attempts: e.Attempts, hops: e.Hops, seen: e.Seen}
+	j := frontier.Job{Entry: store.Entry{URL: e.URL, Host: host, Depth: e.Depth, Run: e.Run, Seq: lease},
+		Attempts: e.Attempts, Hops: e.Hops, Seen: e.Seen}
 	if e.Origin != "" {
-		j.origin = &store.Entry{URL: e.Origin, Host: e.OHost, Depth: e.ODepth, Seq: lease}
+		j.Origin = &store.Entry{URL: e.Origin, Host: e.OHost, Depth: e.ODepth, Seq: lease}
 	}
 	f.held[lease] = redisClaim{shard: s, id: id, host: host}
 	f.renewAt[lease] = time.Now()
@@ -712,7 +809,7 @@ func (f *redisFrontier) claimed(s int, id int64, host, entry, permit string, iv 
 }
 
 // forget drops lease from this process's books; f.mu is held.
-func (f *redisFrontier) forget(lease uint64) {
+func (f *Frontier) forget(lease uint64) {
 	cl, ok := f.held[lease]
 	if !ok {
 		return
@@ -728,8 +825,8 @@ func (f *redisFrontier) forget(lease uint64) {
 }
 
 // unusedPermit queues the end of host's permit claimed with a lease and not
-// used, if any (the job made no request); f.mu is held.
-func (f *redisFrontier) unusedPermit(s int, host string) {
+// used, if any (the Job made no request); f.mu is held.
+func (f *Frontier) unusedPermit(s int, host string) {
 	if tok, ok := f.permits[host]; ok {
 		delete(f.permits, host)
 		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", host, tok, 0}})
@@ -738,7 +835,7 @@ func (f *redisFrontier) unusedPermit(s int, host string) {
 
 // release gives back a concurrency slot of host taken by one of this
 // process's leases, and the host's send permit if no request used it.
-func (f *redisFrontier) release(host string) {
+func (f *Frontier) Release(host string) {
 	f.mu.Lock()
 	ls := f.slots[host]
 	if len(ls) == 0 {
@@ -759,8 +856,8 @@ func (f *redisFrontier) release(host string) {
 
 // requeue puts j back at the front of its host's queue in Redis and ends
 // the lease it was claimed under; its host is held until until.
-func (f *redisFrontier) requeue(j job, until time.Time) {
-	lease := j.record().Seq
+func (f *Frontier) Requeue(j frontier.Job, until time.Time) {
+	lease := j.Record().Seq
 	s := f.shardOf(j.Host)
 	f.mu.Lock()
 	cl, ok := f.held[lease]
@@ -773,7 +870,7 @@ func (f *redisFrontier) requeue(j job, until time.Time) {
 	f.giveBudget(1)
 	var fp, seen string
 	keyAt := 0
-	if j.origin != nil {
+	if j.Origin != nil {
 		// A redirect hop: its target is seen, crawl-wide.
 		var bucket string
 		fp, bucket = seenMember(urlnorm.Fingerprint(j.URL))
@@ -806,16 +903,16 @@ func seenMember(fp uint64) (member, bucket string) {
 	return strconv.FormatInt(int64(fp), 10), strconv.FormatUint(fp>>32%seenBuckets, 10)
 }
 
-func encodeRedisEntry(j job) string {
-	e := redisEntry{URL: j.URL, Depth: j.Depth, Run: j.Run, Attempts: j.attempts, Hops: j.hops, Seen: j.seen}
-	if j.origin != nil {
-		e.Origin, e.OHost, e.ODepth = j.origin.URL, j.origin.Host, j.origin.Depth
+func encodeRedisEntry(j frontier.Job) string {
+	e := redisEntry{URL: j.URL, Depth: j.Depth, Run: j.Run, Attempts: j.Attempts, Hops: j.Hops, Seen: j.Seen}
+	if j.Origin != nil {
+		e.Origin, e.OHost, e.ODepth = j.Origin.URL, j.Origin.Host, j.Origin.Depth
 	}
 	b, _ := json.Marshal(e) // strings and numbers only
 	return string(b)
 }
 
-func (f *redisFrontier) abandon(n int) {
+func (f *Frontier) Abandon(n int) {
 	f.mu.Lock()
 	f.open -= n
 	f.mu.Unlock()
@@ -823,50 +920,59 @@ func (f *redisFrontier) abandon(n int) {
 	f.signal()
 }
 
-func (f *redisFrontier) hold(host string, until time.Time) {
+func (f *Frontier) Hold(host string, until time.Time) {
 	f.queue(f.shardOf(host), redisOp{args: []any{"h", host, holdMS(until)}}, opsDelay)
 }
 
 // setCrawlDelay sets host's Crawl-delay in Redis; until it is there, this
 // process's requests to host ask Redis for their permits (the call that
 // asks carries it).
-func (f *redisFrontier) setCrawlDelay(host string, d time.Duration) {
+func (f *Frontier) SetCrawlDelay(host string, d time.Duration) {
 	f.mu.Lock()
 	delete(f.unpaced, host)
 	f.mu.Unlock()
 	f.queue(f.shardOf(host), redisOp{args: []any{"c", host, max(d, 0).Milliseconds()}}, opsDelay)
 }
 
-// observe sends a failure, and a success of a host with an interval: a
-// host without one (at its last claim here) is not backed off, and a
-// success would change nothing.
-func (f *redisFrontier) observe(host string, ok bool, _ time.Duration) {
-	v := 0
+// Observe feeds a request's outcome into host's back-off, kept in Redis
+// for all the processes. This process keeps the average response time of
+// its hosts by frontier.Pace's rule, and sends it when it moved by more
+// than a tenth since it last did (or the host has an interval): the
+// script applies the value it is given. A success of a host without an
+// interval whose average did not move costs nothing.
+func (f *Frontier) Observe(host string, ok bool, latency time.Duration) {
+	v, lat := 0, ""
 	f.mu.Lock()
 	if ok {
 		v = 1
-		if f.iv[host] == 0 {
+		p := f.lat[host]
+		p.Observe(true, latency)
+		f.lat[host] = p
+		sent := f.latSent[host]
+		moved := p.Latency > sent+sent/10 || p.Latency < sent-sent/10
+		if !moved && f.iv[host] == 0 {
 			f.mu.Unlock()
 			return
+		}
+		if moved {
+			lat = strconv.FormatFloat(ms(p.Latency), 'f', 3, 64)
+			f.latSent[host] = p.Latency
 		}
 	} else {
 		delete(f.unpaced, host) // back-off may give it an interval
 	}
 	f.mu.Unlock()
-	f.queue(f.shardOf(host), redisOp{args: []any{"o", host, v}}, opsDelay)
+	f.queue(f.shardOf(host), redisOp{args: []any{"o", host, v, lat}}, opsDelay)
 }
 
-// offer does nothing: links enter the shared queues when their batch is
-// acknowledged, so that no other worker fetches a link whose page may yet
-// be lost.
-func (f *redisFrontier) offer([]store.Entry) {}
+func (f *Frontier) Offer([]store.Entry) {}
 
 // commit stores b's pages (and seeds) in st, then acknowledges them in
 // Redis with the links found, one call a shard: first on the shards that
 // only get links, then on the shards of the leases, so that no moment
 // shows the leases ended and their links not yet queued. It retries while
 // Redis does not answer, until ctx is done.
-func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Batch) error {
+func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) error {
 	local := store.Batch{Seeds: b.Seeds, Done: make([]store.Done, len(b.Done))}
 	for i, d := range b.Done {
 		d.Entry.Seq = 0 // a lease, not a queue position in st
@@ -879,8 +985,8 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 	}
 	var scope []any
 	for _, s := range b.Seeds {
-		if h, err := hostOf(s); err == nil {
-			scope = append(scope, h)
+		if u, err := url.Parse(s); err == nil {
+			scope = append(scope, u.Host)
 		}
 	}
 	ops := make([][]redisOp, f.shards)
@@ -892,7 +998,7 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 			ops[s] = append(ops[s], redisOp{args: f.limits(e.Host)})
 		}
 		fp, bucket := seenMember(urlnorm.Fingerprint(e.URL))
-		ops[s] = append(ops[s], redisOp{args: []any{"a", e.Host, fp, 0, encodeRedisEntry(job{Entry: e})},
+		ops[s] = append(ops[s], redisOp{args: []any{"a", e.Host, fp, 0, encodeRedisEntry(frontier.Job{Entry: e})},
 			seen: f.seenKey(s, bucket), keyAt: 3})
 	}
 	leases := make([]bool, f.shards)
@@ -942,7 +1048,7 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 		f.forget(d.Entry.Seq)
 	}
 	f.open -= len(b.Done)
-	f.done += storedIn(b)
+	f.done += frontier.Stored(b)
 	f.mu.Unlock()
 	f.giveBudget(norecord)
 	f.signal()
@@ -951,10 +1057,10 @@ func (f *redisFrontier) commit(ctx context.Context, st *store.Store, b *store.Ba
 
 // retrying runs fn until it succeeds, fails for a reason other than Redis
 // being unreachable, or ctx is done, waiting with back-off between tries.
-func (f *redisFrontier) retrying(ctx context.Context, fn func(context.Context) error) error {
+func (f *Frontier) retrying(ctx context.Context, fn func(context.Context) error) error {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, callWait)
-		err := fn(cctx)
+		_, err := await(ctx, func() (struct{}, error) { return struct{}{}, fn(cctx) })
 		cancel()
 		if err == nil {
 			f.reachable()
@@ -977,7 +1083,25 @@ func (f *redisFrontier) retrying(ctx context.Context, fn func(context.Context) e
 // acknowledged: abandoned fetches, acknowledgements that failed, claims
 // not handed out), after sending the operations still queued, and the
 // MaxPages budget they held.
-func (f *redisFrontier) stop(ctx context.Context) {
+func (f *Frontier) Stop(ctx context.Context) {
+	f.mu.Lock()
+	stopKeeping := f.stopKeeping
+	f.stopKeeping = nil
+	f.mu.Unlock()
+	if stopKeeping != nil {
+		stopKeeping()
+		f.keeper.Wait()
+	}
+	// First the calls whose replies were lost (a claim cut short by the
+	// crawl stopping): sent again, they bring back the leases they made.
+	if err := f.flush(ctx); err != nil {
+		f.mu.Lock()
+		n := len(f.held)
+		f.mu.Unlock()
+		f.log.Warn("could not give leases back to redis: their URLs return when the leases expire",
+			"redis", f.addr, "leases", n, "lease", f.lease, "err", err)
+		return
+	}
 	f.mu.Lock()
 	n := len(f.held)
 	for lease, cl := range f.held {
@@ -1013,7 +1137,7 @@ func (f *redisFrontier) stop(ctx context.Context) {
 
 // flush sends the queued operations of every shard, retrying while Redis
 // does not answer until ctx is done.
-func (f *redisFrontier) flush(ctx context.Context) error {
+func (f *Frontier) flush(ctx context.Context) error {
 	for s := range f.shards {
 		err := f.retrying(ctx, func(ctx context.Context) error {
 			_, err := f.call(ctx, s, 0, "", 0)
@@ -1026,11 +1150,24 @@ func (f *redisFrontier) flush(ctx context.Context) error {
 	return nil
 }
 
+// keep starts renewing the leases this process holds (keepLeases), if it
+// has not: from its first claim until Stop.
+func (f *Frontier) keep() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopKeeping != nil || f.noRenew {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stopKeeping = cancel
+	f.keeper.Go(func() { f.keepLeases(ctx) })
+}
+
 // keepLeases renews, until ctx is done, the leases this process holds
 // longer than a third of Config.Lease, so that a fetch (or a commit) that
 // outlasts a lease keeps its URL. A renewal that comes too late (the lease
 // expired and went to another worker) renews nothing.
-func (f *redisFrontier) keepLeases(ctx context.Context) {
+func (f *Frontier) keepLeases(ctx context.Context) {
 	t := time.NewTicker(max(f.lease/6, 10*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -1056,7 +1193,7 @@ func (f *redisFrontier) keepLeases(ctx context.Context) {
 // finished reports whether the crawl is over: every shard was seen empty
 // and without leases at one moment, or the crawl's MaxPages budget is
 // spent, and this process has nothing left.
-func (f *redisFrontier) finished() bool {
+func (f *Frontier) Finished() bool {
 	if !f.quiet() {
 		return false
 	}
@@ -1065,11 +1202,11 @@ func (f *redisFrontier) finished() bool {
 	return f.idle || (f.max > 0 && f.spent)
 }
 
-func (f *redisFrontier) changes() <-chan struct{} { return f.changed }
+func (f *Frontier) Changes() <-chan struct{} { return f.changed }
 
 // stats reports as queued the entries queued in Redis and those other
 // processes hold, as last seen.
-func (f *redisFrontier) stats() frontierStats {
+func (f *Frontier) Stats(time.Time) frontier.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var pending, leased int64
@@ -1077,21 +1214,18 @@ func (f *redisFrontier) stats() frontierStats {
 		pending += f.pending[s]
 		leased += f.leased[s]
 	}
-	return frontierStats{queued: int(pending) + max(0, int(leased)-f.open), open: f.open, done: f.done}
+	return frontier.Stats{Queued: int(pending) + max(0, int(leased)-f.open), Open: f.open, Done: f.done}
 }
-
-// hostStates is not tracked for the Redis frontier.
-func (f *redisFrontier) hostStates(time.Time) (ready, waiting, held int) { return 0, 0, 0 }
 
 // robotsKey returns the key of origin's kept robots.txt answer, in the
 // shard of its host.
-func (f *redisFrontier) robotsKey(origin string) string {
+func (f *Frontier) robotsKey(origin string) string {
 	host := origin[strings.Index(origin, "://")+len("://"):]
 	return f.prefix(f.shardOf(host)) + "robots:" + origin
 }
 
 // loadRobots reads origin's robots.txt answer as any worker kept it.
-func (f *redisFrontier) loadRobots(ctx context.Context, origin string) (store.Robots, bool, error) {
+func (f *Frontier) LoadRobots(ctx context.Context, origin string) (store.Robots, bool, error) {
 	var v []byte
 	err := f.retrying(ctx, func(ctx context.Context) error {
 		var err error
@@ -1114,7 +1248,7 @@ func (f *redisFrontier) loadRobots(ctx context.Context, origin string) (store.Ro
 // keepRobots keeps origin's robots.txt answer for every worker, at once:
 // another worker may claim the host's next URL before this one commits.
 // Redis forgets it a day after it was fetched (RFC 9309's longest cache).
-func (f *redisFrontier) keepRobots(ctx context.Context, origin string, r store.Robots) error {
+func (f *Frontier) KeepRobots(ctx context.Context, origin string, r store.Robots) error {
 	ttl := max(time.Until(r.Fetched.Add(robotsKeep)), time.Second)
 	return f.retrying(ctx, func(ctx context.Context) error {
 		return f.rdb.Set(ctx, f.robotsKey(origin), store.EncodeRobots(r), ttl).Err()
@@ -1127,7 +1261,7 @@ func (f *redisFrontier) keepRobots(ctx context.Context, origin string, r store.R
 // the shard's queued operations, the host's send reports among them) until
 // it gives one: when no other worker holds one for host and its bucket
 // holds a token.
-func (f *redisFrontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
+func (f *Frontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	s := f.shardOf(host)
 	f.mu.Lock()
 	if f.unpaced[host] {
@@ -1185,7 +1319,7 @@ func (f *redisFrontier) Wait(ctx context.Context, host string) (func(time.Time),
 // true offset between the two clocks: the write is dated no earlier than
 // it happened, and the next request, paced from that date, leaves no
 // earlier than it may. The cost of the bound is at most one round trip.
-func (f *redisFrontier) sent(s int, host string, token int64) func(time.Time) {
+func (f *Frontier) sent(s int, host string, token int64) func(time.Time) {
 	return func(at time.Time) {
 		var us int64
 		f.mu.Lock()

@@ -31,12 +31,16 @@ local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE =
 local t = redis.call('TIME')
 local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now = math.floor(nowus / 1000)
--- sendMargin (µs) is added to a host's interval between two sends, as
--- crawler.sendGate adds it.
-local MARGIN = 2000
+-- The politeness rules come from Go (package frontier's rules.go), so that
+-- both frontiers apply the same numbers: MINB the back-off floor (ms),
+-- SLOWER and FASTER the back-off factors on a failure and a success, and
+-- MARGIN (µs) what is added to a host's interval between two sends, as
+-- frontier's send gate adds it.
+local MINB, SLOWER, FASTER, MARGIN =
+  tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 
 -- Fields of a host's state.
-local F = {'cap', 'base', 'maxb', 'cd', 'slow', 'iv', 'hold', 'inf', 'n', 'tat', 'burst', 'pt', 'pu', 'tot', 'mph'}
+local F = {'cap', 'base', 'maxb', 'cd', 'slow', 'iv', 'hold', 'inf', 'n', 'tat', 'burst', 'pt', 'pu', 'tot', 'mph', 'lat'}
 
 local H, dirty, touched = {}, {}, {}
 local pending, leases, changed = 0, 0, false -- changes of the counters; any change
@@ -62,6 +66,7 @@ local function host(h)
       s[F[i]] = tonumber(x)
       i = i + 1
     end
+    s.lat = s.lat or 0 -- a state written before latency was kept
     H[h] = s
   end
   return s or nil
@@ -77,19 +82,20 @@ local function known(h, cap, base, maxb, burst, mph)
   local s = host(h)
   if s then return s end
   s = {cap = cap, base = base, maxb = maxb, cd = 0, slow = 1, iv = 0, hold = 0, inf = 0, n = 0, tat = 0,
-       burst = burst, pt = 0, pu = 0, tot = 0, mph = mph}
+       burst = burst, pt = 0, pu = 0, tot = 0, mph = mph, lat = 0}
   H[h] = s
   put(h)
   return s
 end
 
--- retune sets s's interval from its configured interval, Crawl-delay and
--- back-off factor: the longest wins, back-off is capped, never faster than
--- configured (as crawler.frontier.retune, without the latency term).
+-- retune sets s's interval as frontier.Pace.Interval does: the longest of
+-- its configured interval, Crawl-delay, back-off and latency term, back-off
+-- capped, never faster than configured.
 local function retune(s)
   local b = math.max(s.base, s.cd)
   local iv = b
-  if s.slow > 1 then iv = math.max(iv, math.max(b, 100) * s.slow) end
+  if s.slow > 1 then iv = math.max(iv, math.max(b, MINB) * s.slow) end
+  iv = math.max(iv, s.lat / math.max(s.cap, 1))
   s.iv = math.min(iv, math.max(s.maxb, b))
 end
 

@@ -1,6 +1,7 @@
-package crawler
+package frontier
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -14,16 +15,16 @@ import (
 func TestFrontierHostLimits(t *testing.T) {
 	var asked []string
 	var entries []store.Entry // the store's queues
-	f := newFrontier(frontierConfig{
-		window: 8, perHost: 1, limit: rate.Inf, burst: 1,
-		limits: func(host string) (rate.Limit, int, int) {
+	f := New(Config{Window: 8, Limits: Limits{
+		PerHost: 1, Rate: rate.Inf, Burst: 1,
+		Host: func(host string) (rate.Limit, int, int) {
 			asked = append(asked, host)
 			if host == "fast:80" {
 				return 0, 3, 2 // rate: keep the default
 			}
 			return 0, 0, 0
 		},
-	}, loadFrom(&entries))
+	}}, loadFrom(&entries))
 
 	for i, host := range []string{"fast:80", "fast:80", "fast:80", "slow:80", "slow:80"} {
 		entries = append(entries, store.Entry{URL: "http://" + host + "/" + string(rune('a'+i)), Host: host, Seq: uint64(i + 1)})
@@ -45,7 +46,7 @@ func TestFrontierHostLimits(t *testing.T) {
 	now := time.Now()
 	count := map[string]int{}
 	for {
-		e, ok, _, err := f.next(now)
+		e, ok, _, err := f.Next(context.Background(), now)
 		if err != nil {
 			t.Fatal(err)
 		}

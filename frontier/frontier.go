@@ -1,4 +1,4 @@
-package crawler
+package frontier
 
 import (
 	"container/heap"
@@ -13,11 +13,11 @@ import (
 	"github.com/politecrawl/crawl/store"
 )
 
-// loadFunc reads up to n pending entries of host with Seq > after from the
+// LoadFunc reads up to n pending entries of host with Seq > after from the
 // store, in queue order.
-type loadFunc func(host string, after uint64, n int) ([]store.Entry, error)
+type LoadFunc func(host string, after uint64, n int) ([]store.Entry, error)
 
-// frontier holds the pending URLs as per-host FIFO queues and a heap of the
+// Embedded is the frontier of one crawl process, over the store: it holds the pending URLs as per-host FIFO queues and a heap of the
 // hosts that may be fetched from, ordered by the time their next request is
 // allowed (their rate limiter's next token). Each queue keeps a small window
 // of entries in memory; the rest stay in the store and are loaded as the
@@ -30,18 +30,14 @@ type loadFunc func(host string, after uint64, n int) ([]store.Entry, error)
 // and its hold (Retry-After, retry back-off). Its limiter runs at the
 // configured rate or slower: Crawl-delay, errors and slow responses lengthen
 // the interval (see retune); nothing makes it faster than configured.
-type frontier struct {
-	mu         sync.Mutex
-	hosts      map[string]*hostQueue
-	units      map[string]*politeness // by key: a host's name, or "ip:" and its address (perIP)
-	ready      readyHeap
-	load       loadFunc
-	window     int
-	perHost    int
-	limit      rate.Limit
-	burst      int
-	limits     func(host string) (rate.Limit, int, int) // per-host override; may be nil
-	maxBackoff time.Duration
+type Embedded struct {
+	mu     sync.Mutex
+	hosts  map[string]*hostQueue
+	units  map[string]*politeness // by key: a host's name, or "ip:" and its address (perIP)
+	ready  readyHeap
+	load   LoadFunc
+	window int
+	limits Limits
 
 	queued   int    // entries pending, in memory or in the store
 	seq      uint64 // the last queue position given out (see assign)
@@ -107,7 +103,7 @@ const sweepEvery = time.Second
 // for their turn cost their queue only.
 type hostQueue struct {
 	name    string
-	entries []job  // in-memory window, FIFO; retries and redirect hops go first
+	entries []Job  // in-memory window, FIFO; retries and redirect hops go first
 	lastSeq uint64 // highest Seq ever put in the window
 	spill   bool   // the store may hold entries after lastSeq
 	// unstored counts offered entries that did not fit in the window and
@@ -134,9 +130,7 @@ type politeness struct {
 	key      string
 	queues   []*hostQueue // the hosts it paces
 	inflight int
-	perHost  int           // concurrency cap
 	limit    rate.Limit    // configured rate (Config or HostLimits)
-	every    time.Duration // 1/limit; 0 for no limit
 	limiter  *rate.Limiter // taken when a URL is handed out
 	// gate has the limiter's interval and burst but times them from when
 	// requests were written (see Wait): it absorbs the delays between
@@ -144,25 +138,12 @@ type politeness struct {
 	// interval.
 	gate sendGate
 
-	holdUntil  time.Time     // no request before this (Retry-After, retry back-off)
-	crawlDelay time.Duration // the longest Crawl-delay of its hosts' robots.txt (see retune)
-	slow       float64       // back-off factor from errors, ≥ 1
-	latency    time.Duration // moving average of successful response times
+	holdUntil time.Time // no request before this (Retry-After, retry back-off)
+	// Pace holds the configured interval and concurrency cap, and what
+	// stretches the interval: Crawl-delay (the longest of its hosts'),
+	// back-off and latency (see retune).
+	Pace
 }
-
-// Adaptive back-off: each retryable failure multiplies a host's interval by
-// slowOnError, each success by recoverOnSuccess (down to the configured
-// interval), and the interval is at least the average response time divided
-// by the per-host concurrency (like Scrapy's AutoThrottle). A host without a
-// rate limit backs off from minBackoff; no back-off exceeds the frontier's
-// maxBackoff (defaultMaxBackoff unless configured).
-const (
-	slowOnError       = 2.0
-	recoverOnSuccess  = 0.8
-	latencyWeight     = 0.3
-	minBackoff        = 100 * time.Millisecond
-	defaultMaxBackoff = 60 * time.Second
-)
 
 func (h *hostQueue) hasWork() bool { return len(h.entries) > 0 || h.spill }
 
@@ -178,40 +159,65 @@ func (h *hostQueue) inPlay(now time.Time) bool {
 	return len(h.entries) > 0 || h.inflight > 0 || now.Sub(h.lastOut) < inPlayFor
 }
 
-type frontierConfig struct {
-	window, perHost, burst, maxPages int
-	limit                            rate.Limit
-	maxBackoff                       time.Duration // [defaultMaxBackoff]
-	limits                           func(host string) (rate.Limit, int, int)
+// Config configures an Embedded frontier.
+type Config struct {
+	Limits       // how hosts are paced
+	Window   int // entries of each host's queue kept in memory [64]
+	MaxPages int // hand out no more once this many records are stored (this run and before); 0: no limit
+	// Resumed, if set, is when this process took over a crawl that an
+	// earlier one began: any host may have had a request from it just
+	// before, so every host's first request waits one interval from then.
+	Resumed time.Time
+	// Robots reads a kept robots.txt answer (the store's); nil: none kept.
+	Robots func(origin string) (store.Robots, bool, error)
+
+	// LookupIP looks a host's name up (the fetcher's, whose cache the dial
+	// then reads); nil: no lookups. With PerIP, the hosts that resolve to
+	// one address share one politeness. Resolved, if set, says whether a
+	// host's lookup is cached. A host whose lookup is neither cached nor,
+	// with PerIP, done is looked up on a goroutine of the frontier before
+	// its turn, not by a worker: at most MaxLookups at once [1].
+	LookupIP   func(ctx context.Context, host string) (netip.Addr, error)
+	PerIP      bool
+	Resolved   func(host string) bool
+	MaxLookups int
+	// OnEmpty, if set, is called with each host that has had nothing to do
+	// for a moment (its connections may be closed).
+	OnEmpty func(host string)
 }
 
-func newFrontier(cfg frontierConfig, load loadFunc) *frontier {
-	if cfg.maxBackoff <= 0 {
-		cfg.maxBackoff = defaultMaxBackoff
+// New returns an embedded frontier whose queues are in the store, read
+// through load. Call Restore with the store's counts before use.
+func New(cfg Config, load LoadFunc) *Embedded {
+	if cfg.Window <= 0 {
+		cfg.Window = 64
 	}
-	return &frontier{
-		maxBackoff: cfg.maxBackoff,
+	return &Embedded{
 		hosts:      map[string]*hostQueue{},
 		units:      map[string]*politeness{},
 		load:       load,
-		window:     cfg.window,
-		perHost:    cfg.perHost,
-		limit:      cfg.limit,
-		burst:      cfg.burst,
-		limits:     cfg.limits,
-		maxPages:   cfg.maxPages,
+		window:     cfg.Window,
+		limits:     cfg.Limits,
+		maxPages:   cfg.MaxPages,
+		resumed:    cfg.Resumed,
+		readRobots: cfg.Robots,
+		lookupIP:   cfg.LookupIP,
+		perIP:      cfg.PerIP,
+		resolved:   cfg.Resolved,
+		maxLookups: cfg.MaxLookups,
+		onEmpty:    cfg.OnEmpty,
 		changed:    make(chan struct{}, 1),
 	}
 }
 
-func (f *frontier) signal() {
+func (f *Embedded) signal() {
 	select {
 	case f.changed <- struct{}{}:
 	default:
 	}
 }
 
-func (f *frontier) host(name string) *hostQueue {
+func (f *Embedded) host(name string) *hostQueue {
 	h := f.hosts[name]
 	if h == nil {
 		h = &hostQueue{name: name, index: -1}
@@ -220,7 +226,7 @@ func (f *frontier) host(name string) *hostQueue {
 			delete(f.rest, name)
 			h.crawlDelay = n.crawlDelay
 			if f.units[name] == nil && n.slow > 1 {
-				f.unit(name, name).slow = n.slow
+				f.unit(name, name).Slow = n.slow
 			}
 			f.join(h, name)
 		}
@@ -231,7 +237,7 @@ func (f *frontier) host(name string) *hostQueue {
 
 // unitOf returns h's politeness, made when first needed: a host whose turn
 // has not come has none (see hostQueue.p).
-func (f *frontier) unitOf(h *hostQueue) *politeness {
+func (f *Embedded) unitOf(h *hostQueue) *politeness {
 	if h.p == nil {
 		f.join(h, h.name)
 	}
@@ -239,7 +245,7 @@ func (f *frontier) unitOf(h *hostQueue) *politeness {
 }
 
 // listIdle puts h in the idle list if it is not there.
-func (f *frontier) listIdle(h *hostQueue) {
+func (f *Embedded) listIdle(h *hostQueue) {
 	if !h.listed {
 		h.listed = true
 		f.idle = append(f.idle, h)
@@ -251,7 +257,7 @@ func (f *frontier) listIdle(h *hostQueue) {
 // returns the hosts dropped, for onEmpty: a host's connections are closed
 // once it has had nothing to do for a moment, not each time its queue
 // empties while its pages are being found.
-func (f *frontier) sweep(now time.Time) (dropped []string) {
+func (f *Embedded) sweep(now time.Time) (dropped []string) {
 	f.lastSweep = now
 	kept := f.idle[:0]
 	for _, h := range f.idle {
@@ -273,7 +279,7 @@ func (f *frontier) sweep(now time.Time) (dropped []string) {
 	waiting := f.waiting[:0]
 	for _, h := range f.waiting {
 		switch u := h.p; {
-		case u == nil || h.inflight > 0 || !h.hasWork() || u.key != h.name || len(u.queues) > 1 || u.slow > 1:
+		case u == nil || h.inflight > 0 || !h.hasWork() || u.key != h.name || len(u.queues) > 1 || u.Slow > 1:
 			h.waiting = false
 		case f.atRest(h, now):
 			h.waiting = false
@@ -291,7 +297,7 @@ func (f *frontier) sweep(now time.Time) (dropped []string) {
 // atRest reports whether h's politeness is as a new one would be: nothing
 // in flight, no hold, its limiter full and its send gate open. A host
 // dropped then is met again with nothing owed to its rate.
-func (f *frontier) atRest(h *hostQueue, now time.Time) bool {
+func (f *Embedded) atRest(h *hostQueue, now time.Time) bool {
 	u := h.p
 	if u == nil || len(u.queues) > 1 {
 		return true // the others keep u
@@ -307,15 +313,15 @@ func (f *frontier) atRest(h *hostQueue, now time.Time) bool {
 
 // drop forgets h, which has nothing to do: its politeness goes with it if
 // no other host shares it, with a note of what a new one would not know.
-func (f *frontier) drop(h *hostQueue) {
+func (f *Embedded) drop(h *hostQueue) {
 	u := h.p
 	if u == nil {
 		delete(f.hosts, h.name)
 		return
 	}
 	n := restNote{crawlDelay: h.crawlDelay}
-	if len(u.queues) == 1 && u.slow > 1 {
-		n.slow = u.slow
+	if len(u.queues) == 1 && u.Slow > 1 {
+		n.slow = u.Slow
 	}
 	if n != (restNote{}) {
 		if f.rest == nil {
@@ -334,16 +340,13 @@ func (f *frontier) drop(h *hostQueue) {
 }
 
 // unit returns the politeness of key, made with the limits of host if new.
-func (f *frontier) unit(key, host string) *politeness {
+func (f *Embedded) unit(key, host string) *politeness {
 	u := f.units[key]
 	if u == nil {
-		limit, burst, perHost := f.limit, f.burst, f.perHost
-		if f.limits != nil {
-			limit, burst, perHost = hostLimits(f.limits, host, limit, burst, perHost)
-		}
-		u = &politeness{key: key, limiter: rate.NewLimiter(limit, burst),
-			limit: limit, every: every(limit), perHost: perHost, slow: 1}
-		u.gate.set(u.every, burst)
+		limit, burst, perHost := f.limits.For(host)
+		u = &politeness{key: key, limiter: rate.NewLimiter(limit, burst), limit: limit,
+			Pace: Pace{Every: Every(limit), PerHost: perHost, MaxBackoff: f.limits.maxBackoff(), Slow: 1}}
+		u.gate.set(u.Every, burst)
 		if !f.resumed.IsZero() {
 			u.gate.record(f.resumed)
 		}
@@ -354,7 +357,7 @@ func (f *frontier) unit(key, host string) *politeness {
 
 // join puts h under the politeness of key, with its requests in flight;
 // a politeness that paces no host any more is dropped.
-func (f *frontier) join(h *hostQueue, key string) {
+func (f *Embedded) join(h *hostQueue, key string) {
 	if h.p != nil && h.p.key == key {
 		return
 	}
@@ -377,7 +380,7 @@ func (f *frontier) join(h *hostQueue, key string) {
 }
 
 // reschedule schedules every host of u after a change to u.
-func (f *frontier) reschedule(u *politeness, now time.Time) {
+func (f *Embedded) reschedule(u *politeness, now time.Time) {
 	for _, q := range u.queues {
 		f.schedule(q, now)
 	}
@@ -385,7 +388,7 @@ func (f *frontier) reschedule(u *politeness, now time.Time) {
 
 // restore registers hosts whose queues are in the store, the counts of a
 // previous run and the last queue position the store has given out.
-func (f *frontier) restore(hosts []string, pending, done int, seq uint64) {
+func (f *Embedded) Restore(hosts []string, pending, done int, seq uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq = max(f.seq, seq)
@@ -402,8 +405,8 @@ func (f *frontier) restore(hosts []string, pending, done int, seq uint64) {
 
 // schedule puts h in the ready heap, or updates its place, if it has work and
 // a free concurrency slot; otherwise it takes h out of the heap.
-func (f *frontier) schedule(h *hostQueue, now time.Time) {
-	if !h.hasWork() || h.looking || (h.p != nil && h.p.inflight >= h.p.perHost) {
+func (f *Embedded) schedule(h *hostQueue, now time.Time) {
+	if !h.hasWork() || h.looking || (h.p != nil && h.p.inflight >= h.p.PerHost) {
 		if h.index >= 0 {
 			heap.Remove(&f.ready, h.index)
 		}
@@ -445,13 +448,13 @@ func nextToken(lim *rate.Limiter, now time.Time) time.Time {
 // assign gives each entry without a queue position (Seq 0) the next one,
 // and returns how many it gave. Positions rise in the order entries reach
 // the frontier, which is the order their batches are committed in.
-func (f *frontier) assign(entries []store.Entry) int {
+func (f *Embedded) assign(entries []store.Entry) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.assignLocked(entries)
 }
 
-func (f *frontier) assignLocked(entries []store.Entry) (n int) {
+func (f *Embedded) assignLocked(entries []store.Entry) (n int) {
 	for i := range entries {
 		if entries[i].Seq == 0 {
 			f.seq++
@@ -473,7 +476,7 @@ func (f *frontier) assignLocked(entries []store.Entry) (n int) {
 // committed has its record committed in the same batch or a later one (the
 // committer takes results in order), and the store writes a batch's new
 // entries before it removes its done ones.
-func (f *frontier) offer(entries []store.Entry) {
+func (f *Embedded) Offer(entries []store.Entry) {
 	if len(entries) == 0 {
 		return
 	}
@@ -491,14 +494,14 @@ func (f *frontier) offer(entries []store.Entry) {
 // host's turn comes (see next). An entry at or before a host's last
 // windowed position is there already. offered says that the entries are
 // not in the store yet (see offer).
-func (f *frontier) enqueue(entries []store.Entry, now time.Time, offered bool) {
+func (f *Embedded) enqueue(entries []store.Entry, now time.Time, offered bool) {
 	for _, e := range entries {
 		h := f.host(e.Host)
 		switch {
 		case e.Seq <= h.lastSeq:
 			// In the window already (offered, or loaded by a refill).
 		case !h.spill && len(h.entries) < f.windowNow() && h.inPlay(now):
-			h.entries = append(h.entries, job{Entry: e})
+			h.entries = append(h.entries, Job{Entry: e})
 			h.lastSeq = e.Seq
 		default:
 			h.spill = true
@@ -517,7 +520,7 @@ func (f *frontier) enqueue(entries []store.Entry, now time.Time, offered bool) {
 // host's missing /sitemap.xml, left none), in one step, so that no observer
 // sees the crawl idle between the two. Of the entries, the last fresh did
 // not go through offer (which counted the others as queued).
-func (f *frontier) complete(n, stored int, entries []store.Entry, fresh int) {
+func (f *Embedded) complete(n, stored int, entries []store.Entry, fresh int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.open -= n
@@ -537,7 +540,7 @@ func (f *frontier) complete(n, stored int, entries []store.Entry, fresh int) {
 // next hands out the next entry of a host whose time has come and takes a
 // token from its limiter. If none is ready it returns ok=false and the time
 // the earliest host will be ready (zero if no host has work now).
-func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err error) {
+func (f *Embedded) Next(_ context.Context, now time.Time) (e Job, ok bool, wake time.Time, err error) {
 	f.mu.Lock()
 	var done []string
 	if now.Sub(f.lastSweep) >= sweepEvery {
@@ -553,7 +556,7 @@ func (f *frontier) next(now time.Time) (e job, ok bool, wake time.Time, err erro
 	return e, ok, wake, err
 }
 
-func (f *frontier) nextLocked(now time.Time) (e job, ok bool, wake time.Time, err error) {
+func (f *Embedded) nextLocked(now time.Time) (e Job, ok bool, wake time.Time, err error) {
 	for f.ready.Len() > 0 {
 		if f.maxPages > 0 && f.done+f.open >= f.maxPages {
 			return e, false, time.Time{}, nil
@@ -589,7 +592,7 @@ func (f *frontier) nextLocked(now time.Time) (e job, ok bool, wake time.Time, er
 			continue
 		}
 		e = h.entries[0]
-		h.entries[0] = job{}
+		h.entries[0] = Job{}
 		h.entries = h.entries[1:]
 		if len(h.entries) == 0 {
 			h.entries = nil // let the backing array go
@@ -614,15 +617,15 @@ const wideHeap = 256
 // the configured window, or in a wide crawl, where the entries of a host
 // would wait in memory for its next turn behind thousands of others, what
 // one turn hands out (its concurrency, at least 4).
-func (f *frontier) windowNow() int {
+func (f *Embedded) windowNow() int {
 	if f.ready.Len() > wideHeap {
-		return min(f.window, max(f.perHost, 4))
+		return min(f.window, max(f.limits.PerHost, 4))
 	}
 	return f.window
 }
 
 // refill loads the next window of h's queue from the store.
-func (f *frontier) refill(h *hostQueue) error {
+func (f *Embedded) refill(h *hostQueue) error {
 	if !h.spill {
 		return nil
 	}
@@ -635,7 +638,7 @@ func (f *frontier) refill(h *hostQueue) error {
 		h.spill = false
 	}
 	for _, e := range entries {
-		h.entries = append(h.entries, job{Entry: e})
+		h.entries = append(h.entries, Job{Entry: e})
 		h.lastSeq = e.Seq
 	}
 	return nil
@@ -643,7 +646,7 @@ func (f *frontier) refill(h *hostQueue) error {
 
 // release returns a concurrency slot of host after a fetch. A host left
 // with nothing to do goes to the idle list (see sweep).
-func (f *frontier) release(host string) {
+func (f *Embedded) Release(host string) {
 	f.mu.Lock()
 	h := f.hosts[host] // not dropped: it has a request in flight
 	h.inflight--
@@ -661,7 +664,7 @@ func (f *frontier) release(host string) {
 }
 
 // needsLookup reports whether h's name is to be looked up before its turn.
-func (f *frontier) needsLookup(h *hostQueue) bool {
+func (f *Embedded) needsLookup(h *hostQueue) bool {
 	if f.lookupIP == nil {
 		return false
 	}
@@ -675,7 +678,7 @@ func (f *frontier) needsLookup(h *hostQueue) bool {
 // if maxLookups are running; h stays out of the ready heap until it is
 // done, and then goes to its top. next looks up at most 2 × maxLookups
 // hosts ahead, far fewer than the DNS cache holds. f.mu is held.
-func (f *frontier) lookUp(h *hostQueue) {
+func (f *Embedded) lookUp(h *hostQueue) {
 	h.looking = true
 	if f.lookups >= max(f.maxLookups, 1) {
 		f.lookupQueue = append(f.lookupQueue, h)
@@ -721,7 +724,7 @@ func (f *frontier) lookUp(h *hostQueue) {
 
 // stopLookups cancels the lookups running and waits for them; the hosts
 // waiting for theirs go back to the heap (for a next Run).
-func (f *frontier) stopLooking() {
+func (f *Embedded) stopLooking() {
 	f.mu.Lock()
 	cancel := f.stopLookups
 	f.mu.Unlock()
@@ -747,15 +750,15 @@ func (f *frontier) stopLooking() {
 	}
 }
 
-// requeue puts a handed-out job back at the front of its host's queue (a
+// requeue puts a handed-out Job back at the front of its host's queue (a
 // retry, or the next hop of a redirect, possibly on another host) and holds
-// that host until until (zero: no hold). The job counts as queued again.
-func (f *frontier) requeue(j job, until time.Time) {
+// that host until until (zero: no hold). The Job counts as queued again.
+func (f *Embedded) Requeue(j Job, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.host(j.Host)
 	f.unitOf(h)
-	h.entries = append([]job{j}, h.entries...)
+	h.entries = append([]Job{j}, h.entries...)
 	f.open--
 	f.queued++
 	if u := f.unitOf(h); until.After(u.holdUntil) {
@@ -768,7 +771,7 @@ func (f *frontier) requeue(j job, until time.Time) {
 }
 
 // hold holds host: no request is handed out for it before until.
-func (f *frontier) hold(host string, until time.Time) {
+func (f *Embedded) Hold(host string, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u := f.unitOf(f.host(host))
@@ -780,7 +783,7 @@ func (f *frontier) hold(host string, until time.Time) {
 
 // setCrawlDelay sets host's robots.txt Crawl-delay, which lengthens its
 // interval if it is longer than the configured one.
-func (f *frontier) setCrawlDelay(host string, d time.Duration) {
+func (f *Embedded) SetCrawlDelay(host string, d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.host(host)
@@ -791,36 +794,17 @@ func (f *frontier) setCrawlDelay(host string, d time.Duration) {
 // observe feeds the outcome of a request to host into its adaptive
 // back-off: ok is false for retryable failures (timeouts, connection errors,
 // 5xx, 429); latency is the response time of a success.
-func (f *frontier) observe(host string, ok bool, latency time.Duration) {
+func (f *Embedded) Observe(host string, ok bool, latency time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	u := f.unitOf(f.host(host))
-	if ok {
-		u.slow = max(1, u.slow*recoverOnSuccess)
-		if u.latency == 0 {
-			u.latency = latency
-		} else {
-			u.latency += time.Duration(latencyWeight * float64(latency-u.latency))
-		}
-	} else {
-		// No higher than what reaches the cap, so that recovery starts at once.
-		limit := float64(f.maxBackoff) / float64(max(u.every, u.crawlDelay, minBackoff))
-		u.slow = min(u.slow*slowOnError, max(limit, 1))
-	}
+	u.Observe(ok, latency)
 	f.retune(u, time.Now())
-}
-
-// every returns the interval between requests at rate lim; 0 for no limit.
-func every(lim rate.Limit) time.Duration {
-	if lim == rate.Inf || lim <= 0 {
-		return 0
-	}
-	return time.Duration(float64(time.Second) / float64(lim))
 }
 
 // interval returns the time host's limiter now leaves between requests
 // (the inverse of its rate; 0 for no limit). For tests and stats.
-func (f *frontier) interval(host string) time.Duration {
+func (f *Embedded) Interval(host string) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	lim := f.unitOf(f.host(host)).limiter.Limit()
@@ -830,28 +814,21 @@ func (f *frontier) interval(host string) time.Duration {
 	return time.Duration(float64(time.Second) / float64(lim))
 }
 
-// retune sets u's limiter from the configured interval, Crawl-delay,
-// back-off factor and latency: the longest of them wins, back-off is capped
-// at maxBackoff, and the result is never faster than configured.
-func (f *frontier) retune(u *politeness, now time.Time) {
-	u.crawlDelay = 0
+// retune sets u's limiter to its Pace's interval (see Pace.Interval),
+// Crawl-delay being the longest of its hosts'.
+func (f *Embedded) retune(u *politeness, now time.Time) {
+	u.CrawlDelay = 0
 	for _, q := range u.queues {
-		u.crawlDelay = max(u.crawlDelay, q.crawlDelay)
+		u.CrawlDelay = max(u.CrawlDelay, q.crawlDelay)
 	}
-	base := max(u.every, u.crawlDelay)
-	iv := base
-	if u.slow > 1 {
-		iv = max(iv, time.Duration(float64(max(base, minBackoff))*u.slow))
-	}
-	iv = max(iv, u.latency/time.Duration(max(u.perHost, 1)))
-	iv = min(iv, max(f.maxBackoff, base))
+	iv := u.Interval()
 	lim := u.limit
 	if iv > 0 {
 		lim = min(u.limit, rate.Every(iv))
 	}
 	if old := u.limiter.Limit(); lim != old {
 		u.limiter.SetLimitAt(now, lim)
-		u.gate.set(every(lim), u.limiter.Burst())
+		u.gate.set(Every(lim), u.limiter.Burst())
 		if old == rate.Inf {
 			// An unlimited limiter kept no account of the request that
 			// led here (robots.txt, an error): count it now.
@@ -871,7 +848,7 @@ func (f *frontier) retune(u *politeness, now time.Time) {
 // With PerIP, a host not yet looked up (next looks up those it hands out;
 // robots.txt redirects may lead to others) is looked up here, outside the
 // frontier's lock, and joins the politeness of every host at it.
-func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
+func (f *Embedded) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	f.mu.Lock()
 	h := f.host(host)
 	resolve := f.perIP && !h.resolved
@@ -894,34 +871,55 @@ func (f *frontier) Wait(ctx context.Context, host string) (func(time.Time), erro
 
 // abandon returns n handed-out entries that will not be completed in this
 // run (the crawl is stopping; they stay pending in the store).
-func (f *frontier) abandon(n int) {
+func (f *Embedded) Abandon(n int) {
 	f.mu.Lock()
 	f.open -= n
 	f.mu.Unlock()
 	f.signal()
 }
 
-// frontierStats is a snapshot of the frontier's counters.
-type frontierStats struct {
-	queued, open, done, hosts, ready int
+// Stats is a snapshot of a frontier's counters.
+type Stats struct {
+	Queued int // URLs pending, not handed out
+	Open   int // URLs handed out, not yet committed
+	Done   int // records stored, this run and before (for a shared frontier: by this process)
+	Hosts  int // hosts in memory
+	// Hosts with work by state: Ready (a free slot and a token), Waiting
+	// (a free slot, no token yet) and Held (no free slot).
+	Ready, Waiting, Held int
 }
 
-// hostsInMemory returns the number of hosts the frontier holds, for tests.
-func (f *frontier) hostsInMemory() int {
+// HostsInMemory returns the number of hosts the frontier holds.
+func (f *Embedded) HostsInMemory() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.hosts)
 }
 
-func (f *frontier) stats() frontierStats {
+// Stats returns the frontier's counters at now. It walks every host with
+// work, so it is for progress and metrics, not for hot paths.
+func (f *Embedded) Stats(now time.Time) Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return frontierStats{queued: f.queued, open: f.open, done: f.done, hosts: len(f.hosts), ready: f.ready.Len()}
+	s := Stats{Queued: f.queued, Open: f.open, Done: f.done, Hosts: len(f.hosts)}
+	for _, h := range f.ready {
+		if h.readyAt.After(now) {
+			s.Waiting++
+		} else {
+			s.Ready++
+		}
+	}
+	for _, h := range f.hosts {
+		if h.index < 0 && h.hasWork() && h.p != nil && h.p.inflight >= h.p.PerHost {
+			s.Held++
+		}
+	}
+	return s
 }
 
 // finished reports whether there is nothing left to do: nothing queued (or
 // the page limit reached) and nothing handed out.
-func (f *frontier) finished() bool {
+func (f *Embedded) Finished() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.open > 0 {

@@ -1,0 +1,53 @@
+package redisfrontier
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/politecrawl/crawl/crawler"
+	"github.com/politecrawl/crawl/frontier"
+	"github.com/politecrawl/crawl/internal/redistest"
+)
+
+// TestRulesAgree holds the script's politeness to frontier.Pace, which the
+// embedded frontier applies: after each outcome of a sequence of failures
+// and successes (each success moving the average response time by more
+// than a tenth, so that it is sent), the interval kept in Redis is the one
+// Pace computes.
+func TestRulesAgree(t *testing.T) {
+	srv := redistest.Start(t)
+	w := newRedisCrawler(t, srv, testConfig{Config: crawler.Config{Rate: 10, PerHost: 2}, Shards: 1})
+	const host = "h.example"
+	queueURLs(t, w, host, 1) // the shard learns the host's limits
+	p := frontier.Pace{Every: 100 * time.Millisecond, PerHost: 2, MaxBackoff: frontier.DefaultMaxBackoff, Slow: 1}
+	for i, s := range []struct {
+		ok      bool
+		latency time.Duration
+	}{
+		{false, 0}, {false, 0}, {true, 300 * time.Millisecond}, {true, 600 * time.Millisecond},
+		{false, 0}, {true, 100 * time.Millisecond}, {true, 1500 * time.Millisecond}, {false, 0}, {false, 0},
+		{false, 0}, {false, 0}, {false, 0}, {false, 0}, {false, 0}, {false, 0}, {false, 0}, {false, 0},
+	} {
+		p.Observe(s.ok, s.latency)
+		w.front.Observe(host, s.ok, s.latency)
+		if err := w.front.flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		v, err := srv.Client(t).HGet(context.Background(), w.front.prefix(0)+"hosts", host).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields := strings.Split(v, ",")
+		iv, _ := strconv.ParseFloat(fields[5], 64) // F: cap, base, maxb, cd, slow, iv, …
+		got, want := time.Duration(iv*float64(time.Millisecond)), p.Interval()
+		if d := got - want; d > time.Millisecond || d < -time.Millisecond {
+			t.Errorf("after outcome %d (ok %v, %v): redis interval %v, frontier.Pace %v", i, s.ok, s.latency, got, want)
+		}
+	}
+	if p.Interval() != frontier.DefaultMaxBackoff {
+		t.Errorf("the sequence ends at %v, want it to reach the back-off cap %v", p.Interval(), frontier.DefaultMaxBackoff)
+	}
+}
