@@ -148,7 +148,7 @@ func (c *Crawler) newRecord(j job, start time.Time) result {
 	e := j.Record()
 	p := &store.Page{URL: e.URL, FinalURL: j.URL, Depth: e.Depth, Attempts: j.Attempts + 1,
 		FetchedAt: start.UTC().Truncate(time.Millisecond)}
-	return result{done: &store.Done{Entry: e, Page: p}, seen: slices.Clone(j.Seen)}
+	return result{done: &store.Done{Entry: e, Page: p, Lease: j.Lease}, seen: slices.Clone(j.Seen)}
 }
 
 // robots applies robots.txt to j before its fetch. done reports that j
@@ -302,6 +302,7 @@ func (c *Crawler) redirect(j job, resp *fetch.Response, p *store.Page) bool {
 		Origin: &rec,
 		Hops:   j.Hops + 1,
 		Seen:   append(slices.Clone(j.Seen), fp),
+		Lease:  j.Lease,
 	}
 	c.front.Requeue(next, time.Time{})
 	return true

@@ -351,6 +351,10 @@ type Entry struct {
 type Done struct {
 	Entry Entry
 	Page  *Page
+	// Lease is the frontier's claim on the URL that committing this
+	// acknowledges (a shared frontier's lease; see frontier.Job); the store
+	// does not keep it.
+	Lease uint64
 	// Value is Page as stored, made by EncodePage where encoding costs no
 	// time on the commit path (the crawler's workers); nil: Commit encodes
 	// Page.

@@ -67,7 +67,7 @@ func BenchmarkRedisClaimAck(b *testing.B) {
 								continue
 							}
 							c.front.Release(j.Host)
-							if err := c.front.Commit(context.Background(), c.store, &store.Batch{Done: []store.Done{{Entry: j.Entry}}}); err != nil {
+							if err := c.front.Commit(context.Background(), c.store, &store.Batch{Done: []store.Done{{Entry: j.Entry, Lease: j.Lease}}}); err != nil {
 								b.Error(err)
 								return
 							}

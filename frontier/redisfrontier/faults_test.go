@@ -63,7 +63,7 @@ func TestRedisFencing(t *testing.T) {
 	a.front.Requeue(ja, time.Time{})
 	flush(t, a)
 	ack(t, a, ja)
-	if !leaseHeld(t, srv, b, jb.Seq) {
+	if !leaseHeld(t, srv, b, jb.Lease) {
 		t.Fatal("the late worker ended the new holder's lease")
 	}
 	if j, ok := claimWithin(t, c, 300*time.Millisecond); ok && j.Host == jb.Host && j.URL != ja.URL {
@@ -72,7 +72,7 @@ func TestRedisFencing(t *testing.T) {
 	}
 	b.front.Release(jb.Host)
 	ack(t, b, jb)
-	if leaseHeld(t, srv, b, jb.Seq) {
+	if leaseHeld(t, srv, b, jb.Lease) {
 		t.Error("the holder's acknowledgement left its lease")
 	}
 }
@@ -134,7 +134,7 @@ func TestRedisResentCall(t *testing.T) {
 	var done store.Batch
 	for _, j := range got {
 		c.front.Release(j.Host)
-		done.Done = append(done.Done, store.Done{Entry: j.Entry, Page: &store.Page{URL: j.URL}})
+		done.Done = append(done.Done, store.Done{Entry: j.Entry, Page: &store.Page{URL: j.URL}, Lease: j.Lease})
 	}
 	f.loseReplies.Store(1) // the acknowledgement's reply is lost too
 	if err := f.Commit(context.Background(), c.store, &done); err != nil {

@@ -101,7 +101,7 @@ func flush(t *testing.T, c *worker) {
 // ack commits j as done through c's frontier.
 func ack(t *testing.T, c *worker, j frontier.Job) {
 	t.Helper()
-	done := store.Batch{Done: []store.Done{{Entry: j.Entry, Page: &store.Page{URL: j.URL}}}}
+	done := store.Batch{Done: []store.Done{{Entry: j.Entry, Page: &store.Page{URL: j.URL}, Lease: j.Lease}}}
 	if err := c.front.Commit(context.Background(), c.store, &done); err != nil {
 		t.Fatal(err)
 	}

@@ -785,10 +785,10 @@ func (f *Frontier) claimed(s int, id int64, host, entry, permit string, iv time.
 		return f.wrap(fmt.Errorf("entry %q of %s: %v", entry, host, err))
 	}
 	lease := uint64(id)<<leaseShardBits | uint64(s)
-	j := frontier.Job{Entry: store.Entry{URL: e.URL, Host: host, Depth: e.Depth, Run: e.Run, Seq: lease},
+	j := frontier.Job{Entry: store.Entry{URL: e.URL, Host: host, Depth: e.Depth, Run: e.Run}, Lease: lease,
 		Attempts: e.Attempts, Hops: e.Hops, Seen: e.Seen}
 	if e.Origin != "" {
-		j.Origin = &store.Entry{URL: e.Origin, Host: e.OHost, Depth: e.ODepth, Seq: lease}
+		j.Origin = &store.Entry{URL: e.Origin, Host: e.OHost, Depth: e.ODepth}
 	}
 	f.held[lease] = redisClaim{shard: s, id: id, host: host}
 	f.renewAt[lease] = time.Now()
@@ -857,7 +857,7 @@ func (f *Frontier) Release(host string) {
 // requeue puts j back at the front of its host's queue in Redis and ends
 // the lease it was claimed under; its host is held until until.
 func (f *Frontier) Requeue(j frontier.Job, until time.Time) {
-	lease := j.Record().Seq
+	lease := j.Lease
 	s := f.shardOf(j.Host)
 	f.mu.Lock()
 	cl, ok := f.held[lease]
@@ -973,11 +973,7 @@ func (f *Frontier) Offer([]store.Entry) {}
 // shows the leases ended and their links not yet queued. It retries while
 // Redis does not answer, until ctx is done.
 func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) error {
-	local := store.Batch{Seeds: b.Seeds, Done: make([]store.Done, len(b.Done))}
-	for i, d := range b.Done {
-		d.Entry.Seq = 0 // a lease, not a queue position in st
-		local.Done[i] = d
-	}
+	local := store.Batch{Seeds: b.Seeds, Done: b.Done}
 	if local.Len() > 0 {
 		if err := st.Commit(&local); err != nil {
 			return err
@@ -1008,7 +1004,7 @@ func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) 
 		if d.Page == nil {
 			norecord++
 		}
-		if cl, ok := f.held[d.Entry.Seq]; ok {
+		if cl, ok := f.held[d.Lease]; ok {
 			ops[cl.shard] = append(ops[cl.shard], redisOp{args: []any{"d", cl.id, cl.host}})
 			leases[cl.shard] = true
 		}
@@ -1045,7 +1041,7 @@ func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) 
 	}
 	f.mu.Lock()
 	for _, d := range b.Done {
-		f.forget(d.Entry.Seq)
+		f.forget(d.Lease)
 	}
 	f.open -= len(b.Done)
 	f.done += frontier.Stored(b)
