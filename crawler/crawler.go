@@ -1,19 +1,24 @@
-// Package crawler is the crawl engine: the frontier of per-host queues, the
-// scheduler that hands ready hosts' URLs to a fixed pool of fetch workers, the
-// visited set, the crawl scope and URL normalisation.
+// Package crawler is the crawl engine: Crawler, its Config and Run. It owns
+// the run loop — a dispatcher that hands ready hosts' URLs to a fixed pool of
+// fetch workers, the workers' processing of a URL (robots.txt, the fetch,
+// retries, redirects, the record, the links to follow: process.go), and a
+// committer that writes results in batched transactions — with the crawl's
+// scope and trap limits, the visited set of URL fingerprints, the seeds,
+// robots.txt kept per origin, and recrawls.
 //
-// One Crawler runs one crawl over one store. Run dispatches only URLs of hosts
-// whose rate limiter allows a request now and whose concurrency cap has room,
-// so no worker ever waits on one host while another is ready. Fetched pages,
-// the removal of their frontier entries and the links they add are committed
-// to the store in batched transactions: whatever stops the process, each URL
-// is either still pending or stored, and a new Run continues the crawl.
+// What it uses lives beside it: the frontier (which URL next, and when, per
+// host) in package frontier, or a shared one from frontier/redisfrontier,
+// consumed through the Frontier interface declared here; the HTTP client
+// in fetch (the Fetcher interface); pages are read by extract and URLs
+// made comparable by urlnorm; records go to store.
 //
-// Politeness: a host's robots.txt is fetched (as one of its rate-limited
-// requests) before its first page and honoured; its Crawl-delay, errors and
-// slow answers stretch its interval, Retry-After and retry back-off hold it.
-// No worker ever sleeps: a URL to retry and the next hop of a redirect go
-// back to the front of their host's queue and wait for that host's turn.
+// One Crawler runs one crawl over one store. Whatever stops the process,
+// each URL is either still pending or stored, and a new Run continues the
+// crawl. Politeness: a host's robots.txt is fetched (as one of its paced
+// requests) before its first page and honoured; every request the fetcher
+// sends, robots.txt, redirect hops and retries included, waits for its
+// host's turn at the frontier. No worker ever sleeps: a URL to retry and
+// the next hop of a redirect go back to the front of their host's queue.
 package crawler
 
 import (
