@@ -17,11 +17,10 @@ import (
 // rebuilds the free list, which the store does not keep in the file) and a
 // damaged page there kills the process; read-only, because a cursor on a
 // damaged branch panics, faults or loops. It reads every page of the trees
-// once, through a read-only map of the file: BenchmarkCheckFile on this
-// machine, from the page cache, 4 ms for 5,000 records (8 MiB) and 50 ms
-// for 100,000 (133 MiB), against 1.3 and 38 ms for bbolt's read-write Open
-// itself, which walks the same pages: bounded by the file's size, and small
-// beside a crawl, or an export, which reads every page anyway. Record values
+// once, through a read-only map of the file: the same order of cost as
+// bbolt's read-write Open itself, which walks the same pages, bounded by
+// the file's size, and small beside a crawl, or an export, which reads
+// every page anyway (BenchmarkCheckFile; figures in README). Record values
 // are not decoded here (that would cost seconds at 100,000 records): a
 // record that does not decompress is found by the export or stats that
 // reads it.

@@ -70,9 +70,8 @@ func main() {
 // GOGC says otherwise. A crawl allocates fast (bodies, tokens, links) but
 // keeps little (its frontier window, two batches, the visited set), so the
 // default of 100 collects every few tens of milliseconds; 200 lets the heap
-// grow to three times what is live instead of two. crawl bench throughput,
-// same runs: 4,131-4,284 pages/s and 72-74 MB peak RSS at 100, 4,828-5,408
-// pages/s and 84-85 MB at 200.
+// grow to three times what is live instead of two, trading a little memory
+// for throughput (figures in README's Performance section).
 const gcPercent = 200
 
 // tuneGC sets gcPercent unless the GOGC environment variable is set.
