@@ -56,6 +56,9 @@ type Fetcher interface {
 	// answer again.
 	FetchRobots(ctx context.Context, origin string) (*fetch.Robots, error)
 	RobotsFrom(status int, body []byte, fetchErr error, fetched time.Time) *fetch.Robots
+	// Agent is the product token that robots.txt groups, meta tags and
+	// X-Robots-Tag values are matched against.
+	Agent() string
 	// AllowHost lets a seed's host be reached even at a private address:
 	// the user pointed the crawl there.
 	AllowHost(host string)

@@ -166,18 +166,6 @@ func (c *Crawler) robotsFrom(origin string, kept store.Robots) *fetch.Robots {
 	return r
 }
 
-// agentNamer is implemented by fetchers that know the product token
-// robots.txt groups are matched against (fetch.Client.Agent): meta tags
-// and X-Robots-Tag values addressed to that token apply to this crawler.
-type agentNamer interface{ Agent() string }
-
-var _ agentNamer = (*fetch.Client)(nil)
-
-// agent returns the crawler's product token, in lower case, or "" if its
-// fetcher does not say (then only unaddressed directives apply).
-func (c *Crawler) agent() string {
-	if a, ok := c.fetcher.(agentNamer); ok {
-		return strings.ToLower(a.Agent())
-	}
-	return ""
-}
+// agent returns the crawler's product token (the fetcher's), in lower case:
+// meta tags and X-Robots-Tag values addressed to it apply to this crawler.
+func (c *Crawler) agent() string { return strings.ToLower(c.fetcher.Agent()) }
