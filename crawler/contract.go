@@ -46,12 +46,6 @@ type Frontier interface {
 	Offer(entries []store.Entry)
 	Commit(ctx context.Context, st *store.Store, b *store.Batch) error
 
-	// LoadRobots returns the robots.txt answer kept for origin, if any;
-	// KeepRobots keeps one at once where other processes need it. The
-	// answer also goes to the store with the result that fetched it.
-	LoadRobots(ctx context.Context, origin string) (store.Robots, bool, error)
-	KeepRobots(ctx context.Context, origin string, r store.Robots) error
-
 	// Stats is a snapshot for progress and metrics.
 	Stats(now time.Time) frontier.Stats
 	// Stop gives back at once what was claimed and not committed; the

@@ -204,6 +204,10 @@ type Config struct {
 	// PerHost, MaxBackoff, HostLimits, MaxPages and PerIP are the embedded
 	// frontier's, and the caller gives a shared one its own.
 	Frontier Frontier
+	// Robots, if set, keeps robots.txt answers where the other processes
+	// of a shared crawl find them (redisfrontier.Frontier); by default
+	// they are kept in the store, with the results that fetched them.
+	Robots RobotsKeeper
 	// ScopeFrom, if set, is how the hosts that other processes put in the
 	// crawl's scope reach this one (redisfrontier.Frontier.Scope): New
 	// calls it once with a function that puts a host in scope.
@@ -340,7 +344,7 @@ func (c *Crawler) embedded(counts store.Counts, hosts []string) *frontier.Embedd
 	cfg := frontier.Config{
 		Limits: frontier.Limits{Rate: c.cfg.Rate, Burst: c.cfg.Burst, PerHost: c.cfg.PerHost,
 			MaxBackoff: c.cfg.MaxBackoff, Host: c.cfg.HostLimits},
-		Window: c.cfg.Window, MaxPages: c.cfg.MaxPages, Robots: c.store.Robots,
+		Window: c.cfg.Window, MaxPages: c.cfg.MaxPages,
 		LookupIP: c.fetcher.LookupIP, PerIP: c.cfg.PerIP, MaxLookups: c.cfg.Workers,
 		Resolved: c.fetcher.Resolved, OnEmpty: c.fetcher.CloseIdle,
 	}

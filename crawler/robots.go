@@ -124,7 +124,7 @@ func (c *Crawler) robotsOf(ctx context.Context, origin string) (r *fetch.Robots,
 	if e.r != nil && now.Before(e.r.Expires) {
 		return e.r, false, false, nil
 	}
-	kept, ok, err := c.front.LoadRobots(ctx, origin)
+	kept, ok, err := c.robotsKeeper().LoadRobots(ctx, origin)
 	switch {
 	case errors.Is(err, store.ErrBadRobots):
 		c.log.Warn("stored robots.txt cannot be read: fetching it again", "origin", origin, "err", err)
@@ -146,7 +146,7 @@ func (c *Crawler) robotsOf(ctx context.Context, origin string) (r *fetch.Robots,
 		// asked for again a minute later in any case): here for the other
 		// workers at once; the caller's result takes it to the store.
 		rec := store.Robots{Status: r.Status, Fetched: r.Fetched, Body: r.Body}
-		if err := c.front.KeepRobots(ctx, origin, rec); err != nil {
+		if err := c.robotsKeeper().KeepRobots(ctx, origin, rec); err != nil {
 			return nil, false, false, err
 		}
 	}
@@ -169,3 +169,33 @@ func (c *Crawler) robotsFrom(origin string, kept store.Robots) *fetch.Robots {
 // agent returns the crawler's product token (the fetcher's), in lower case:
 // meta tags and X-Robots-Tag values addressed to it apply to this crawler.
 func (c *Crawler) agent() string { return strings.ToLower(c.fetcher.Agent()) }
+
+// RobotsKeeper keeps robots.txt answers where every process of a crawl
+// finds them (redisfrontier.Frontier: in Redis, at once); see
+// Config.Robots.
+type RobotsKeeper interface {
+	// LoadRobots returns the answer kept for origin, if any.
+	LoadRobots(ctx context.Context, origin string) (store.Robots, bool, error)
+	// KeepRobots keeps one, as soon as it was fetched.
+	KeepRobots(ctx context.Context, origin string, r store.Robots) error
+}
+
+// robotsKeeper returns Config.Robots, or the crawl's own store.
+func (c *Crawler) robotsKeeper() RobotsKeeper {
+	if c.cfg.Robots != nil {
+		return c.cfg.Robots
+	}
+	return storeRobots{c.store}
+}
+
+// storeRobots reads robots.txt answers from the store. It keeps none at
+// once: an answer reaches the store with the batch of the result that
+// fetched it (a transaction a host would cost a wide crawl an fsync each;
+// an answer lost to a crash is only fetched again).
+type storeRobots struct{ st *store.Store }
+
+func (s storeRobots) LoadRobots(_ context.Context, origin string) (store.Robots, bool, error) {
+	return s.st.Robots(origin)
+}
+
+func (storeRobots) KeepRobots(context.Context, string, store.Robots) error { return nil }

@@ -273,7 +273,7 @@ func withRedis(ctx context.Context, cfg crawler.Config, rdb redis.UniversalClien
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Frontier, cfg.ScopeFrom = rf, rf.Scope
+	cfg.Frontier, cfg.ScopeFrom, cfg.Robots = rf, rf.Scope, rf
 	return cfg, nil
 }
 
