@@ -6,7 +6,7 @@ import (
 	"github.com/politecrawl/crawl/store"
 )
 
-// commit stores b in st in one transaction (pages, their entries out of
+// Commit stores b in st in one transaction (pages, their entries out of
 // the store's queues, new entries in, visited marks) and then hands the new
 // entries to the in-memory queues.
 //
@@ -22,19 +22,6 @@ func (f *Embedded) Commit(_ context.Context, st *store.Store, b *store.Batch) er
 	f.complete(len(b.Done), Stored(b), b.Add, fresh)
 	return nil
 }
-
-// loadRobots reads origin's robots.txt answer from the store.
-func (f *Embedded) LoadRobots(_ context.Context, origin string) (store.Robots, bool, error) {
-	if f.readRobots == nil {
-		return store.Robots{}, false, nil
-	}
-	return f.readRobots(origin)
-}
-
-// keepRobots does nothing: the answer reaches the store with the batch of
-// the result that fetched it (one transaction per host would cost a wide
-// crawl an fsync each; an answer lost to a crash is only fetched again).
-func (f *Embedded) KeepRobots(context.Context, string, store.Robots) error { return nil }
 
 // offeredFirst moves the entries that have a queue position before those
 // that have none, keeping the order of each.
@@ -52,7 +39,7 @@ func offeredFirst(es []store.Entry) {
 	copy(es[n:], fresh)
 }
 
-// stop ends the lookups running: URLs handed out and not committed are
+// Stop ends the lookups running: URLs handed out and not committed are
 // still in the store's queues, pending for the next run.
 func (f *Embedded) Stop(context.Context) { f.stopLooking() }
 

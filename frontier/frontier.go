@@ -386,7 +386,7 @@ func (f *Embedded) reschedule(u *politeness, now time.Time) {
 	}
 }
 
-// restore registers hosts whose queues are in the store, the counts of a
+// Restore registers hosts whose queues are in the store, the counts of a
 // previous run and the last queue position the store has given out.
 func (f *Embedded) Restore(hosts []string, pending, done int, seq uint64) {
 	f.mu.Lock()
@@ -465,7 +465,7 @@ func (f *Embedded) assignLocked(entries []store.Entry) (n int) {
 	return n
 }
 
-// offer queues entries before the batch that stores them is committed, so
+// Offer queues entries before the batch that stores them is committed, so
 // that a link is fetched as soon as it is found rather than a commit later
 // (on a slow host, each round of discovery would otherwise wait for one).
 // It gives them their queue positions, which the commit then writes. Those
@@ -537,7 +537,7 @@ func (f *Embedded) complete(n, stored int, entries []store.Entry, fresh int) {
 	f.signal()
 }
 
-// next hands out the next entry of a host whose time has come and takes a
+// Next hands out the next entry of a host whose time has come and takes a
 // token from its limiter. If none is ready it returns ok=false and the time
 // the earliest host will be ready (zero if no host has work now).
 func (f *Embedded) Next(_ context.Context, now time.Time) (e Job, ok bool, wake time.Time, err error) {
@@ -644,7 +644,7 @@ func (f *Embedded) refill(h *hostQueue) error {
 	return nil
 }
 
-// release returns a concurrency slot of host after a fetch. A host left
+// Release returns a concurrency slot of host after a fetch. A host left
 // with nothing to do goes to the idle list (see sweep).
 func (f *Embedded) Release(host string) {
 	f.mu.Lock()
@@ -750,7 +750,7 @@ func (f *Embedded) stopLooking() {
 	}
 }
 
-// requeue puts a handed-out Job back at the front of its host's queue (a
+// Requeue puts a handed-out Job back at the front of its host's queue (a
 // retry, or the next hop of a redirect, possibly on another host) and holds
 // that host until until (zero: no hold). The Job counts as queued again.
 func (f *Embedded) Requeue(j Job, until time.Time) {
@@ -770,7 +770,7 @@ func (f *Embedded) Requeue(j Job, until time.Time) {
 	f.signal()
 }
 
-// hold holds host: no request is handed out for it before until.
+// Hold holds host: no request is handed out for it before until.
 func (f *Embedded) Hold(host string, until time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -781,7 +781,7 @@ func (f *Embedded) Hold(host string, until time.Time) {
 	}
 }
 
-// setCrawlDelay sets host's robots.txt Crawl-delay, which lengthens its
+// SetCrawlDelay sets host's robots.txt Crawl-delay, which lengthens its
 // interval if it is longer than the configured one.
 func (f *Embedded) SetCrawlDelay(host string, d time.Duration) {
 	f.mu.Lock()
@@ -791,7 +791,7 @@ func (f *Embedded) SetCrawlDelay(host string, d time.Duration) {
 	f.retune(f.unitOf(h), time.Now())
 }
 
-// observe feeds the outcome of a request to host into its adaptive
+// Observe feeds the outcome of a request to host into its adaptive
 // back-off: ok is false for retryable failures (timeouts, connection errors,
 // 5xx, 429); latency is the response time of a success.
 func (f *Embedded) Observe(host string, ok bool, latency time.Duration) {
@@ -802,7 +802,7 @@ func (f *Embedded) Observe(host string, ok bool, latency time.Duration) {
 	f.retune(u, time.Now())
 }
 
-// interval returns the time host's limiter now leaves between requests
+// Interval returns the time host's limiter now leaves between requests
 // (the inverse of its rate; 0 for no limit). For tests and stats.
 func (f *Embedded) Interval(host string) time.Duration {
 	f.mu.Lock()
@@ -869,7 +869,7 @@ func (f *Embedded) Wait(ctx context.Context, host string) (func(time.Time), erro
 	return g.wait(ctx)
 }
 
-// abandon returns n handed-out entries that will not be completed in this
+// Abandon returns n handed-out entries that will not be completed in this
 // run (the crawl is stopping; they stay pending in the store).
 func (f *Embedded) Abandon(n int) {
 	f.mu.Lock()
@@ -917,7 +917,7 @@ func (f *Embedded) Stats(now time.Time) Stats {
 	return s
 }
 
-// finished reports whether there is nothing left to do: nothing queued (or
+// Finished reports whether there is nothing left to do: nothing queued (or
 // the page limit reached) and nothing handed out.
 func (f *Embedded) Finished() bool {
 	f.mu.Lock()
