@@ -55,7 +55,8 @@
 -- permit answer (-2 not asked, -1 no interval, 0 given, else ms to wait),
 -- then for each claim: id, host, entry, permit ("p" given with the claim,
 -- "b" the permit of the host's claim before it in this reply, "f" the host
--- has no interval, "n" neither), the host's interval in µs, margin included.
+-- has no interval, "n" neither), the host's interval in µs, margin included,
+-- and "1" if the host is backed off ("0" if not).
 local CALL = 'c:' .. string.match(ARGV[1], '^[^:]*')
 local cnt = redis.call('HMGET', N, 'pending', 'leases', 'ver', 'seq', CALL)
 local last = cnt[5]
@@ -309,6 +310,7 @@ if want > 0 then
         out[#out + 1] = e
         out[#out + 1] = flag
         out[#out + 1] = string.format('%d', math.ceil(ivus(s)))
+        out[#out + 1] = s.slow > 1 and '1' or '0'
         if flag == 'p' then flag = 'b' end
         want = want - 1
       end

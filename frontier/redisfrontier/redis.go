@@ -62,6 +62,9 @@ const (
 	// Longer windows cost Redis less a page, and keep the fetch workers
 	// that wait for their turn in the batch waiting longer.
 	permitWindow = 25 * time.Millisecond
+	// latencyEvery is how often a host's average response time is sent to
+	// Redis at most, unless it halved or doubled (see Observe).
+	latencyEvery = 100 * time.Millisecond
 	// opsDelay is how long an operation (a released slot, a hold, …) may
 	// wait for a call to carry it before its shard is called for it alone.
 	opsDelay   = 10 * time.Millisecond
@@ -134,8 +137,11 @@ type Frontier struct {
 	permits   map[string]*permit    // host → the send permit its last claims carried, while out
 	unpaced   map[string]bool       // hosts whose last claim said they have no interval
 	iv        map[string]time.Duration
+	slowed    map[string]bool          // hosts backed off in Redis (see Observe)
 	lat       map[string]frontier.Pace // host → this process's average response time
 	latSent   map[string]time.Duration // host → the average last sent to Redis
+	latAt     map[string]time.Time     // host → when it was sent
+	latEvery  time.Duration            // the shortest time between two sends of a host's average
 	open      int                      // claimed and not yet committed or requeued
 	done      int                      // records in this process's store
 	pending   []int64                  // per shard, as last seen: entries queued
@@ -276,8 +282,8 @@ func New(ctx context.Context, rdb redis.UniversalClient, cfg Config) (*Frontier,
 		rdb: rdb, log: cfg.Logger, addr: redisAddr(rdb), lease: cfg.Lease, meta: redisPrefix + ":{meta}:",
 		id: strconv.FormatUint(rand.Uint64(), 36), epoch: time.Now(),
 		held: map[uint64]redisClaim{}, slots: map[string][]uint64{}, done: cfg.Stored, max: cfg.MaxPages,
-		permits: map[string]*permit{}, unpaced: map[string]bool{}, iv: map[string]time.Duration{},
-		lat: map[string]frontier.Pace{}, latSent: map[string]time.Duration{},
+		permits: map[string]*permit{}, unpaced: map[string]bool{}, iv: map[string]time.Duration{}, slowed: map[string]bool{},
+		lat: map[string]frontier.Pace{}, latSent: map[string]time.Duration{}, latAt: map[string]time.Time{}, latEvery: latencyEvery,
 		renewAt: map[uint64]time.Time{}, off: math.MaxInt64, off0: math.MaxInt64,
 		changed: make(chan struct{}, 1),
 		workers: cfg.Workers, addScope: func(string) {},
@@ -524,7 +530,7 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 	f.pend[s] = nil
 	fields := strings.Split(res, "\x00")
 	var r redisReply
-	if len(fields) < 6 || (len(fields)-6)%5 != 0 {
+	if len(fields) < 6 || (len(fields)-6)%6 != 0 {
 		return r, f.wrap(fmt.Errorf("frontier: bad reply %q", res))
 	}
 	head := make([]int64, 6)
@@ -555,7 +561,7 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", c.permitFor, c.token, 0, 0}})
 		f.due(s, 0)
 	}
-	for k := 6; k < len(fields); k += 5 {
+	for k := 6; k < len(fields); k += 6 {
 		id, err1 := strconv.ParseInt(fields[k], 10, 64)
 		iv, err2 := strconv.ParseInt(fields[k+4], 10, 64)
 		if err1 != nil || err2 != nil {
@@ -563,6 +569,11 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 		}
 		if err := f.claimed(s, id, fields[k+1], fields[k+2], fields[k+3], time.Duration(iv)*time.Microsecond); err != nil {
 			return r, err
+		}
+		if fields[k+5] == "1" {
+			f.slowed[fields[k+1]] = true
+		} else {
+			delete(f.slowed, fields[k+1])
 		}
 		r.claimed++
 	}
@@ -989,9 +1000,14 @@ func (f *Frontier) SetCrawlDelay(host string, d time.Duration) {
 // Observe feeds a request's outcome into host's back-off, kept in Redis
 // for all the processes. This process keeps the average response time of
 // its hosts by frontier.Pace's rule, and sends it when it moved by more
-// than a tenth since it last did (or the host has an interval): the
-// script applies the value it is given. A success of a host without an
-// interval whose average did not move costs nothing.
+// than a tenth since it last did, at most once in latEvery unless it
+// halved or doubled: the script applies the value it is given. (A
+// response time jitters by more than a tenth from one page to the next on
+// a busy host: sent each time, it cost Redis an operation a page.) A success is sent otherwise only while the host is backed off
+// (as its last claim said, or since this process sent a failure), where
+// it speeds the host up again: on a host that is not, it would change
+// nothing, and most hosts have an interval (the latency term), so that
+// sending each would cost Redis an operation a page.
 func (f *Frontier) Observe(host string, ok bool, latency time.Duration) {
 	v, lat := 0, ""
 	f.mu.Lock()
@@ -1002,16 +1018,20 @@ func (f *Frontier) Observe(host string, ok bool, latency time.Duration) {
 		f.lat[host] = p
 		sent := f.latSent[host]
 		moved := p.Latency > sent+sent/10 || p.Latency < sent-sent/10
-		if !moved && f.iv[host] == 0 {
+		if moved && p.Latency < 2*sent && p.Latency > sent/2 && time.Since(f.latAt[host]) < f.latEvery {
+			moved = false // sent again when the time comes
+		}
+		if !moved && !f.slowed[host] {
 			f.mu.Unlock()
 			return
 		}
 		if moved {
 			lat = strconv.FormatFloat(ms(p.Latency), 'f', 3, 64)
-			f.latSent[host] = p.Latency
+			f.latSent[host], f.latAt[host] = p.Latency, time.Now()
 		}
 	} else {
 		delete(f.unpaced, host) // back-off may give it an interval
+		f.slowed[host] = true
 	}
 	f.mu.Unlock()
 	f.queue(f.shardOf(host), redisOp{args: []any{"o", host, v, lat}}, opsDelay)
