@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -104,8 +105,9 @@ func newBenchCmd() *cobra.Command {
 one run, for each scenario: a bare fetch loop over the same URLs (net/http GET
 and read the body, 64 goroutines) where it applies, and the full crawl (fetch,
 parse, extract, store in bbolt with fsync): pages/s of each and their ratio,
-peak RSS of the crawl, allocations per page, pages per commit and commit time;
-and for rate-limited scenarios the efficiency (bound / wall) and what the
+peak RSS of the crawl, allocations per page, pages per commit and commit time,
+the database's bytes a page and the share of each of its buckets (records,
+URL index, frontier, visited set, …) and of its free pages; and for rate-limited scenarios the efficiency (bound / wall) and what the
 site's hosts saw: every request (robots.txt included) timed by the kernel on
 arrival, how many of them each host's token-bucket policer (its interval,
 5 ms of slack) finds in excess, the shortest gap, and refetches. The bound is the
@@ -182,6 +184,7 @@ type benchResult struct {
 	commits    int64
 	commitT    time.Duration
 	twice      int // fetches beyond one per page
+	db         store.Usage
 
 	// What the site's hosts saw (rate-limited scenarios): every request,
 	// robots.txt included, timed by the kernel on arrival.
@@ -223,6 +226,35 @@ func (r benchResult) print(w io.Writer) {
 		fmt.Fprintf(w, "commits          %8d  (%.0f pages/commit, %.1f ms mean commit)\n",
 			r.commits, float64(r.pages)/float64(r.commits), float64(r.commitT.Microseconds())/1000/float64(r.commits))
 	}
+	if r.db.Used > 0 {
+		fmt.Fprintf(w, "database         %8.0f bytes/page  (%.1f MB used, %.1f MB file: %s)\n",
+			float64(r.db.Used)/float64(r.pages), float64(r.db.Used)/1e6, float64(r.db.File)/1e6, dbShares(r.db))
+	}
+}
+
+// dbShares says what the used part of a database holds: each bucket's
+// share, the free pages' and the rest's (bbolt's meta and freelist pages),
+// largest first, as "records 61%, urls 9%, …".
+func dbShares(u store.Usage) string {
+	type part struct {
+		name  string
+		bytes int64
+	}
+	parts := []part{{"free pages", u.Free}}
+	other := u.Used - u.Free
+	for name, n := range u.Buckets {
+		parts = append(parts, part{name, n})
+		other -= n
+	}
+	parts = append(parts, part{"other", other})
+	slices.SortStableFunc(parts, func(a, b part) int { return cmp.Compare(b.bytes, a.bytes) })
+	var out []string
+	for _, p := range parts {
+		if share := 100 * float64(p.bytes) / float64(u.Used); share >= 0.5 {
+			out = append(out, fmt.Sprintf("%s %.0f%%", p.name, share))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func rateString(r float64) string {
@@ -332,6 +364,9 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	}
 	r.allocs = float64(after.Mallocs-before.Mallocs) / float64(r.pages)
 	r.commits, r.commitT = stats.Commits, stats.CommitT
+	if r.db, err = st.Usage(); err != nil {
+		return r, err
+	}
 	// Every page is stored once and fetched at least once; the site has no
 	// errors to retry; so fetches beyond the pages are refetches.
 	r.twice = int(rec.fetches.Load()) - r.pages

@@ -141,6 +141,22 @@ func testPoliced(t *testing.T, rdb redis.UniversalClient) {
 	}
 }
 
+// TestRedisPolicedBatch: a short interval, where claims come in batches
+// under one permit (TestRedisPermitBatch), holds at the server across
+// three workers as a long one does, burst included.
+func TestRedisPolicedBatch(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	web := crawltest.New(t, crawltest.Config{Hosts: 4, PagesPerHost: 40})
+	const every = 8 * time.Millisecond
+	cfg := testConfig{Config: crawler.Config{Workers: 8, Rate: rate.Every(every), Burst: 2, PerHost: 4, BatchDelay: 5 * time.Millisecond, NoSitemaps: true}, Redis: rdb, Lease: 5 * time.Second, Shards: 2}
+	runWorkers(t, cfg, web.Seeds(), 3, time.Minute)
+	for _, reqs := range crawltest.ByHost(web.Log()) {
+		for _, e := range (crawltest.Policer{Interval: every, Burst: 2}).Check(reqs) {
+			t.Errorf("excess request: %v", e)
+		}
+	}
+}
+
 // TestRedisBurst: Burst applies across workers on one Redis: a host's
 // policer with that burst finds no excess, and the burst is used (requests
 // closer than the interval at the start).

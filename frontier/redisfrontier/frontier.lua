@@ -9,8 +9,9 @@
 -- stranded.
 -- ARGV[4], if not "", asks for a send permit for that host: token ARGV[5],
 -- held at most ARGV[6] ms (also the hold of the permits claims carry).
--- ARGV[7…10] are the politeness rules (see common.lua).
--- ARGV[11…] are operations, each a letter and its fields, applied in order:
+-- ARGV[7…10] are the politeness rules (see common.lua), ARGV[11] WINDOW:
+-- the ms of intervals one permit's batch of claims may span.
+-- ARGV[12…] are operations, each a letter and its fields, applied in order:
 --   k host cap base maxb burst mph  the host's settings, for a host the shard
 --                                   does not know yet (before its "a" or "q")
 --   a host fp key entry             queue entry unless fingerprint fp is in the
@@ -31,8 +32,9 @@
 --   o host ok ms                    a request to host succeeded (1) or failed (0);
 --                                   ms, if not "", is the average response time
 --                                   (frontier.Pace's, as this worker saw it)
---   s host token us                 permit token's request was written at us µs
---                                   of Redis's clock (0: it was not written)
+--   s host token us n               permit token ends: its n requests were
+--                                   written at least an interval apart, the
+--                                   last at us µs of Redis's clock (0: none was)
 -- A lease's id is its fencing token: d, r, q, e and x under a lease no
 -- longer held (it expired and its URL went back, maybe to another worker)
 -- change nothing of the URL's new lease.
@@ -41,14 +43,20 @@
 -- (to a claim of the host, or on request) when none is out and the host's
 -- bucket (GCRA: tat, its interval and burst) holds a token; the permit
 -- ends with the report of the request's write time, which moves tat on.
--- Such a host is claimed one URL at a time, and each claim carries the
--- permit for its request.
+-- Such a host's claims go to one worker in a batch that carries one
+-- permit for all their requests (as many as the host's interval fits in
+-- WINDOW, and its free slots): the worker lets them go one at a time, each
+-- an interval (margin included) after the last one's write, and reports
+-- the last write and their number when the permit ends. Until then no
+-- other worker sends to the host, so the batch is as exact as one request.
 --
 -- Returns one string, fields separated by "\0": wake (ms until the earliest
 -- host is ready; -1: none), pending, leases, ver, Redis's clock in µs, the
 -- permit answer (-2 not asked, -1 no interval, 0 given, else ms to wait),
 -- then for each claim: id, host, entry, permit ("p" given with the claim,
--- "f" the host has no interval, "n" neither), the host's interval in ms.
+-- "b" the permit of the host's claim before it in this reply, "f" the host
+-- has no interval, "n" neither), the host's interval in µs, margin included,
+-- and "1" if the host is backed off ("0" if not).
 local CALL = 'c:' .. string.match(ARGV[1], '^[^:]*')
 local cnt = redis.call('HMGET', N, 'pending', 'leases', 'ver', 'seq', CALL)
 local last = cnt[5]
@@ -57,7 +65,7 @@ if last and string.sub(last, 1, #ARGV[1] + 1) == ARGV[1] .. '\0' then
 end
 seq = tonumber(cnt[4] or '0')
 local forget = false
-local leaseMs, want, permitMs = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6])
+local leaseMs, want, permitMs, WINDOW = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6]), tonumber(ARGV[11])
 local adds, leaseSet, leaseZ, slotSet = {}, {}, {}, {}
 local params = {}
 
@@ -77,9 +85,9 @@ end
 -- operations (none of which names a lease acknowledged or released in
 -- the same call): one HMGET and one HDEL for all.
 local dones, releases = {}, {}
-local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 3, s = 3, z = 0}
+local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 3, s = 4, z = 0}
 local nops = 0
-local i = 11
+local i = 12
 while i <= #ARGV do
   local k = ARGV[i]
   local n = arity[k]
@@ -162,9 +170,11 @@ while i <= #ARGV do
   elseif k == 's' then
     local s = host(a1)
     if s then
-      local at = tonumber(a3)
+      local at, sends = tonumber(a3), tonumber(ARGV[i + 4])
       if at > 0 and s.iv > 0 then
-        s.tat = math.max(s.tat, at) + ivus(s)
+        -- The permit's sends were at least an interval apart, the last at
+        -- at: GCRA over all of them leaves tat there.
+        s.tat = math.max(s.tat + (sends - 1) * ivus(s), at) + ivus(s)
         put(a1)
       end
       endPermit(a1, s, a2)
@@ -275,7 +285,12 @@ if want > 0 then
     elseif at <= now then
       local k = math.min(want, s.cap - s.inf, s.n)
       local flag = 'f'
-      if s.iv > 0 then k, flag = 1, 'p' end
+      if s.iv > 0 then
+        -- A paced host's URLs go to one worker under one permit, as many
+        -- as its interval fits in WINDOW ms (at least one): the worker
+        -- sends them one at a time, an interval apart, and reports once.
+        k, flag = math.min(k, math.max(1, math.floor(WINDOW / s.iv))), 'p'
+      end
       local ms = redis.call('ZRANGEBYLEX', QUEUE, '[' .. h .. '\0', '(' .. h .. '\1', 'LIMIT', 0, k)
       if #ms > 0 then redis.call('ZREM', QUEUE, unpack(ms)) end
       for _, m in ipairs(ms) do
@@ -294,7 +309,9 @@ if want > 0 then
         out[#out + 1] = h
         out[#out + 1] = e
         out[#out + 1] = flag
-        out[#out + 1] = tostring(math.floor(s.iv))
+        out[#out + 1] = string.format('%d', math.ceil(ivus(s)))
+        out[#out + 1] = s.slow > 1 and '1' or '0'
+        if flag == 'p' then flag = 'b' end
         want = want - 1
       end
       if #ms < k then

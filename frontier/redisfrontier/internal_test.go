@@ -183,3 +183,63 @@ func TestRedisScriptKeys(t *testing.T) {
 		t.Error("common.lua no longer binds its key locals to KEYS[1…8]: update this test")
 	}
 }
+
+// TestRedisPermitBatch: a host with a short interval is claimed in a batch
+// under one send permit (as many URLs as the interval fits in
+// permitWindow, within its concurrency cap); the batch's requests leave
+// one at a time, each an interval (margin included) after the last one's
+// write; no other process gets the host while the permit is out, and the
+// report of its last write paces the next process's first request.
+func TestRedisPermitBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	const every = 5 * time.Millisecond
+	cfg := testConfig{Config: crawler.Config{Rate: rate.Every(every), PerHost: 4}, Lease: 5 * time.Second, Shards: 1}
+	a, b := newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)
+	queueURLs(t, a, "h.example", 6)
+
+	calls := a.front.calls.Load()
+	var jobs []frontier.Job
+	for range 4 {
+		j, ok := claimWithin(t, a, 0)
+		if !ok {
+			t.Fatalf("claimed %d URLs at once, want 4 (the cap)", len(jobs))
+		}
+		jobs = append(jobs, j)
+	}
+	if n := a.front.calls.Load() - calls; n != 1 {
+		t.Errorf("%d calls made, want the 4 claims in one", n)
+	}
+	if j, ok := claimWithin(t, b, 0); ok {
+		t.Fatalf("second process claimed %s while the host's permit is out", j.URL)
+	}
+	var last time.Time
+	gap := every + frontier.SendMargin
+	for i := range jobs {
+		sent, err := a.front.Wait(context.Background(), "h.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		if i > 0 && now.Sub(last) < gap {
+			t.Errorf("request %d left %v after the last one's write, want at least %v", i, now.Sub(last), gap)
+		}
+		last = now
+		sent(now)
+	}
+	for _, j := range jobs {
+		a.front.Release(j.Host)
+		ack(t, a, j)
+	}
+	j, ok := claimWithin(t, b, time.Second)
+	if !ok {
+		t.Fatal("the host was not claimed again after the permit's report")
+	}
+	sent, err := b.front.Wait(context.Background(), j.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(last); d < gap {
+		t.Errorf("next process's request left %v after the batch's last write, want at least %v", d, gap)
+	}
+	sent(time.Now())
+}

@@ -57,6 +57,14 @@ const (
 	// permitHold bounds how long a worker's send permit keeps a host's
 	// other requests waiting if the worker dies before it reports the send.
 	permitHold = 15 * time.Second
+	// permitWindow is how much of a paced host's time one claim may take:
+	// as many of its URLs as its interval fits in this, under one permit.
+	// Longer windows cost Redis less a page, and keep the fetch workers
+	// that wait for their turn in the batch waiting longer.
+	permitWindow = 25 * time.Millisecond
+	// latencyEvery is how often a host's average response time is sent to
+	// Redis at most, unless it halved or doubled (see Observe).
+	latencyEvery = 100 * time.Millisecond
 	// opsDelay is how long an operation (a released slot, a hold, …) may
 	// wait for a call to carry it before its shard is called for it alone.
 	opsDelay   = 10 * time.Millisecond
@@ -126,11 +134,14 @@ type Frontier struct {
 	held      map[uint64]redisClaim // leases this process holds
 	slots     map[string][]uint64   // host → held leases whose concurrency slot is still taken
 	buf       []frontier.Job        // claimed, not yet handed out
-	permits   map[string]int64      // host → permit token claimed with a lease and not used yet
+	permits   map[string]*permit    // host → the send permit its last claims carried, while out
 	unpaced   map[string]bool       // hosts whose last claim said they have no interval
 	iv        map[string]time.Duration
+	slowed    map[string]bool          // hosts backed off in Redis (see Observe)
 	lat       map[string]frontier.Pace // host → this process's average response time
 	latSent   map[string]time.Duration // host → the average last sent to Redis
+	latAt     map[string]time.Time     // host → when it was sent
+	latEvery  time.Duration            // the shortest time between two sends of a host's average
 	open      int                      // claimed and not yet committed or requeued
 	done      int                      // records in this process's store
 	pending   []int64                  // per shard, as last seen: entries queued
@@ -155,7 +166,27 @@ type Frontier struct {
 
 // rules are the politeness rules the script applies (see common.lua).
 var rules = []any{ms(frontier.MinBackoff), frontier.SlowOnError, frontier.RecoverOnSuccess,
-	frontier.SendMargin.Microseconds()}
+	frontier.SendMargin.Microseconds(), ms(permitWindow)}
+
+// permit is a send permit of a host claimed with a batch of its URLs (see
+// frontier.lua): while it is out, no other process sends to the host, and
+// this one sends one request at a time, each at least the host's interval
+// (margin included) after the last one was written. It ends — reported to
+// Redis with the last write and the number of sends — when its uses are
+// spent, when every lease claimed with it is released, or at until, well
+// before Redis would take it back (permitHold).
+type permit struct {
+	token  int64
+	uses   int           // requests it may still let go
+	leases int           // leases claimed with it and not released
+	gap    time.Duration // the host's interval, margin included
+	until  time.Time
+	busy   bool          // a request under it is not yet written
+	freed  chan struct{} // closed when busy ends
+	last   time.Time     // the last write under it (zero: none)
+	lastUs int64         // its time on Redis's clock, an upper bound
+	sends  int
+}
 
 // redisOp is an operation for frontier.lua; then, if set, is queued for its
 // shard once this one has been applied (a redirect hop queued on another
@@ -251,8 +282,8 @@ func New(ctx context.Context, rdb redis.UniversalClient, cfg Config) (*Frontier,
 		rdb: rdb, log: cfg.Logger, addr: redisAddr(rdb), lease: cfg.Lease, meta: redisPrefix + ":{meta}:",
 		id: strconv.FormatUint(rand.Uint64(), 36), epoch: time.Now(),
 		held: map[uint64]redisClaim{}, slots: map[string][]uint64{}, done: cfg.Stored, max: cfg.MaxPages,
-		permits: map[string]int64{}, unpaced: map[string]bool{}, iv: map[string]time.Duration{},
-		lat: map[string]frontier.Pace{}, latSent: map[string]time.Duration{},
+		permits: map[string]*permit{}, unpaced: map[string]bool{}, iv: map[string]time.Duration{}, slowed: map[string]bool{},
+		lat: map[string]frontier.Pace{}, latSent: map[string]time.Duration{}, latAt: map[string]time.Time{}, latEvery: latencyEvery,
 		renewAt: map[uint64]time.Time{}, off: math.MaxInt64, off0: math.MaxInt64,
 		changed: make(chan struct{}, 1),
 		workers: cfg.Workers, addScope: func(string) {},
@@ -499,7 +530,7 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 	f.pend[s] = nil
 	fields := strings.Split(res, "\x00")
 	var r redisReply
-	if len(fields) < 6 || (len(fields)-6)%5 != 0 {
+	if len(fields) < 6 || (len(fields)-6)%6 != 0 {
 		return r, f.wrap(fmt.Errorf("frontier: bad reply %q", res))
 	}
 	head := make([]int64, 6)
@@ -527,17 +558,22 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 		f.off = min(f.off, r.now-t0.Sub(f.epoch).Microseconds())
 	} else if c.permitFor != "" && r.permit == 0 {
 		// The caller that asked for this permit has gone: give it back.
-		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", c.permitFor, c.token, 0}})
+		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", c.permitFor, c.token, 0, 0}})
 		f.due(s, 0)
 	}
-	for k := 6; k < len(fields); k += 5 {
+	for k := 6; k < len(fields); k += 6 {
 		id, err1 := strconv.ParseInt(fields[k], 10, 64)
 		iv, err2 := strconv.ParseInt(fields[k+4], 10, 64)
 		if err1 != nil || err2 != nil {
 			return r, f.wrap(fmt.Errorf("frontier: bad claim in reply %q", res))
 		}
-		if err := f.claimed(s, id, fields[k+1], fields[k+2], fields[k+3], time.Duration(iv)*time.Millisecond); err != nil {
+		if err := f.claimed(s, id, fields[k+1], fields[k+2], fields[k+3], time.Duration(iv)*time.Microsecond); err != nil {
 			return r, err
+		}
+		if fields[k+5] == "1" {
+			f.slowed[fields[k+1]] = true
+		} else {
+			delete(f.slowed, fields[k+1])
 		}
 		r.claimed++
 	}
@@ -777,9 +813,10 @@ func (f *Frontier) confirmIdle(ctx context.Context, start int, vers []int64) {
 }
 
 // claimed takes in lease id of shard s on entry of host: a Job for a
-// worker, with the send permit its claim carried (permit "p"), or none
-// needed ("f"). f.mu is held.
-func (f *Frontier) claimed(s int, id int64, host, entry, permit string, iv time.Duration) error {
+// worker, with the send permit its claim carried (flag "p"), a use of the
+// permit of the host's claim before it in the same reply ("b"), or none
+// needed ("f"); iv is the host's interval, margin included. f.mu is held.
+func (f *Frontier) claimed(s int, id int64, host, entry, flag string, iv time.Duration) error {
 	var e redisEntry
 	if err := json.Unmarshal([]byte(entry), &e); err != nil {
 		return f.wrap(fmt.Errorf("entry %q of %s: %v", entry, host, err))
@@ -794,9 +831,20 @@ func (f *Frontier) claimed(s int, id int64, host, entry, permit string, iv time.
 	f.renewAt[lease] = time.Now()
 	f.slots[host] = append(f.slots[host], lease)
 	f.iv[host] = iv
-	switch permit {
+	switch flag {
 	case "p":
-		f.permits[host] = id
+		if old := f.permits[host]; old != nil {
+			// Redis gave a new one: the old one ended there (it was given
+			// back or taken back), so it ends here too, unreported.
+			old.uses, old.leases = 0, 0
+		}
+		f.permits[host] = &permit{token: id, uses: 1, leases: 1, gap: iv, until: time.Now().Add(permitHold / 2)}
+		delete(f.unpaced, host)
+	case "b":
+		if p := f.permits[host]; p != nil && p.token < id {
+			p.uses++
+			p.leases++
+		}
 		delete(f.unpaced, host)
 	case "f":
 		f.unpaced[host] = true
@@ -824,13 +872,28 @@ func (f *Frontier) forget(lease uint64) {
 	}
 }
 
-// unusedPermit queues the end of host's permit claimed with a lease and not
-// used, if any (the Job made no request); f.mu is held.
+// unusedPermit counts a lease of host done with (released or requeued)
+// against the permit its claim carried, if one is out: with the last of
+// them, the permit ends, once no request under it is being written. Any
+// lease of host counts: it ends the permit sooner, never later. f.mu is
+// held.
 func (f *Frontier) unusedPermit(s int, host string) {
-	if tok, ok := f.permits[host]; ok {
-		delete(f.permits, host)
-		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", host, tok, 0}})
+	if p := f.permits[host]; p != nil {
+		if p.leases--; p.leases <= 0 && !p.busy {
+			f.endPermit(s, host, p)
+		}
 	}
+}
+
+// endPermit queues the report that ends host's permit p, if it is still
+// the host's, due within a quarter of the host's interval; f.mu is held.
+func (f *Frontier) endPermit(s int, host string, p *permit) {
+	if f.permits[host] != p {
+		return
+	}
+	delete(f.permits, host)
+	f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", host, p.token, p.lastUs, p.sends}})
+	f.due(s, min(max(p.gap/4, time.Millisecond), 25*time.Millisecond))
 }
 
 // release gives back a concurrency slot of host taken by one of this
@@ -937,9 +1000,14 @@ func (f *Frontier) SetCrawlDelay(host string, d time.Duration) {
 // Observe feeds a request's outcome into host's back-off, kept in Redis
 // for all the processes. This process keeps the average response time of
 // its hosts by frontier.Pace's rule, and sends it when it moved by more
-// than a tenth since it last did (or the host has an interval): the
-// script applies the value it is given. A success of a host without an
-// interval whose average did not move costs nothing.
+// than a tenth since it last did, at most once in latEvery unless it
+// halved or doubled: the script applies the value it is given. (A
+// response time jitters by more than a tenth from one page to the next on
+// a busy host: sent each time, it cost Redis an operation a page.) A success is sent otherwise only while the host is backed off
+// (as its last claim said, or since this process sent a failure), where
+// it speeds the host up again: on a host that is not, it would change
+// nothing, and most hosts have an interval (the latency term), so that
+// sending each would cost Redis an operation a page.
 func (f *Frontier) Observe(host string, ok bool, latency time.Duration) {
 	v, lat := 0, ""
 	f.mu.Lock()
@@ -950,16 +1018,20 @@ func (f *Frontier) Observe(host string, ok bool, latency time.Duration) {
 		f.lat[host] = p
 		sent := f.latSent[host]
 		moved := p.Latency > sent+sent/10 || p.Latency < sent-sent/10
-		if !moved && f.iv[host] == 0 {
+		if moved && p.Latency < 2*sent && p.Latency > sent/2 && time.Since(f.latAt[host]) < f.latEvery {
+			moved = false // sent again when the time comes
+		}
+		if !moved && !f.slowed[host] {
 			f.mu.Unlock()
 			return
 		}
 		if moved {
 			lat = strconv.FormatFloat(ms(p.Latency), 'f', 3, 64)
-			f.latSent[host] = p.Latency
+			f.latSent[host], f.latAt[host] = p.Latency, time.Now()
 		}
 	} else {
 		delete(f.unpaced, host) // back-off may give it an interval
+		f.slowed[host] = true
 	}
 	f.mu.Unlock()
 	f.queue(f.shardOf(host), redisOp{args: []any{"o", host, v, lat}}, opsDelay)
@@ -1259,20 +1331,46 @@ func (f *Frontier) KeepRobots(ctx context.Context, origin string, r store.Robots
 // holds a token.
 func (f *Frontier) Wait(ctx context.Context, host string) (func(time.Time), error) {
 	s := f.shardOf(host)
-	f.mu.Lock()
-	if f.unpaced[host] {
-		f.mu.Unlock()
-		return func(time.Time) {}, nil
-	}
-	if tok, ok := f.permits[host]; ok {
-		delete(f.permits, host)
-		f.mu.Unlock()
-		return f.sent(s, host, tok), nil
-	}
-	f.mu.Unlock()
-	token := -rand.Int64N(1 << 31)
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	for {
+		f.mu.Lock()
+		if f.unpaced[host] {
+			f.mu.Unlock()
+			return func(time.Time) {}, nil
+		}
+		p := f.permits[host]
+		if p == nil {
+			f.mu.Unlock()
+			break
+		}
+		var wait <-chan time.Time
+		freed := p.freed
+		if !p.busy {
+			now := time.Now()
+			if p.uses <= 0 || !now.Before(p.until) {
+				f.endPermit(s, host, p)
+				f.mu.Unlock()
+				continue
+			}
+			if at := p.last.Add(p.gap); p.last.IsZero() || !now.Before(at) {
+				p.busy, p.freed = true, make(chan struct{})
+				p.uses--
+				f.mu.Unlock()
+				return f.sentUnder(s, host, p), nil
+			}
+			t.Reset(p.last.Add(p.gap).Sub(now))
+			wait, freed = t.C, nil
+		}
+		f.mu.Unlock()
+		select {
+		case <-freed:
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	token := -rand.Int64N(1 << 31)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -1323,8 +1421,28 @@ func (f *Frontier) sent(s int, host string, token int64) func(time.Time) {
 			us = at.Sub(f.epoch).Microseconds() + 1 + min(f.off, f.off0)
 		}
 		delay := min(max(f.iv[host]/4, time.Millisecond), 25*time.Millisecond)
-		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", host, token, us}})
+		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", host, token, us, 1}})
 		f.due(s, delay)
 		f.mu.Unlock()
+	}
+}
+
+// sentUnder returns the function the fetcher calls when a request under
+// host's permit p was written (at; zero: not written): the next request
+// under p may leave an interval later, and p ends if it has no use or no
+// lease left. The write time is dated on Redis's clock as in sent.
+func (f *Frontier) sentUnder(s int, host string, p *permit) func(time.Time) {
+	return func(at time.Time) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if !at.IsZero() {
+			p.last, p.lastUs = at, at.Sub(f.epoch).Microseconds()+1+min(f.off, f.off0)
+			p.sends++
+		}
+		p.busy = false
+		close(p.freed)
+		if p.uses <= 0 || p.leases <= 0 {
+			f.endPermit(s, host, p)
+		}
 	}
 }

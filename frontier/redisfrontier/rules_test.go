@@ -22,6 +22,7 @@ func TestRulesAgree(t *testing.T) {
 	w := newRedisCrawler(t, srv, testConfig{Config: crawler.Config{Rate: 10, PerHost: 2}, Shards: 1})
 	const host = "h.example"
 	queueURLs(t, w, host, 1) // the shard learns the host's limits
+	w.front.latEvery = 0     // every move sent, at once
 	p := frontier.Pace{Every: 100 * time.Millisecond, PerHost: 2, MaxBackoff: frontier.DefaultMaxBackoff, Slow: 1}
 	for i, s := range []struct {
 		ok      bool
