@@ -103,13 +103,22 @@ func (p *Pace) Observe(ok bool, latency time.Duration) {
 // Interval returns the interval the unit leaves between requests: the
 // longest of the configured interval, Crawl-delay, back-off and latency
 // term, back-off capped at MaxBackoff, never shorter than configured.
+//
+// The latency term applies to a unit that has an interval (a rate limit or
+// a Crawl-delay): a slow server stretches it. A unit with neither is held
+// by its concurrency cap alone, which already bounds it to PerHost
+// requests a response time; spacing them out as well would only cost (a
+// shared frontier would have to pace, and so coordinate, every request of
+// every such host). Errors still back it off.
 func (p *Pace) Interval() time.Duration {
 	base := max(p.Every, p.CrawlDelay)
 	iv := base
 	if p.Slow > 1 {
 		iv = max(iv, time.Duration(float64(max(base, MinBackoff))*p.Slow))
 	}
-	iv = max(iv, p.Latency/time.Duration(max(p.PerHost, 1)))
+	if base > 0 {
+		iv = max(iv, p.Latency/time.Duration(max(p.PerHost, 1)))
+	}
 	return min(iv, max(p.MaxBackoff, base))
 }
 

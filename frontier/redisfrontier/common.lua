@@ -95,7 +95,7 @@ local function retune(s)
   local b = math.max(s.base, s.cd)
   local iv = b
   if s.slow > 1 then iv = math.max(iv, math.max(b, MINB) * s.slow) end
-  iv = math.max(iv, s.lat / math.max(s.cap, 1))
+  if b > 0 then iv = math.max(iv, s.lat / math.max(s.cap, 1)) end
   s.iv = math.min(iv, math.max(s.maxb, b))
 end
 

@@ -1016,6 +1016,12 @@ func (f *Frontier) Observe(host string, ok bool, latency time.Duration) {
 		p := f.lat[host]
 		p.Observe(true, latency)
 		f.lat[host] = p
+		if f.unpaced[host] && !f.slowed[host] {
+			// No interval: its response times do not pace it (see
+			// frontier.Pace.Interval); the average goes once it has one.
+			f.mu.Unlock()
+			return
+		}
 		sent := f.latSent[host]
 		moved := p.Latency > sent+sent/10 || p.Latency < sent-sent/10
 		if moved && p.Latency < 2*sent && p.Latency > sent/2 && time.Since(f.latAt[host]) < f.latEvery {
