@@ -44,6 +44,11 @@ type Embedded struct {
 	open     int    // entries handed out by next and not yet completed
 	done     int    // entries completed (pages stored), this run and before
 	maxPages int    // stop handing out once done+open reaches this; 0: no limit
+	// out holds the queue positions of the entries handed out and not yet
+	// committed, which are still in the store: a host dropped while its
+	// last entries were being committed (see sweep) and met again loads
+	// its queue from the start, and must not hand them out twice.
+	out map[uint64]struct{}
 
 	changed chan struct{} // signalled (never blocking) when work may have become ready
 
@@ -194,6 +199,7 @@ func New(cfg Config, load LoadFunc) *Embedded {
 	}
 	return &Embedded{
 		hosts:      map[string]*hostQueue{},
+		out:        map[uint64]struct{}{},
 		units:      map[string]*politeness{},
 		load:       load,
 		window:     cfg.Window,
@@ -592,6 +598,7 @@ func (f *Embedded) nextLocked(now time.Time) (e Job, ok bool, wake time.Time, er
 			continue
 		}
 		e = h.entries[0]
+		f.out[e.Record().Seq] = struct{}{}
 		h.entries[0] = Job{}
 		h.entries = h.entries[1:]
 		if len(h.entries) == 0 {
@@ -638,8 +645,10 @@ func (f *Embedded) refill(h *hostQueue) error {
 		h.spill = false
 	}
 	for _, e := range entries {
-		h.entries = append(h.entries, Job{Entry: e})
 		h.lastSeq = e.Seq
+		if _, out := f.out[e.Seq]; !out {
+			h.entries = append(h.entries, Job{Entry: e})
+		}
 	}
 	return nil
 }
