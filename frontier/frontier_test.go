@@ -487,6 +487,32 @@ func TestDroppedHostMetBeforeCommit(t *testing.T) {
 	})
 }
 
+// TestHostsInPlayFirst: a host in play (just handed out) whose time comes
+// again goes before the hosts not yet started, even those ready longer
+// (here its back-off's latency term puts its next request 4 ms ahead), so
+// that a wide crawl finishes its hosts while their connections are open
+// rather than starting all of them first.
+func TestHostsInPlayFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var queue []store.Entry
+		var hosts []string
+		for i := range 100 {
+			host := fmt.Sprintf("h%d", i)
+			hosts = append(hosts, host)
+			queue = append(queue, store.Entry{URL: "http://" + host + "/", Host: host, Seq: uint64(i + 1)})
+		}
+		f := New(Config{Limits: Limits{PerHost: 1, Burst: 1, Rate: rate.Inf}, Window: 64}, loadFrom(&queue))
+		f.Restore(hosts, len(queue), 0, uint64(len(queue)))
+		first := take(t, f)
+		f.Observe(first.Host, true, 4*time.Millisecond)
+		f.Offer([]store.Entry{{URL: "http://" + first.Host + "/p/1", Host: first.Host}})
+		time.Sleep(4 * time.Millisecond)
+		if got := take(t, f); got.Host != first.Host {
+			t.Fatalf("handed out %s, want %s's link first (its host in play)", got.URL, first.Host)
+		}
+	})
+}
+
 // TestFrontierLooksUpAhead: hosts are looked up before their turn, at most
 // 2 × maxLookups ahead, and a host whose lookup left a small DNS cache
 // before its second turn (behind many hosts not yet looked up) is looked
