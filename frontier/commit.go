@@ -19,8 +19,19 @@ func (f *Embedded) Commit(_ context.Context, st *store.Store, b *store.Batch) er
 	if err := st.Commit(b); err != nil {
 		return err
 	}
+	f.settle(b.Done)
 	f.complete(len(b.Done), Stored(b), b.Add, fresh)
 	return nil
+}
+
+// settle forgets the handed-out entries of done, which the store no longer
+// holds.
+func (f *Embedded) settle(done []store.Done) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range done {
+		delete(f.out, d.Entry.Seq)
+	}
 }
 
 // offeredFirst moves the entries that have a queue position before those
@@ -41,7 +52,13 @@ func offeredFirst(es []store.Entry) {
 
 // Stop ends the lookups running: URLs handed out and not committed are
 // still in the store's queues, pending for the next run.
-func (f *Embedded) Stop(context.Context) { f.stopLooking() }
+func (f *Embedded) Stop(context.Context) {
+	f.stopLooking()
+	// What was handed out and not committed is pending for a next Run.
+	f.mu.Lock()
+	clear(f.out)
+	f.mu.Unlock()
+}
 
 func (f *Embedded) Changes() <-chan struct{} { return f.changed }
 

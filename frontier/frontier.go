@@ -31,23 +31,30 @@ type LoadFunc func(host string, after uint64, n int) ([]store.Entry, error)
 // configured rate or slower: Crawl-delay, errors and slow responses lengthen
 // the interval (see retune); nothing makes it faster than configured.
 type Embedded struct {
-	mu     sync.Mutex
-	hosts  map[string]*hostQueue
-	units  map[string]*politeness // by key: a host's name, or "ip:" and its address (perIP)
-	ready  readyHeap
-	load   LoadFunc
-	window int
-	limits Limits
+	mu    sync.Mutex
+	hosts map[string]*hostQueue
+	units map[string]*politeness // by key: a host's name, or "ip:" and its address (perIP)
+	// The hosts with work and a free slot, by the time they may go: those
+	// in play (see inPlay) in playing, the others in ready. A host in play
+	// whose time has come goes before the others (see nextLocked).
+	ready   readyHeap
+	playing readyHeap
+	load    LoadFunc
+	window  int
+	limits  Limits
 
 	queued   int    // entries pending, in memory or in the store
 	seq      uint64 // the last queue position given out (see assign)
 	open     int    // entries handed out by next and not yet completed
 	done     int    // entries completed (pages stored), this run and before
 	maxPages int    // stop handing out once done+open reaches this; 0: no limit
+	// out holds the queue positions of the entries handed out and not yet
+	// committed, which are still in the store: a host dropped while its
+	// last entries were being committed (see sweep) and met again loads
+	// its queue from the start, and must not hand them out twice.
+	out map[uint64]struct{}
 
 	changed chan struct{} // signalled (never blocking) when work may have become ready
-
-	readRobots func(origin string) (store.Robots, bool, error) // the store's; nil: none kept
 
 	// resumed, when set, is when this process took over a crawl that an
 	// earlier one began: any host may have had a request from it just
@@ -119,7 +126,8 @@ type hostQueue struct {
 	lastOut    time.Time     // when an entry was last handed out
 	p          *politeness
 	readyAt    time.Time
-	index      int // in the ready heap, or -1
+	heap       *readyHeap // the heap it is in (ready or playing), or nil
+	index      int        // in heap, or -1
 }
 
 // politeness is the pacing of one unit of politeness: a host, or with
@@ -168,8 +176,6 @@ type Config struct {
 	// earlier one began: any host may have had a request from it just
 	// before, so every host's first request waits one interval from then.
 	Resumed time.Time
-	// Robots reads a kept robots.txt answer (the store's); nil: none kept.
-	Robots func(origin string) (store.Robots, bool, error)
 
 	// LookupIP looks a host's name up (the fetcher's, whose cache the dial
 	// then reads); nil: no lookups. With PerIP, the hosts that resolve to
@@ -194,13 +200,13 @@ func New(cfg Config, load LoadFunc) *Embedded {
 	}
 	return &Embedded{
 		hosts:      map[string]*hostQueue{},
+		out:        map[uint64]struct{}{},
 		units:      map[string]*politeness{},
 		load:       load,
 		window:     cfg.Window,
 		limits:     cfg.Limits,
 		maxPages:   cfg.MaxPages,
 		resumed:    cfg.Resumed,
-		readRobots: cfg.Robots,
 		lookupIP:   cfg.LookupIP,
 		perIP:      cfg.PerIP,
 		resolved:   cfg.Resolved,
@@ -407,9 +413,7 @@ func (f *Embedded) Restore(hosts []string, pending, done int, seq uint64) {
 // a free concurrency slot; otherwise it takes h out of the heap.
 func (f *Embedded) schedule(h *hostQueue, now time.Time) {
 	if !h.hasWork() || h.looking || (h.p != nil && h.p.inflight >= h.p.PerHost) {
-		if h.index >= 0 {
-			heap.Remove(&f.ready, h.index)
-		}
+		f.unready(h)
 		return
 	}
 	at := now // a new politeness: its limiter is full, nothing holds it
@@ -426,11 +430,52 @@ func (f *Embedded) schedule(h *hostQueue, now time.Time) {
 	// go again at once (no limit) is crawled on while it has work, its
 	// connections in use, rather than sent behind every other host, which
 	// in a wide crawl would see its idle connections closed first.
-	if h.index >= 0 {
-		heap.Fix(&f.ready, h.index)
-	} else {
-		heap.Push(&f.ready, h)
+	q := &f.ready
+	if h.inPlay(now) {
+		q = &f.playing
 	}
+	if h.heap == q {
+		heap.Fix(q, h.index)
+		return
+	}
+	f.unready(h)
+	heap.Push(q, h)
+}
+
+// unready takes h out of its heap, if it is in one.
+func (f *Embedded) unready(h *hostQueue) {
+	if h.heap != nil {
+		heap.Remove(h.heap, h.index)
+	}
+}
+
+// readyHosts returns the number of hosts with work and a free slot.
+func (f *Embedded) readyHosts() int { return f.ready.Len() + f.playing.Len() }
+
+// top returns the host to consider next: the first host in play whose
+// time has come, else the first of the others; nil if there is none.
+// Hosts in play go first so that a wide crawl finishes the hosts it is in
+// (their first page after robots.txt, the links their pages found) while
+// their connections are open, before it starts others: left to the order
+// of their times alone, a host whose limiter (or the latency term of its
+// back-off) puts its next request a moment ahead would go behind every host
+// not yet started, and a crawl of 100,000 hosts would hold all of them in
+// play at once.
+func (f *Embedded) top(now time.Time) *hostQueue {
+	switch {
+	case f.playing.Len() > 0 && !f.playing[0].readyAt.After(now):
+		return f.playing[0]
+	case f.ready.Len() > 0 && f.playing.Len() > 0:
+		if f.playing[0].readyAt.Before(f.ready[0].readyAt) {
+			return f.playing[0]
+		}
+		return f.ready[0]
+	case f.ready.Len() > 0:
+		return f.ready[0]
+	case f.playing.Len() > 0:
+		return f.playing[0]
+	}
+	return nil
 }
 
 // nextToken returns when lim will next allow one event.
@@ -500,7 +545,7 @@ func (f *Embedded) enqueue(entries []store.Entry, now time.Time, offered bool) {
 		switch {
 		case e.Seq <= h.lastSeq:
 			// In the window already (offered, or loaded by a refill).
-		case !h.spill && len(h.entries) < f.windowNow() && h.inPlay(now):
+		case !h.spill && len(h.entries) < f.windowFor(h) && h.inPlay(now):
 			h.entries = append(h.entries, Job{Entry: e})
 			h.lastSeq = e.Seq
 		default:
@@ -509,7 +554,7 @@ func (f *Embedded) enqueue(entries []store.Entry, now time.Time, offered bool) {
 				h.unstored++
 			}
 		}
-		if h.index < 0 {
+		if h.heap == nil {
 			f.schedule(h, now)
 		}
 	}
@@ -557,11 +602,11 @@ func (f *Embedded) Next(_ context.Context, now time.Time) (e Job, ok bool, wake 
 }
 
 func (f *Embedded) nextLocked(now time.Time) (e Job, ok bool, wake time.Time, err error) {
-	for f.ready.Len() > 0 {
+	for f.readyHosts() > 0 {
 		if f.maxPages > 0 && f.done+f.open >= f.maxPages {
 			return e, false, time.Time{}, nil
 		}
-		h := f.ready[0]
+		h := f.top(now)
 		if h.readyAt.After(now) {
 			return e, false, h.readyAt, nil
 		}
@@ -571,7 +616,7 @@ func (f *Embedded) nextLocked(now time.Time) (e Job, ok bool, wake time.Time, er
 				// goes first (see lookUp) and signals.
 				return e, false, time.Time{}, nil
 			}
-			heap.Remove(&f.ready, h.index)
+			f.unready(h)
 			f.lookUp(h)
 			continue
 		}
@@ -580,7 +625,7 @@ func (f *Embedded) nextLocked(now time.Time) (e Job, ok bool, wake time.Time, er
 				return e, false, time.Time{}, err
 			}
 			if len(h.entries) == 0 {
-				heap.Remove(&f.ready, h.index)
+				f.unready(h)
 				if h.inflight == 0 {
 					f.listIdle(h)
 				}
@@ -592,6 +637,7 @@ func (f *Embedded) nextLocked(now time.Time) (e Job, ok bool, wake time.Time, er
 			continue
 		}
 		e = h.entries[0]
+		f.out[e.Record().Seq] = struct{}{}
 		h.entries[0] = Job{}
 		h.entries = h.entries[1:]
 		if len(h.entries) == 0 {
@@ -610,18 +656,32 @@ func (f *Embedded) nextLocked(now time.Time) (e Job, ok bool, wake time.Time, er
 
 // wideHeap is the number of ready hosts beyond which a crawl is wide: a
 // host's turn then comes back only after many others', and its window
-// holds what it can be handed out at one turn (see windowNow).
+// holds what it can be handed out at one turn (see windowFor).
 const wideHeap = 256
 
-// windowNow returns how many entries of a host's queue to hold in memory:
-// the configured window, or in a wide crawl, where the entries of a host
-// would wait in memory for its next turn behind thousands of others, what
-// one turn hands out (its concurrency, at least 4).
-func (f *Embedded) windowNow() int {
-	if f.ready.Len() > wideHeap {
-		return min(f.window, max(f.limits.PerHost, 4))
+// windowFor returns how many entries of h's queue to hold in memory: the
+// configured window, or in a wide crawl, where the entries of a host would
+// wait in memory for its next turn behind thousands of others, what one
+// turn hands out (its concurrency, at least 4). A host without a rate limit
+// keeps the whole window: its turn does not end while it has work and a
+// free slot (see readyHeap), so its entries do not wait for others; with
+// less, the links of its pages would wait for their batch's commit, its
+// slots would go to other hosts, and its idle connections would be closed
+// (the global idle cap) before its next request.
+func (f *Embedded) windowFor(h *hostQueue) int {
+	if f.readyHosts() <= wideHeap || f.unlimited(h) {
+		return f.window
 	}
-	return f.window
+	return min(f.window, max(f.limits.PerHost, 4))
+}
+
+// unlimited reports whether h has no rate limit.
+func (f *Embedded) unlimited(h *hostQueue) bool {
+	if h.p != nil {
+		return h.p.limiter.Limit() == rate.Inf
+	}
+	lim, _, _ := f.limits.For(h.name)
+	return lim == rate.Inf
 }
 
 // refill loads the next window of h's queue from the store.
@@ -629,7 +689,7 @@ func (f *Embedded) refill(h *hostQueue) error {
 	if !h.spill {
 		return nil
 	}
-	n := f.windowNow()
+	n := f.windowFor(h)
 	entries, err := f.load(h.name, h.lastSeq, n)
 	if err != nil {
 		return err
@@ -638,8 +698,10 @@ func (f *Embedded) refill(h *hostQueue) error {
 		h.spill = false
 	}
 	for _, e := range entries {
-		h.entries = append(h.entries, Job{Entry: e})
 		h.lastSeq = e.Seq
+		if _, out := f.out[e.Seq]; !out {
+			h.entries = append(h.entries, Job{Entry: e})
+		}
 	}
 	return nil
 }
@@ -703,12 +765,12 @@ func (f *Embedded) lookUp(h *hostQueue) {
 		h.resolved = true
 		if now := time.Now(); ctx.Err() == nil {
 			f.schedule(h, now)
-			if h.index >= 0 && !h.readyAt.After(now) {
+			if h.heap != nil && !h.readyAt.After(now) {
 				// Its turn had come: it goes before the hosts still to be
 				// looked up, which would otherwise pass it by (their turn
 				// came earlier) until its lookup had left the cache.
 				h.readyAt = time.Time{}
-				heap.Fix(&f.ready, h.index)
+				heap.Fix(h.heap, h.index)
 			}
 		}
 		for len(f.lookupQueue) > 0 && f.lookups < max(f.maxLookups, 1) && ctx.Err() == nil {
@@ -902,7 +964,7 @@ func (f *Embedded) Stats(now time.Time) Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := Stats{Queued: f.queued, Open: f.open, Done: f.done, Hosts: len(f.hosts)}
-	for _, h := range f.ready {
+	for _, h := range slices.Concat(f.ready, f.playing) {
 		if h.readyAt.After(now) {
 			s.Waiting++
 		} else {
@@ -910,7 +972,7 @@ func (f *Embedded) Stats(now time.Time) Stats {
 		}
 	}
 	for _, h := range f.hosts {
-		if h.index < 0 && h.hasWork() && h.p != nil && h.p.inflight >= h.p.PerHost {
+		if h.heap == nil && h.hasWork() && h.p != nil && h.p.inflight >= h.p.PerHost {
 			s.Held++
 		}
 	}
@@ -939,14 +1001,14 @@ func (q readyHeap) Swap(i, j int) {
 }
 func (q *readyHeap) Push(x any) {
 	h := x.(*hostQueue)
-	h.index = len(*q)
+	h.index, h.heap = len(*q), q
 	*q = append(*q, h)
 }
 func (q *readyHeap) Pop() any {
 	old := *q
 	h := old[len(old)-1]
 	old[len(old)-1] = nil
-	h.index = -1
+	h.index, h.heap = -1, nil
 	*q = old[:len(old)-1]
 	return h
 }

@@ -448,6 +448,71 @@ func TestFrontierForgetsIdleHosts(t *testing.T) {
 	})
 }
 
+// TestDroppedHostMetBeforeCommit: a host whose last entry was fetched is
+// dropped at rest before that entry's batch is committed, and met again
+// (its back-off fed, a link of the page offered). Its queue, read again
+// from the store, still holds the entry: it must not go out twice, which
+// counted it twice and left the crawl never finished.
+func TestDroppedHostMetBeforeCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		queue := []store.Entry{{URL: "http://h/a", Host: "h", Seq: 1}}
+		f := New(Config{Limits: Limits{PerHost: 1, Burst: 1, Rate: rate.Inf}, Window: 64}, loadFrom(&queue))
+		f.Restore([]string{"h"}, 1, 0, 1)
+		a := take(t, f)
+		time.Sleep(sweepEvery)
+		f.Next(context.Background(), time.Now()) // sweeps: h is dropped
+		if n := f.HostsInMemory(); n != 0 {
+			t.Fatalf("%d hosts in memory, want h dropped", n)
+		}
+		f.Observe("h", true, 0) // met again
+		links := []store.Entry{{URL: "http://h/b", Host: "h"}}
+		f.Offer(links)
+		if j, ok, _, _ := f.Next(context.Background(), time.Now()); ok {
+			t.Fatalf("handed out %s before a's batch was committed", j.URL)
+		}
+		b := store.Batch{Done: []store.Done{{Entry: a.Record()}}, Add: links}
+		queue = append(queue[:0], links...)
+		f.settle(b.Done)
+		f.complete(1, 1, links, 0)
+		if got := take(t, f); got.URL != "http://h/b" {
+			t.Fatalf("handed out %s, want http://h/b", got.URL)
+		}
+		if j, ok, _, _ := f.Next(context.Background(), time.Now()); ok {
+			t.Fatalf("handed out %s twice", j.URL)
+		}
+		f.complete(1, 1, nil, 0)
+		if !f.Finished() {
+			t.Fatalf("not finished: %+v", f.Stats(time.Now()))
+		}
+	})
+}
+
+// TestHostsInPlayFirst: a host in play (just handed out) whose time comes
+// again goes before the hosts not yet started, even those ready longer
+// (here its back-off's latency term puts its next request 4 ms ahead), so
+// that a wide crawl finishes its hosts while their connections are open
+// rather than starting all of them first.
+func TestHostsInPlayFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var queue []store.Entry
+		var hosts []string
+		for i := range 100 {
+			host := fmt.Sprintf("h%d", i)
+			hosts = append(hosts, host)
+			queue = append(queue, store.Entry{URL: "http://" + host + "/", Host: host, Seq: uint64(i + 1)})
+		}
+		f := New(Config{Limits: Limits{PerHost: 1, Burst: 1, Rate: rate.Inf}, Window: 64}, loadFrom(&queue))
+		f.Restore(hosts, len(queue), 0, uint64(len(queue)))
+		first := take(t, f)
+		f.Observe(first.Host, true, 4*time.Millisecond)
+		f.Offer([]store.Entry{{URL: "http://" + first.Host + "/p/1", Host: first.Host}})
+		time.Sleep(4 * time.Millisecond)
+		if got := take(t, f); got.Host != first.Host {
+			t.Fatalf("handed out %s, want %s's link first (its host in play)", got.URL, first.Host)
+		}
+	})
+}
+
 // TestFrontierLooksUpAhead: hosts are looked up before their turn, at most
 // 2 × maxLookups ahead, and a host whose lookup left a small DNS cache
 // before its second turn (behind many hosts not yet looked up) is looked

@@ -448,10 +448,10 @@ func serveSite(s scenario, logFile string) ([]string, func(), error) {
 	} else {
 		args = append(args, "--no-log")
 	}
-	cmd := exec.Command(exe, args...)
 	if s.virtual {
 		args = append(args, "--virtual")
 	}
+	cmd := exec.Command(exe, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err

@@ -626,7 +626,7 @@ func (f *Frontier) reachable() {
 	}
 }
 
-// next hands out a URL claimed earlier or claims more: up to one for each
+// Next hands out a URL claimed earlier or claims more: up to one for each
 // free worker, from the shards in turn (from a different one each time).
 // When none is ready it says when to ask again: when the earliest host is
 // ready, or after pollEvery at most, as other processes may add work.
@@ -896,7 +896,7 @@ func (f *Frontier) endPermit(s int, host string, p *permit) {
 	f.due(s, min(max(p.gap/4, time.Millisecond), 25*time.Millisecond))
 }
 
-// release gives back a concurrency slot of host taken by one of this
+// Release gives back a concurrency slot of host taken by one of this
 // process's leases, and the host's send permit if no request used it.
 func (f *Frontier) Release(host string) {
 	f.mu.Lock()
@@ -917,7 +917,7 @@ func (f *Frontier) Release(host string) {
 	f.queue(cl.shard, redisOp{args: []any{"r", cl.id, host}}, opsDelay)
 }
 
-// requeue puts j back at the front of its host's queue in Redis and ends
+// Requeue puts j back at the front of its host's queue in Redis and ends
 // the lease it was claimed under; its host is held until until.
 func (f *Frontier) Requeue(j frontier.Job, until time.Time) {
 	lease := j.Lease
@@ -987,7 +987,7 @@ func (f *Frontier) Hold(host string, until time.Time) {
 	f.queue(f.shardOf(host), redisOp{args: []any{"h", host, holdMS(until)}}, opsDelay)
 }
 
-// setCrawlDelay sets host's Crawl-delay in Redis; until it is there, this
+// SetCrawlDelay sets host's Crawl-delay in Redis; until it is there, this
 // process's requests to host ask Redis for their permits (the call that
 // asks carries it).
 func (f *Frontier) SetCrawlDelay(host string, d time.Duration) {
@@ -1045,7 +1045,7 @@ func (f *Frontier) Observe(host string, ok bool, latency time.Duration) {
 
 func (f *Frontier) Offer([]store.Entry) {}
 
-// commit stores b's pages (and seeds) in st, then acknowledges them in
+// Commit stores b's pages (and seeds) in st, then acknowledges them in
 // Redis with the links found, one call a shard: first on the shards that
 // only get links, then on the shards of the leases, so that no moment
 // shows the leases ended and their links not yet queued. It retries while
@@ -1153,7 +1153,7 @@ func (f *Frontier) retrying(ctx context.Context, fn func(context.Context) error)
 	}
 }
 
-// stop gives back at once the leases this process holds (claimed, not
+// Stop gives back at once the leases this process holds (claimed, not
 // acknowledged: abandoned fetches, acknowledgements that failed, claims
 // not handed out), after sending the operations still queued, and the
 // MaxPages budget they held.
@@ -1264,7 +1264,7 @@ func (f *Frontier) keepLeases(ctx context.Context) {
 	}
 }
 
-// finished reports whether the crawl is over: every shard was seen empty
+// Finished reports whether the crawl is over: every shard was seen empty
 // and without leases at one moment, or the crawl's MaxPages budget is
 // spent, and this process has nothing left.
 func (f *Frontier) Finished() bool {
@@ -1278,7 +1278,7 @@ func (f *Frontier) Finished() bool {
 
 func (f *Frontier) Changes() <-chan struct{} { return f.changed }
 
-// stats reports as queued the entries queued in Redis and those other
+// Stats reports as queued the entries queued in Redis and those other
 // processes hold, as last seen.
 func (f *Frontier) Stats(time.Time) frontier.Stats {
 	f.mu.Lock()
@@ -1298,7 +1298,7 @@ func (f *Frontier) robotsKey(origin string) string {
 	return f.prefix(f.shardOf(host)) + "robots:" + origin
 }
 
-// loadRobots reads origin's robots.txt answer as any worker kept it.
+// LoadRobots reads origin's robots.txt answer as any worker kept it.
 func (f *Frontier) LoadRobots(ctx context.Context, origin string) (store.Robots, bool, error) {
 	var v []byte
 	err := f.retrying(ctx, func(ctx context.Context) error {
@@ -1319,7 +1319,7 @@ func (f *Frontier) LoadRobots(ctx context.Context, origin string) (store.Robots,
 	return r, true, nil
 }
 
-// keepRobots keeps origin's robots.txt answer for every worker, at once:
+// KeepRobots keeps origin's robots.txt answer for every worker, at once:
 // another worker may claim the host's next URL before this one commits.
 // Redis forgets it a day after it was fetched (RFC 9309's longest cache).
 func (f *Frontier) KeepRobots(ctx context.Context, origin string, r store.Robots) error {
