@@ -66,8 +66,17 @@ end
 seq = tonumber(cnt[4] or '0')
 local forget = false
 local leaseMs, want, permitMs, WINDOW = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6]), tonumber(ARGV[11])
+-- Numbers passed to Redis are formatted here, once, as integers: Redis
+-- formats a Lua number with %.14g, which costs far more.
+local leaseAt = string.format('%d', now + leaseMs)
 local adds, leaseSet, leaseZ, slotSet = {}, {}, {}, {}
 local params = {}
+-- seenKey: KEYS[n] by the decimal n an operation names (tonumber, memoised).
+local seenKey = setmetatable({}, {__index = function(t, n)
+  local k = KEYS[tonumber(n)]
+  t[n] = k
+  return k
+end})
 
 -- ensure returns h's state, set up from its "k" operation if the shard
 -- does not know h yet.
@@ -84,7 +93,8 @@ end
 -- Acknowledgements and releases are taken in bulk after the other
 -- operations (none of which names a lease acknowledged or released in
 -- the same call): one HMGET and one HDEL for all.
-local dones, releases = {}, {}
+local doneIds, doneHosts, releases, relHosts = {}, {}, {}, {}
+local nd, nr, na = 0, 0, 0
 local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 3, s = 4, z = 0}
 local nops = 0
 local i = 12
@@ -97,25 +107,28 @@ while i <= #ARGV do
   if k == 'k' then
     params[a1] = {a2, a3, ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]}
   elseif k == 'a' then
-    if redis.call('SADD', KEYS[tonumber(ARGV[i + 3])], a2) == 1 then
+    if redis.call('SADD', seenKey[ARGV[i + 3]], a2) == 1 then
       local s = ensure(a1)
       if s and (s.mph <= 0 or s.tot < s.mph) then
         s.tot = s.tot + 1
-        adds[#adds + 1] = 0
-        adds[#adds + 1] = member(a1, ARGV[i + 4], false)
+        adds[na + 1] = 0
+        adds[na + 2] = member(a1, ARGV[i + 4], false)
+        na = na + 2
         s.n = s.n + 1
         pending = pending + 1
         put(a1)
       end
     end
   elseif k == 'd' then
-    dones[#dones + 1] = {a1, a2}
+    nd = nd + 1
+    doneIds[nd], doneHosts[nd] = a1, a2
   elseif k == 'r' then
-    releases[#releases + 1] = {a1, a2}
+    nr = nr + 1
+    releases[nr], relHosts[nr] = a1, a2
   elseif k == 'q' then
     local id, h = a1, a2
     if id == '0' or redis.call('HEXISTS', LEASE, id) == 1 then
-      if ARGV[i + 5] ~= '' then redis.call('SADD', KEYS[tonumber(ARGV[i + 6])], ARGV[i + 5]) end
+      if ARGV[i + 5] ~= '' then redis.call('SADD', seenKey[ARGV[i + 6]], ARGV[i + 5]) end
       local s = ensure(h)
       if s then
         enqueue(h, s, member(h, a3, true))
@@ -138,7 +151,7 @@ while i <= #ARGV do
   elseif k == 'z' then
     forget = true
   elseif k == 'x' then
-    redis.call('ZADD', LEASES, 'XX', now + leaseMs, a1)
+    redis.call('ZADD', LEASES, 'XX', leaseAt, a1)
   elseif k == 'h' then
     local s = host(a1)
     if s then hold(a1, s, tonumber(a2)) end
@@ -182,33 +195,33 @@ while i <= #ARGV do
   end
   i = i + 1 + n
 end
-if #releases > 0 then
-  local ids = {}
-  for j, r in ipairs(releases) do ids[j] = r[1] end
-  local held = redis.call('HMGET', SLOT, unpack(ids))
-  local gone = {}
-  for j, r in ipairs(releases) do
+if nr > 0 then
+  local held = redis.call('HMGET', SLOT, unpack(releases))
+  local gone, ng = {}, 0
+  for j = 1, nr do
     if held[j] then
-      gone[#gone + 1] = r[1]
-      local s = host(r[2])
-      if s then s.inf = s.inf - 1; put(r[2]) end
+      ng = ng + 1
+      gone[ng] = releases[j]
+      local h = relHosts[j]
+      local s = host(h)
+      if s then s.inf = s.inf - 1; put(h) end
     end
   end
-  if #gone > 0 then redis.call('HDEL', SLOT, unpack(gone)) end
+  if ng > 0 then redis.call('HDEL', SLOT, unpack(gone)) end
 end
-if #dones > 0 then
-  local ids = {}
-  for j, d in ipairs(dones) do ids[j] = d[1] end
-  local held = redis.call('HMGET', LEASE, unpack(ids))
+if nd > 0 then
+  local held = redis.call('HMGET', LEASE, unpack(doneIds))
   local ended, hosts, late = {}, {}, {}
-  for j, d in ipairs(dones) do
+  local ne = 0
+  for j = 1, nd do
     if held[j] then
-      ended[#ended + 1], hosts[#hosts + 1] = d[1], d[2]
+      ne = ne + 1
+      ended[ne], hosts[ne] = doneIds[j], doneHosts[j]
     else
-      late[#late + 1] = d
+      late[#late + 1] = {doneIds[j], doneHosts[j]}
     end
   end
-  if #ended > 0 then
+  if ne > 0 then
     redis.call('HDEL', LEASE, unpack(ended))
     redis.call('ZREM', LEASES, unpack(ended))
     leases = leases - #ended
@@ -238,8 +251,8 @@ if #dones > 0 then
     end
   end
 end
-for i = 1, #adds, 1000 do
-  redis.call('ZADD', QUEUE, unpack(adds, i, math.min(i + 999, #adds)))
+for i = 1, na, 1000 do
+  redis.call('ZADD', QUEUE, unpack(adds, i, math.min(i + 999, na)))
 end
 if nops > 0 then changed = true end
 
@@ -272,7 +285,7 @@ if ARGV[4] ~= '' then
   end
 end
 
-local out = {}
+local out, no, nl = {}, 0, 0
 if want > 0 then
   sched()
   local ready = redis.call('ZRANGEBYSCORE', READY, '-inf', now, 'LIMIT', 0, want)
@@ -285,6 +298,8 @@ if want > 0 then
     elseif at <= now then
       local k = math.min(want, s.cap - s.inf, s.n)
       local flag = 'f'
+      local ivs = string.format('%d', math.ceil(ivus(s)))
+      local backedOff = s.slow > 1 and '1' or '0'
       if s.iv > 0 then
         -- A paced host's URLs go to one worker under one permit, as many
         -- as its interval fits in WINDOW ms (at least one): the worker
@@ -294,23 +309,18 @@ if want > 0 then
       local ms = redis.call('ZRANGEBYLEX', QUEUE, '[' .. h .. '\0', '(' .. h .. '\1', 'LIMIT', 0, k)
       if #ms > 0 then redis.call('ZREM', QUEUE, unpack(ms)) end
       for _, m in ipairs(ms) do
-        local id = nextSeq()
-        local e = string.sub(m, #h + 18)
-        leaseSet[#leaseSet + 1] = id
-        leaseSet[#leaseSet + 1] = h .. '\n' .. e
-        leaseZ[#leaseZ + 1] = now + leaseMs
-        leaseZ[#leaseZ + 1] = id
-        slotSet[#slotSet + 1] = id
-        slotSet[#slotSet + 1] = 1
+        local n = nextSeq()
+        local id = string.format('%d', n)
+        nl = nl + 2
+        leaseSet[nl - 1], leaseSet[nl] = id, m
+        leaseZ[nl - 1], leaseZ[nl] = leaseAt, id
+        slotSet[nl - 1], slotSet[nl] = id, '1'
         s.inf, s.n = s.inf + 1, s.n - 1
         pending, leases = pending - 1, leases + 1
-        if flag == 'p' then s.pt, s.pu = id, now + permitMs end
-        out[#out + 1] = tostring(id)
-        out[#out + 1] = h
-        out[#out + 1] = e
-        out[#out + 1] = flag
-        out[#out + 1] = string.format('%d', math.ceil(ivus(s)))
-        out[#out + 1] = s.slow > 1 and '1' or '0'
+        if flag == 'p' then s.pt, s.pu = n, now + permitMs end
+        no = no + 6
+        out[no - 5], out[no - 4], out[no - 3] = id, h, string.sub(m, #h + 18)
+        out[no - 2], out[no - 1], out[no] = flag, ivs, backedOff
         if flag == 'p' then flag = 'b' end
         want = want - 1
       end
@@ -322,10 +332,11 @@ if want > 0 then
       changed = true
     end
   end
-  for i = 1, #leaseSet, 1000 do
-    redis.call('HSET', LEASE, unpack(leaseSet, i, math.min(i + 999, #leaseSet)))
-    redis.call('HSET', SLOT, unpack(slotSet, i, math.min(i + 999, #slotSet)))
-    redis.call('ZADD', LEASES, unpack(leaseZ, i, math.min(i + 999, #leaseZ)))
+  for i = 1, nl, 1000 do
+    local j = math.min(i + 999, nl)
+    redis.call('HSET', LEASE, unpack(leaseSet, i, j))
+    redis.call('HSET', SLOT, unpack(slotSet, i, j))
+    redis.call('ZADD', LEASES, unpack(leaseZ, i, j))
   end
 end
 sched()
@@ -341,7 +352,7 @@ if changed or permit == 0 then ver = ver + 1 end
 local head = {string.format('%d', wake), string.format('%d', pend), string.format('%d', held),
   string.format('%d', ver), string.format('%d', nowus), string.format('%d', permit)}
 local reply = table.concat(head, '\0')
-if #out > 0 then reply = reply .. '\0' .. table.concat(out, '\0') end
+if no > 0 then reply = reply .. '\0' .. table.concat(out, '\0') end
 if changed or permit == 0 then
   -- The reply is kept for a call sent again (a call that changed nothing
   -- may run twice).

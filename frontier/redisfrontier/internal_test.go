@@ -156,7 +156,8 @@ func TestRedisRedirectAcrossShards(t *testing.T) {
 
 // TestRedisScriptKeys: every key the frontier's script touches is one it
 // was given in KEYS (as Redis Cluster requires): the commands name only
-// the KEYS-bound locals of common.lua or KEYS[…] itself.
+// the KEYS-bound locals of common.lua, KEYS[…] itself, or seenKey[…],
+// frontier.lua's memo of KEYS[n].
 func TestRedisScriptKeys(t *testing.T) {
 	call := regexp.MustCompile(`redis\.call\(('?\w+'?)(?:,\s*([^,)]+))?`)
 	allowed := map[string]bool{"READY": true, "QUEUE": true, "HOSTS": true, "LEASES": true, "LEASE": true,
@@ -168,7 +169,7 @@ func TestRedisScriptKeys(t *testing.T) {
 		switch {
 		case cmd == "'TIME'" && key == "":
 		case cmd == "cmd" && key == "key": // bulk: checked at its callers
-		case allowed[key], strings.HasPrefix(key, "KEYS["):
+		case allowed[key], strings.HasPrefix(key, "KEYS["), strings.HasPrefix(key, "seenKey["):
 		default:
 			t.Errorf("redis.call(%s, %s): a key not from KEYS", cmd, key)
 		}
@@ -181,6 +182,9 @@ func TestRedisScriptKeys(t *testing.T) {
 	bind := regexp.MustCompile(`(?m)^local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE =\s*\n\s*KEYS\[1\], KEYS\[2\], KEYS\[3\], KEYS\[4\], KEYS\[5\], KEYS\[6\], KEYS\[7\], KEYS\[8\]$`)
 	if !bind.MatchString(luaCommon) {
 		t.Error("common.lua no longer binds its key locals to KEYS[1…8]: update this test")
+	}
+	if memo := regexp.MustCompile(`local seenKey = setmetatable\(\{\}, \{__index = function\(t, n\)\s*local k = KEYS\[tonumber\(n\)\]\s*t\[n\] = k`); !memo.MatchString(luaFrontier) {
+		t.Error("frontier.lua's seenKey is no longer a memo of KEYS[n]: update this test")
 	}
 }
 

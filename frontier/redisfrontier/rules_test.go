@@ -3,7 +3,6 @@ package redisfrontier
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,12 +44,17 @@ func testRulesAgree(t *testing.T, lim rate.Limit) {
 		if err := w.front.flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		v, err := srv.Client(t).HGet(context.Background(), w.front.prefix(0)+"hosts", host).Result()
+		// F in common.lua: cap, base, maxb, cd, slow, iv, …
+		v, err := srv.Client(t).Eval(context.Background(),
+			"return string.format('%.17g', cmsgpack.unpack(redis.call('HGET', KEYS[1], ARGV[1]))[6])",
+			[]string{w.front.prefix(0) + "hosts"}, host).Text()
 		if err != nil {
 			t.Fatal(err)
 		}
-		fields := strings.Split(v, ",")
-		iv, _ := strconv.ParseFloat(fields[5], 64) // F: cap, base, maxb, cd, slow, iv, …
+		iv, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, want := time.Duration(iv*float64(time.Millisecond)), p.Interval()
 		if d := got - want; d > time.Millisecond || d < -time.Millisecond {
 			t.Errorf("after outcome %d (ok %v, %v): redis interval %v, frontier.Pace %v", i, s.ok, s.latency, got, want)
