@@ -89,14 +89,15 @@ func scenarios(scale float64) map[string][]scenario {
 
 func newBenchCmd() *cobra.Command {
 	var (
-		names       string
-		scale       float64
-		cpuprofile  string
-		memprofile  string
-		noSync      bool
-		batchDelay  time.Duration
-		redisAddr   string
-		redisShards int
+		names        string
+		scale        float64
+		cpuprofile   string
+		memprofile   string
+		noSync       bool
+		batchDelay   time.Duration
+		redisAddr    string
+		redisShards  int
+		redisWorkers int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [--scenario LIST] [--scale F]",
@@ -124,8 +125,9 @@ its own address, no rate limit, per-host 4, 256 workers) and wide-100k
 (100,000 hosts × 2 pages, virtual hosts by name on one address). --scale
 multiplies the page counts (the host counts of wide and wide-100k).
 
-With --redis, each scenario is then crawled again by 1, 2 and 3 workers (crawlers
-of this process, each with its own database) sharing that Redis, and the bench
+With --redis, each scenario is then crawled again by 1, 2 and 3 workers
+(--redis-workers; crawlers of this process, each with its own database) sharing
+that Redis, and the bench
 prints for each pages/s, the ratio to the embedded crawl, and what Redis spent
 a page: CPU µs (INFO cpu, all of redis-server's threads), commands (INFO
 commandstats, those run by scripts included) and script calls.`,
@@ -135,6 +137,9 @@ commandstats, those run by scripts included) and script calls.`,
   crawl bench --scenario throughput --redis redis://127.0.0.1:6379/0`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if redisWorkers < 1 {
+				return usageError{fmt.Errorf("--redis-workers %d: need at least 1", redisWorkers)}
+			}
 			all := scenarios(scale)
 			var run []scenario
 			for _, name := range strings.Split(names, ",") {
@@ -154,7 +159,7 @@ commandstats, those run by scripts included) and script calls.`,
 				r.print(out)
 				if redisAddr != "" {
 					full := float64(r.pages) / r.full.Seconds()
-					if err := benchRedis(cmd.Context(), out, s, redisAddr, redisShards, noSync, batchDelay, full); err != nil {
+					if err := benchRedis(cmd.Context(), out, s, redisAddr, redisShards, redisWorkers, noSync, batchDelay, full); err != nil {
 						return fmt.Errorf("%s with redis: %w", s.name, err)
 					}
 				}
@@ -168,7 +173,8 @@ commandstats, those run by scripts included) and script calls.`,
 	cmd.Flags().StringVar(&memprofile, "memprofile", "", "write an allocation profile of the full crawls to `FILE`")
 	cmd.Flags().BoolVar(&noSync, "no-sync", false, "skip fsync on commit")
 	cmd.Flags().DurationVar(&batchDelay, "batch-delay", 0, "the crawl's --batch-delay (0: its default)")
-	cmd.Flags().IntVar(&redisShards, "redis-shards", 4, "with --redis: the frontier's shards (as crawl run's --redis-shards)")
+	cmd.Flags().IntVar(&redisWorkers, "redis-workers", 3, "with --redis: crawl with 1, 2, … up to `N` workers")
+	cmd.Flags().IntVar(&redisShards, "redis-shards", 0, "with --redis: the frontier's shards (as crawl run's --redis-shards; 0: 1 on a single server)")
 	cmd.Flags().StringVar(&redisAddr, "redis", "", "also crawl each scenario with 1, 2 and 3 workers sharing the Redis at `URL` (an empty database: the bench deletes its keys after each run), reporting pages/s and Redis CPU and commands a page")
 	return cmd
 }

@@ -87,12 +87,12 @@ func emptyCrawlKeys(ctx context.Context, rdb *redis.Client) error {
 	return nil
 }
 
-// benchRedis crawls the site of s with 1, 2 and 3 workers sharing the Redis
+// benchRedis crawls the site of s with 1, 2, … maxWorkers workers sharing the Redis
 // at addr (each a crawler of this process with its own store) and prints,
 // for each, pages/s and what Redis spent a page. The embedded crawl of the
 // same site, just before, is the reference. The Redis database must hold no
 // crawl: the bench deletes the keys it made after each run.
-func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, shards int, noSync bool, batchDelay time.Duration, embedded float64) error {
+func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, shards, maxWorkers int, noSync bool, batchDelay time.Duration, embedded float64) error {
 	opts, err := redis.ParseURL(addr)
 	if err != nil {
 		if opts, err = redis.ParseURL("redis://" + addr); err != nil {
@@ -111,9 +111,12 @@ func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, sha
 		return err
 	}
 	defer stop()
+	if shards <= 0 {
+		shards = 1 // as crawl run chooses for a single server
+	}
 	fmt.Fprintf(out, "\n== redis %s, %d shards: %d hosts × %d pages, %d links/page, %d fetch goroutines a worker\n", opts.Addr, shards, s.hosts, s.pages, s.links, s.workers)
 	fmt.Fprintf(out, "%-9s %9s %9s %12s %14s %12s\n", "workers", "pages/s", "×embedded", "redis µs/pg", "commands/pg", "scripts/pg")
-	for workers := 1; workers <= 3; workers++ {
+	for workers := 1; workers <= maxWorkers; workers++ {
 		pages := s.hosts * s.pages
 		dir, err := os.MkdirTemp("", "crawl-bench-redis-")
 		if err != nil {

@@ -133,7 +133,7 @@ func (o *runOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.redis, "redis", "", "share the frontier with other crawl workers through this Redis `URL` (redis://host:port/db); --db then keeps this worker's pages")
 	f.DurationVar(&o.lease, "lease", 2*time.Minute, "with --redis: a URL a worker claimed returns to the queue if not done in this time (the worker died); keep it above --timeout")
 	f.BoolVar(&o.redisCluster, "redis-cluster", false, "with --redis: the URL names a node of a Redis Cluster (more with ?addr=host:port&addr=…); the shards spread over its masters")
-	f.IntVar(&o.shards, "redis-shards", 4, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its nodes)")
+	f.IntVar(&o.shards, "redis-shards", 0, "with --redis: hash-tagged shards of a new frontier (Redis Cluster spreads them over its masters); 0: 1 on a single server, 4 a master on a cluster")
 	o.extract.addFlags(f)
 	f.BoolVar(&o.noSync, "no-sync", false, "skip fsync on commit (faster; a power cut may corrupt the database)")
 	f.MarkHidden("no-sync")
@@ -194,8 +194,8 @@ func (o *runOptions) config(logger *slog.Logger) (crawler.Config, error) {
 		return cfg, usageError{errors.New("--recrawl-adaptive: give the base interval with --recrawl D")}
 	case o.recrawl > 0 && o.redis != "":
 		return cfg, usageError{errors.New("--recrawl: not with --redis (recrawl one worker's database at a time)")}
-	case o.shards < 1 || o.shards > 1024:
-		return cfg, usageError{fmt.Errorf("--redis-shards %d: need 1 to 1024", o.shards)}
+	case o.shards < 0 || o.shards > 1024:
+		return cfg, usageError{fmt.Errorf("--redis-shards %d: need 1 to 1024 (0: chosen for the server)", o.shards)}
 	}
 	cfg.Rate = rate.Limit(o.rate)
 	if o.rate == 0 || math.IsInf(o.rate, 1) {

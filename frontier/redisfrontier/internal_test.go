@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/crawler"
@@ -246,4 +247,46 @@ func TestRedisPermitBatch(t *testing.T) {
 		t.Errorf("next process's request left %v after the batch's last write, want at least %v", d, gap)
 	}
 	sent(time.Now())
+}
+
+// TestRedisShardsChosen: a new frontier without a shard count gets one
+// shard on a single server (calls spread over shards there only cost more
+// calls) and four a master on a Redis Cluster; the seen sets' count is
+// kept with it, and a crawl started before that count was kept goes on
+// with the sets it has.
+func TestRedisShardsChosen(t *testing.T) {
+	ctx := context.Background()
+	open := func(t *testing.T, rdb redis.UniversalClient) *Frontier {
+		t.Helper()
+		f, err := New(ctx, rdb, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Stop(ctx) })
+		return f
+	}
+	t.Run("server", func(t *testing.T) {
+		rdb := redistest.Start(t).Client(t)
+		if f := open(t, rdb); f.shards != 1 || f.buckets != seenBuckets {
+			t.Errorf("new crawl: %d shards, %d seen sets a shard; want 1, %d", f.shards, f.buckets, seenBuckets)
+		}
+		if f := open(t, rdb); f.shards != 1 || f.buckets != seenBuckets {
+			t.Errorf("second process: %d shards, %d seen sets a shard; want 1, %d", f.shards, f.buckets, seenBuckets)
+		}
+	})
+	t.Run("older crawl", func(t *testing.T) {
+		rdb := redistest.Start(t).Client(t)
+		if err := rdb.Set(ctx, redisPrefix+":{meta}:shards", 4, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if f := open(t, rdb); f.shards != 4 || f.buckets != oldBuckets {
+			t.Errorf("%d shards, %d seen sets a shard; want 4, %d", f.shards, f.buckets, oldBuckets)
+		}
+	})
+	t.Run("cluster", func(t *testing.T) {
+		f := open(t, redistest.StartCluster(t).Client(t))
+		if f.shards != 3*shardsPerMaster || f.buckets != oldBuckets {
+			t.Errorf("%d shards, %d seen sets a shard; want %d, %d", f.shards, f.buckets, 3*shardsPerMaster, oldBuckets)
+		}
+	})
 }

@@ -26,7 +26,7 @@ import (
 	"github.com/politecrawl/crawl/urlnorm"
 )
 
-// The Redis frontier's script: every call a worker makes on a shard (see
+// The Redis frontier's scripts: every call a worker makes on a shard (see
 // common.lua for the layout, frontier.lua for what a call does).
 var (
 	//go:embed common.lua
@@ -35,16 +35,31 @@ var (
 	luaFrontier string
 
 	frontierScript = redis.NewScript(luaCommon + luaFrontier)
+	// newCrawl sets a new crawl's shard count and seen sets' count, and
+	// returns the counts the crawl has.
+	newCrawl = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return redis.call('MGET', KEYS[1], KEYS[2])`)
 )
 
 const (
 	redisPrefix = "crawl"
-	// seenBuckets is the number of seen sets per shard. Fingerprints are
-	// stored as decimal integers, so a set of up to set-max-intset-entries
-	// (512 by default) members is an intset: 8 bytes a URL, for crawls of
-	// up to 512·seenBuckets URLs a shard.
-	seenBuckets = 4096
-	maxShards   = 1 << leaseShardBits
+	// seenBuckets is the number of seen sets of a new crawl, over all its
+	// shards (at least 4,096 a shard; a crawl keeps the count it started
+	// with). Fingerprints are stored as decimal integers, so a set of up to
+	// set-max-intset-entries (512 by default) members is an intset: 8 bytes
+	// a URL, for crawls of up to 512·seenBuckets URLs (8M).
+	seenBuckets = 16384
+	// oldBuckets is the seen sets a shard of a crawl started before their
+	// count was kept.
+	oldBuckets = 4096
+	// shardsPerMaster is how many shards a new frontier on a Redis Cluster
+	// gets for each master, so that the cluster spreads them.
+	shardsPerMaster = 4
+	maxShards       = 1 << leaseShardBits
 	// leaseShardBits: a lease's id in the crawler is its id in its shard
 	// shifted left by this, or'ed with the shard.
 	leaseShardBits = 10
@@ -111,6 +126,7 @@ type Frontier struct {
 	log      *slog.Logger
 	addr     string
 	shards   int
+	buckets  uint64 // seen sets a shard
 	lease    time.Duration
 	max      int // Config.MaxPages, for the whole crawl; 0: no limit
 	limits   func(host string) []any
@@ -254,7 +270,9 @@ type Config struct {
 	// Keep it above the fetch timeout [2m].
 	Lease time.Duration
 	// Shards is the number of shards (Redis Cluster hash tags) of a new
-	// frontier; one that exists keeps its own [4].
+	// frontier; one that exists keeps its own. 0: one on a single server,
+	// where every call on another shard is a call more for the same work,
+	// and 4 a master on a Redis Cluster, so that the shards spread [0].
 	Shards  int
 	Workers int // this process's fetch workers: the most URLs claimed at once [64]
 	Stored  int // records already in this process's store (see Stats)
@@ -268,9 +286,6 @@ type Config struct {
 func New(ctx context.Context, rdb redis.UniversalClient, cfg Config) (*Frontier, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2 * time.Minute
-	}
-	if cfg.Shards <= 0 {
-		cfg.Shards = 4
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
@@ -295,15 +310,32 @@ func New(ctx context.Context, rdb redis.UniversalClient, cfg Config) (*Frontier,
 		limit, burst, perHost := cfg.Limits.For(host)
 		return []any{"k", host, perHost, ms(frontier.Every(limit)), ms(cfg.Limits.MaxBackoff), burst, cfg.MaxPerHost}
 	}
-	shards := min(cfg.Shards, maxShards)
-	if err := rdb.SetNX(ctx, f.meta+"shards", shards, 0).Err(); err != nil {
+	shards := cfg.Shards
+	if shards <= 0 {
+		var err error
+		if shards, err = autoShards(ctx, rdb); err != nil {
+			return nil, f.wrap(err)
+		}
+	}
+	shards = min(shards, maxShards)
+	// The shard count and the seen sets' count are set together, or not
+	// at all for a crawl that has them (or, started before the seen sets'
+	// count was kept, only a shard count).
+	got, err := newCrawl.Run(ctx, rdb, []string{f.meta + "shards", f.meta + "buckets"},
+		shards, max(oldBuckets, seenBuckets/shards)).Slice()
+	if err != nil {
 		return nil, f.wrap(err)
 	}
-	n, err := rdb.Get(ctx, f.meta+"shards").Int()
-	if err != nil || n < 1 || n > maxShards {
-		return nil, f.wrap(fmt.Errorf("bad shard count %d: %v", n, err))
+	n, _ := strconv.Atoi(fmt.Sprint(got[0]))
+	if n < 1 || n > maxShards {
+		return nil, f.wrap(fmt.Errorf("bad shard count %v", got[0]))
 	}
-	f.shards = n
+	f.shards, f.buckets = n, oldBuckets
+	if got[1] != nil {
+		if b, _ := strconv.Atoi(fmt.Sprint(got[1])); b > 0 {
+			f.buckets = uint64(b)
+		}
+	}
 	f.ops = make([][]redisOp, n)
 	f.pending, f.leased = make([]int64, n), make([]int64, n)
 	f.callMu, f.pend = make([]sync.Mutex, n), make([]*redisCall, n)
@@ -936,7 +968,7 @@ func (f *Frontier) Requeue(j frontier.Job, until time.Time) {
 	if j.Origin != nil {
 		// A redirect hop: its target is seen, crawl-wide.
 		var bucket string
-		fp, bucket = seenMember(urlnorm.Fingerprint(j.URL))
+		fp, bucket = f.seenMember(urlnorm.Fingerprint(j.URL))
 		seen, keyAt = f.seenKey(s, bucket), 6
 	}
 	op := redisOp{args: []any{"q", 0, j.Host, encodeRedisEntry(j), holdMS(until), fp, 0}, seen: seen, keyAt: keyAt}
@@ -962,8 +994,28 @@ func holdMS(until time.Time) int64 {
 
 // seenMember returns fp as a seen-set member (a decimal integer, so that
 // the set is an intset) and its bucket.
-func seenMember(fp uint64) (member, bucket string) {
-	return strconv.FormatInt(int64(fp), 10), strconv.FormatUint(fp>>32%seenBuckets, 10)
+func (f *Frontier) seenMember(fp uint64) (member, bucket string) {
+	return strconv.FormatInt(int64(fp), 10), strconv.FormatUint(fp>>32%f.buckets, 10)
+}
+
+// autoShards returns the shards of a new frontier when none were asked for:
+// one on a single server, shardsPerMaster a master on a Redis Cluster.
+func autoShards(ctx context.Context, rdb redis.UniversalClient) (int, error) {
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return 1, nil
+	}
+	slots, err := c.ClusterSlots(ctx).Result()
+	if err != nil {
+		return 0, err
+	}
+	masters := map[string]bool{}
+	for _, r := range slots {
+		if len(r.Nodes) > 0 {
+			masters[r.Nodes[0].Addr] = true
+		}
+	}
+	return shardsPerMaster * max(1, len(masters)), nil
 }
 
 func encodeRedisEntry(j frontier.Job) string {
@@ -1071,7 +1123,7 @@ func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) 
 			hosts[e.Host] = true
 			ops[s] = append(ops[s], redisOp{args: f.limits(e.Host)})
 		}
-		fp, bucket := seenMember(urlnorm.Fingerprint(e.URL))
+		fp, bucket := f.seenMember(urlnorm.Fingerprint(e.URL))
 		ops[s] = append(ops[s], redisOp{args: []any{"a", e.Host, fp, 0, encodeRedisEntry(frontier.Job{Entry: e})},
 			seen: f.seenKey(s, bucket), keyAt: 3})
 	}
