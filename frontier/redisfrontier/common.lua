@@ -9,7 +9,7 @@
 --                   and a descending counter for URLs put back at the front,
 --                   "1" and an ascending one for new URLs), so that the
 --                   first URL of a host is one ZRANGEBYLEX away
---   KEYS[3] hosts   hash host → its state, a MessagePack array (F below)
+--   KEYS[3] hosts   hash host → its state, a MessagePack array (its fields below)
 --   KEYS[4] leases  zset lease id → ms when it expires
 --   KEYS[5] lease   hash lease id → the URL's queue member (below) when claimed
 --   KEYS[6] slot    hash lease id → 1 while its host's concurrency slot is held
@@ -39,8 +39,14 @@ local now = math.floor(nowus / 1000)
 local MINB, SLOWER, FASTER, MARGIN =
   tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 
--- Fields of a host's state.
-local F = {'cap', 'base', 'maxb', 'cd', 'slow', 'iv', 'hold', 'inf', 'n', 'tat', 'burst', 'pt', 'pu', 'tot', 'mph', 'lat'}
+-- Fields of a host's state, an array: its concurrency cap, configured
+-- interval, back-off cap, Crawl-delay (ms), back-off factor, interval (ms),
+-- held until (ms), requests in flight, URLs queued, GCRA's theoretical
+-- arrival time (µs), burst, the send permit out (its token, 0: none) and
+-- until when (ms), URLs queued ever, the most it may queue, and average
+-- response time (ms).
+local CAP, BASE, MAXB, CD, SLOW, IV, HOLD, INF, NQ, TAT, BURST, PT, PU, TOT, MPH, LAT =
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
 
 local H, dirty, touched = {}, {}, {}
 local pending, leases, changed = 0, 0, false -- changes of the counters; any change
@@ -51,11 +57,11 @@ local function nextSeq()
   return seq
 end
 
--- host returns h's state (nil if the shard does not know h). A state is a
--- MessagePack array of F's fields: packing and unpacking it is C, where
--- formatting and parsing sixteen decimal numbers a host a call was the
--- largest part of the script's time. A state written as comma-separated
--- numbers (before) is read too.
+-- host returns h's state (nil if the shard does not know h). It is kept
+-- as a MessagePack array: packing and unpacking it is C, where formatting
+-- and parsing sixteen decimal numbers a host a call, and naming them, was
+-- the largest part of the script's time. A state written as
+-- comma-separated numbers (before) is read too.
 local function host(h)
   local s = H[h]
   if s == nil then
@@ -64,19 +70,14 @@ local function host(h)
       H[h] = false
       return nil
     end
-    s = {}
     local b = string.byte(v, 1)
     if b == 45 or (b >= 48 and b <= 57) then -- '-' or a digit: the comma form
-      local i = 1
-      for x in string.gmatch(v, '[^,]+') do
-        s[F[i]] = tonumber(x)
-        i = i + 1
-      end
+      s = {}
+      for x in string.gmatch(v, '[^,]+') do s[#s + 1] = tonumber(x) end
     else
-      local t = cmsgpack.unpack(v)
-      for i = 1, #F do s[F[i]] = t[i] end
+      s = cmsgpack.unpack(v)
     end
-    s.lat = s.lat or 0 -- a state written before latency was kept
+    s[LAT] = s[LAT] or 0 -- a state written before latency was kept
     H[h] = s
   end
   return s or nil
@@ -91,8 +92,7 @@ end
 local function known(h, cap, base, maxb, burst, mph)
   local s = host(h)
   if s then return s end
-  s = {cap = cap, base = base, maxb = maxb, cd = 0, slow = 1, iv = 0, hold = 0, inf = 0, n = 0, tat = 0,
-       burst = burst, pt = 0, pu = 0, tot = 0, mph = mph, lat = 0}
+  s = {cap, base, maxb, 0, 1, 0, 0, 0, 0, 0, burst, 0, 0, 0, mph, 0}
   H[h] = s
   put(h)
   return s
@@ -102,42 +102,39 @@ end
 -- its configured interval, Crawl-delay, back-off and latency term, back-off
 -- capped, never faster than configured.
 local function retune(s)
-  local b = math.max(s.base, s.cd)
+  local b = math.max(s[BASE], s[CD])
   local iv = b
-  if s.slow > 1 then iv = math.max(iv, math.max(b, MINB) * s.slow) end
-  if b > 0 then iv = math.max(iv, s.lat / math.max(s.cap, 1)) end
-  s.iv = math.min(iv, math.max(s.maxb, b))
+  if s[SLOW] > 1 then iv = math.max(iv, math.max(b, MINB) * s[SLOW]) end
+  if b > 0 then iv = math.max(iv, s[LAT] / math.max(s[CAP], 1)) end
+  s[IV] = math.min(iv, math.max(s[MAXB], b))
 end
 
 local function ivus(s)
-  return s.iv * 1000 + MARGIN
+  return s[IV] * 1000 + MARGIN
 end
 
 -- gate returns the ms at which host state s lets its next request go (its
 -- send permit free and its bucket holding a token), or 0 if it has no
 -- interval.
 local function gate(s)
-  if s.iv <= 0 then return 0 end
-  if s.pt ~= 0 and s.pu > now then return s.pu end
-  return math.ceil((s.tat - (s.burst - 1) * ivus(s)) / 1000)
+  if s[IV] <= 0 then return 0 end
+  if s[PT] ~= 0 and s[PU] > now then return s[PU] end
+  return math.ceil((s[TAT] - (s[BURST] - 1) * ivus(s)) / 1000)
 end
 
 -- readyAt returns the ms at which host state s may be claimed, or nil if
 -- it has nothing queued or no free slot.
 local function readyAt(s)
-  if s.n <= 0 or s.inf >= s.cap then return nil end
-  return math.max(s.hold, gate(s))
+  if s[NQ] <= 0 or s[INF] >= s[CAP] then return nil end
+  return math.max(s[HOLD], gate(s))
 end
 
 -- sched writes the changed hosts' states and their places in the ready set.
 local function sched()
   local hs, add, rem = {}, {}, {}
   for h in pairs(dirty) do
-    local s = H[h]
-    local v = {}
-    for i = 1, #F do v[i] = s[F[i]] end
     hs[#hs + 1] = h
-    hs[#hs + 1] = cmsgpack.pack(v)
+    hs[#hs + 1] = cmsgpack.pack(H[h])
   end
   for h in pairs(touched) do
     local at = readyAt(H[h])
@@ -173,7 +170,7 @@ end
 
 local function enqueue(h, s, m)
   redis.call('ZADD', QUEUE, 0, m)
-  s.n = s.n + 1
+  s[NQ] = s[NQ] + 1
   pending = pending + 1
   put(h)
 end
@@ -196,7 +193,7 @@ local function drop(id, h)
   if redis.call('HDEL', SLOT, id) == 1 then
     local s = host(h)
     if s then
-      s.inf = s.inf - 1
+      s[INF] = s[INF] - 1
       put(h)
     end
   end
@@ -205,8 +202,8 @@ end
 
 -- endPermit ends permit token of h's state s if it is out.
 local function endPermit(h, s, token)
-  if s.pt ~= 0 and tostring(s.pt) == tostring(token) then
-    s.pt, s.pu = 0, 0
+  if s[PT] ~= 0 and tostring(s[PT]) == tostring(token) then
+    s[PT], s[PU] = 0, 0
     put(h)
   end
 end
@@ -230,8 +227,8 @@ end
 
 -- hold holds h's state s until ms from now, if that is later than its hold.
 local function hold(h, s, ms)
-  if ms > 0 and now + ms > s.hold then
-    s.hold = now + ms
+  if ms > 0 and now + ms > s[HOLD] then
+    s[HOLD] = now + ms
     put(h)
   end
 end

@@ -109,12 +109,12 @@ while i <= #ARGV do
   elseif k == 'a' then
     if redis.call('SADD', seenKey[ARGV[i + 3]], a2) == 1 then
       local s = ensure(a1)
-      if s and (s.mph <= 0 or s.tot < s.mph) then
-        s.tot = s.tot + 1
+      if s and (s[MPH] <= 0 or s[TOT] < s[MPH]) then
+        s[TOT] = s[TOT] + 1
         adds[na + 1] = 0
         adds[na + 2] = member(a1, ARGV[i + 4], false)
         na = na + 2
-        s.n = s.n + 1
+        s[NQ] = s[NQ] + 1
         pending = pending + 1
         put(a1)
       end
@@ -158,24 +158,24 @@ while i <= #ARGV do
   elseif k == 'c' then
     local s = host(a1)
     local cd = tonumber(a2)
-    if s and s.cd ~= cd then
-      s.cd = cd
+    if s and s[CD] ~= cd then
+      s[CD] = cd
       retune(s)
       put(a1)
     end
   elseif k == 'o' then
     local s = host(a1)
     if s then
-      local slow, lat = s.slow, s.lat
+      local slow, lat = s[SLOW], s[LAT]
       if a2 == '1' then
         slow = math.max(1, slow * FASTER)
         if a3 ~= '' then lat = tonumber(a3) end
       else
-        local limit = s.maxb / math.max(s.base, s.cd, MINB)
+        local limit = s[MAXB] / math.max(s[BASE], s[CD], MINB)
         slow = math.min(slow * SLOWER, math.max(limit, 1))
       end
-      if slow ~= s.slow or lat ~= s.lat then
-        s.slow, s.lat = slow, lat
+      if slow ~= s[SLOW] or lat ~= s[LAT] then
+        s[SLOW], s[LAT] = slow, lat
         retune(s)
         put(a1)
       end
@@ -184,10 +184,10 @@ while i <= #ARGV do
     local s = host(a1)
     if s then
       local at, sends = tonumber(a3), tonumber(ARGV[i + 4])
-      if at > 0 and s.iv > 0 then
+      if at > 0 and s[IV] > 0 then
         -- The permit's sends were at least an interval apart, the last at
         -- at: GCRA over all of them leaves tat there.
-        s.tat = math.max(s.tat + (sends - 1) * ivus(s), at) + ivus(s)
+        s[TAT] = math.max(s[TAT] + (sends - 1) * ivus(s), at) + ivus(s)
         put(a1)
       end
       endPermit(a1, s, a2)
@@ -204,7 +204,7 @@ if nr > 0 then
       gone[ng] = releases[j]
       local h = relHosts[j]
       local s = host(h)
-      if s then s.inf = s.inf - 1; put(h) end
+      if s then s[INF] = s[INF] - 1; put(h) end
     end
   end
   if ng > 0 then redis.call('HDEL', SLOT, unpack(gone)) end
@@ -232,7 +232,7 @@ if nd > 0 then
       if slots[j] then
         freed[#freed + 1] = id
         local s = host(hosts[j])
-        if s then s.inf = s.inf - 1; put(hosts[j]) end
+        if s then s[INF] = s[INF] - 1; put(hosts[j]) end
       end
     end
     if #freed > 0 then redis.call('HDEL', SLOT, unpack(freed)) end
@@ -244,7 +244,7 @@ if nd > 0 then
       redis.call('HDEL', GONE, d[1])
       if redis.call('ZREM', QUEUE, m) == 1 then
         local s = host(d[2])
-        if s then s.n = s.n - 1; put(d[2]) end
+        if s then s[NQ] = s[NQ] - 1; put(d[2]) end
         pending = pending - 1
         changed = true
       end
@@ -269,16 +269,16 @@ local permit = -2
 if ARGV[4] ~= '' then
   local h = ARGV[4]
   local s = host(h)
-  if not s or s.iv <= 0 then
+  if not s or s[IV] <= 0 then
     permit = -1
-  elseif s.pt ~= 0 and s.pu > now then
-    permit = math.max(1, math.min(s.pu - now, 2))
+  elseif s[PT] ~= 0 and s[PU] > now then
+    permit = math.max(1, math.min(s[PU] - now, 2))
   else
-    local wait = s.tat - (s.burst - 1) * ivus(s) - nowus
+    local wait = s[TAT] - (s[BURST] - 1) * ivus(s) - nowus
     if wait > 0 then
       permit = math.ceil(wait / 1000)
     else
-      s.pt, s.pu = tonumber(ARGV[5]), now + permitMs
+      s[PT], s[PU] = tonumber(ARGV[5]), now + permitMs
       put(h)
       permit = 0
     end
@@ -296,15 +296,15 @@ if want > 0 then
     if not at then
       touched[h] = true -- nothing to claim: out of the ready set
     elseif at <= now then
-      local k = math.min(want, s.cap - s.inf, s.n)
+      local k = math.min(want, s[CAP] - s[INF], s[NQ])
       local flag = 'f'
       local ivs = string.format('%d', math.ceil(ivus(s)))
-      local backedOff = s.slow > 1 and '1' or '0'
-      if s.iv > 0 then
+      local backedOff = s[SLOW] > 1 and '1' or '0'
+      if s[IV] > 0 then
         -- A paced host's URLs go to one worker under one permit, as many
         -- as its interval fits in WINDOW ms (at least one): the worker
         -- sends them one at a time, an interval apart, and reports once.
-        k, flag = math.min(k, math.max(1, math.floor(WINDOW / s.iv))), 'p'
+        k, flag = math.min(k, math.max(1, math.floor(WINDOW / s[IV]))), 'p'
       end
       local ms = redis.call('ZRANGEBYLEX', QUEUE, '[' .. h .. '\0', '(' .. h .. '\1', 'LIMIT', 0, k)
       if #ms > 0 then redis.call('ZREM', QUEUE, unpack(ms)) end
@@ -315,9 +315,9 @@ if want > 0 then
         leaseSet[nl - 1], leaseSet[nl] = id, m
         leaseZ[nl - 1], leaseZ[nl] = leaseAt, id
         slotSet[nl - 1], slotSet[nl] = id, '1'
-        s.inf, s.n = s.inf + 1, s.n - 1
+        s[INF], s[NQ] = s[INF] + 1, s[NQ] - 1
         pending, leases = pending - 1, leases + 1
-        if flag == 'p' then s.pt, s.pu = n, now + permitMs end
+        if flag == 'p' then s[PT], s[PU] = n, now + permitMs end
         no = no + 6
         out[no - 5], out[no - 4], out[no - 3] = id, h, string.sub(m, #h + 18)
         out[no - 2], out[no - 1], out[no] = flag, ivs, backedOff
@@ -325,8 +325,8 @@ if want > 0 then
         want = want - 1
       end
       if #ms < k then
-        pending = pending - s.n -- the count was off: the queue is empty
-        s.n = 0
+        pending = pending - s[NQ] -- the count was off: the queue is empty
+        s[NQ] = 0
       end
       put(h)
       changed = true
