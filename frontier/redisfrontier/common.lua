@@ -169,7 +169,7 @@ local function member(h, e, front)
 end
 
 local function enqueue(h, s, m)
-  redis.call('ZADD', QUEUE, 0, m)
+  redis.call('ZADD', QUEUE, '0', m)
   s[NQ] = s[NQ] + 1
   pending = pending + 1
   put(h)

@@ -97,8 +97,8 @@ local doneIds, doneHosts, releases, relHosts = {}, {}, {}, {}
 local nd, nr, na = 0, 0, 0
 local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 3, s = 4, z = 0}
 local nops = 0
-local i = 12
-while i <= #ARGV do
+local i, nargv = 12, #ARGV
+while i <= nargv do
   local k = ARGV[i]
   local n = arity[k]
   if not n then return redis.error_reply('frontier: unknown operation ' .. tostring(k)) end
@@ -111,7 +111,7 @@ while i <= #ARGV do
       local s = ensure(a1)
       if s and (s[MPH] <= 0 or s[TOT] < s[MPH]) then
         s[TOT] = s[TOT] + 1
-        adds[na + 1] = 0
+        adds[na + 1] = '0' -- a string: Redis would format the number 0 with %.14g
         adds[na + 2] = member(a1, ARGV[i + 4], false)
         na = na + 2
         s[NQ] = s[NQ] + 1
