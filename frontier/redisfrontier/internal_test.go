@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +290,54 @@ func TestRedisShardsChosen(t *testing.T) {
 			t.Errorf("%d shards, %d seen sets a shard; want %d, %d", f.shards, f.buckets, 3*shardsPerMaster, oldBuckets)
 		}
 	})
+}
+
+// TestRedisOlderLayout: a crawl left in Redis by the version before host
+// states were MessagePack and leases held their queue member (a host's
+// state as comma-separated numbers, a lease as host\nentry) goes on: its
+// queued URL is claimed, its expired lease comes back to the queue and is
+// claimed too, and the host's state is written in the new form with its
+// counts kept.
+func TestRedisOlderLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	const h = "h.example"
+	queued, leased := "http://h.example/queued", "http://h.example/leased"
+	entry := func(u string) string { return encodeRedisEntry(frontier.Job{Entry: store.Entry{URL: u, Host: h}}) }
+	p := redisPrefix + ":{0}:"
+	pipe := rdb.TxPipeline()
+	pipe.Set(ctx, redisPrefix+":{meta}:shards", 1, 0)
+	// cap 8, base 0, maxb 60000, cd 0, slow 1, iv 0, hold 0, inf 1 (the
+	// lease), n 1, tat 0, burst 1, pt 0, pu 0, tot 2, mph 0, lat 0
+	pipe.HSet(ctx, p+"hosts", h, "8,0,60000,0,1,0,0,1,1,0,1,0,0,2,0,0")
+	pipe.ZAdd(ctx, p+"queue", redis.Z{Member: h + "\x00" + "1000000000000001" + entry(queued)})
+	pipe.ZAdd(ctx, p+"ready", redis.Z{Member: h})
+	pipe.HSet(ctx, p+"lease", "7", h+"\n"+entry(leased))
+	pipe.HSet(ctx, p+"slot", "7", "1")
+	pipe.ZAdd(ctx, p+"leases", redis.Z{Score: 1, Member: "7"}) // expired long ago
+	pipe.HSet(ctx, p+"n", "pending", 1, "leases", 1, "seq", 7)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := newRedisCrawler(t, srv, testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 8}})
+	var got []string
+	for range 2 {
+		j, ok, _, err := w.front.Next(ctx, time.Now())
+		if err != nil || !ok {
+			t.Fatalf("next: ok %v, %v", ok, err)
+		}
+		got = append(got, j.URL)
+	}
+	slices.Sort(got)
+	if want := []string{leased, queued}; !slices.Equal(got, want) {
+		t.Errorf("claimed %q, want %q", got, want)
+	}
+	inf, err := rdb.Eval(ctx, "return cmsgpack.unpack(redis.call('HGET', KEYS[1], ARGV[1]))[8]", []string{p + "hosts"}, h).Int()
+	if err != nil {
+		t.Fatalf("host state not in the new form: %v", err)
+	}
+	if inf != 2 {
+		t.Errorf("host's requests in flight %d, want 2 (the old lease's slot freed, two claimed)", inf)
+	}
 }
