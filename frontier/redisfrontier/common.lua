@@ -7,14 +7,16 @@
 --   KEYS[2] queue   zset, all scores 0, of host.."\0"..pos..entry: each
 --                   host's queue in lexical order (pos: 16 characters, "0"
 --                   and a descending counter for URLs put back at the front,
---                   "1" and an ascending one for new URLs), so that the
---                   first URL of a host is one ZRANGEBYLEX away
+--                   "1" and the adding worker's clock in µs, increasing in
+--                   each worker, for new URLs: the worker sends the whole
+--                   member), so that the first URL of a host is one
+--                   ZRANGEBYLEX away
 --   KEYS[3] hosts   hash host → its state, a MessagePack array (its fields below)
 --   KEYS[4] leases  zset lease id → ms when it expires
 --   KEYS[5] lease   hash lease id → the URL's queue member (below) when claimed
 --   KEYS[6] slot    hash lease id → 1 while its host's concurrency slot is held
 --   KEYS[7] n       hash: pending (queued URLs), leases (held), ver (bumped
---                   on change), seq (lease ids and queue positions), and
+--                   on change), seq (lease ids and front positions), and
 --                   "c:"..worker: that worker's last call, its id and reply
 --                   (see frontier.lua)
 --   KEYS[8] gone    hash lease id → queue member, for leases that expired and
@@ -156,16 +158,10 @@ local function sched()
   dirty, touched = {}, {}
 end
 
--- member returns the queue member of entry e of host h, at the front of
--- its queue or at the back.
-local function member(h, e, front)
-  local pos
-  if front then
-    pos = string.format('0%015x', 2 ^ 52 - nextSeq())
-  else
-    pos = string.format('1%015x', nextSeq())
-  end
-  return h .. '\0' .. pos .. e
+-- front returns the queue member of entry e of host h at the front of its
+-- queue.
+local function front(h, e)
+  return h .. '\0' .. string.format('0%015x', 2 ^ 52 - nextSeq()) .. e
 end
 
 local function enqueue(h, s, m)
@@ -216,7 +212,7 @@ local function giveback(id)
   redis.call('HDEL', LEASE, id)
   local h, e = split(v)
   local s = host(h)
-  local m = member(h, e, true)
+  local m = front(h, e)
   if s then
     enqueue(h, s, m)
     endPermit(h, s, id) -- a permit claimed with it and never used

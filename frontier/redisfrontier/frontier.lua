@@ -14,7 +14,8 @@
 -- ARGV[12…] are operations, each a letter and its fields, applied in order:
 --   k host cap base maxb burst mph  the host's settings, for a host the shard
 --                                   does not know yet (before its "a" or "q")
---   a host fp key entry             queue entry unless fingerprint fp is in the
+--   a host fp key member            queue member (host.."\0"..pos..entry, see
+--                                   common.lua) unless fingerprint fp is in the
 --                                   seen set KEYS[key] (then it is added there)
 --   d id host                       lease id is done (acknowledged); for a lease
 --                                   that expired and went back to the queue, its
@@ -112,7 +113,7 @@ while i <= nargv do
       if s and (s[MPH] <= 0 or s[TOT] < s[MPH]) then
         s[TOT] = s[TOT] + 1
         adds[na + 1] = '0' -- a string: Redis would format the number 0 with %.14g
-        adds[na + 2] = member(a1, ARGV[i + 4], false)
+        adds[na + 2] = ARGV[i + 4]
         na = na + 2
         s[NQ] = s[NQ] + 1
         pending = pending + 1
@@ -131,7 +132,7 @@ while i <= nargv do
       if ARGV[i + 5] ~= '' then redis.call('SADD', seenKey[ARGV[i + 6]], ARGV[i + 5]) end
       local s = ensure(h)
       if s then
-        enqueue(h, s, member(h, a3, true))
+        enqueue(h, s, front(h, a3))
         hold(h, s, tonumber(ARGV[i + 4]))
       end
       if id ~= '0' then

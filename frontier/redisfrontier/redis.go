@@ -126,7 +126,8 @@ type Frontier struct {
 	log      *slog.Logger
 	addr     string
 	shards   int
-	buckets  uint64 // seen sets a shard
+	buckets  uint64       // seen sets a shard
+	lastPos  atomic.Int64 // the last queue position made (queuePos)
 	lease    time.Duration
 	max      int // Config.MaxPages, for the whole crawl; 0: no limit
 	limits   func(host string) []any
@@ -992,6 +993,23 @@ func holdMS(until time.Time) int64 {
 	return max(0, time.Until(until).Milliseconds())
 }
 
+// queuePos returns the position of a new URL in its host's queue (see
+// common.lua): "1" and this process's clock in µs, increasing from one
+// call to the next, so that a host's URLs go roughly in the order they
+// were found by whichever worker. Made here, it costs the script nothing.
+func (f *Frontier) queuePos() string {
+	p := time.Now().UnixMicro()
+	for {
+		last := f.lastPos.Load()
+		if p <= last {
+			p = last + 1
+		}
+		if f.lastPos.CompareAndSwap(last, p) {
+			return fmt.Sprintf("1%015x", p)
+		}
+	}
+}
+
 // seenMember returns fp as a seen-set member (a decimal integer, so that
 // the set is an intset) and its bucket.
 func (f *Frontier) seenMember(fp uint64) (member, bucket string) {
@@ -1124,8 +1142,8 @@ func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) 
 			ops[s] = append(ops[s], redisOp{args: f.limits(e.Host)})
 		}
 		fp, bucket := f.seenMember(urlnorm.Fingerprint(e.URL))
-		ops[s] = append(ops[s], redisOp{args: []any{"a", e.Host, fp, 0, encodeRedisEntry(frontier.Job{Entry: e})},
-			seen: f.seenKey(s, bucket), keyAt: 3})
+		m := e.Host + "\x00" + f.queuePos() + encodeRedisEntry(frontier.Job{Entry: e})
+		ops[s] = append(ops[s], redisOp{args: []any{"a", e.Host, fp, 0, m}, seen: f.seenKey(s, bucket), keyAt: 3})
 	}
 	leases := make([]bool, f.shards)
 	norecord := 0
