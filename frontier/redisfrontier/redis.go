@@ -549,7 +549,10 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 	cctx, cancel := context.WithTimeout(ctx, callWait)
 	defer cancel()
 	t0 := time.Now()
-	res, err := await(ctx, func() (string, error) { return frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text() })
+	// cctx, not ctx: a Redis that accepts and never answers must fail the
+	// call within callWait, so that the worker says it waits for Redis
+	// (and a flush waiting for this shard's lock gets its turn).
+	res, err := await(cctx, func() (string, error) { return frontierScript.Run(cctx, f.rdb, c.keys, c.args...).Text() })
 	if err == nil && f.loseReplies.Load() > 0 {
 		f.loseReplies.Add(-1)
 		err = errLostReply
