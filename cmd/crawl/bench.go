@@ -270,6 +270,27 @@ func rateString(r float64) string {
 	return strconv.FormatFloat(r, 'g', -1, 64) + "/s"
 }
 
+// crawlConfig is the crawler's configuration for s: the embedded crawl's
+// and each Redis worker's, so that the two measure the same crawl. No
+// sitemap probes: the test site has none, and the bare loop fetches pages
+// only.
+func (s scenario) crawlConfig(batchDelay time.Duration) crawler.Config {
+	cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true, BatchDelay: batchDelay}
+	if s.rate > 0 {
+		cfg.Rate = rate.Limit(s.rate)
+	}
+	return cfg
+}
+
+// fetchConfig is the fetcher's configuration for a crawler of s.
+func (s scenario) fetchConfig() fetch.Config {
+	cfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, s.workers), AllowPrivate: true} // the site is on loopback
+	if s.virtual {
+		cfg.Resolver = crawltest.Resolver{Hosts: s.hosts}
+	}
+	return cfg
+}
+
 // benchScenario serves the site of s from a child process and measures it.
 func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, batchDelay time.Duration) (benchResult, error) {
 	r := benchResult{s: s, pages: s.hosts * s.pages}
@@ -311,20 +332,10 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 		return r, err
 	}
 	defer st.Close()
-	// No sitemap probes: the test site has none, and the bare loop fetches
-	// pages only.
-	cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true, BatchDelay: batchDelay}
-	if s.rate > 0 {
-		cfg.Rate = rate.Limit(s.rate)
-	}
-	fcfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, s.workers), AllowPrivate: true} // the site is on loopback
-	if s.virtual {
-		fcfg.Resolver = crawltest.Resolver{Hosts: s.hosts}
-	}
 	rec := &recordingFetcher{
-		Client: fetch.New(fcfg),
+		Client: fetch.New(s.fetchConfig()),
 	}
-	c, err := crawler.New(cfg, st, rec)
+	c, err := crawler.New(s.crawlConfig(batchDelay), st, rec)
 	if err != nil {
 		return r, err
 	}

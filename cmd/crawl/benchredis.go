@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/fetch"
@@ -140,13 +139,12 @@ func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, sha
 			stores = append(stores, st)
 			wrdb := redis.NewClient(opts)
 			defer wrdb.Close()
-			cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true,
-				BatchDelay: batchDelay}
-			if cfg, err = withRedis(ctx, cfg, wrdb, st, time.Minute, shards); err != nil {
+			cfg, err := withRedis(ctx, s.crawlConfig(batchDelay), wrdb, st, time.Minute, shards)
+			if err != nil {
 				cleanup()
 				return err
 			}
-			c, err := crawler.New(cfg, st, fetch.New(fetch.Config{IdleConnsPerHost: max(64, s.perHost), AllowPrivate: true}))
+			c, err := crawler.New(cfg, st, fetch.New(s.fetchConfig()))
 			if err != nil {
 				cleanup()
 				return err
