@@ -192,11 +192,16 @@ type benchResult struct {
 	twice      int // fetches beyond one per page
 	db         store.Usage
 
-	// What the site's hosts saw (rate-limited scenarios): every request,
-	// robots.txt included, timed by the kernel on arrival.
+	atServer // rate-limited scenarios
+}
+
+// atServer is what the site's hosts saw of a crawl: every request,
+// robots.txt included, timed by the kernel on arrival.
+type atServer struct {
 	requests, robots int
 	minGap           time.Duration // shortest gap between two arrivals at one host
 	excess           int           // requests each host's policer (its interval, 5 ms slack) finds in excess
+	refetches        int           // requests beyond one per host and path
 }
 
 func (r benchResult) print(w io.Writer) {
@@ -390,19 +395,21 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	if logFile != "" {
 		stop()
 		stopped = true
-		if err := r.police(logFile); err != nil {
+		if r.atServer, err = police(logFile, s); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
 }
 
-// police reads the site's request log and counts, per host, what its
-// token-bucket policer at the scenario's interval finds in excess.
-func (r *benchResult) police(logFile string) error {
+// police reads the site's request log of a crawl of s and counts, per
+// host, what its token-bucket policer at the scenario's interval finds in
+// excess.
+func police(logFile string, s scenario) (atServer, error) {
+	var a atServer
 	f, err := os.Open(logFile)
 	if err != nil {
-		return fmt.Errorf("request log: %w", err)
+		return a, fmt.Errorf("request log: %w", err)
 	}
 	defer f.Close()
 	var log []crawltest.Request
@@ -412,25 +419,30 @@ func (r *benchResult) police(logFile string) error {
 		if err := dec.Decode(&req); err == io.EOF {
 			break
 		} else if err != nil {
-			return fmt.Errorf("request log %s: %w", logFile, err)
+			return a, fmt.Errorf("request log %s: %w", logFile, err)
 		}
 		log = append(log, req)
 	}
-	iv := time.Duration(float64(time.Second) / r.s.rate)
-	r.requests, r.minGap = len(log), time.Hour
+	iv := time.Duration(float64(time.Second) / s.rate)
+	a.requests, a.minGap = len(log), time.Hour
 	for _, reqs := range crawltest.ByHost(log) {
-		r.excess += len((crawltest.Policer{Interval: iv, Slack: 5 * time.Millisecond}).Check(reqs))
+		a.excess += len((crawltest.Policer{Interval: iv, Slack: 5 * time.Millisecond}).Check(reqs))
 		slices.SortFunc(reqs, func(a, b crawltest.Request) int { return a.Time.Compare(b.Time) })
+		paths := make(map[string]bool, len(reqs))
 		for i, q := range reqs {
 			if q.Path == "/robots.txt" {
-				r.robots++
+				a.robots++
 			}
+			if paths[q.Path] {
+				a.refetches++
+			}
+			paths[q.Path] = true
 			if i > 0 {
-				r.minGap = min(r.minGap, q.Time.Sub(reqs[i-1].Time))
+				a.minGap = min(a.minGap, q.Time.Sub(reqs[i-1].Time))
 			}
 		}
 	}
-	return nil
+	return a, nil
 }
 
 // profiles names the files crawl bench writes profiles to ("": none).
