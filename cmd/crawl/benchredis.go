@@ -151,7 +151,8 @@ type redisResult struct {
 
 // redisRun serves the site of s from a child process of its own (so that
 // its request log holds this crawl's requests alone) and crawls it with
-// the given number of workers sharing the Redis of opts.
+// the given number of workers sharing the Redis of opts. Every page must
+// be stored once across the workers' databases.
 func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.Client, workers, shards int, noSync bool, batchDelay time.Duration) (redisResult, error) {
 	var r redisResult
 	dir, err := os.MkdirTemp("", "crawl-bench-redis-")
@@ -175,12 +176,14 @@ func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.C
 		}
 	}()
 	cs := make([]*crawler.Crawler, workers)
+	stores := make([]*store.Store, workers)
 	for i := range cs {
 		st, err := store.Open(filepath.Join(dir, fmt.Sprintf("w%d.db", i)), &store.Options{NoSync: noSync})
 		if err != nil {
 			return r, err
 		}
 		defer st.Close()
+		stores[i] = st
 		wrdb := redis.NewClient(opts)
 		defer wrdb.Close()
 		cfg, err := withRedis(ctx, s.crawlConfig(batchDelay), wrdb, st, time.Minute, shards)
@@ -221,6 +224,9 @@ func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.C
 	if stored != s.hosts*s.pages {
 		return r, fmt.Errorf("stored %d pages, want %d", stored, s.hosts*s.pages)
 	}
+	if err := storedOnce(stores, s.hosts*s.pages); err != nil {
+		return r, err
+	}
 	if logFile != "" {
 		stop()
 		stopped = true
@@ -229,4 +235,37 @@ func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.C
 		}
 	}
 	return r, nil
+}
+
+// storedOnce checks that the workers' stores hold pages pages together,
+// none of them in two stores: the stored count alone would not tell a page
+// stored twice, by two workers that both fetched it, from another left out.
+func storedOnce(stores []*store.Store, pages int) error {
+	where := make(map[string]int, pages)
+	var twice []string
+	for i, st := range stores {
+		err := st.ForEachURL(func(url string) error {
+			if j, ok := where[url]; ok {
+				twice = append(twice, fmt.Sprintf("%s (workers %d and %d)", url, j+1, i+1))
+				return nil
+			}
+			where[url] = i
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(twice) > 0 {
+		more := ""
+		if len(twice) > 3 {
+			more = fmt.Sprintf(", … (%d in all)", len(twice))
+			twice = twice[:3]
+		}
+		return fmt.Errorf("pages stored by two workers: %s%s", strings.Join(twice, ", "), more)
+	}
+	if len(where) != pages {
+		return fmt.Errorf("the workers stored %d pages, want %d", len(where), pages)
+	}
+	return nil
 }
