@@ -126,15 +126,22 @@ its own address, no rate limit, per-host 4, 256 workers) and wide-100k
 multiplies the page counts (the host counts of wide and wide-100k).
 
 With --redis, each scenario is then crawled again by 1, 2 and 3 workers
-(--redis-workers; crawlers of this process, each with its own database) sharing
-that Redis, and the bench
-prints for each pages/s, the ratio to the embedded crawl, and what Redis spent
-a page: CPU µs (INFO cpu, all of redis-server's threads), commands (INFO
-commandstats, those run by scripts included) and script calls.`,
+(--redis-workers; crawlers of this process, each with its own database, set
+as the embedded crawl is: rate, per-host, fetch goroutines) sharing that
+Redis, each run against a site of its own, and the bench prints for each
+pages/s, the ratio to the embedded crawl, and what Redis spent a page: CPU µs
+(INFO cpu, all of redis-server's threads), commands (INFO commandstats, those
+run by scripts included) and script calls. For rate-limited scenarios a
+second line under each gives what the embedded crawl's report does, over all
+the workers' requests together: efficiency, wall time, requests at the
+server, robots.txt among them, those in excess of the hosts' policers, the
+shortest gap and refetches (requests beyond one a URL). Every page must be
+stored once across the workers' databases: one stored by two is an error.`,
 		Example: `  crawl bench                                   # throughput, polite, slow
   crawl bench --scenario growth
   crawl bench --scenario throughput --cpuprofile cpu.prof
-  crawl bench --scenario throughput --redis redis://127.0.0.1:6379/0`,
+  crawl bench --scenario throughput --redis redis://127.0.0.1:6379/0
+  crawl bench --scenario polite --redis redis://127.0.0.1:6379/0`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if redisWorkers < 1 {
@@ -175,7 +182,7 @@ commandstats, those run by scripts included) and script calls.`,
 	cmd.Flags().DurationVar(&batchDelay, "batch-delay", 0, "the crawl's --batch-delay (0: its default)")
 	cmd.Flags().IntVar(&redisWorkers, "redis-workers", 3, "with --redis: crawl with 1, 2, … up to `N` workers")
 	cmd.Flags().IntVar(&redisShards, "redis-shards", 0, "with --redis: the frontier's shards (as crawl run's --redis-shards; 0: 1 on a single server)")
-	cmd.Flags().StringVar(&redisAddr, "redis", "", "also crawl each scenario with 1, 2 and 3 workers sharing the Redis at `URL` (an empty database: the bench deletes its keys after each run), reporting pages/s and Redis CPU and commands a page")
+	cmd.Flags().StringVar(&redisAddr, "redis", "", "also crawl each scenario with 1, 2 and 3 workers sharing the Redis at `URL` (an empty database: the bench deletes its keys after each run), reporting pages/s, Redis CPU and commands a page, and what the hosts saw of a rate-limited crawl")
 	return cmd
 }
 
