@@ -126,15 +126,22 @@ its own address, no rate limit, per-host 4, 256 workers) and wide-100k
 multiplies the page counts (the host counts of wide and wide-100k).
 
 With --redis, each scenario is then crawled again by 1, 2 and 3 workers
-(--redis-workers; crawlers of this process, each with its own database) sharing
-that Redis, and the bench
-prints for each pages/s, the ratio to the embedded crawl, and what Redis spent
-a page: CPU µs (INFO cpu, all of redis-server's threads), commands (INFO
-commandstats, those run by scripts included) and script calls.`,
+(--redis-workers; crawlers of this process, each with its own database, set
+as the embedded crawl is: rate, per-host, fetch goroutines) sharing that
+Redis, each run against a site of its own, and the bench prints for each
+pages/s, the ratio to the embedded crawl, and what Redis spent a page: CPU µs
+(INFO cpu, all of redis-server's threads), commands (INFO commandstats, those
+run by scripts included) and script calls. For rate-limited scenarios a
+second line under each gives what the embedded crawl's report does, over all
+the workers' requests together: efficiency, wall time, requests at the
+server, robots.txt among them, those in excess of the hosts' policers, the
+shortest gap and refetches (requests beyond one a URL). Every page must be
+stored once across the workers' databases: one stored by two is an error.`,
 		Example: `  crawl bench                                   # throughput, polite, slow
   crawl bench --scenario growth
   crawl bench --scenario throughput --cpuprofile cpu.prof
-  crawl bench --scenario throughput --redis redis://127.0.0.1:6379/0`,
+  crawl bench --scenario throughput --redis redis://127.0.0.1:6379/0
+  crawl bench --scenario polite --redis redis://127.0.0.1:6379/0`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if redisWorkers < 1 {
@@ -175,7 +182,7 @@ commandstats, those run by scripts included) and script calls.`,
 	cmd.Flags().DurationVar(&batchDelay, "batch-delay", 0, "the crawl's --batch-delay (0: its default)")
 	cmd.Flags().IntVar(&redisWorkers, "redis-workers", 3, "with --redis: crawl with 1, 2, … up to `N` workers")
 	cmd.Flags().IntVar(&redisShards, "redis-shards", 0, "with --redis: the frontier's shards (as crawl run's --redis-shards; 0: 1 on a single server)")
-	cmd.Flags().StringVar(&redisAddr, "redis", "", "also crawl each scenario with 1, 2 and 3 workers sharing the Redis at `URL` (an empty database: the bench deletes its keys after each run), reporting pages/s and Redis CPU and commands a page")
+	cmd.Flags().StringVar(&redisAddr, "redis", "", "also crawl each scenario with 1, 2 and 3 workers sharing the Redis at `URL` (an empty database: the bench deletes its keys after each run), reporting pages/s, Redis CPU and commands a page, and what the hosts saw of a rate-limited crawl")
 	return cmd
 }
 
@@ -192,11 +199,16 @@ type benchResult struct {
 	twice      int // fetches beyond one per page
 	db         store.Usage
 
-	// What the site's hosts saw (rate-limited scenarios): every request,
-	// robots.txt included, timed by the kernel on arrival.
+	atServer // rate-limited scenarios
+}
+
+// atServer is what the site's hosts saw of a crawl: every request,
+// robots.txt included, timed by the kernel on arrival.
+type atServer struct {
 	requests, robots int
 	minGap           time.Duration // shortest gap between two arrivals at one host
 	excess           int           // requests each host's policer (its interval, 5 ms slack) finds in excess
+	refetches        int           // requests beyond one per host and path
 }
 
 func (r benchResult) print(w io.Writer) {
@@ -270,6 +282,27 @@ func rateString(r float64) string {
 	return strconv.FormatFloat(r, 'g', -1, 64) + "/s"
 }
 
+// crawlConfig is the crawler's configuration for s: the embedded crawl's
+// and each Redis worker's, so that the two measure the same crawl. No
+// sitemap probes: the test site has none, and the bare loop fetches pages
+// only.
+func (s scenario) crawlConfig(batchDelay time.Duration) crawler.Config {
+	cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true, BatchDelay: batchDelay}
+	if s.rate > 0 {
+		cfg.Rate = rate.Limit(s.rate)
+	}
+	return cfg
+}
+
+// fetchConfig is the fetcher's configuration for a crawler of s.
+func (s scenario) fetchConfig() fetch.Config {
+	cfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, s.workers), AllowPrivate: true} // the site is on loopback
+	if s.virtual {
+		cfg.Resolver = crawltest.Resolver{Hosts: s.hosts}
+	}
+	return cfg
+}
+
 // benchScenario serves the site of s from a child process and measures it.
 func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, batchDelay time.Duration) (benchResult, error) {
 	r := benchResult{s: s, pages: s.hosts * s.pages}
@@ -311,20 +344,10 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 		return r, err
 	}
 	defer st.Close()
-	// No sitemap probes: the test site has none, and the bare loop fetches
-	// pages only.
-	cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true, BatchDelay: batchDelay}
-	if s.rate > 0 {
-		cfg.Rate = rate.Limit(s.rate)
-	}
-	fcfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, s.workers), AllowPrivate: true} // the site is on loopback
-	if s.virtual {
-		fcfg.Resolver = crawltest.Resolver{Hosts: s.hosts}
-	}
 	rec := &recordingFetcher{
-		Client: fetch.New(fcfg),
+		Client: fetch.New(s.fetchConfig()),
 	}
-	c, err := crawler.New(cfg, st, rec)
+	c, err := crawler.New(s.crawlConfig(batchDelay), st, rec)
 	if err != nil {
 		return r, err
 	}
@@ -379,19 +402,21 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	if logFile != "" {
 		stop()
 		stopped = true
-		if err := r.police(logFile); err != nil {
+		if r.atServer, err = police(logFile, s); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
 }
 
-// police reads the site's request log and counts, per host, what its
-// token-bucket policer at the scenario's interval finds in excess.
-func (r *benchResult) police(logFile string) error {
+// police reads the site's request log of a crawl of s and counts, per
+// host, what its token-bucket policer at the scenario's interval finds in
+// excess.
+func police(logFile string, s scenario) (atServer, error) {
+	var a atServer
 	f, err := os.Open(logFile)
 	if err != nil {
-		return fmt.Errorf("request log: %w", err)
+		return a, fmt.Errorf("request log: %w", err)
 	}
 	defer f.Close()
 	var log []crawltest.Request
@@ -401,25 +426,30 @@ func (r *benchResult) police(logFile string) error {
 		if err := dec.Decode(&req); err == io.EOF {
 			break
 		} else if err != nil {
-			return fmt.Errorf("request log %s: %w", logFile, err)
+			return a, fmt.Errorf("request log %s: %w", logFile, err)
 		}
 		log = append(log, req)
 	}
-	iv := time.Duration(float64(time.Second) / r.s.rate)
-	r.requests, r.minGap = len(log), time.Hour
+	iv := time.Duration(float64(time.Second) / s.rate)
+	a.requests, a.minGap = len(log), time.Hour
 	for _, reqs := range crawltest.ByHost(log) {
-		r.excess += len((crawltest.Policer{Interval: iv, Slack: 5 * time.Millisecond}).Check(reqs))
+		a.excess += len((crawltest.Policer{Interval: iv, Slack: 5 * time.Millisecond}).Check(reqs))
 		slices.SortFunc(reqs, func(a, b crawltest.Request) int { return a.Time.Compare(b.Time) })
+		paths := make(map[string]bool, len(reqs))
 		for i, q := range reqs {
 			if q.Path == "/robots.txt" {
-				r.robots++
+				a.robots++
 			}
+			if paths[q.Path] {
+				a.refetches++
+			}
+			paths[q.Path] = true
 			if i > 0 {
-				r.minGap = min(r.minGap, q.Time.Sub(reqs[i-1].Time))
+				a.minGap = min(a.minGap, q.Time.Sub(reqs[i-1].Time))
 			}
 		}
 	}
-	return nil
+	return a, nil
 }
 
 // profiles names the files crawl bench writes profiles to ("": none).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/time/rate"
 
 	"github.com/politecrawl/crawl/crawler"
 	"github.com/politecrawl/crawl/fetch"
@@ -88,10 +88,13 @@ func emptyCrawlKeys(ctx context.Context, rdb *redis.Client) error {
 }
 
 // benchRedis crawls the site of s with 1, 2, … maxWorkers workers sharing the Redis
-// at addr (each a crawler of this process with its own store) and prints,
-// for each, pages/s and what Redis spent a page. The embedded crawl of the
-// same site, just before, is the reference. The Redis database must hold no
-// crawl: the bench deletes the keys it made after each run.
+// at addr (each a crawler of this process with its own store, configured as
+// the embedded crawl is) and prints, for each, pages/s and what Redis spent
+// a page; for a rate-limited scenario also what the site's hosts saw of all
+// the workers together, as benchResult.print does for the embedded crawl.
+// The embedded crawl of the same site, just before, is the reference. The
+// Redis database must hold no crawl: the bench deletes the keys it made
+// after each run.
 func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, shards, maxWorkers int, noSync bool, batchDelay time.Duration, embedded float64) error {
 	opts, err := redis.ParseURL(addr)
 	if err != nil {
@@ -106,91 +109,163 @@ func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, sha
 	} else if n != 0 {
 		return fmt.Errorf("redis at %s already holds a crawl: bench needs a database without one", opts.Addr)
 	}
-	seeds, stop, err := serveSite(s, "")
-	if err != nil {
-		return err
-	}
-	defer stop()
 	if shards <= 0 {
 		shards = 1 // as crawl run chooses for a single server
 	}
 	fmt.Fprintf(out, "\n== redis %s, %d shards: %d hosts × %d pages, %d links/page, %d fetch goroutines a worker\n", opts.Addr, shards, s.hosts, s.pages, s.links, s.workers)
+	if s.rate > 0 {
+		fmt.Fprintf(out, "rate %s per host, per-host %d: bound %v; the hosts' policers: interval %v, 5 ms slack\n",
+			rateString(s.rate), s.perHost, s.bound(), time.Duration(float64(time.Second)/s.rate))
+	}
 	fmt.Fprintf(out, "%-9s %9s %9s %12s %14s %12s\n", "workers", "pages/s", "×embedded", "redis µs/pg", "commands/pg", "scripts/pg")
+	if s.rate > 0 {
+		// The politeness figures of each run go on a second line: those
+		// benchResult.print has, counted over all the workers' requests.
+		fmt.Fprintf(out, "%-9s %10s %8s %8s %6s %6s %12s %9s\n", "", "efficiency", "wall", "requests", "robots", "excess", "shortest gap", "refetches")
+	}
+	pages := s.hosts * s.pages
 	for workers := 1; workers <= maxWorkers; workers++ {
-		pages := s.hosts * s.pages
-		dir, err := os.MkdirTemp("", "crawl-bench-redis-")
+		r, err := redisRun(ctx, s, opts, rdb, workers, shards, noSync, batchDelay)
 		if err != nil {
-			return err
+			return fmt.Errorf("%d workers: %w", workers, err)
 		}
-		cs := make([]*crawler.Crawler, workers)
-		var stores []*store.Store
-		cleanup := func() {
-			for _, st := range stores {
-				st.Close()
-			}
-			os.RemoveAll(dir)
-			emptyCrawlKeys(context.WithoutCancel(ctx), rdb)
-		}
-		for i := range cs {
-			st, err := store.Open(filepath.Join(dir, fmt.Sprintf("w%d.db", i)), &store.Options{NoSync: noSync})
-			if err != nil {
-				cleanup()
-				return err
-			}
-			stores = append(stores, st)
-			wrdb := redis.NewClient(opts)
-			defer wrdb.Close()
-			cfg := crawler.Config{Workers: s.workers, Rate: rate.Inf, Burst: 1, PerHost: s.perHost, NoSitemaps: true,
-				BatchDelay: batchDelay}
-			if cfg, err = withRedis(ctx, cfg, wrdb, st, time.Minute, shards); err != nil {
-				cleanup()
-				return err
-			}
-			c, err := crawler.New(cfg, st, fetch.New(fetch.Config{IdleConnsPerHost: max(64, s.perHost), AllowPrivate: true}))
-			if err != nil {
-				cleanup()
-				return err
-			}
-			if _, err := c.AddSeeds(ctx, seeds); err != nil {
-				cleanup()
-				return err
-			}
-			cs[i] = c
-		}
-		before, err := readRedisCost(ctx, rdb)
-		if err != nil {
-			cleanup()
-			return err
-		}
-		start := time.Now()
-		var wg sync.WaitGroup
-		errs := make([]error, workers)
-		for i, c := range cs {
-			wg.Go(func() { errs[i] = c.Run(ctx) })
-		}
-		wg.Wait()
-		wall := time.Since(start)
-		after, err := readRedisCost(ctx, rdb)
-		stored := 0
-		for _, c := range cs {
-			stored += c.Stats().Stored
-		}
-		cleanup()
-		for _, e := range errs {
-			if e != nil {
-				return e
-			}
-		}
-		if err != nil {
-			return err
-		}
-		if stored != pages {
-			return fmt.Errorf("%d workers stored %d pages, want %d", workers, stored, pages)
-		}
-		d := after.sub(before)
-		rateNow := float64(pages) / wall.Seconds()
+		d := r.cost
+		rateNow := float64(pages) / r.wall.Seconds()
 		fmt.Fprintf(out, "%-9d %9.0f %9.2f %12.1f %14.1f %12.2f\n", workers, rateNow, rateNow/embedded,
 			float64(d.cpu.Microseconds())/float64(pages), float64(d.commands)/float64(pages), float64(d.scripts)/float64(pages))
+		if s.rate > 0 {
+			a := r.atServer
+			fmt.Fprintf(out, "%-9s %10.3f %8v %8d %6d %6d %12v %9d\n", "", s.bound().Seconds()/r.wall.Seconds(),
+				r.wall.Round(time.Millisecond), a.requests, a.robots, a.excess, a.minGap.Round(time.Microsecond), a.refetches)
+		}
+	}
+	return nil
+}
+
+// redisResult holds the figures of one crawl through Redis.
+type redisResult struct {
+	wall     time.Duration
+	cost     redisCost
+	atServer // rate-limited scenarios
+}
+
+// redisRun serves the site of s from a child process of its own (so that
+// its request log holds this crawl's requests alone) and crawls it with
+// the given number of workers sharing the Redis of opts. Every page must
+// be stored once across the workers' databases.
+func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.Client, workers, shards int, noSync bool, batchDelay time.Duration) (redisResult, error) {
+	var r redisResult
+	dir, err := os.MkdirTemp("", "crawl-bench-redis-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	defer emptyCrawlKeys(context.WithoutCancel(ctx), rdb)
+	var logFile string
+	if s.rate > 0 {
+		logFile = filepath.Join(dir, "requests.jsonl")
+	}
+	seeds, stop, err := serveSite(s, logFile)
+	if err != nil {
+		return r, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	cs := make([]*crawler.Crawler, workers)
+	stores := make([]*store.Store, workers)
+	for i := range cs {
+		st, err := store.Open(filepath.Join(dir, fmt.Sprintf("w%d.db", i)), &store.Options{NoSync: noSync})
+		if err != nil {
+			return r, err
+		}
+		defer st.Close()
+		stores[i] = st
+		wrdb := redis.NewClient(opts)
+		defer wrdb.Close()
+		cfg, err := withRedis(ctx, s.crawlConfig(batchDelay), wrdb, st, time.Minute, shards)
+		if err != nil {
+			return r, err
+		}
+		if cs[i], err = crawler.New(cfg, st, fetch.New(s.fetchConfig())); err != nil {
+			return r, err
+		}
+		if _, err := cs[i].AddSeeds(ctx, seeds); err != nil {
+			return r, err
+		}
+	}
+	before, err := readRedisCost(ctx, rdb)
+	if err != nil {
+		return r, err
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for i, c := range cs {
+		wg.Go(func() { errs[i] = c.Run(ctx) })
+	}
+	wg.Wait()
+	r.wall = time.Since(start)
+	after, err := readRedisCost(ctx, rdb)
+	if err := errors.Join(errs...); err != nil {
+		return r, err
+	}
+	if err != nil {
+		return r, err
+	}
+	r.cost = after.sub(before)
+	stored := 0
+	for _, c := range cs {
+		stored += c.Stats().Stored
+	}
+	if stored != s.hosts*s.pages {
+		return r, fmt.Errorf("stored %d pages, want %d", stored, s.hosts*s.pages)
+	}
+	if err := storedOnce(stores, s.hosts*s.pages); err != nil {
+		return r, err
+	}
+	if logFile != "" {
+		stop()
+		stopped = true
+		if r.atServer, err = police(logFile, s); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// storedOnce checks that the workers' stores hold pages pages together,
+// none of them in two stores: the stored count alone would not tell a page
+// stored twice, by two workers that both fetched it, from another left out.
+func storedOnce(stores []*store.Store, pages int) error {
+	where := make(map[string]int, pages)
+	var twice []string
+	for i, st := range stores {
+		err := st.ForEachURL(func(url string) error {
+			if j, ok := where[url]; ok {
+				twice = append(twice, fmt.Sprintf("%s (workers %d and %d)", url, j+1, i+1))
+				return nil
+			}
+			where[url] = i
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(twice) > 0 {
+		more := ""
+		if len(twice) > 3 {
+			more = fmt.Sprintf(", … (%d in all)", len(twice))
+			twice = twice[:3]
+		}
+		return fmt.Errorf("pages stored by two workers: %s%s", strings.Join(twice, ", "), more)
+	}
+	if len(where) != pages {
+		return fmt.Errorf("the workers stored %d pages, want %d", len(where), pages)
 	}
 	return nil
 }
