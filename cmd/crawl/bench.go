@@ -311,24 +311,15 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 		return r, err
 	}
 	defer os.RemoveAll(dir)
-	var logFile string
-	if s.rate > 0 {
-		logFile = filepath.Join(dir, "requests.jsonl")
-	}
-	seeds, stop, err := serveSite(s, logFile)
+	web, err := serveSite(s, dir)
 	if err != nil {
 		return r, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
+	defer web.stop()
 
 	if s.bare {
 		var urls []string
-		for _, seed := range seeds {
+		for _, seed := range web.seeds {
 			urls = append(urls, seed)
 			for k := 1; k < s.pages; k++ {
 				urls = append(urls, seed+"p/"+strconv.Itoa(k))
@@ -352,7 +343,7 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 		return r, err
 	}
 	resetPeakRSS()
-	if _, err := c.AddSeeds(ctx, seeds); err != nil {
+	if _, err := c.AddSeeds(ctx, web.seeds); err != nil {
 		return r, err
 	}
 	r.seedRSS = peakRSS()
@@ -399,12 +390,8 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	// Every page is stored once and fetched at least once; the site has no
 	// errors to retry; so fetches beyond the pages are refetches.
 	r.twice = int(rec.fetches.Load()) - r.pages
-	if logFile != "" {
-		stop()
-		stopped = true
-		if r.atServer, err = police(logFile, s); err != nil {
-			return r, err
-		}
+	if r.atServer, err = web.policed(s); err != nil {
+		return r, err
 	}
 	return r, nil
 }
@@ -469,18 +456,20 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-// serveSite starts `crawl demo --serve` for s in a child process and returns
-// the seeds it prints and a function that stops it.
-func serveSite(s scenario, logFile string) ([]string, func(), error) {
+// serveSite starts `crawl demo --serve` for s in a child process; a
+// rate-limited scenario's site logs its requests in dir.
+func serveSite(s scenario, dir string) (site, error) {
+	var web site
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return web, err
 	}
 	args := []string{"demo", "--serve", "--port", "0",
 		"--hosts", strconv.Itoa(s.hosts), "--pages", strconv.Itoa(s.pages),
 		"--links", strconv.Itoa(s.links), "--latency", s.latency.String()}
-	if logFile != "" {
-		args = append(args, "--log-file", logFile)
+	if s.rate > 0 {
+		web.log = filepath.Join(dir, "requests.jsonl")
+		args = append(args, "--log-file", web.log)
 	} else {
 		args = append(args, "--no-log")
 	}
@@ -490,26 +479,42 @@ func serveSite(s scenario, logFile string) ([]string, func(), error) {
 	cmd := exec.Command(exe, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return web, err
 	}
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return web, err
 	}
-	stop := func() {
+	web.stop = sync.OnceFunc(func() {
 		cmd.Process.Signal(syscall.SIGINT)
 		cmd.Wait()
-	}
-	var seeds []string
+	})
 	sc := bufio.NewScanner(out)
-	for len(seeds) < s.hosts && sc.Scan() {
-		seeds = append(seeds, sc.Text())
+	for len(web.seeds) < s.hosts && sc.Scan() {
+		web.seeds = append(web.seeds, sc.Text())
 	}
-	if len(seeds) < s.hosts {
-		stop()
-		return nil, nil, fmt.Errorf("test site printed %d of %d seeds", len(seeds), s.hosts)
+	if len(web.seeds) < s.hosts {
+		web.stop()
+		return web, fmt.Errorf("test site printed %d of %d seeds", len(web.seeds), s.hosts)
 	}
-	return seeds, stop, nil
+	return web, nil
+}
+
+// site is a scenario's test site, served from a child process.
+type site struct {
+	seeds []string
+	log   string // the request log of a rate-limited scenario's site, else ""
+	stop  func() // ends the child process; calls after the first do nothing
+}
+
+// policed stops the site and returns what its hosts saw, from its request
+// log (nothing if it kept none).
+func (web site) policed(s scenario) (atServer, error) {
+	if web.log == "" {
+		return atServer{}, nil
+	}
+	web.stop()
+	return police(web.log, s)
 }
 
 // bareLoop GETs every URL with n goroutines and reads the bodies: the upper

@@ -161,20 +161,11 @@ func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.C
 	}
 	defer os.RemoveAll(dir)
 	defer emptyCrawlKeys(context.WithoutCancel(ctx), rdb)
-	var logFile string
-	if s.rate > 0 {
-		logFile = filepath.Join(dir, "requests.jsonl")
-	}
-	seeds, stop, err := serveSite(s, logFile)
+	web, err := serveSite(s, dir)
 	if err != nil {
 		return r, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
+	defer web.stop()
 	cs := make([]*crawler.Crawler, workers)
 	stores := make([]*store.Store, workers)
 	for i := range cs {
@@ -193,7 +184,7 @@ func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.C
 		if cs[i], err = crawler.New(cfg, st, fetch.New(s.fetchConfig())); err != nil {
 			return r, err
 		}
-		if _, err := cs[i].AddSeeds(ctx, seeds); err != nil {
+		if _, err := cs[i].AddSeeds(ctx, web.seeds); err != nil {
 			return r, err
 		}
 	}
@@ -227,12 +218,8 @@ func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.C
 	if err := storedOnce(stores, s.hosts*s.pages); err != nil {
 		return r, err
 	}
-	if logFile != "" {
-		stop()
-		stopped = true
-		if r.atServer, err = police(logFile, s); err != nil {
-			return r, err
-		}
+	if r.atServer, err = web.policed(s); err != nil {
+		return r, err
 	}
 	return r, nil
 }
