@@ -26,8 +26,9 @@ import (
 	"github.com/politecrawl/crawl/urlnorm"
 )
 
-// The Redis frontier's scripts: every call a worker makes on a shard (see
-// common.lua for the layout, frontier.lua for what a call does).
+// The Redis frontier's scripts: frontierScript is every call a worker makes
+// on a shard (see common.lua for the layout, frontier.lua for what a call
+// does); newCrawl fixes a new crawl's counts.
 var (
 	//go:embed common.lua
 	luaCommon string
