@@ -20,26 +20,15 @@ import (
 	"github.com/politecrawl/crawl/crawler/crawltest"
 	"github.com/politecrawl/crawl/extract"
 	"github.com/politecrawl/crawl/fetch"
+	"github.com/politecrawl/crawl/internal/storetest"
 	"github.com/politecrawl/crawl/store"
 )
 
-// openStore opens a store in t.TempDir, checked for consistency at the end.
+// openStore opens a store at path (in t.TempDir if ""), checked for
+// consistency at the end.
 func openStore(t *testing.T, path string) *store.Store {
 	t.Helper()
-	if path == "" {
-		path = filepath.Join(t.TempDir(), "crawl.db")
-	}
-	st, err := store.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("store consistency: %v", err)
-		}
-		st.Close()
-	})
-	return st
+	return storetest.Open(t, path, nil)
 }
 
 // crawl runs one crawl of seeds into st with cfg and returns its stats.

@@ -3,7 +3,6 @@ package redisfrontier
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/politecrawl/crawl/fetch"
 	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/internal/redistest"
+	"github.com/politecrawl/crawl/internal/storetest"
 	"github.com/politecrawl/crawl/store"
 )
 
@@ -75,17 +75,7 @@ func newRedisCrawler(tb testing.TB, srv *redistest.Server, cfg testConfig) *work
 // openStore opens a store in a temporary folder, checked when the test ends.
 func openStore(tb testing.TB) *store.Store {
 	tb.Helper()
-	st, err := store.Open(filepath.Join(tb.TempDir(), "w.db"), &store.Options{NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			tb.Errorf("store consistency: %v", err)
-		}
-		st.Close()
-	})
-	return st
+	return storetest.Open(tb, "", &store.Options{NoSync: true})
 }
 
 // storedURLs returns the URLs of st's records.
