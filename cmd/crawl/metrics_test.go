@@ -104,6 +104,16 @@ func TestMetricsDuringCrawl(t *testing.T) {
 	// one has finished, and been counted, when the gate is entered.
 	waitGate()
 	first := scrape()
+	// The pages fetched before the gate are committed within BatchDelay of
+	// their fetch, not when the gate is entered; the status page lists a
+	// host once a record of it is stored. Nothing in the crawl signals that
+	// commit to this test, so it asks the metrics until it shows.
+	for deadline := time.Now().Add(30 * time.Second); metricValue(t, scrape(), "crawl_stored_pages") < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("no page stored 30s after the gate was entered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	checkStatusPage(t, addr, web.Hosts()[0])
 	ok1 := metricValue(t, first, `crawl_fetches_total{status="200"}`)
 	if ok1 < 1 {
