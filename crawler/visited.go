@@ -48,11 +48,13 @@ func (v *visited) loaded() {
 
 // has reports whether fp is in the set. v.mu must be held.
 func (v *visited) has(fp uint64) bool {
-	if _, ok := v.recent[fp]; ok {
+	// The sorted part first: it holds all but the newest URLs, and most
+	// links lead to a page known for a while.
+	b := fp >> (64 - indexBits)
+	if _, ok := slices.BinarySearch(v.sorted[v.index[b]:v.index[b+1]], fp); ok {
 		return true
 	}
-	b := fp >> (64 - indexBits)
-	_, ok := slices.BinarySearch(v.sorted[v.index[b]:v.index[b+1]], fp)
+	_, ok := v.recent[fp]
 	return ok
 }
 

@@ -103,3 +103,33 @@ func BenchmarkVisitedBytesPerURL(b *testing.B) {
 		runtime.KeepAlive(v)
 	}
 }
+
+// BenchmarkVisitedLinks looks up a page's links in a set of 1M URLs, as
+// follow does: most are known (the site's pages link to each other), one
+// in sixty is new.
+func BenchmarkVisitedLinks(b *testing.B) {
+	const n = 1_000_000
+	v := newVisited()
+	for i := range n {
+		v.add(urlnorm.Fingerprint("http://example.com/p/" + strconv.Itoa(i)))
+	}
+	fps := make([]uint64, 1<<16)
+	for i := range fps {
+		k := (i * 7919) % n
+		if i%60 == 0 {
+			k += n
+		}
+		fps[i] = urlnorm.Fingerprint("http://example.com/p/" + strconv.Itoa(k))
+	}
+	hits := 0
+	for i := 0; b.Loop(); i++ {
+		v.mu.Lock()
+		if v.has(fps[i%len(fps)]) {
+			hits++
+		}
+		v.mu.Unlock()
+	}
+	if hits == 0 {
+		b.Fatal("no link found")
+	}
+}
