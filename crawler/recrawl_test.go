@@ -680,7 +680,7 @@ func makeOld(t *testing.T, path string) {
 				return err
 			}
 		}
-		for _, b := range []string{"versions", "digests"} {
+		for _, b := range []string{"versions", "digests", "payloads"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 				return err
 			}

@@ -272,7 +272,7 @@ func (sv *salvage) writeOthers(tx *bolt.Tx) (int, error) {
 	}
 	for _, kv := range sv.others {
 		path := kv.path
-		if path[0] == string(bucketVersions) || path[0] == string(bucketDigests) {
+		if path[0] == string(bucketVersions) || path[0] == string(bucketDigests) || path[0] == string(bucketPayloads) {
 			// They point at records by sequence, and the records are
 			// written anew: a repaired database keeps each URL's newest
 			// record, without its history.

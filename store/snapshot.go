@@ -127,21 +127,28 @@ func (v *Snapshot) Earlier(url string) (n int, last []byte) {
 // the payload with this digest (see Page.Digest, Page.DuplicateOf), and
 // whether there is one.
 func (v *Snapshot) Holder(digest string) (*Page, bool, error) {
-	db := v.tx.Bucket(bucketDigests)
-	if db == nil || digest == "" {
+	key, ok := digestKey(digest)
+	if !ok {
 		return nil, false, nil
 	}
-	e := db.Get([]byte(digest))
-	if len(e) < 8 {
+	ix, err := v.s.payloads(v.tx)
+	if err != nil {
+		return nil, false, err
+	}
+	seq, ok := ix.get(key)
+	if !ok {
 		return nil, false, nil
 	}
-	val := v.tx.Bucket(bucketRecords).Get(e[:8])
+	val := v.tx.Bucket(bucketRecords).Get(seqKey(seq))
 	if val == nil {
-		return nil, false, nil
+		return nil, false, nil // committed after this snapshot began
 	}
 	p, err := decodePage(val)
 	if err != nil {
 		return nil, false, fmt.Errorf("holder of %s: %w", digest, err)
+	}
+	if p.Digest != digest {
+		return nil, false, nil // another payload whose digest begins alike
 	}
 	return p, true, nil
 }

@@ -12,7 +12,8 @@
 //	records  seq (8 bytes, big endian) → Page as compressed JSON (the export schema; see records.go)
 //	urls     normalised URL → seq of its record (the newest version)
 //	versions normalised URL → seqs of its earlier records (see versions.go)
-//	digests  payload digest → the record that holds the payload (see versions.go)
+//	payloads seq (8 bytes, big endian) → digests of payloads and the records that hold them (see payloads.go)
+//	digests  payload digest → the record that holds it, written before payloads (see versions.go)
 //	frontier host → bucket of seq (8 bytes, big endian) → uvarint depth ‖ URL
 //	seenlog  seq (8 bytes, big endian) → fingerprints (8 bytes each, big endian)
 //	seeds    seed URL → empty
@@ -84,6 +85,8 @@ type Store struct {
 	path      string
 	rssBase   int64 // file-backed resident memory of the process at Open (see afterCommit)
 	keepGoing bool  // reads skip unreadable records (see KeepGoing)
+
+	index *lazyPayloads // the digest index, read at its first use (see payloads.go); shared by KeepGoing's view
 }
 
 // After a commit that leaves the process with more than mappedBudget of file
@@ -164,7 +167,7 @@ func open(path string, opts *bolt.Options, allowEmpty bool) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, rssBase: rssFile()}
+	s := &Store{db: db, path: path, rssBase: rssFile(), index: &lazyPayloads{}}
 	if err := s.init(!opts.ReadOnly, allowEmpty); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -387,7 +390,12 @@ func (s *Store) Commit(b *Batch) error {
 	for i, e := range b.Add {
 		given[i] = e.Seq
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	payloads, err := s.payloads(nil)
+	if err != nil {
+		return err
+	}
+	pend := map[uint64]uint64{} // the holders this commit names, indexed once it is committed
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		frontier := tx.Bucket(bucketFrontier)
 		touched := map[string]*bolt.Bucket{}
 		queue := func(host string, create bool) (*bolt.Bucket, error) {
@@ -431,14 +439,23 @@ func (s *Store) Commit(b *Batch) error {
 			}
 		}
 		for _, d := range b.Done {
-			if d.Page != nil {
+			if p := d.Page; p != nil {
 				v := d.Value
-				dup, err := dedupe(tx, d.Page)
-				if err != nil {
-					return fmt.Errorf("digest of %s: %w", d.Entry.URL, err)
+				// A payload already stored makes p its duplicate, named
+				// by its holder and without a body of its own; a holder
+				// without a body gives way to p if p has one.
+				indexed := p.Digest != "" && p.Size != 0 && p.DuplicateOf == nil
+				holder, dup := false, false
+				if indexed {
+					ref, hasBody, held := holderOf(tx, payloads, pend, p.Digest)
+					holder = !held || (!hasBody && len(p.Body) > 0)
+					if dup = !holder; dup {
+						p.DuplicateOf, p.Body = &ref, nil
+					}
 				}
 				if v == nil || dup {
-					if v, err = EncodePage(d.Page); err != nil {
+					var err error
+					if v, err = EncodePage(p); err != nil {
 						return fmt.Errorf("encode %s: %w", d.Entry.URL, err)
 					}
 				}
@@ -446,8 +463,8 @@ func (s *Store) Commit(b *Batch) error {
 				if err != nil {
 					return fmt.Errorf("put %s: %w", d.Entry.URL, err)
 				}
-				if err := indexDigest(tx, d.Page, seq); err != nil {
-					return fmt.Errorf("digest of %s: %w", d.Entry.URL, err)
+				if key, ok := digestKey(p.Digest); ok && holder {
+					pend[key] = seq
 				}
 			}
 			if d.Entry.Seq == 0 {
@@ -476,6 +493,9 @@ func (s *Store) Commit(b *Batch) error {
 			if err := log.Put(seqKey(seq), v); err != nil {
 				return err
 			}
+		}
+		if err := writePayloads(tx, pend); err != nil {
+			return fmt.Errorf("digest index: %w", err)
 		}
 		seeds := tx.Bucket(bucketSeeds)
 		for _, u := range b.Seeds {
@@ -509,6 +529,9 @@ func (s *Store) Commit(b *Batch) error {
 			b.Add[i].Seq = given[i]
 		}
 		return fmt.Errorf("commit to %s: %w", s.path, err)
+	}
+	for k, seq := range pend {
+		payloads.set(k, seq)
 	}
 	s.db.View(func(tx *bolt.Tx) error {
 		s.afterCommit(tx)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base32"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -19,11 +18,13 @@ import (
 //	digests   payload digest → seq (8 bytes) ‖ fetched_at (unix ms, 8 bytes) ‖ flags (1 byte) ‖ URL
 //	          of the record that holds the payload (flag 1: its body is stored)
 //
-// A record whose payload digest is already in digests is a duplicate: it
-// names the holder in DuplicateOf and its body is not stored again. Both
-// buckets are created by the first commit that needs them, so a database
-// made before them opens, exports and recrawls as it is: its records have
-// no digest and are nobody's duplicates.
+// A record whose payload is already held by another (the digest index,
+// payloads.go) is a duplicate: it names the holder in DuplicateOf and its
+// body is not stored again. Versions, and the digest index's log, are
+// created by the first commit that needs them, so a database made before
+// them opens, exports and recrawls as it is: its records have no digest
+// and are nobody's duplicates. digests is the digest index of databases
+// written before its log: read, no longer written.
 var (
 	bucketVersions = []byte("versions")
 	bucketDigests  = []byte("digests")
@@ -51,66 +52,6 @@ func keepVersion(tx *bolt.Tx, url, seq []byte) error {
 	old := vb.Get(url)
 	v := make([]byte, 0, len(old)+8)
 	return vb.Put(url, append(append(v, old...), seq...))
-}
-
-// dedupe looks p's payload up among the stored ones before p is stored: if
-// a record already holds it, p becomes its duplicate (DuplicateOf, and no
-// body of its own). It reports whether it changed p. A record that holds
-// no body never takes the place of one that would keep it.
-func dedupe(tx *bolt.Tx, p *Page) (bool, error) {
-	if p.Digest == "" || p.Size == 0 || p.DuplicateOf != nil {
-		return false, nil
-	}
-	db := tx.Bucket(bucketDigests)
-	if db == nil {
-		return false, nil
-	}
-	v := db.Get([]byte(p.Digest))
-	if v == nil {
-		return false, nil
-	}
-	ref, hasBody, ok := decodeDigestEntry(v)
-	if !ok || (!hasBody && len(p.Body) > 0) {
-		return false, nil // p becomes the holder (indexDigest)
-	}
-	p.DuplicateOf = &ref
-	p.Body = nil
-	return true, nil
-}
-
-// indexDigest records p, stored at seq, as the holder of its payload when
-// no record holds it yet (or none with a body, and p has one).
-func indexDigest(tx *bolt.Tx, p *Page, seq uint64) error {
-	if p.Digest == "" || p.Size == 0 || p.DuplicateOf != nil {
-		return nil
-	}
-	db, err := tx.CreateBucketIfNotExists(bucketDigests)
-	if err != nil {
-		return err
-	}
-	if v := db.Get([]byte(p.Digest)); v != nil {
-		if _, hasBody, ok := decodeDigestEntry(v); ok && (hasBody || len(p.Body) == 0) {
-			return nil
-		}
-	}
-	v := make([]byte, 0, 17+len(p.URL))
-	v = binary.BigEndian.AppendUint64(v, seq)
-	v = binary.BigEndian.AppendUint64(v, uint64(p.FetchedAt.UnixMilli()))
-	var flags byte
-	if len(p.Body) > 0 {
-		flags = 1
-	}
-	v = append(v, flags)
-	v = append(v, p.URL...)
-	return db.Put([]byte(p.Digest), v)
-}
-
-func decodeDigestEntry(v []byte) (ref Ref, hasBody, ok bool) {
-	if len(v) < 17 {
-		return Ref{}, false, false
-	}
-	ms := int64(binary.BigEndian.Uint64(v[8:16]))
-	return Ref{URL: string(v[17:]), FetchedAt: time.UnixMilli(ms).UTC()}, v[16]&1 != 0, true
 }
 
 // history returns the seqs of url's earlier records, oldest first.

@@ -1,0 +1,262 @@
+package store
+
+import (
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The digest index names, for each payload stored, the record that holds
+// it (see versions.go). Like the visited set, it is a log kept in memory:
+//
+//	payloads  seq (8 bytes, big endian) → entries of 16 bytes: the first 8 bytes of a payload's SHA-1 ‖ seq of its holder's record
+//
+// Each commit appends the holders it names as one value, and Open's first
+// use reads the log whole, later entries taking the place of earlier ones.
+// A bucket keyed by digest (digests, which databases written before the log
+// have, and which is read first) rewrote a random page of a tree as big as
+// a tenth of the database for every page stored; at 1M pages that was half
+// of each commit's time. In memory the index costs 16 bytes a payload.
+//
+// Eight bytes of a digest name a payload but do not prove it: a record the
+// index names is read and its digest compared before a page is called its
+// duplicate.
+var bucketPayloads = []byte("payloads")
+
+// payloadIndex maps a payload's digest key (digestKey) to the seq of the
+// record that holds it: a sorted slice, and a map of the newest entries
+// merged into it now and then, as the visited set does.
+type payloadIndex struct {
+	mu     sync.Mutex
+	sorted []payloadEntry // ascending by key, keys distinct
+	recent map[uint64]uint64
+}
+
+type payloadEntry struct{ key, seq uint64 }
+
+const payloadMergeAt = 1 << 14
+
+// digestKey returns the key of a digest in the index: the first 8 bytes of
+// a "sha1:" digest (see Digest). A digest in another form has none.
+func digestKey(d string) (uint64, bool) {
+	const prefix = "sha1:"
+	if !strings.HasPrefix(d, prefix) || len(d) < len(prefix)+16 {
+		return 0, false
+	}
+	var b [10]byte // 16 base32 digits
+	if _, err := base32.StdEncoding.Decode(b[:], []byte(d[len(prefix):len(prefix)+16])); err != nil {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b[:8]), true
+}
+
+func (ix *payloadIndex) get(key uint64) (uint64, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if i, ok := ix.find(key); ok {
+		return ix.sorted[i].seq, true
+	}
+	seq, ok := ix.recent[key]
+	return seq, ok
+}
+
+func (ix *payloadIndex) find(key uint64) (int, bool) {
+	return slices.BinarySearchFunc(ix.sorted, key, func(e payloadEntry, k uint64) int {
+		switch {
+		case e.key < k:
+			return -1
+		case e.key > k:
+			return 1
+		}
+		return 0
+	})
+}
+
+// set makes seq the holder of key.
+func (ix *payloadIndex) set(key, seq uint64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if i, ok := ix.find(key); ok {
+		ix.sorted[i].seq = seq
+		return
+	}
+	ix.recent[key] = seq
+	if len(ix.recent) >= payloadMergeAt {
+		add := make([]payloadEntry, 0, len(ix.recent))
+		for k, s := range ix.recent {
+			add = append(add, payloadEntry{k, s})
+		}
+		clear(ix.recent)
+		ix.sorted = mergePayloads(ix.sorted, add)
+	}
+}
+
+// mergePayloads returns sorted with add's entries, whose keys it lacks,
+// merged in.
+func mergePayloads(sorted, add []payloadEntry) []payloadEntry {
+	slices.SortFunc(add, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) })
+	n := len(sorted)
+	sorted = slices.Grow(sorted, len(add))[:n+len(add)]
+	i, j := n-1, len(add)-1
+	for k := len(sorted) - 1; j >= 0; k-- {
+		if i >= 0 && sorted[i].key > add[j].key {
+			sorted[k] = sorted[i]
+			i--
+		} else {
+			sorted[k] = add[j]
+			j--
+		}
+	}
+	return sorted
+}
+
+func cmpKey(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// loadPayloads reads the digest index of the database tx reads: the
+// digests bucket of earlier versions, then the log.
+func loadPayloads(tx *bolt.Tx) (*payloadIndex, error) {
+	var all []payloadEntry
+	if b := tx.Bucket(bucketDigests); b != nil {
+		err := b.ForEach(func(k, v []byte) error {
+			if key, ok := digestKey(string(k)); ok && len(v) >= 8 {
+				all = append(all, payloadEntry{key, binary.BigEndian.Uint64(v)})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if b := tx.Bucket(bucketPayloads); b != nil {
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v)%16 != 0 {
+				return fmt.Errorf("%w: entry %x of bucket %s is %d bytes, not a multiple of 16", ErrDamaged, k, bucketPayloads, len(v))
+			}
+			for ; len(v) > 0; v = v[16:] {
+				all = append(all, payloadEntry{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Sorted by key, the latest of each key's entries last; keep that one.
+	slices.SortStableFunc(all, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) })
+	out := all[:0]
+	for i, e := range all {
+		if i+1 < len(all) && all[i+1].key == e.key {
+			continue
+		}
+		out = append(out, e)
+	}
+	return &payloadIndex{sorted: slices.Clip(out), recent: map[uint64]uint64{}}, nil
+}
+
+// payloads returns the store's digest index, read from the database the
+// first time: in tx if it is not nil (a reader's, which must not open a
+// second transaction), else in a transaction of its own. A commit reads it
+// before it writes, so one read later in a reader's older transaction has
+// missed no commit.
+func (s *Store) payloads(tx *bolt.Tx) (*payloadIndex, error) {
+	l := s.index
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ix != nil {
+		return l.ix, nil
+	}
+	load := func(tx *bolt.Tx) (err error) {
+		l.ix, err = loadPayloads(tx)
+		return err
+	}
+	var err error
+	if tx != nil {
+		err = load(tx)
+	} else {
+		err = s.db.View(load)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("digest index of %s: %w", s.path, err)
+	}
+	return l.ix, nil
+}
+
+// lazyPayloads is a store's digest index, nil until it is read.
+type lazyPayloads struct {
+	mu sync.Mutex
+	ix *payloadIndex
+}
+
+// holderInfo is what dedupe reads of the record the index names.
+type holderInfo struct {
+	URL       string          `json:"url"`
+	FetchedAt time.Time       `json:"fetched_at"`
+	Digest    string          `json:"digest"`
+	Body      json.RawMessage `json:"body"`
+}
+
+// holderOf returns the record that holds the payload with digest d: the one
+// this commit names (pend) or else the index, read in tx; ok is false when
+// there is none, or the record named has another digest.
+func holderOf(tx *bolt.Tx, ix *payloadIndex, pend map[uint64]uint64, d string) (ref Ref, hasBody, ok bool) {
+	key, ok := digestKey(d)
+	if !ok {
+		return Ref{}, false, false
+	}
+	seq, ok := pend[key]
+	if !ok {
+		if seq, ok = ix.get(key); !ok {
+			return Ref{}, false, false
+		}
+	}
+	v := tx.Bucket(bucketRecords).Get(seqKey(seq))
+	if v == nil {
+		return Ref{}, false, false
+	}
+	js, err := decodeValue(v, nil)
+	if err != nil {
+		return Ref{}, false, false
+	}
+	var h holderInfo
+	if json.Unmarshal(js, &h) != nil || h.Digest != d {
+		return Ref{}, false, false
+	}
+	hasBody = len(h.Body) > 0 && string(h.Body) != `""` && string(h.Body) != "null"
+	return Ref{URL: h.URL, FetchedAt: h.FetchedAt.UTC()}, hasBody, true
+}
+
+// writePayloads appends the holders this commit names to the log.
+func writePayloads(tx *bolt.Tx, pend map[uint64]uint64) error {
+	if len(pend) == 0 {
+		return nil
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketPayloads)
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	v := make([]byte, 0, 16*len(pend))
+	for k, s := range pend {
+		v = binary.BigEndian.AppendUint64(v, k)
+		v = binary.BigEndian.AppendUint64(v, s)
+	}
+	return b.Put(seqKey(seq), v)
+}

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var payloadAt = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+// putPayload commits a page of url whose payload has digest d.
+func putPayload(t *testing.T, s *Store, url, d string, body []byte, minute int) {
+	t.Helper()
+	p := &Page{URL: url, Status: 200, Digest: d, Size: 100, Body: body, FetchedAt: payloadAt.Add(time.Duration(minute) * time.Minute)}
+	if err := s.Commit(&Batch{Done: []Done{{Entry: Entry{URL: url}, Page: p}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantDuplicate fails unless url's newest record is the duplicate of want
+// (nil: a holder, with its body).
+func wantDuplicate(t *testing.T, s *Store, url string, want *Ref) {
+	t.Helper()
+	p, ok, err := s.Page(url)
+	if err != nil || !ok {
+		t.Fatalf("%s: stored %v, %v", url, ok, err)
+	}
+	switch {
+	case want == nil && (p.DuplicateOf != nil || len(p.Body) == 0):
+		t.Errorf("%s: duplicate of %+v, %d bytes of body; want the holder of its payload", url, p.DuplicateOf, len(p.Body))
+	case want != nil && (p.DuplicateOf == nil || *p.DuplicateOf != *want || p.Body != nil):
+		t.Errorf("%s: duplicate of %+v, %d bytes of body; want of %+v, no body", url, p.DuplicateOf, len(p.Body), *want)
+	}
+}
+
+// TestDigestIndexReopened: the digest index is kept across Open, in a
+// writer's commits and in a reader's Holder.
+func TestDigestIndexReopened(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crawl.db")
+	d := Digest([]byte("same"))
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putPayload(t, s, "http://a/1", d, []byte("same"), 1)
+	s.Close()
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putPayload(t, s, "http://a/2", d, []byte("same"), 2)
+	wantDuplicate(t, s, "http://a/2", &Ref{URL: "http://a/1", FetchedAt: payloadAt.Add(time.Minute)})
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	r, err := Open(path, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	err = r.View(func(v *Snapshot) error {
+		h, ok, err := v.Holder(d)
+		if err != nil || !ok || h.URL != "http://a/1" {
+			t.Errorf("Holder(%s) = %+v, %v, %v; want http://a/1's record", d, h, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDigestIndexOfOlderDatabase: a database whose digest index is the
+// digests bucket (written before the log) goes on deduplicating against it.
+func TestDigestIndexOfOlderDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crawl.db")
+	d := Digest([]byte("same"))
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putPayload(t, s, "http://a/1", d, []byte("same"), 1)
+	s.Close()
+
+	// As the earlier version wrote it: digest → seq ‖ fetched_at (ms) ‖
+	// flags ‖ URL, and no log.
+	db, err := bolt.Open(path, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		seq := tx.Bucket(bucketURLs).Get([]byte("http://a/1"))
+		if err := tx.DeleteBucket(bucketPayloads); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketDigests)
+		if err != nil {
+			return err
+		}
+		v := append([]byte(nil), seq...)
+		v = binary.BigEndian.AppendUint64(v, uint64(payloadAt.Add(time.Minute).UnixMilli()))
+		v = append(append(v, 1), "http://a/1"...)
+		return b.Put([]byte(d), v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	putPayload(t, s, "http://a/2", d, []byte("same"), 2)
+	wantDuplicate(t, s, "http://a/2", &Ref{URL: "http://a/1", FetchedAt: payloadAt.Add(time.Minute)})
+}
+
+// TestDigestIndexPrefix: two payloads whose digests share the 8 bytes the
+// index keeps are not taken for one another.
+func TestDigestIndexPrefix(t *testing.T) {
+	s := openTemp(t)
+	d1 := "sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	d2 := "sha1:AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB"
+	if k1, _ := digestKey(d1); k1 != func() uint64 { k, _ := digestKey(d2); return k }() {
+		t.Fatal("the two digests have different keys: the test tests nothing")
+	}
+	putPayload(t, s, "http://a/1", d1, []byte("one"), 1)
+	putPayload(t, s, "http://a/2", d2, []byte("two"), 2)
+	putPayload(t, s, "http://a/3", d2, []byte("two"), 3)
+	wantDuplicate(t, s, "http://a/1", nil)
+	wantDuplicate(t, s, "http://a/2", nil)
+	wantDuplicate(t, s, "http://a/3", &Ref{URL: "http://a/2", FetchedAt: payloadAt.Add(2 * time.Minute)})
+}
+
+// TestDigestIndexInOneBatch: a payload met twice in one commit is stored
+// once, the later page naming the earlier.
+func TestDigestIndexInOneBatch(t *testing.T) {
+	s := openTemp(t)
+	d := Digest([]byte("same"))
+	var b Batch
+	for i, u := range []string{"http://a/1", "http://a/2"} {
+		b.Done = append(b.Done, Done{Entry: Entry{URL: u}, Page: &Page{URL: u, Status: 200, Digest: d, Size: 4, Body: []byte("same"), FetchedAt: payloadAt.Add(time.Duration(i) * time.Minute)}})
+	}
+	if err := s.Commit(&b); err != nil {
+		t.Fatal(err)
+	}
+	wantDuplicate(t, s, "http://a/1", nil)
+	wantDuplicate(t, s, "http://a/2", &Ref{URL: "http://a/1", FetchedAt: payloadAt})
+}
+
+// TestPayloadIndexMerge: entries set past a merge are all found, with the
+// holder set last.
+func TestPayloadIndexMerge(t *testing.T) {
+	ix := &payloadIndex{recent: map[uint64]uint64{}}
+	const n = 3*payloadMergeAt + 5
+	key := func(i int) uint64 { return uint64(i) * 0x9E3779B97F4A7C15 }
+	for i := range n {
+		ix.set(key(i), uint64(i))
+	}
+	for i := 0; i < n; i += 7 {
+		ix.set(key(i), uint64(i)+n) // a holder with a body after one without
+	}
+	if len(ix.sorted) == 0 || !slices.IsSortedFunc(ix.sorted, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) }) {
+		t.Fatalf("sorted part: %d entries, sorted %v", len(ix.sorted), slices.IsSortedFunc(ix.sorted, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) }))
+	}
+	for i := range n {
+		want := uint64(i)
+		if i%7 == 0 {
+			want += n
+		}
+		if got, ok := ix.get(key(i)); !ok || got != want {
+			t.Fatalf("entry %d: %d, %v; want %d", i, got, ok, want)
+		}
+	}
+	if _, ok := ix.get(key(n)); ok {
+		t.Error("a key never set is found")
+	}
+}
+
+// BenchmarkPayloadIndexBytes reports the heap the digest index holds per
+// payload at 1M payloads.
+func BenchmarkPayloadIndexBytes(b *testing.B) {
+	const n = 1_000_000
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ix := &payloadIndex{recent: map[uint64]uint64{}}
+		for i := range n {
+			ix.set(uint64(i)*0x9E3779B97F4A7C15, uint64(i))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/payload")
+		runtime.KeepAlive(ix)
+	}
+}
