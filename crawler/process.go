@@ -420,7 +420,9 @@ func (c *Crawler) follow(r *result, links []urlnorm.Link, depth int, from *job) 
 		n := 0
 		for _, l := range links {
 			if similar(from.URL, l.URL) {
-				n++
+				if n++; n == hubLinks {
+					break // a hub: the rest need not be counted
+				}
 			}
 		}
 		chain = n < hubLinks

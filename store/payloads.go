@@ -31,17 +31,41 @@ import (
 var bucketPayloads = []byte("payloads")
 
 // payloadIndex maps a payload's digest key (digestKey) to the seq of the
-// record that holds it: a sorted slice, and a map of the newest entries
-// merged into it now and then, as the visited set does.
+// record that holds it: a sorted slice, found through the top bits of its
+// keys, and a map of the newest entries merged into it now and then, as the
+// crawler's visited set does.
 type payloadIndex struct {
 	mu     sync.Mutex
 	sorted []payloadEntry // ascending by key, keys distinct
+	index  []uint32       // index[b]: the first position in sorted whose key's top bits are ≥ b
 	recent map[uint64]uint64
 }
 
 type payloadEntry struct{ key, seq uint64 }
 
-const payloadMergeAt = 1 << 14
+const (
+	payloadIndexBits = 16
+	payloadMergeAt   = 1 << 16
+)
+
+func newPayloadIndex(sorted []payloadEntry) *payloadIndex {
+	ix := &payloadIndex{sorted: sorted, index: make([]uint32, 1<<payloadIndexBits+1), recent: map[uint64]uint64{}}
+	ix.reindex()
+	return ix
+}
+
+// reindex rebuilds ix.index from ix.sorted.
+func (ix *payloadIndex) reindex() {
+	b := 0
+	for i, e := range ix.sorted {
+		for top := int(e.key >> (64 - payloadIndexBits)); b <= top; b++ {
+			ix.index[b] = uint32(i)
+		}
+	}
+	for ; b < len(ix.index); b++ {
+		ix.index[b] = uint32(len(ix.sorted))
+	}
+}
 
 // digestKey returns the key of a digest in the index: the first 8 bytes of
 // a "sha1:" digest (see Digest). A digest in another form has none.
@@ -68,15 +92,12 @@ func (ix *payloadIndex) get(key uint64) (uint64, bool) {
 }
 
 func (ix *payloadIndex) find(key uint64) (int, bool) {
-	return slices.BinarySearchFunc(ix.sorted, key, func(e payloadEntry, k uint64) int {
-		switch {
-		case e.key < k:
-			return -1
-		case e.key > k:
-			return 1
-		}
-		return 0
+	b := key >> (64 - payloadIndexBits)
+	lo := int(ix.index[b])
+	i, ok := slices.BinarySearchFunc(ix.sorted[lo:ix.index[b+1]], key, func(e payloadEntry, k uint64) int {
+		return cmpKey(e.key, k)
 	})
+	return lo + i, ok
 }
 
 // set makes seq the holder of key.
@@ -95,6 +116,7 @@ func (ix *payloadIndex) set(key, seq uint64) {
 		}
 		clear(ix.recent)
 		ix.sorted = mergePayloads(ix.sorted, add)
+		ix.reindex()
 	}
 }
 
@@ -165,7 +187,7 @@ func loadPayloads(tx *bolt.Tx) (*payloadIndex, error) {
 		}
 		out = append(out, e)
 	}
-	return &payloadIndex{sorted: slices.Clip(out), recent: map[uint64]uint64{}}, nil
+	return newPayloadIndex(slices.Clip(out)), nil
 }
 
 // payloads returns the store's digest index, read from the database the

@@ -160,7 +160,7 @@ func TestDigestIndexInOneBatch(t *testing.T) {
 // TestPayloadIndexMerge: entries set past a merge are all found, with the
 // holder set last.
 func TestPayloadIndexMerge(t *testing.T) {
-	ix := &payloadIndex{recent: map[uint64]uint64{}}
+	ix := newPayloadIndex(nil)
 	const n = 3*payloadMergeAt + 5
 	key := func(i int) uint64 { return uint64(i) * 0x9E3779B97F4A7C15 }
 	for i := range n {
@@ -194,7 +194,7 @@ func BenchmarkPayloadIndexBytes(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		ix := &payloadIndex{recent: map[uint64]uint64{}}
+		ix := newPayloadIndex(nil)
 		for i := range n {
 			ix.set(uint64(i)*0x9E3779B97F4A7C15, uint64(i))
 		}
