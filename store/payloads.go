@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/politecrawl/crawl/internal/offheap"
 )
 
 // The digest index names, for each payload stored, the record that holds
@@ -36,9 +38,10 @@ var bucketPayloads = []byte("payloads")
 // crawler's visited set does.
 type payloadIndex struct {
 	mu     sync.Mutex
-	sorted []payloadEntry // ascending by key, keys distinct
+	sorted []payloadEntry // ascending by key, keys distinct; off the heap (internal/offheap)
 	index  []uint32       // index[b]: the first position in sorted whose key's top bits are ≥ b
 	recent map[uint64]uint64
+	freed  bool // the store is closed
 }
 
 type payloadEntry struct{ key, seq uint64 }
@@ -48,10 +51,21 @@ const (
 	payloadMergeAt   = 1 << 16
 )
 
+// newPayloadIndex returns the index of sorted, which it copies.
 func newPayloadIndex(sorted []payloadEntry) *payloadIndex {
-	ix := &payloadIndex{sorted: sorted, index: make([]uint32, 1<<payloadIndexBits+1), recent: map[uint64]uint64{}}
+	ix := &payloadIndex{index: make([]uint32, 1<<payloadIndexBits+1), recent: map[uint64]uint64{}}
+	ix.sorted = append(offheap.Grow[payloadEntry](nil, len(sorted)), sorted...)
 	ix.reindex()
 	return ix
+}
+
+// free releases the memory of ix, whose store is closed.
+func (ix *payloadIndex) free() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	offheap.Free(ix.sorted)
+	ix.sorted, ix.recent, ix.freed = nil, nil, true
+	clear(ix.index)
 }
 
 // reindex rebuilds ix.index from ix.sorted.
@@ -84,6 +98,9 @@ func digestKey(d string) (uint64, bool) {
 func (ix *payloadIndex) get(key uint64) (uint64, bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if ix.freed {
+		return 0, false
+	}
 	if i, ok := ix.find(key); ok {
 		return ix.sorted[i].seq, true
 	}
@@ -104,6 +121,9 @@ func (ix *payloadIndex) find(key uint64) (int, bool) {
 func (ix *payloadIndex) set(key, seq uint64) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if ix.freed {
+		return
+	}
 	if i, ok := ix.find(key); ok {
 		ix.sorted[i].seq = seq
 		return
@@ -125,7 +145,7 @@ func (ix *payloadIndex) set(key, seq uint64) {
 func mergePayloads(sorted, add []payloadEntry) []payloadEntry {
 	slices.SortFunc(add, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) })
 	n := len(sorted)
-	sorted = slices.Grow(sorted, len(add))[:n+len(add)]
+	sorted = offheap.Grow(sorted, len(add))[:n+len(add)]
 	i, j := n-1, len(add)-1
 	for k := len(sorted) - 1; j >= 0; k-- {
 		if i >= 0 && sorted[i].key > add[j].key {
@@ -187,7 +207,7 @@ func loadPayloads(tx *bolt.Tx) (*payloadIndex, error) {
 		}
 		out = append(out, e)
 	}
-	return newPayloadIndex(slices.Clip(out)), nil
+	return newPayloadIndex(out), nil
 }
 
 // payloads returns the store's digest index, read from the database the
@@ -222,6 +242,16 @@ func (s *Store) payloads(tx *bolt.Tx) (*payloadIndex, error) {
 type lazyPayloads struct {
 	mu sync.Mutex
 	ix *payloadIndex
+}
+
+// close frees the index, once the database is closed: no transaction can
+// read it any more. A commit still running (a misuse) finds it empty.
+func (l *lazyPayloads) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ix != nil {
+		l.ix.free()
+	}
 }
 
 // holderInfo is what dedupe reads of the record the index names.

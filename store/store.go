@@ -249,7 +249,11 @@ func (s *Store) init(write, allowEmpty bool) (err error) {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database, waiting for open transactions to finish.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	s.index.close()
+	return err
+}
 
 // Page is one stored record: a fetched page, or the final error of a URL that
 // could not be fetched. Its JSON encoding is both the stored value and the
