@@ -1,8 +1,11 @@
 package crawler
 
 import (
+	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/politecrawl/crawl/internal/offheap"
 )
 
 // visited is the set of URLs the crawl has queued or fetched, keyed by the
@@ -14,9 +17,13 @@ import (
 // new fingerprints go to a small map first and are merged into the slice,
 // in place, when it reaches mergeAt. At a million URLs it costs about 10
 // bytes a URL where a Go map costs about 38 (BenchmarkVisitedBytesPerURL).
+// The slice lives outside the Go heap (internal/offheap): it lives as long
+// as the crawl, and on the heap it would let the collector leave twice its
+// size of garbage about.
 type visited struct {
 	mu     sync.Mutex
-	sorted []uint64            // distinct, ascending
+	sorted []uint64            // distinct, ascending; off the heap
+	mapped *[]uint64           // the mapping sorted lives in, freed once v is unreachable
 	index  []uint32            // index[b]: first position in sorted whose top bits are ≥ b
 	recent map[uint64]struct{} // not in sorted yet
 }
@@ -27,7 +34,15 @@ const (
 )
 
 func newVisited() *visited {
-	return &visited{index: make([]uint32, 1<<indexBits+1), recent: map[uint64]struct{}{}}
+	v := &visited{index: make([]uint32, 1<<indexBits+1), recent: map[uint64]struct{}{}, mapped: new([]uint64)}
+	runtime.AddCleanup(v, func(m *[]uint64) { offheap.Free(*m) }, v.mapped)
+	return v
+}
+
+// grow makes room in v.sorted for n more fingerprints.
+func (v *visited) grow(n int) {
+	v.sorted = offheap.Grow(v.sorted, n)
+	*v.mapped = v.sorted
 }
 
 // load adds fingerprints that come in ascending order (the store's order).
@@ -36,6 +51,7 @@ func (v *visited) load(fp uint64) {
 		v.recent[fp] = struct{}{} // out of order: take the general path
 		return
 	}
+	v.grow(1)
 	v.sorted = append(v.sorted, fp)
 }
 
@@ -76,7 +92,8 @@ func (v *visited) merge() {
 		}
 		slices.Sort(add)
 		n := len(v.sorted)
-		v.sorted = slices.Grow(v.sorted, len(add))[:n+len(add)]
+		v.grow(len(add))
+		v.sorted = v.sorted[:n+len(add)]
 		i, j := n-1, len(add)-1
 		for k := len(v.sorted) - 1; j >= 0; k-- {
 			if i >= 0 && v.sorted[i] > add[j] {
