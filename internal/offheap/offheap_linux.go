@@ -32,8 +32,16 @@ func Grow[T any](s []T, n int) []T {
 		// As the runtime does when the heap cannot grow.
 		panic(fmt.Sprintf("offheap: map %d bytes: %v", bytes, err))
 	}
+	if bytes >= hugePage {
+		// Lookups land at random in these slices: on 4 KB pages, most
+		// also miss the TLB. Where transparent huge pages are on request
+		// only (madvise), ask; an error just leaves the small pages.
+		unix.Madvise(unsafe.Slice((*byte)(p), bytes), unix.MADV_HUGEPAGE)
+	}
 	return unsafe.Slice((*T)(p), capacity)[:len(s)]
 }
+
+const hugePage = 2 << 20
 
 // Free unmaps s, which Grow returned; a nil s is left alone.
 func Free[T any](s []T) {
