@@ -288,8 +288,34 @@ func holderOf(tx *bolt.Tx, ix *payloadIndex, pend map[uint64]uint64, d string) (
 	if json.Unmarshal(js, &h) != nil || h.Digest != d {
 		return Ref{}, false, false
 	}
-	hasBody = len(h.Body) > 0 && string(h.Body) != `""` && string(h.Body) != "null"
+	hasBody = hasJSONBytes(h.Body)
 	return Ref{URL: h.URL, FetchedAt: h.FetchedAt.UTC()}, hasBody, true
+}
+
+// payloadOf returns the digest key of the payload that the stored record v
+// holds, and whether it holds its body; ok is false when v is a duplicate,
+// has no payload or cannot be read.
+func payloadOf(v []byte) (key uint64, body, ok bool) {
+	js, err := decodeValue(v, nil)
+	if err != nil {
+		return 0, false, false
+	}
+	var r struct {
+		Digest      string          `json:"digest"`
+		Size        int64           `json:"size"`
+		DuplicateOf json.RawMessage `json:"duplicate_of"`
+		Body        json.RawMessage `json:"body"`
+	}
+	if json.Unmarshal(js, &r) != nil || r.Size == 0 || len(r.DuplicateOf) > 0 {
+		return 0, false, false
+	}
+	key, ok = digestKey(r.Digest)
+	return key, hasJSONBytes(r.Body), ok
+}
+
+// hasJSONBytes reports whether raw, a JSON value for a []byte, holds any.
+func hasJSONBytes(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != `""` && string(raw) != "null"
 }
 
 // writePayloads appends the holders this commit names to the log.

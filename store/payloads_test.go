@@ -208,3 +208,33 @@ func BenchmarkPayloadIndexBytes(b *testing.B) {
 		runtime.KeepAlive(ix)
 	}
 }
+
+// TestRepairKeepsDigestIndex: a repaired database (its records written
+// anew, under new seqs) goes on naming the holders of the payloads it holds.
+func TestRepairKeepsDigestIndex(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "c.db")
+	s, err := Open(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, other := Digest([]byte("same")), Digest([]byte("other"))
+	putPayload(t, s, "http://a/0", same, nil, 0) // no body: gives way to a/1
+	putPayload(t, s, "http://a/1", same, []byte("same"), 1)
+	putPayload(t, s, "http://a/2", same, []byte("same"), 2)
+	putPayload(t, s, "http://a/3", other, []byte("other"), 3)
+	s.Close()
+
+	dst := filepath.Join(t.TempDir(), "new.db")
+	if _, err := Repair(src, dst, &RepairOptions{Fingerprint: func(u string) uint64 { return uint64(len(u)) }}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	putPayload(t, r, "http://a/4", same, []byte("same"), 4)
+	putPayload(t, r, "http://a/5", other, []byte("other"), 5)
+	wantDuplicate(t, r, "http://a/4", &Ref{URL: "http://a/1", FetchedAt: payloadAt.Add(time.Minute)})
+	wantDuplicate(t, r, "http://a/5", &Ref{URL: "http://a/3", FetchedAt: payloadAt.Add(3 * time.Minute)})
+}

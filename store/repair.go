@@ -152,8 +152,13 @@ func (sv *salvage) write(st *Store, fp func(string) uint64) (rep *RepairReport, 
 	slices.SortFunc(recs, func(a, b string) int {
 		return cmp.Or(cmp.Compare(sv.records[a].seq, sv.records[b].seq), cmp.Compare(a, b))
 	})
+	// The digest index is written anew with them (the records' seqs
+	// change): a payload's holder is its first record, or the first with
+	// a body after one without.
+	holders := map[uint64]bool{} // payloads named so far: does the holder have a body?
 	for chunk := range slices.Chunk(recs, 1000) {
 		if err := st.db.Update(func(tx *bolt.Tx) error {
+			pend := map[uint64]uint64{}
 			for _, u := range chunk {
 				v, err := sv.value(sv.records[u])
 				if err != nil {
@@ -161,11 +166,17 @@ func (sv *salvage) write(st *Store, fp func(string) uint64) (rep *RepairReport, 
 				}
 				// bbolt keeps v until the commit: it points into the
 				// file's map, which stays until Repair returns.
-				if _, err := putPage(tx, u, v); err != nil {
+				seq, err := putPage(tx, u, v)
+				if err != nil {
 					return fmt.Errorf("put %s: %w", u, err)
 				}
+				if key, body, ok := payloadOf(v); ok {
+					if had, named := holders[key]; !named || (!had && body) {
+						holders[key], pend[key] = body, seq
+					}
+				}
 			}
-			return nil
+			return writePayloads(tx, pend)
 		}); err != nil {
 			return nil, err
 		}
