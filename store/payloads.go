@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/json"
@@ -12,7 +13,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/politecrawl/crawl/internal/offheap"
+	"github.com/politecrawl/crawl/internal/fpmap"
 )
 
 // The digest index names, for each payload stored, the record that holds
@@ -25,7 +26,7 @@ import (
 // A bucket keyed by digest (digests, which databases written before the log
 // have, and which is read first) rewrote a random page of a tree as big as
 // a tenth of the database for every page stored; at 1M pages that was half
-// of each commit's time. In memory the index costs 16 bytes a payload.
+// of each commit's time. In memory the index costs about 19 bytes a payload.
 //
 // Eight bytes of a digest name a payload but do not prove it: a record the
 // index names is read and its digest compared before a page is called its
@@ -33,52 +34,20 @@ import (
 var bucketPayloads = []byte("payloads")
 
 // payloadIndex maps a payload's digest key (digestKey) to the seq of the
-// record that holds it: a sorted slice, found through the top bits of its
-// keys, and a map of the newest entries merged into it now and then, as the
-// crawler's visited set does.
+// record that holds it, in an fpmap, as the crawler's visited set is kept
+// (about 19 bytes a payload at a million, BenchmarkPayloadIndexBytes).
 type payloadIndex struct {
-	mu     sync.Mutex
-	sorted []payloadEntry // ascending by key, keys distinct; off the heap (internal/offheap)
-	index  []uint32       // index[b]: the first position in sorted whose key's top bits are ≥ b
-	recent map[uint64]uint64
-	freed  bool // the store is closed
-}
-
-type payloadEntry struct{ key, seq uint64 }
-
-const (
-	payloadIndexBits = 16
-	payloadMergeAt   = 1 << 16
-)
-
-// newPayloadIndex returns the index of sorted, which it copies.
-func newPayloadIndex(sorted []payloadEntry) *payloadIndex {
-	ix := &payloadIndex{index: make([]uint32, 1<<payloadIndexBits+1), recent: map[uint64]uint64{}}
-	ix.sorted = append(offheap.Grow[payloadEntry](nil, len(sorted)), sorted...)
-	ix.reindex()
-	return ix
+	mu    sync.Mutex
+	m     *fpmap.Map[uint64]
+	freed bool // the store is closed
 }
 
 // free releases the memory of ix, whose store is closed.
 func (ix *payloadIndex) free() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	offheap.Free(ix.sorted)
-	ix.sorted, ix.recent, ix.freed = nil, nil, true
-	clear(ix.index)
-}
-
-// reindex rebuilds ix.index from ix.sorted.
-func (ix *payloadIndex) reindex() {
-	b := 0
-	for i, e := range ix.sorted {
-		for top := int(e.key >> (64 - payloadIndexBits)); b <= top; b++ {
-			ix.index[b] = uint32(i)
-		}
-	}
-	for ; b < len(ix.index); b++ {
-		ix.index[b] = uint32(len(ix.sorted))
-	}
+	ix.m.Free()
+	ix.freed = true
 }
 
 // digestKey returns the key of a digest in the index: the first 8 bytes of
@@ -98,80 +67,22 @@ func digestKey(d string) (uint64, bool) {
 func (ix *payloadIndex) get(key uint64) (uint64, bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.freed {
-		return 0, false
-	}
-	if i, ok := ix.find(key); ok {
-		return ix.sorted[i].seq, true
-	}
-	seq, ok := ix.recent[key]
-	return seq, ok
-}
-
-func (ix *payloadIndex) find(key uint64) (int, bool) {
-	b := key >> (64 - payloadIndexBits)
-	lo := int(ix.index[b])
-	i, ok := slices.BinarySearchFunc(ix.sorted[lo:ix.index[b+1]], key, func(e payloadEntry, k uint64) int {
-		return cmpKey(e.key, k)
-	})
-	return lo + i, ok
+	return ix.m.Get(key)
 }
 
 // set makes seq the holder of key.
 func (ix *payloadIndex) set(key, seq uint64) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.freed {
-		return
+	if !ix.freed {
+		ix.m.Set(key, seq)
 	}
-	if i, ok := ix.find(key); ok {
-		ix.sorted[i].seq = seq
-		return
-	}
-	ix.recent[key] = seq
-	if len(ix.recent) >= payloadMergeAt {
-		add := make([]payloadEntry, 0, len(ix.recent))
-		for k, s := range ix.recent {
-			add = append(add, payloadEntry{k, s})
-		}
-		clear(ix.recent)
-		ix.sorted = mergePayloads(ix.sorted, add)
-		ix.reindex()
-	}
-}
-
-// mergePayloads returns sorted with add's entries, whose keys it lacks,
-// merged in.
-func mergePayloads(sorted, add []payloadEntry) []payloadEntry {
-	slices.SortFunc(add, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) })
-	n := len(sorted)
-	sorted = offheap.Grow(sorted, len(add))[:n+len(add)]
-	i, j := n-1, len(add)-1
-	for k := len(sorted) - 1; j >= 0; k-- {
-		if i >= 0 && sorted[i].key > add[j].key {
-			sorted[k] = sorted[i]
-			i--
-		} else {
-			sorted[k] = add[j]
-			j--
-		}
-	}
-	return sorted
-}
-
-func cmpKey(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // loadPayloads reads the digest index of the database tx reads: the
 // digests bucket of earlier versions, then the log.
 func loadPayloads(tx *bolt.Tx) (*payloadIndex, error) {
+	type payloadEntry struct{ key, seq uint64 }
 	var all []payloadEntry
 	if b := tx.Bucket(bucketDigests); b != nil {
 		err := b.ForEach(func(k, v []byte) error {
@@ -199,15 +110,15 @@ func loadPayloads(tx *bolt.Tx) (*payloadIndex, error) {
 		}
 	}
 	// Sorted by key, the latest of each key's entries last; keep that one.
-	slices.SortStableFunc(all, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) })
-	out := all[:0]
+	slices.SortStableFunc(all, func(a, b payloadEntry) int { return cmp.Compare(a.key, b.key) })
+	m := fpmap.New[uint64]()
 	for i, e := range all {
-		if i+1 < len(all) && all[i+1].key == e.key {
-			continue
+		if i+1 == len(all) || all[i+1].key != e.key {
+			m.Load(e.key, e.seq)
 		}
-		out = append(out, e)
 	}
-	return newPayloadIndex(out), nil
+	m.Loaded()
+	return &payloadIndex{m: m}, nil
 }
 
 // payloads returns the store's digest index, read from the database the

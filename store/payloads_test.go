@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/politecrawl/crawl/internal/fpmap"
 )
 
 var payloadAt = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -157,35 +158,6 @@ func TestDigestIndexInOneBatch(t *testing.T) {
 	wantDuplicate(t, s, "http://a/2", &Ref{URL: "http://a/1", FetchedAt: payloadAt})
 }
 
-// TestPayloadIndexMerge: entries set past a merge are all found, with the
-// holder set last.
-func TestPayloadIndexMerge(t *testing.T) {
-	ix := newPayloadIndex(nil)
-	const n = 3*payloadMergeAt + 5
-	key := func(i int) uint64 { return uint64(i) * 0x9E3779B97F4A7C15 }
-	for i := range n {
-		ix.set(key(i), uint64(i))
-	}
-	for i := 0; i < n; i += 7 {
-		ix.set(key(i), uint64(i)+n) // a holder with a body after one without
-	}
-	if len(ix.sorted) == 0 || !slices.IsSortedFunc(ix.sorted, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) }) {
-		t.Fatalf("sorted part: %d entries, sorted %v", len(ix.sorted), slices.IsSortedFunc(ix.sorted, func(a, b payloadEntry) int { return cmpKey(a.key, b.key) }))
-	}
-	for i := range n {
-		want := uint64(i)
-		if i%7 == 0 {
-			want += n
-		}
-		if got, ok := ix.get(key(i)); !ok || got != want {
-			t.Fatalf("entry %d: %d, %v; want %d", i, got, ok, want)
-		}
-	}
-	if _, ok := ix.get(key(n)); ok {
-		t.Error("a key never set is found")
-	}
-}
-
 // BenchmarkPayloadIndexBytes reports the memory the digest index holds per
 // payload at 1M payloads: on the heap (the newest entries' map, the top-bits
 // table) and off it (the sorted entries' mapping).
@@ -195,7 +167,7 @@ func BenchmarkPayloadIndexBytes(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		ix := newPayloadIndex(nil)
+		ix := &payloadIndex{m: fpmap.New[uint64]()}
 		for i := range n {
 			ix.set(uint64(i)*0x9E3779B97F4A7C15, uint64(i))
 		}
@@ -203,7 +175,7 @@ func BenchmarkPayloadIndexBytes(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		heap := float64(after.HeapAlloc - before.HeapAlloc)
 		b.ReportMetric(heap/n, "heap-bytes/payload")
-		b.ReportMetric((heap+float64(cap(ix.sorted))*16)/n, "bytes/payload")
+		b.ReportMetric((heap+float64(ix.m.OffHeap()))/n, "bytes/payload")
 		ix.free()
 		runtime.KeepAlive(ix)
 	}
