@@ -23,6 +23,22 @@ func putPayload(t *testing.T, s *Store, url, d string, body []byte, minute int) 
 	}
 }
 
+// closedStore returns the path of a database that put wrote into and that
+// is closed again.
+func closedStore(t *testing.T, put func(s *Store)) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "crawl.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // wantDuplicate fails unless url's newest record is the duplicate of want
 // (nil: a holder, with its body).
 func wantDuplicate(t *testing.T, s *Store, url string, want *Ref) {
@@ -42,16 +58,9 @@ func wantDuplicate(t *testing.T, s *Store, url string, want *Ref) {
 // TestDigestIndexReopened: the digest index is kept across Open, in a
 // writer's commits and in a reader's Holder.
 func TestDigestIndexReopened(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "crawl.db")
 	d := Digest([]byte("same"))
+	path := closedStore(t, func(s *Store) { putPayload(t, s, "http://a/1", d, []byte("same"), 1) })
 	s, err := Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	putPayload(t, s, "http://a/1", d, []byte("same"), 1)
-	s.Close()
-
-	s, err = Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +91,8 @@ func TestDigestIndexReopened(t *testing.T) {
 // TestDigestIndexOfOlderDatabase: a database whose digest index is the
 // digests bucket (written before the log) goes on deduplicating against it.
 func TestDigestIndexOfOlderDatabase(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "crawl.db")
 	d := Digest([]byte("same"))
-	s, err := Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	putPayload(t, s, "http://a/1", d, []byte("same"), 1)
-	s.Close()
+	path := closedStore(t, func(s *Store) { putPayload(t, s, "http://a/1", d, []byte("same"), 1) })
 
 	// As the earlier version wrote it: digest → seq ‖ fetched_at (ms) ‖
 	// flags ‖ URL, and no log.
@@ -116,7 +119,7 @@ func TestDigestIndexOfOlderDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Open(path, nil)
+	s, err := Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,17 +187,13 @@ func BenchmarkPayloadIndexBytes(b *testing.B) {
 // TestRepairKeepsDigestIndex: a repaired database (its records written
 // anew, under new seqs) goes on naming the holders of the payloads it holds.
 func TestRepairKeepsDigestIndex(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "c.db")
-	s, err := Open(src, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	same, other := Digest([]byte("same")), Digest([]byte("other"))
-	putPayload(t, s, "http://a/0", same, nil, 0) // no body: gives way to a/1
-	putPayload(t, s, "http://a/1", same, []byte("same"), 1)
-	putPayload(t, s, "http://a/2", same, []byte("same"), 2)
-	putPayload(t, s, "http://a/3", other, []byte("other"), 3)
-	s.Close()
+	src := closedStore(t, func(s *Store) {
+		putPayload(t, s, "http://a/0", same, nil, 0) // no body: gives way to a/1
+		putPayload(t, s, "http://a/1", same, []byte("same"), 1)
+		putPayload(t, s, "http://a/2", same, []byte("same"), 2)
+		putPayload(t, s, "http://a/3", other, []byte("other"), 3)
+	})
 
 	dst := filepath.Join(t.TempDir(), "new.db")
 	if _, err := Repair(src, dst, &RepairOptions{Fingerprint: func(u string) uint64 { return uint64(len(u)) }}); err != nil {
