@@ -167,10 +167,19 @@ func (l *lazyPayloads) close() {
 
 // holderInfo is what dedupe reads of the record the index names.
 type holderInfo struct {
-	URL       string          `json:"url"`
-	FetchedAt time.Time       `json:"fetched_at"`
-	Digest    string          `json:"digest"`
-	Body      json.RawMessage `json:"body"`
+	URL       string    `json:"url"`
+	FetchedAt time.Time `json:"fetched_at"`
+	Digest    string    `json:"digest"`
+	Body      given     `json:"body"`
+}
+
+// given records whether a JSON value is there and not empty, without
+// copying it (a body may be megabytes).
+type given bool
+
+func (g *given) UnmarshalJSON(b []byte) error {
+	*g = given(string(b) != `""` && string(b) != "null")
+	return nil
 }
 
 // holderOf returns the record that holds the payload with digest d: the one
@@ -199,7 +208,7 @@ func holderOf(tx *bolt.Tx, ix *payloadIndex, pend map[uint64]uint64, d string) (
 	if json.Unmarshal(js, &h) != nil || h.Digest != d {
 		return Ref{}, false, false
 	}
-	hasBody = hasJSONBytes(h.Body)
+	hasBody = bool(h.Body)
 	return Ref{URL: h.URL, FetchedAt: h.FetchedAt.UTC()}, hasBody, true
 }
 
@@ -212,21 +221,16 @@ func payloadOf(v []byte) (key uint64, body, ok bool) {
 		return 0, false, false
 	}
 	var r struct {
-		Digest      string          `json:"digest"`
-		Size        int64           `json:"size"`
-		DuplicateOf json.RawMessage `json:"duplicate_of"`
-		Body        json.RawMessage `json:"body"`
+		Digest      string `json:"digest"`
+		Size        int64  `json:"size"`
+		DuplicateOf given  `json:"duplicate_of"`
+		Body        given  `json:"body"`
 	}
-	if json.Unmarshal(js, &r) != nil || r.Size == 0 || len(r.DuplicateOf) > 0 {
+	if json.Unmarshal(js, &r) != nil || r.Size == 0 || r.DuplicateOf {
 		return 0, false, false
 	}
 	key, ok = digestKey(r.Digest)
-	return key, hasJSONBytes(r.Body), ok
-}
-
-// hasJSONBytes reports whether raw, a JSON value for a []byte, holds any.
-func hasJSONBytes(raw json.RawMessage) bool {
-	return len(raw) > 0 && string(raw) != `""` && string(raw) != "null"
+	return key, bool(r.Body), ok
 }
 
 // writePayloads appends the holders this commit names to the log.
