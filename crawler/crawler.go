@@ -212,6 +212,11 @@ type Config struct {
 	// crawl's scope reach this one (redisfrontier.Frontier.Scope): New
 	// calls it once with a function that puts a host in scope.
 	ScopeFrom func(add func(host string))
+	// SeenFrom, if set, is how the URLs that other processes queue reach
+	// this one's visited set, so that it does not offer them again when
+	// it finds them (redisfrontier.Frontier.Seen): New calls it once with
+	// a function that marks fingerprints visited. The marks stay in memory.
+	SeenFrom func(mark func(fps []uint64))
 
 	Logger *slog.Logger // [discard]
 }
@@ -326,6 +331,9 @@ func New(cfg Config, st *store.Store, f Fetcher) (*Crawler, error) {
 	}
 	if cfg.ScopeFrom != nil {
 		cfg.ScopeFrom(c.addSeedHost)
+	}
+	if cfg.SeenFrom != nil {
+		cfg.SeenFrom(c.visited.mark)
 	}
 	c.front = cfg.Frontier
 	if c.front == nil {

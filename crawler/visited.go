@@ -63,6 +63,17 @@ func (v *visited) addNew(fps []uint64, keep func(i int) bool) {
 	}
 }
 
+// mark marks every fingerprint of fps as visited.
+func (v *visited) mark(fps []uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, fp := range fps {
+		if !v.has(fp) {
+			v.put(fp)
+		}
+	}
+}
+
 // forget removes fp, for a URL that was marked but could not be queued.
 func (v *visited) forget(fp uint64) {
 	v.mu.Lock()

@@ -273,7 +273,7 @@ func withRedis(ctx context.Context, cfg crawler.Config, rdb redis.UniversalClien
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Frontier, cfg.ScopeFrom, cfg.Robots = rf, rf.Scope, rf
+	cfg.Frontier, cfg.ScopeFrom, cfg.SeenFrom, cfg.Robots = rf, rf.Scope, rf.Seen, rf
 	return cfg, nil
 }
 

@@ -21,15 +21,18 @@
 --                   (see frontier.lua)
 --   KEYS[8] gone    hash lease id → queue member, for leases that expired and
 --                   went back to the queue (a late acknowledgement removes it)
---   KEYS[9…]        seen sets of 64-bit fingerprints (decimal, intset-encoded)
+--   KEYS[9] hints   stream of the fingerprints each call newly marked seen,
+--                   capped: what the other workers need not offer again
+--                   (see frontier.lua)
+--   KEYS[10…]       seen sets of 64-bit fingerprints (decimal, intset-encoded)
 --                   named by the operations that use them
 --
 -- Host state is read once per call into H, changed there, and written back
 -- at the end with one HSET; the ready set is updated with one ZADD and one
 -- ZREM for all the hosts touched (sched). So a call costs a few commands
 -- for its hosts and URLs, each O(log n), whatever it does.
-local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE, HINTS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local t = redis.call('TIME')
 local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now = math.floor(nowus / 1000)

@@ -7,6 +7,6 @@
 // common.lua), every key it touches in KEYS; the politeness numbers come
 // from package frontier's rules, so a host is paced as the embedded
 // frontier paces it. The caller builds a Frontier (New) and gives it to
-// the crawler as its Frontier, its ScopeFrom (Scope) and its Robots keeper
-// (crawler.Config).
+// the crawler as its Frontier, its ScopeFrom (Scope), its SeenFrom (Seen)
+// and its Robots keeper (crawler.Config).
 package redisfrontier

@@ -16,6 +16,7 @@ import (
 	"github.com/politecrawl/crawl/frontier"
 	"github.com/politecrawl/crawl/internal/redistest"
 	"github.com/politecrawl/crawl/store"
+	"github.com/politecrawl/crawl/urlnorm"
 )
 
 // queueURLs queues n URLs of host through c's frontier.
@@ -241,5 +242,41 @@ func TestRedisScopeShared(t *testing.T) {
 		}
 		a.front.Next(context.Background(), time.Now()) // Redis says nothing of changes: asked as the dispatcher asks
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRedisSeenShared: the URLs a worker queues reach the others' visited
+// sets with their next call on the shard (Frontier.Seen), and a worker is
+// not told of its own.
+func TestRedisSeenShared(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := testConfig{Config: crawler.Config{Rate: rate.Inf}, Shards: 1}
+	a, b := newRedisCrawler(t, srv, cfg), newRedisCrawler(t, srv, cfg)
+	var mu sync.Mutex
+	told := map[uint64]bool{}
+	a.front.Seen(func(fps []uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, fp := range fps {
+			told[fp] = true
+		}
+	})
+	ctx := context.Background()
+	if _, err := a.AddSeeds(ctx, []string{"http://own.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddSeeds(ctx, []string{"http://other.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := a.front.Next(ctx, time.Now()); err != nil { // a's next call on the shard
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !told[urlnorm.Fingerprint("http://other.example/")] {
+		t.Error("a was not told of the URL b queued")
+	}
+	if told[urlnorm.Fingerprint("http://own.example/")] {
+		t.Error("a was told of the URL it queued itself")
 	}
 }

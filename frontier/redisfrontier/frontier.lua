@@ -11,7 +11,9 @@
 -- held at most ARGV[6] ms (also the hold of the permits claims carry).
 -- ARGV[7…10] are the politeness rules (see common.lua), ARGV[11] WINDOW:
 -- the ms of intervals one permit's batch of claims may span.
--- ARGV[12…] are operations, each a letter and its fields, applied in order:
+-- ARGV[12] is the id of the last entry of HINTS the worker read ("": none
+-- yet; it starts from the newest).
+-- ARGV[13…] are operations, each a letter and its fields, applied in order:
 --   k host cap base maxb burst mph  the host's settings, for a host the shard
 --                                   does not know yet (before its "a" or "q")
 --   a host fp key member            queue member (host.."\0"..pos..entry, see
@@ -51,14 +53,23 @@
 -- the last write and their number when the permit ends. Until then no
 -- other worker sends to the host, so the batch is as exact as one request.
 --
+-- Each worker sends every link it finds once, so with several workers most
+-- URLs would reach a seen set once a worker. So a call appends the
+-- fingerprints it newly marked seen to HINTS (one entry, capped at about
+-- HINTMAX entries), and returns those the other workers appended since the
+-- worker's last read, which it marks as its own.
+--
 -- Returns one string, fields separated by "\0": wake (ms until the earliest
 -- host is ready; -1: none), pending, leases, ver, Redis's clock in µs, the
 -- permit answer (-2 not asked, -1 no interval, 0 given, else ms to wait),
--- then for each claim: id, host, entry, permit ("p" given with the claim,
+-- the id of the last entry of HINTS read, the other workers' fingerprints
+-- (decimal, separated by ","), then for each claim: id, host, entry, permit ("p" given with the claim,
 -- "b" the permit of the host's claim before it in this reply, "f" the host
 -- has no interval, "n" neither), the host's interval in µs, margin included,
 -- and "1" if the host is backed off ("0" if not).
-local CALL = 'c:' .. string.match(ARGV[1], '^[^:]*')
+local WORKER = string.match(ARGV[1], '^[^:]*')
+local CALL = 'c:' .. WORKER
+local HINTMAX = '1000'
 local cnt = redis.call('HMGET', N, 'pending', 'leases', 'ver', 'seq', CALL)
 local last = cnt[5]
 if last and string.sub(last, 1, #ARGV[1] + 1) == ARGV[1] .. '\0' then
@@ -98,7 +109,8 @@ local doneIds, doneHosts, releases, relHosts = {}, {}, {}, {}
 local nd, nr, na = 0, 0, 0
 local arity = {k = 6, a = 4, d = 2, r = 2, q = 6, e = 1, g = 1, x = 1, h = 2, c = 2, o = 3, s = 4, z = 0}
 local nops = 0
-local i, nargv = 12, #ARGV
+local newfps, nh = {}, 0
+local i, nargv = 13, #ARGV
 while i <= nargv do
   local k = ARGV[i]
   local n = arity[k]
@@ -109,6 +121,8 @@ while i <= nargv do
     params[a1] = {a2, a3, ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]}
   elseif k == 'a' then
     if redis.call('SADD', seenKey[ARGV[i + 3]], a2) == 1 then
+      nh = nh + 1
+      newfps[nh] = a2
       local s = ensure(a1)
       if s and (s[MPH] <= 0 or s[TOT] < s[MPH]) then
         s[TOT] = s[TOT] + 1
@@ -350,8 +364,22 @@ local pend = tonumber(cnt[1] or '0') + pending
 local held = tonumber(cnt[2] or '0') + leases
 local ver = tonumber(cnt[3] or '0')
 if changed or permit == 0 then ver = ver + 1 end
+if nh > 0 then
+  redis.call('XADD', HINTS, 'MAXLEN', '~', HINTMAX, '*', 'w', WORKER, 'f', table.concat(newfps, ','))
+end
+local hintAt, hints = ARGV[12], {}
+if hintAt == '' then
+  local last = redis.call('XREVRANGE', HINTS, '+', '-', 'COUNT', 1)
+  hintAt = last[1] and last[1][1] or '0-0'
+else
+  for _, e in ipairs(redis.call('XRANGE', HINTS, '(' .. hintAt, '+', 'COUNT', 64)) do
+    hintAt = e[1]
+    if e[2][2] ~= WORKER then hints[#hints + 1] = e[2][4] end
+  end
+end
 local head = {string.format('%d', wake), string.format('%d', pend), string.format('%d', held),
-  string.format('%d', ver), string.format('%d', nowus), string.format('%d', permit)}
+  string.format('%d', ver), string.format('%d', nowus), string.format('%d', permit),
+  hintAt, table.concat(hints, ',')}
 local reply = table.concat(head, '\0')
 if no > 0 then reply = reply .. '\0' .. table.concat(out, '\0') end
 if changed or permit == 0 then

@@ -51,7 +51,7 @@ func newWorker(tb testing.TB, cfg testConfig, st *store.Store) *worker {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c.Frontier, c.ScopeFrom, c.Robots = f, f.Scope, f
+	c.Frontier, c.ScopeFrom, c.SeenFrom, c.Robots = f, f.Scope, f.Seen, f
 	cr, err := crawler.New(c, st, fetch.New(fetch.Config{}))
 	if err != nil {
 		tb.Fatal(err)

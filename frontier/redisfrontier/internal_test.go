@@ -163,7 +163,7 @@ func TestRedisRedirectAcrossShards(t *testing.T) {
 func TestRedisScriptKeys(t *testing.T) {
 	call := regexp.MustCompile(`redis\.call\(('?\w+'?)(?:,\s*([^,)]+))?`)
 	allowed := map[string]bool{"READY": true, "QUEUE": true, "HOSTS": true, "LEASES": true, "LEASE": true,
-		"SLOT": true, "N": true, "GONE": true}
+		"SLOT": true, "N": true, "GONE": true, "HINTS": true}
 	bulk := regexp.MustCompile(`bulk\('\w+',\s*(\w+)`)
 	src := luaCommon + luaFrontier
 	for _, m := range call.FindAllStringSubmatch(src, -1) {
@@ -181,9 +181,9 @@ func TestRedisScriptKeys(t *testing.T) {
 			t.Errorf("bulk on %s: a key not from KEYS", m[1])
 		}
 	}
-	bind := regexp.MustCompile(`(?m)^local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE =\s*\n\s*KEYS\[1\], KEYS\[2\], KEYS\[3\], KEYS\[4\], KEYS\[5\], KEYS\[6\], KEYS\[7\], KEYS\[8\]$`)
+	bind := regexp.MustCompile(`(?m)^local READY, QUEUE, HOSTS, LEASES, LEASE, SLOT, N, GONE, HINTS =\s*\n\s*KEYS\[1\], KEYS\[2\], KEYS\[3\], KEYS\[4\], KEYS\[5\], KEYS\[6\], KEYS\[7\], KEYS\[8\], KEYS\[9\]$`)
 	if !bind.MatchString(luaCommon) {
-		t.Error("common.lua no longer binds its key locals to KEYS[1…8]: update this test")
+		t.Error("common.lua no longer binds its key locals to KEYS[1…9]: update this test")
 	}
 	if memo := regexp.MustCompile(`local seenKey = setmetatable\(\{\}, \{__index = function\(t, n\)\s*local k = KEYS\[tonumber\(n\)\]\s*t\[n\] = k`); !memo.MatchString(luaFrontier) {
 		t.Error("frontier.lua's seenKey is no longer a memo of KEYS[n]: update this test")

@@ -135,10 +135,12 @@ type Frontier struct {
 	meta     string // prefix of the crawl-wide keys
 	id       string // this process's name in call ids
 	epoch    time.Time
-	workers  int                  // Config.Workers
-	addScope func(host string)    // puts a host other workers added in scope
-	callMu   []sync.Mutex         // per shard: one call at a time
-	pend     []*redisCall         // per shard: a call whose reply was lost, to send again as it was; callMu held
+	workers  int               // Config.Workers
+	addScope func(host string) // puts a host other workers added in scope
+	callMu   []sync.Mutex      // per shard: one call at a time
+	pend     []*redisCall      // per shard: a call whose reply was lost, to send again as it was; callMu held
+	hintAt   []string          // per shard: the last entry of its seen hints read (see frontier.lua); callMu held
+	markSeen atomic.Pointer[func(fps []uint64)]
 	calls    atomic.Int64         // calls made, for their ids
 	timers   []*time.Timer        // per shard: the call due for queued operations
 	timerAt  []time.Time          // when each timer fires
@@ -340,7 +342,7 @@ func New(ctx context.Context, rdb redis.UniversalClient, cfg Config) (*Frontier,
 	}
 	f.ops = make([][]redisOp, n)
 	f.pending, f.leased = make([]int64, n), make([]int64, n)
-	f.callMu, f.pend = make([]sync.Mutex, n), make([]*redisCall, n)
+	f.callMu, f.pend, f.hintAt = make([]sync.Mutex, n), make([]*redisCall, n), make([]string, n)
 	f.timers, f.timerAt = make([]*time.Timer, n), make([]time.Time, n)
 	for s := range n {
 		if _, err := f.call(ctx, s, 0, "", 0); err != nil {
@@ -349,6 +351,12 @@ func New(ctx context.Context, rdb redis.UniversalClient, cfg Config) (*Frontier,
 	}
 	return f, nil
 }
+
+// Seen makes mark be called, while the crawl runs, with the fingerprints
+// of the URLs the other processes of the crawl queue (crawler.Config.
+// SeenFrom), so that this one need not offer them again when it finds
+// them: each would cost the shard a seen-set check for nothing.
+func (f *Frontier) Seen(mark func(fps []uint64)) { f.markSeen.Store(&mark) }
 
 // Scope makes add be called with every seed host any process of the crawl
 // puts in scope: at once with those there are, and while the crawl runs
@@ -493,11 +501,12 @@ func (f *Frontier) call(ctx context.Context, s, want int, permitFor string, toke
 	f.ops[s] = nil
 	f.mu.Unlock()
 	p := f.prefix(s)
-	keys := []string{p + "ready", p + "queue", p + "hosts", p + "leases", p + "lease", p + "slot", p + "n", p + "gone"}
+	keys := []string{p + "ready", p + "queue", p + "hosts", p + "leases", p + "lease", p + "slot", p + "n", p + "gone", p + "hints"}
 	at := map[string]int{}
 	args := []any{f.id + ":" + strconv.FormatInt(f.calls.Add(1), 10), f.lease.Milliseconds(), want,
 		permitFor, token, permitHold.Milliseconds()}
 	args = append(args, rules...)
+	args = append(args, f.hintAt[s])
 	for _, op := range ops {
 		if op.seen != "" {
 			k, ok := at[op.seen]
@@ -567,7 +576,7 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 	f.pend[s] = nil
 	fields := strings.Split(res, "\x00")
 	var r redisReply
-	if len(fields) < 6 || (len(fields)-6)%6 != 0 {
+	if len(fields) < 8 || (len(fields)-8)%6 != 0 {
 		return r, f.wrap(fmt.Errorf("frontier: bad reply %q", res))
 	}
 	head := make([]int64, 6)
@@ -577,6 +586,16 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 		}
 	}
 	r = redisReply{wake: head[0], pending: head[1], leases: head[2], ver: head[3], now: head[4], permit: head[5]}
+	f.hintAt[s] = fields[6]
+	if mark := f.markSeen.Load(); mark != nil && fields[7] != "" {
+		var fps []uint64
+		for _, d := range strings.Split(fields[7], ",") {
+			if fp, err := strconv.ParseInt(d, 10, 64); err == nil {
+				fps = append(fps, uint64(fp))
+			}
+		}
+		(*mark)(fps)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, op := range c.ops {
@@ -598,7 +617,7 @@ func (f *Frontier) send(ctx context.Context, s int, c *redisCall, first bool) (r
 		f.ops[s] = append(f.ops[s], redisOp{args: []any{"s", c.permitFor, c.token, 0, 0}})
 		f.due(s, 0)
 	}
-	for k := 6; k < len(fields); k += 6 {
+	for k := 8; k < len(fields); k += 6 {
 		id, err1 := strconv.ParseInt(fields[k], 10, 64)
 		iv, err2 := strconv.ParseInt(fields[k+4], 10, 64)
 		if err1 != nil || err2 != nil {
