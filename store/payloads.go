@@ -122,7 +122,8 @@ func loadPayloads(tx *bolt.Tx) (*payloadIndex, error) {
 }
 
 // payloads returns the store's digest index, read from the database the
-// first time: in tx if it is not nil (a reader's, which must not open a
+// first time (a writer's Open reads it once read-only beforehand, so that a
+// damaged log is refused before a crawl starts): in tx if it is not nil (a reader's, which must not open a
 // second transaction), else in a transaction of its own. A commit reads it
 // before it writes, so one read later in a reader's older transaction has
 // missed no commit.
@@ -144,7 +145,7 @@ func (s *Store) payloads(tx *bolt.Tx) (*payloadIndex, error) {
 		err = s.db.View(load)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("digest index of %s: %w", s.path, err)
+		return nil, fmt.Errorf("digest index: %w", err)
 	}
 	return l.ix, nil
 }

@@ -1,9 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +212,49 @@ func TestRepairKeepsDigestIndex(t *testing.T) {
 	putPayload(t, r, "http://a/5", other, []byte("other"), 5)
 	wantDuplicate(t, r, "http://a/4", &Ref{URL: "http://a/1", FetchedAt: payloadAt.Add(time.Minute)})
 	wantDuplicate(t, r, "http://a/5", &Ref{URL: "http://a/3", FetchedAt: payloadAt.Add(3 * time.Minute)})
+}
+
+// TestDamagedDigestLog: a digest log entry of the wrong length makes Open
+// for writing refuse the file as damaged, naming the bucket, before
+// anything is written; repair writes the index anew.
+func TestDamagedDigestLog(t *testing.T) {
+	d := Digest([]byte("same"))
+	path := closedStore(t, func(s *Store) { putPayload(t, s, "http://a/1", d, []byte("same"), 1) })
+	db, err := bolt.Open(path, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPayloads).Put(seqKey(99), []byte("fifteen bytes!!"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if s, err := Open(path, nil); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "payloads") {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("Open over a damaged digest log: %v, want ErrDamaged naming the bucket", err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the refused file changed (%v)", err)
+	}
+
+	dst := filepath.Join(t.TempDir(), "new.db")
+	if _, err := Repair(path, dst, &RepairOptions{Fingerprint: func(u string) uint64 { return uint64(len(u)) }}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	putPayload(t, r, "http://a/2", d, []byte("same"), 2)
+	wantDuplicate(t, r, "http://a/2", &Ref{URL: "http://a/1", FetchedAt: payloadAt.Add(time.Minute)})
 }

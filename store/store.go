@@ -127,6 +127,12 @@ func Open(path string, opts *Options) (*Store, error) {
 			return nil, err
 		}
 		err = checkFile(path)
+		if err == nil {
+			// A damaged digest log is refused here too, before the file
+			// is opened for writing (the store reads the log again at
+			// its first commit).
+			_, err = s.payloads(nil)
+		}
 		s.Close()
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -396,7 +402,7 @@ func (s *Store) Commit(b *Batch) error {
 	}
 	payloads, err := s.payloads(nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("commit to %s: %w", s.path, err)
 	}
 	pend := map[uint64]uint64{} // the holders this commit names, indexed once it is committed
 	err = s.db.Update(func(tx *bolt.Tx) error {

@@ -501,3 +501,41 @@ func TestExportKeepGoing(t *testing.T) {
 		t.Errorf("stats --keep-going printed no unreadable count:\n%s", stdout)
 	}
 }
+
+// TestRunDamagedDigestLog: a crawl database whose digest log has a
+// damaged entry is refused by run with one line naming the file and the
+// repair, and left as it is; the repaired file crawls on.
+func TestRunDamagedDigestLog(t *testing.T) {
+	t.Setenv("GORACE", "atexit_sleep_ms=0") // see TestDamagedDatabase
+	web := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 5})
+	dir := t.TempDir()
+	db := crawled(t, web, dir)
+	bdb, err := bolt.Open(db, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("payloads"))
+		if b == nil {
+			return fmt.Errorf("the crawl wrote no digest log")
+		}
+		return b.Put(binary.BigEndian.AppendUint64(nil, 1<<40), []byte("seven b"))
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, db)
+	code, _, errOut := run(t, "run", "--db", db, "--rate", "0", "-q")
+	wantOneLineError(t, "run", code, errOut, db, "payloads", "crawl repair --db "+db)
+	if string(readFile(t, db)) != string(before) {
+		t.Error("run changed the file it refused")
+	}
+	fixed := filepath.Join(dir, "fixed.db")
+	if code, _, errOut := run(t, "repair", "--db", db, "-o", fixed); code != 0 {
+		t.Fatalf("repair: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := run(t, "run", "--db", fixed, "--rate", "0", "-q"); code != 0 {
+		t.Errorf("run on the repaired file: exit %d: %s", code, errOut)
+	}
+}
