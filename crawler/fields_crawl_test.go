@@ -80,7 +80,10 @@ func TestNoRuleNoDOM(t *testing.T) {
 	body := []byte(productPage)
 	final, _ := url.Parse("http://shop.example/about")
 	p := &store.Page{URL: final.String(), FinalURL: final.String()}
-	if n := testing.AllocsPerRun(100, func() { c.dom(p, body, final) }); n != 0 || p.Fields != nil {
+	// Under the race detector sync.Pool drops some of what is put in it,
+	// so regexp's matcher, which it pools, is sometimes made anew: the
+	// allocations are counted without it only.
+	if n := testing.AllocsPerRun(100, func() { c.dom(p, body, final) }); (n != 0 && !raceEnabled) || p.Fields != nil {
 		t.Errorf("a page no rule applies to: got %v allocations and fields %v, want none", n, p.Fields)
 	}
 	p.FinalURL = "http://shop.example/product/7"

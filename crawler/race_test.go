@@ -1,0 +1,6 @@
+//go:build race
+
+package crawler
+
+// raceEnabled: the race detector is on (see TestNoRuleNoDOM).
+const raceEnabled = true
