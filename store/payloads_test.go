@@ -43,6 +43,22 @@ func closedStore(t *testing.T, put func(s *Store)) string {
 	return path
 }
 
+// repaired returns the store Repair writes from the database at src, open
+// and closed when the test ends.
+func repaired(t *testing.T, src string) *Store {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "new.db")
+	if _, err := Repair(src, dst, &RepairOptions{Fingerprint: func(u string) uint64 { return uint64(len(u)) }}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 // wantDuplicate fails unless url's newest record is the duplicate of want
 // (nil: a holder, with its body).
 func wantDuplicate(t *testing.T, s *Store, url string, want *Ref) {
@@ -100,11 +116,7 @@ func TestDigestIndexOfOlderDatabase(t *testing.T) {
 
 	// As the earlier version wrote it: digest → seq ‖ fetched_at (ms) ‖
 	// flags ‖ URL, and no log.
-	db, err := bolt.Open(path, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	update(t, path, func(tx *bolt.Tx) error {
 		seq := tx.Bucket(bucketURLs).Get([]byte("http://a/1"))
 		if err := tx.DeleteBucket(bucketPayloads); err != nil {
 			return err
@@ -118,10 +130,6 @@ func TestDigestIndexOfOlderDatabase(t *testing.T) {
 		v = append(append(v, 1), "http://a/1"...)
 		return b.Put([]byte(d), v)
 	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	s, err := Open(path, nil)
 	if err != nil {
@@ -199,15 +207,7 @@ func TestRepairKeepsDigestIndex(t *testing.T) {
 		putPayload(t, s, "http://a/3", other, []byte("other"), 3)
 	})
 
-	dst := filepath.Join(t.TempDir(), "new.db")
-	if _, err := Repair(src, dst, &RepairOptions{Fingerprint: func(u string) uint64 { return uint64(len(u)) }}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(dst, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := repaired(t, src)
 	putPayload(t, r, "http://a/4", same, []byte("same"), 4)
 	putPayload(t, r, "http://a/5", other, []byte("other"), 5)
 	wantDuplicate(t, r, "http://a/4", &Ref{URL: "http://a/1", FetchedAt: payloadAt.Add(time.Minute)})
@@ -220,17 +220,9 @@ func TestRepairKeepsDigestIndex(t *testing.T) {
 func TestDamagedDigestLog(t *testing.T) {
 	d := Digest([]byte("same"))
 	path := closedStore(t, func(s *Store) { putPayload(t, s, "http://a/1", d, []byte("same"), 1) })
-	db, err := bolt.Open(path, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	update(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketPayloads).Put(seqKey(99), []byte("fifteen bytes!!"))
 	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	before, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -246,15 +238,7 @@ func TestDamagedDigestLog(t *testing.T) {
 		t.Errorf("the refused file changed (%v)", err)
 	}
 
-	dst := filepath.Join(t.TempDir(), "new.db")
-	if _, err := Repair(path, dst, &RepairOptions{Fingerprint: func(u string) uint64 { return uint64(len(u)) }}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(dst, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := repaired(t, path)
 	putPayload(t, r, "http://a/2", d, []byte("same"), 2)
 	wantDuplicate(t, r, "http://a/2", &Ref{URL: "http://a/1", FetchedAt: payloadAt.Add(time.Minute)})
 }

@@ -24,6 +24,20 @@ func crawled(t *testing.T, web *crawltest.Web, dir string) string {
 	return db
 }
 
+// boltUpdate changes the database at path with bbolt itself, as another
+// version of the crawl (or damage) would.
+func boltUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // readFile returns the bytes of path.
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
@@ -161,14 +175,7 @@ func TestOtherFormat(t *testing.T) {
 	web := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 5})
 	dir := t.TempDir()
 	db := crawled(t, web, dir)
-	bdb, err := bolt.Open(db, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("0")) }); err != nil {
-		t.Fatal(err)
-	}
-	bdb.Close()
+	boltUpdate(t, db, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("0")) })
 	before := readFile(t, db)
 	web.ResetLog()
 	const want = ": database format 0 (written by an older crawl); this crawl reads format 1"

@@ -510,21 +510,13 @@ func TestRunDamagedDigestLog(t *testing.T) {
 	web := crawltest.New(t, crawltest.Config{Hosts: 1, PagesPerHost: 5})
 	dir := t.TempDir()
 	db := crawled(t, web, dir)
-	bdb, err := bolt.Open(db, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bolt.Tx) error {
+	boltUpdate(t, db, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("payloads"))
 		if b == nil {
 			return fmt.Errorf("the crawl wrote no digest log")
 		}
 		return b.Put(binary.BigEndian.AppendUint64(nil, 1<<40), []byte("seven b"))
 	})
-	bdb.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	before := readFile(t, db)
 	code, _, errOut := run(t, "run", "--db", db, "--rate", "0", "-q")
 	wantOneLineError(t, "run", code, errOut, db, "payloads", "crawl repair --db "+db)
