@@ -243,14 +243,10 @@ func writePayloads(tx *bolt.Tx, pend map[uint64]uint64) error {
 	if err != nil {
 		return err
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
-	}
 	v := make([]byte, 0, 16*len(pend))
 	for k, s := range pend {
 		v = binary.BigEndian.AppendUint64(v, k)
 		v = binary.BigEndian.AppendUint64(v, s)
 	}
-	return b.Put(seqKey(seq), v)
+	return appendLog(b, v)
 }

@@ -239,15 +239,11 @@ func (sv *salvage) write(st *Store, fp func(string) uint64) (rep *RepairReport, 
 		}
 		log := tx.Bucket(bucketSeenLog)
 		for chunk := range slices.Chunk(marks, 1<<16) {
-			seq, err := log.NextSequence()
-			if err != nil {
-				return err
-			}
 			v := make([]byte, 0, 8*len(chunk))
 			for _, m := range chunk {
 				v = binary.BigEndian.AppendUint64(v, m)
 			}
-			if err := log.Put(seqKey(seq), v); err != nil {
+			if err := appendLog(log, v); err != nil {
 				return err
 			}
 		}

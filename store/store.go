@@ -491,16 +491,11 @@ func (s *Store) Commit(b *Batch) error {
 			}
 		}
 		if len(b.Seen) > 0 {
-			log := tx.Bucket(bucketSeenLog)
-			seq, err := log.NextSequence()
-			if err != nil {
-				return err
-			}
 			v := make([]byte, 0, 8*len(b.Seen))
 			for _, fp := range b.Seen {
 				v = binary.BigEndian.AppendUint64(v, fp)
 			}
-			if err := log.Put(seqKey(seq), v); err != nil {
+			if err := appendLog(tx.Bucket(bucketSeenLog), v); err != nil {
 				return err
 			}
 		}
@@ -561,6 +556,16 @@ func EncodePage(p *Page) ([]byte, error) {
 	}
 	*buf = js
 	return encodeValue(js), nil
+}
+
+// appendLog appends v to the log bucket b (seenlog, payloads) under its
+// next sequence number.
+func appendLog(b *bolt.Bucket, v []byte) error {
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(seqKey(seq), v)
 }
 
 func seqKey(n uint64) []byte {
