@@ -25,7 +25,9 @@ import (
 // wake times next returns).
 func claimWithin(t *testing.T, c *worker, d time.Duration) (frontier.Job, bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	// At least past claimGap: a claim that came back short keeps the next
+	// one back that long, and the check must ask Redis.
+	deadline := time.Now().Add(max(d, claimGap+time.Millisecond))
 	for {
 		j, ok, wake, err := c.front.Next(context.Background(), time.Now())
 		if err != nil {
@@ -339,5 +341,45 @@ func TestRedisOlderLayout(t *testing.T) {
 	}
 	if inf != 2 {
 		t.Errorf("host's requests in flight %d, want 2 (the old lease's slot freed, two claimed)", inf)
+	}
+}
+
+// TestRedisClaimGap: a claim that came back short (the host's only slot
+// taken) keeps the next one back for claimGap without a call to Redis, so
+// that the slots freed meanwhile are claimed together; after it, the next
+// claim carries the release with it and gets the next URL, and a flush
+// then has nothing to send.
+func TestRedisClaimGap(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newRedisCrawler(t, srv, testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 1}, Shards: 1})
+	queueURLs(t, c, "h.example", 3)
+	ctx := context.Background()
+	now := time.Now()
+	j, ok, _, err := c.front.Next(ctx, now)
+	if err != nil || !ok {
+		t.Fatalf("first claim: ok %v, %v", ok, err)
+	}
+	calls := c.front.calls.Load()
+	c.front.Release(j.Host)
+	_, ok, wake, err := c.front.Next(ctx, now.Add(claimGap/2))
+	if err != nil || ok {
+		t.Fatalf("claim within the gap: ok %v, %v; want none", ok, err)
+	}
+	if got := c.front.calls.Load(); got != calls {
+		t.Errorf("a claim within the gap called Redis %d times, want none", got-calls)
+	}
+	if want := now.Add(claimGap); !wake.Equal(want) {
+		t.Errorf("wake %v after the short claim, want %v (claimGap)", wake.Sub(now), claimGap)
+	}
+	j2, ok, _, err := c.front.Next(ctx, now.Add(claimGap))
+	if err != nil || !ok || j2.URL == j.URL {
+		t.Fatalf("claim after the gap: %q ok %v, %v; want the host's next URL", j2.URL, ok, err)
+	}
+	// The release went with that claim: flushing the operations (as the
+	// timer that was set for it does, or Stop) has nothing to send.
+	calls = c.front.calls.Load()
+	flush(t, c)
+	if got := c.front.calls.Load(); got != calls {
+		t.Errorf("a flush with nothing queued called Redis %d times, want none", got-calls)
 	}
 }

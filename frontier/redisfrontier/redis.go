@@ -83,7 +83,14 @@ const (
 	latencyEvery = 100 * time.Millisecond
 	// opsDelay is how long an operation (a released slot, a hold, …) may
 	// wait for a call to carry it before its shard is called for it alone.
-	opsDelay   = 10 * time.Millisecond
+	// A call costs Redis about as much as the pages it carries, so the
+	// longer this, the fewer calls; a freed slot reaches the other workers
+	// that much later.
+	opsDelay = 25 * time.Millisecond
+	// claimGap is how long a claim that came back short (the hosts' free
+	// slots taken) keeps the next one back: slots freed meanwhile are
+	// claimed together, in one call rather than one call each.
+	claimGap   = 6 * time.Millisecond
 	scopeEvery = time.Second // how often the crawl's scope is checked for hosts other workers added
 	minRetry   = 100 * time.Millisecond
 	robotsKeep = 24 * time.Hour // how long Redis keeps a robots.txt answer
@@ -177,6 +184,7 @@ type Frontier struct {
 	spent     bool      // the crawl's MaxPages budget was seen spent
 	scopeN    int64
 	scopeAt   time.Time
+	shortAt   time.Time // when the last claim came back short: see claimGap
 	changed   chan struct{}
 
 	noRenew     bool               // in tests: leases are renewed only by running keepLeases
@@ -475,7 +483,7 @@ func (f *Frontier) flushShard(s int) {
 	ctx, cancel := context.WithTimeout(context.Background(), seedWait)
 	defer cancel()
 	if err := f.retrying(ctx, func(ctx context.Context) error {
-		_, err := f.call(ctx, s, 0, "", 0)
+		_, err := f.call(ctx, s, opsOnly, "", 0)
 		return err
 	}); err != nil {
 		f.mu.Lock()
@@ -483,6 +491,11 @@ func (f *Frontier) flushShard(s int) {
 		f.mu.Unlock()
 	}
 }
+
+// opsOnly, as call's want, makes no call unless there are operations to
+// send: another call may have carried them while this one waited for
+// callMu.
+const opsOnly = -1
 
 // call makes one call on shard s: it sends the shard's queued operations,
 // asks for up to want claims (put in f.buf) and, if permitFor is set, for
@@ -500,6 +513,12 @@ func (f *Frontier) call(ctx context.Context, s, want int, permitFor string, toke
 	ops := f.ops[s]
 	f.ops[s] = nil
 	f.mu.Unlock()
+	if want == opsOnly {
+		if len(ops) == 0 {
+			return redisReply{}, nil
+		}
+		want = 0
+	}
 	p := f.prefix(s)
 	keys := []string{p + "ready", p + "queue", p + "hosts", p + "leases", p + "lease", p + "slot", p + "n", p + "gone", p + "hints"}
 	at := map[string]int{}
@@ -701,6 +720,10 @@ func (f *Frontier) Next(ctx context.Context, now time.Time) (frontier.Job, bool,
 		defer f.mu.Unlock()
 		return frontier.Job{}, false, f.retryAt, nil
 	}
+	if next := f.shortAt.Add(claimGap); now.Before(next) {
+		defer f.mu.Unlock()
+		return frontier.Job{}, false, next, nil
+	}
 	start := f.rr
 	f.rr = (f.rr + 1) % f.shards
 	refresh := now.Sub(f.scopeAt) > scopeEvery
@@ -751,11 +774,16 @@ func (f *Frontier) Next(ctx context.Context, now time.Time) (frontier.Job, bool,
 			break
 		}
 	}
-	if f.max > 0 && got < want {
-		f.mu.Lock()
-		f.owed += want - got
-		f.mu.Unlock()
+	f.mu.Lock()
+	if got < want {
+		f.shortAt = now
+		if f.max > 0 {
+			f.owed += want - got
+		}
+	} else {
+		f.shortAt = time.Time{}
 	}
+	f.mu.Unlock()
 	if j, ok := f.take(); ok {
 		return j, true, time.Time{}, nil
 	}
@@ -1204,7 +1232,7 @@ func (f *Frontier) Commit(ctx context.Context, st *store.Store, b *store.Batch) 
 		f.ops[s] = append(f.ops[s], ops[s]...)
 		f.mu.Unlock()
 		if err := f.retrying(ctx, func(ctx context.Context) error {
-			_, err := f.call(ctx, s, 0, "", 0)
+			_, err := f.call(ctx, s, opsOnly, "", 0)
 			return err
 		}); err != nil {
 			return fmt.Errorf("acknowledge %d URLs (stored in %s; they will be fetched again): %w", len(b.Done), st.Path(), err)
@@ -1307,7 +1335,7 @@ func (f *Frontier) Stop(ctx context.Context) {
 func (f *Frontier) flush(ctx context.Context) error {
 	for s := range f.shards {
 		err := f.retrying(ctx, func(ctx context.Context) error {
-			_, err := f.call(ctx, s, 0, "", 0)
+			_, err := f.call(ctx, s, opsOnly, "", 0)
 			return err
 		})
 		if err != nil {
