@@ -87,9 +87,10 @@ const (
 	// longer this, the fewer calls; a freed slot reaches the other workers
 	// that much later.
 	opsDelay = 25 * time.Millisecond
-	// claimGap is how long a claim that came back short (the hosts' free
-	// slots taken) keeps the next one back: slots freed meanwhile are
-	// claimed together, in one call rather than one call each.
+	// claimGap is how long a claim that came back empty (the hosts' free
+	// slots taken) keeps the next one back, and one that came back short
+	// its share of it: slots freed meanwhile are claimed together, in one
+	// call rather than one call each.
 	claimGap   = 6 * time.Millisecond
 	scopeEvery = time.Second // how often the crawl's scope is checked for hosts other workers added
 	minRetry   = 100 * time.Millisecond
@@ -184,7 +185,7 @@ type Frontier struct {
 	spent     bool      // the crawl's MaxPages budget was seen spent
 	scopeN    int64
 	scopeAt   time.Time
-	shortAt   time.Time // when the last claim came back short: see claimGap
+	claimAt   time.Time // no claim before: see claimGap
 	changed   chan struct{}
 
 	noRenew     bool               // in tests: leases are renewed only by running keepLeases
@@ -720,7 +721,7 @@ func (f *Frontier) Next(ctx context.Context, now time.Time) (frontier.Job, bool,
 		defer f.mu.Unlock()
 		return frontier.Job{}, false, f.retryAt, nil
 	}
-	if next := f.shortAt.Add(claimGap); now.Before(next) {
+	if next := f.claimAt; now.Before(next) {
 		defer f.mu.Unlock()
 		return frontier.Job{}, false, next, nil
 	}
@@ -776,12 +777,14 @@ func (f *Frontier) Next(ctx context.Context, now time.Time) (frontier.Job, bool,
 	}
 	f.mu.Lock()
 	if got < want {
-		f.shortAt = now
+		// The fewer it got, the longer until the next: a claim that got
+		// nothing waits all of claimGap.
+		f.claimAt = now.Add(claimGap * time.Duration(want-got) / time.Duration(want))
 		if f.max > 0 {
 			f.owed += want - got
 		}
 	} else {
-		f.shortAt = time.Time{}
+		f.claimAt = time.Time{}
 	}
 	f.mu.Unlock()
 	if j, ok := f.take(); ok {
