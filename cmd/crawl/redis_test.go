@@ -442,3 +442,35 @@ func testInterruptWhileDown(t *testing.T, query string, bound time.Duration, dow
 		t.Errorf("exit %v after SIGINT with Redis down; want it within the grace period and the leases' second", d)
 	}
 }
+
+// TestRedisConnections: a worker claims across every ready host, so its
+// idle connections must cover them all, or it closes one host's to keep
+// another's and dials again: a host would see a new connection every few
+// requests. Each host sees at most its concurrency cap of connections (and
+// two for robots.txt and a dial that lost its race to an idle one).
+func TestRedisConnections(t *testing.T) {
+	srv := redistest.Start(t)
+	const hosts, perHost = 12, 4
+	web := crawltest.New(t, crawltest.Config{Hosts: hosts, PagesPerHost: 40, LinksPerPage: 10})
+	dir := t.TempDir()
+	writeSeeds(t, dir, web.Seeds())
+	w := startWorker(t, append(workerArgs(dir, srv.URL(), 0, "--rate", "0", "--per-host", fmt.Sprint(perHost)),
+		"--workers", "16", "--no-sitemaps")...)
+	checkExits(t, w)
+	checkAllPages(t, web, unionOf(t, dir, 1))
+	conns := map[string]map[string]bool{}
+	for _, r := range web.Log() {
+		if conns[r.Host] == nil {
+			conns[r.Host] = map[string]bool{}
+		}
+		conns[r.Host][r.Client] = true
+	}
+	total := 0
+	for h, cs := range conns {
+		total += len(cs)
+		if len(cs) > perHost+2 {
+			t.Errorf("%s: %d connections for %d requests at most %d at once", h, len(cs), len(web.Log())/hosts, perHost)
+		}
+	}
+	t.Logf("%d requests, %d connections", len(web.Log()), total)
+}

@@ -154,6 +154,7 @@ type Request struct {
 	Method    string    // HTTP method
 	UserAgent string    // User-Agent header
 	Status    int       // status written; 0 if the client went away before a response was written
+	Client    string    // the client's end of the connection ("127.0.0.1:54321"): one a connection
 }
 
 // TB is the part of testing.TB that New uses. *testing.T and *testing.B
@@ -454,6 +455,7 @@ func (w *Web) serve(rw http.ResponseWriter, r *http.Request) {
 		Path:      r.URL.RequestURI(),
 		Method:    r.Method,
 		UserAgent: r.UserAgent(),
+		Client:    r.RemoteAddr,
 	}
 	w.mu.Lock()
 	if !w.cfg.NoLog {
