@@ -111,7 +111,8 @@ the database's bytes a page and the share of each of its buckets (records,
 URL index, frontier, visited set, …) and of its free pages; and for rate-limited scenarios the efficiency (bound / wall) and what the
 site's hosts saw: every request (robots.txt included) timed by the kernel on
 arrival, how many of them each host's token-bucket policer (its interval,
-5 ms of slack) finds in excess, the shortest gap, and refetches. The bound is the
+5 ms of slack) finds in excess, the shortest gap, refetches, and the TCP
+connections the hosts accepted (in all, and the most one host did). The bound is the
 shortest time any polite crawler can take: robots.txt first, then the seed
 page, then the pages its links lead to, one interval apart, and one latency
 for the last answer.
@@ -135,7 +136,7 @@ run by scripts included) and script calls. For rate-limited scenarios a
 second line under each gives what the embedded crawl's report does, over all
 the workers' requests together: efficiency, wall time, requests at the
 server, robots.txt among them, those in excess of the hosts' policers, the
-shortest gap and refetches (requests beyond one a URL). Every page must be
+shortest gap, refetches (requests beyond one a URL) and connections. Every page must be
 stored once across the workers' databases: one stored by two is an error.`,
 		Example: `  crawl bench                                   # throughput, polite, slow
   crawl bench --scenario growth
@@ -209,6 +210,7 @@ type atServer struct {
 	minGap           time.Duration // shortest gap between two arrivals at one host
 	excess           int           // requests each host's policer (its interval, 5 ms slack) finds in excess
 	refetches        int           // requests beyond one per host and path
+	conns, maxConns  int           // connections the hosts accepted, and the most one host did
 }
 
 func (r benchResult) print(w io.Writer) {
@@ -229,8 +231,8 @@ func (r benchResult) print(w io.Writer) {
 		if rb := s.rateBound(); rb != b {
 			fmt.Fprintf(w, "  of rate alone  %8.3f  (%v at %s per host / wall)\n", rb.Seconds()/r.full.Seconds(), rb, rateString(s.rate))
 		}
-		fmt.Fprintf(w, "at the server    %d requests (%d robots.txt), %d in excess of the hosts' policers (interval %v, 5 ms slack), shortest gap %v, %d refetches\n",
-			r.requests, r.robots, r.excess, time.Duration(float64(time.Second)/s.rate), r.minGap.Round(time.Microsecond), r.twice)
+		fmt.Fprintf(w, "at the server    %d requests (%d robots.txt), %d in excess of the hosts' policers (interval %v, 5 ms slack), shortest gap %v, %d refetches, %d connections (at most %d a host)\n",
+			r.requests, r.robots, r.excess, time.Duration(float64(time.Second)/s.rate), r.minGap.Round(time.Microsecond), r.twice, r.conns, r.maxConns)
 	} else {
 		fmt.Fprintf(w, "refetches        %8d\n", r.twice)
 	}
@@ -423,7 +425,9 @@ func police(logFile string, s scenario) (atServer, error) {
 		a.excess += len((crawltest.Policer{Interval: iv, Slack: 5 * time.Millisecond}).Check(reqs))
 		slices.SortFunc(reqs, func(a, b crawltest.Request) int { return a.Time.Compare(b.Time) })
 		paths := make(map[string]bool, len(reqs))
+		conns := map[string]bool{}
 		for i, q := range reqs {
+			conns[q.Client] = true
 			if q.Path == "/robots.txt" {
 				a.robots++
 			}
@@ -435,6 +439,8 @@ func police(logFile string, s scenario) (atServer, error) {
 				a.minGap = min(a.minGap, q.Time.Sub(reqs[i-1].Time))
 			}
 		}
+		a.conns += len(conns)
+		a.maxConns = max(a.maxConns, len(conns))
 	}
 	return a, nil
 }

@@ -53,15 +53,15 @@ func TestBenchRedis(t *testing.T) {
 	for _, want := range []string{
 		"== redis " + srv.Addr + ", 1 shards: 100 hosts × 5 pages",
 		"rate 5/s per host, per-host 1: bound 1s; the hosts' policers: interval 200ms, 5 ms slack",
-		"efficiency     wall requests robots excess shortest gap refetches",
+		"efficiency     wall requests robots excess shortest gap refetches connections",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 	// A worker count's row, then its politeness line: efficiency, wall,
-	// requests, robots.txt, excess, shortest gap, refetches.
-	row := regexp.MustCompile(`(?m)^(\d) +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+\n +([\d.]+) +\S+ +(\d+) +(\d+) +(\d+) +\S+ +(\d+)$`)
+	// requests, robots.txt, excess, shortest gap, refetches, connections.
+	row := regexp.MustCompile(`(?m)^(\d) +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+\n +([\d.]+) +\S+ +(\d+) +(\d+) +(\d+) +\S+ +(\d+) +(\d+)$`)
 	rows := row.FindAllStringSubmatch(out, -1)
 	if len(rows) != 3 {
 		t.Fatalf("%d worker counts with a politeness line, want 3:\n%s", len(rows), out)
@@ -76,6 +76,11 @@ func TestBenchRedis(t *testing.T) {
 		}
 		if n(5) != 0 || n(6) != 0 {
 			t.Errorf("%s workers: %d requests in excess, %d refetches, want none", m[1], n(5), n(6))
+		}
+		// One request at a time a host (--per-host 1): a worker that
+		// keeps its connections needs one a host.
+		if n(7) > n(1)*hosts {
+			t.Errorf("%s workers: %d connections at the server, want at most one a worker and host (%d)", m[1], n(7), n(1)*hosts)
 		}
 	}
 }

@@ -121,7 +121,7 @@ func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, sha
 	if s.rate > 0 {
 		// The politeness figures of each run go on a second line: those
 		// benchResult.print has, counted over all the workers' requests.
-		fmt.Fprintf(out, "%-9s %10s %8s %8s %6s %6s %12s %9s\n", "", "efficiency", "wall", "requests", "robots", "excess", "shortest gap", "refetches")
+		fmt.Fprintf(out, "%-9s %10s %8s %8s %6s %6s %12s %9s %11s\n", "", "efficiency", "wall", "requests", "robots", "excess", "shortest gap", "refetches", "connections")
 	}
 	pages := s.hosts * s.pages
 	for workers := 1; workers <= maxWorkers; workers++ {
@@ -135,8 +135,8 @@ func benchRedis(ctx context.Context, out io.Writer, s scenario, addr string, sha
 			float64(d.cpu.Microseconds())/float64(pages), float64(d.commands)/float64(pages), float64(d.scripts)/float64(pages))
 		if s.rate > 0 {
 			a := r.atServer
-			fmt.Fprintf(out, "%-9s %10.3f %8v %8d %6d %6d %12v %9d\n", "", s.bound().Seconds()/r.wall.Seconds(),
-				r.wall.Round(time.Millisecond), a.requests, a.robots, a.excess, a.minGap.Round(time.Microsecond), a.refetches)
+			fmt.Fprintf(out, "%-9s %10.3f %8v %8d %6d %6d %12v %9d %11d\n", "", s.bound().Seconds()/r.wall.Seconds(),
+				r.wall.Round(time.Millisecond), a.requests, a.robots, a.excess, a.minGap.Round(time.Microsecond), a.refetches, a.conns)
 		}
 	}
 	return nil
