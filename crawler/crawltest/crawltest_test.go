@@ -305,13 +305,18 @@ func TestLog(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("log has %d entries, want %d: %+v", len(got), len(want), got)
 	}
+	// One keep-alive connection a host: the log tells them apart.
+	if c := got[0].Client; c == "" || got[3].Client != c || got[4].Client != c || got[1].Client == c || got[2].Client != got[1].Client {
+		t.Errorf("connections of the entries: %q %q %q %q %q, want one for host 0 (entries 0, 3, 4) and another for host 1 (1, 2)",
+			got[0].Client, got[1].Client, got[2].Client, got[3].Client, got[4].Client)
+	}
 	prev := start
 	for i := range got {
 		if got[i].Time.Before(prev) || got[i].Time.After(time.Now()) {
 			t.Errorf("entry %d: time %v out of order", i, got[i].Time)
 		}
 		prev = got[i].Time
-		got[i].Time = time.Time{}
+		got[i].Time, got[i].Client = time.Time{}, ""
 		if got[i] != want[i] {
 			t.Errorf("entry %d = %+v, want %+v", i, got[i], want[i])
 		}
