@@ -298,7 +298,7 @@ func (s scenario) crawlConfig(batchDelay time.Duration) crawler.Config {
 
 // fetchConfig is the fetcher's configuration for a crawler of s.
 func (s scenario) fetchConfig() fetch.Config {
-	cfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, s.workers), AllowPrivate: true} // the site is on loopback
+	cfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, idleConns(s.workers, s.rate > 0)), AllowPrivate: true} // the site is on loopback
 	if s.virtual {
 		cfg.Resolver = crawltest.Resolver{Hosts: s.hosts}
 	}

@@ -157,3 +157,44 @@ func TestResumeStaysPolite(t *testing.T) {
 		})
 	}
 }
+
+// connsByHost counts the connections each host of the log accepted.
+func connsByHost(log []crawltest.Request) map[string]int {
+	seen := map[string]map[string]bool{}
+	for _, r := range log {
+		if seen[r.Host] == nil {
+			seen[r.Host] = map[string]bool{}
+		}
+		seen[r.Host][r.Client] = true
+	}
+	n := make(map[string]int, len(seen))
+	for h, cs := range seen {
+		n[h] = len(cs)
+	}
+	return n
+}
+
+// TestConnectionsManyHosts: a rate-limited crawl keeps every host it
+// rotates over busy, so between two requests to a host it asks many
+// others; its idle connections must cover them all, or each host sees a
+// new connection for most requests. One request at a time a host: one
+// connection a host (and one for a dial that lost its race).
+func TestConnectionsManyHosts(t *testing.T) {
+	const hosts = 150
+	web := crawltest.New(t, crawltest.Config{Hosts: hosts, PagesPerHost: 5, LinksPerPage: 2, CrossHost: -1})
+	dir := t.TempDir()
+	seeds := writeSeeds(t, dir, web.Seeds())
+	code, _, errOut := run(t, "run", "--db", filepath.Join(dir, "c.db"), "--rate", "20", "--workers", "64",
+		"--no-sitemaps", "--no-sync", seeds)
+	if code != 0 {
+		t.Fatalf("crawl run: exit %d: %s", code, errOut)
+	}
+	total := 0
+	for h, n := range connsByHost(web.Log()) {
+		total += n
+		if n > 2 {
+			t.Errorf("%s: %d connections for one request at a time", h, n)
+		}
+	}
+	t.Logf("%d requests, %d connections", len(web.Log()), total)
+}

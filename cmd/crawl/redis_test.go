@@ -458,18 +458,11 @@ func TestRedisConnections(t *testing.T) {
 		"--workers", "16", "--no-sitemaps")...)
 	checkExits(t, w)
 	checkAllPages(t, web, unionOf(t, dir, 1))
-	conns := map[string]map[string]bool{}
-	for _, r := range web.Log() {
-		if conns[r.Host] == nil {
-			conns[r.Host] = map[string]bool{}
-		}
-		conns[r.Host][r.Client] = true
-	}
 	total := 0
-	for h, cs := range conns {
-		total += len(cs)
-		if len(cs) > perHost+2 {
-			t.Errorf("%s: %d connections for %d requests at most %d at once", h, len(cs), len(web.Log())/hosts, perHost)
+	for h, n := range connsByHost(web.Log()) {
+		total += n
+		if n > perHost+2 {
+			t.Errorf("%s: %d connections for %d requests at most %d at once", h, n, len(web.Log())/hosts, perHost)
 		}
 	}
 	t.Logf("%d requests, %d connections", len(web.Log()), total)
