@@ -346,10 +346,9 @@ func TestRedisOlderLayout(t *testing.T) {
 
 // TestRedisClaimGap: a claim that came back short (the host's only slot
 // taken) keeps the next one back for its share of claimGap without a call
-// to Redis, so
-// that the slots freed meanwhile are claimed together; after it, the next
-// claim carries the release with it and gets the next URL, and a flush
-// then has nothing to send.
+// to Redis, so that the slots freed meanwhile are claimed together; after
+// it, the next claim carries the release with it and gets the next URL,
+// and a flush then has nothing to send.
 func TestRedisClaimGap(t *testing.T) {
 	srv := redistest.Start(t)
 	c := newRedisCrawler(t, srv, testConfig{Config: crawler.Config{Rate: rate.Inf, PerHost: 1}, Shards: 1})

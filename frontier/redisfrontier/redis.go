@@ -83,9 +83,9 @@ const (
 	latencyEvery = 100 * time.Millisecond
 	// opsDelay is how long an operation (a released slot, a hold, …) may
 	// wait for a call to carry it before its shard is called for it alone.
-	// A call costs Redis about as much as the pages it carries, so the
-	// longer this, the fewer calls; a freed slot reaches the other workers
-	// that much later.
+	// A call costs Redis about as much whatever it carries, so the longer
+	// this, the fewer calls; a freed slot reaches the other workers that
+	// much later.
 	opsDelay = 25 * time.Millisecond
 	// claimGap is how long a claim that came back empty (the hosts' free
 	// slots taken) keeps the next one back, and one that came back short
