@@ -296,9 +296,10 @@ func (s scenario) crawlConfig(batchDelay time.Duration) crawler.Config {
 	return cfg
 }
 
-// fetchConfig is the fetcher's configuration for a crawler of s.
-func (s scenario) fetchConfig() fetch.Config {
-	cfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, idleConns(s.workers, s.rate > 0)), AllowPrivate: true} // the site is on loopback
+// fetchConfig is the fetcher's configuration for a crawler of s, a worker
+// of a shared (Redis) frontier if shared, idle connections as crawl run's.
+func (s scenario) fetchConfig(shared bool) fetch.Config {
+	cfg := fetch.Config{IdleConnsPerHost: max(64, s.perHost), IdleConns: max(100, idleConns(s.workers, shared || s.rate > 0)), AllowPrivate: true} // the site is on loopback
 	if s.virtual {
 		cfg.Resolver = crawltest.Resolver{Hosts: s.hosts}
 	}
@@ -338,7 +339,7 @@ func benchScenario(ctx context.Context, s scenario, prof profiles, noSync bool, 
 	}
 	defer st.Close()
 	rec := &recordingFetcher{
-		Client: fetch.New(s.fetchConfig()),
+		Client: fetch.New(s.fetchConfig(false)),
 	}
 	c, err := crawler.New(s.crawlConfig(batchDelay), st, rec)
 	if err != nil {

@@ -181,9 +181,7 @@ func redisRun(ctx context.Context, s scenario, opts *redis.Options, rdb *redis.C
 		if err != nil {
 			return r, err
 		}
-		fc := s.fetchConfig()
-		fc.IdleConns = max(fc.IdleConns, idleConns(s.workers, true)) // as crawl run --redis
-		if cs[i], err = crawler.New(cfg, st, fetch.New(fc)); err != nil {
+		if cs[i], err = crawler.New(cfg, st, fetch.New(s.fetchConfig(true))); err != nil {
 			return r, err
 		}
 		if _, err := cs[i].AddSeeds(ctx, web.seeds); err != nil {
